@@ -1,0 +1,136 @@
+// Package catalog declares Flywheel's model functions once: their SQL names,
+// arguments, output columns and documentation, and how a call's evaluated
+// arguments are handed to the algorithms in package functions. The planner,
+// the stub functions created in the backing database and \df all read from
+// these declarations.
+package catalog
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// Type is a PostgreSQL scalar type as the catalog needs it: the name used in
+// stub signatures and the OID used on the wire.
+type Type struct {
+	Name string // as written in SQL, e.g. "bigint"
+	OID  uint32
+}
+
+// Types the declarations use. Values, not variables: nothing assigns them.
+var (
+	Bool    = Type{"boolean", 16}
+	Int8    = Type{"bigint", 20}
+	Int4    = Type{"integer", 23}
+	Text    = Type{"text", 25}
+	Float8  = Type{"double precision", 701}
+	AnyType = Type{"anyelement", 2283} // "same type as an input column"
+)
+
+// Arg is one argument of a model function.
+type Arg struct {
+	Name string
+	// Type is the scalar type; ignored for relation arguments.
+	Type Type
+	// Relation marks an argument written as (SELECT ...) or (TABLE name).
+	Relation bool
+	// Required arguments have no default. Optional ones take Default
+	// (an int64, float64, string or bool, or nil for SQL NULL).
+	Required bool
+	Default  any
+	// Nullable allows an explicit SQL NULL.
+	Nullable bool
+	Doc      string
+}
+
+// OutputColumn is one column of a function's result.
+type OutputColumn struct {
+	Name string
+	Type uint32 // type OID
+}
+
+// Func declares one model function.
+type Func struct {
+	Name string
+	Doc  string
+	Args []Arg
+	// Columns gives the result's columns for the given relation arguments'
+	// columns (in Args order, relation arguments only). It is called before
+	// any row is read, so a statement can be described without running it.
+	// Output columns that come from input columns keep their name and type.
+	Columns func(inputs [][]InputColumn) ([]OutputColumn, error)
+	// Run computes the result. It must honour ctx and return an *ArgError
+	// (SQLSTATE 22023) for a bad argument value.
+	Run func(ctx context.Context, call *Call) (*Result, error)
+	// StubReturns is the RETURNS TABLE clause of the stub function created
+	// in the backing database, e.g. "TABLE(key anyelement, cluster integer)".
+	StubReturns string
+}
+
+// InputColumn describes one column of a relation argument.
+type InputColumn struct {
+	Name string
+	Type uint32 // type OID
+}
+
+// Catalog is the set of model functions, looked up by lower-case name.
+type Catalog struct {
+	funcs map[string]*Func
+	names []string
+}
+
+// New builds a catalog from declarations.
+func New(funcs ...*Func) *Catalog {
+	c := &Catalog{funcs: make(map[string]*Func, len(funcs))}
+	for _, f := range funcs {
+		c.funcs[f.Name] = f
+		c.names = append(c.names, f.Name)
+	}
+	sort.Strings(c.names)
+	return c
+}
+
+// Lookup finds a function by name (case-insensitive, as SQL identifiers).
+func (c *Catalog) Lookup(name string) (*Func, bool) {
+	f, ok := c.funcs[strings.ToLower(name)]
+	return f, ok
+}
+
+// Names lists the functions' names, sorted.
+func (c *Catalog) Names() []string { return c.names }
+
+// Funcs lists the declarations in name order.
+func (c *Catalog) Funcs() []*Func {
+	out := make([]*Func, len(c.names))
+	for i, n := range c.names {
+		out[i] = c.funcs[n]
+	}
+	return out
+}
+
+// ArgError reports a bad argument value; the planner maps it to SQLSTATE
+// 22023 (invalid_parameter_value).
+type ArgError struct {
+	Func, Arg string
+	Msg       string
+}
+
+func (e *ArgError) Error() string {
+	if e.Arg == "" {
+		return fmt.Sprintf("%s: %s", e.Func, e.Msg)
+	}
+	return fmt.Sprintf("%s: argument %q: %s", e.Func, e.Arg, e.Msg)
+}
+
+// TypeError reports an input column of the wrong type; the planner maps it
+// to SQLSTATE 42804 (datatype_mismatch).
+type TypeError struct {
+	Func, Column string
+	Msg          string
+}
+
+func (e *TypeError) Error() string {
+	return fmt.Sprintf("%s: input column %q: %s", e.Func, e.Column, e.Msg)
+}
