@@ -20,10 +20,11 @@ type Conn interface {
 	// statement returns no rows).
 	Describe(ctx context.Context, sql string, paramOIDs []uint32) (params []uint32, cols []catalog.InputColumn, err error)
 
-	// Query runs sql with parameters in text format (nil is NULL), and
-	// calls row for each result row with its values in text format (nil is
-	// NULL). The slices passed to row are only valid during the call.
-	// cols is called once, before the first row, with the result columns.
-	Query(ctx context.Context, sql string, paramOIDs []uint32, params [][]byte,
+	// Query runs sql with parameters (nil is NULL; formats as in a Bind
+	// message: none means all text, one applies to all) and calls row for
+	// each result row with its values in text format (nil is NULL). The
+	// slices passed to row are only valid during the call. cols, when not
+	// nil, is called once before the first row with the result columns.
+	Query(ctx context.Context, sql string, paramOIDs []uint32, params [][]byte, formats []int16,
 		cols func([]catalog.InputColumn) error, row func([][]byte) error) error
 }

@@ -47,8 +47,9 @@ func (p *Planner) Mentions(sql []byte) bool {
 
 // Part is one statement of a simple-Query string.
 type Part struct {
-	SQL   string // the statement's text, without the separating semicolon
-	Calls bool   // whether it calls a model function
+	SQL    string // the statement's text, without the separating semicolon
+	Offset int    // where SQL starts in the whole string, in characters
+	Calls  bool   // whether it calls a model function
 }
 
 // Split splits a simple-Query string into its statements. A string the
