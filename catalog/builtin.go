@@ -1,0 +1,6 @@
+package catalog
+
+// Builtin returns the catalog of every model function Flywheel ships.
+func Builtin() *Catalog {
+	return New()
+}

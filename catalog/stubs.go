@@ -1,0 +1,108 @@
+package catalog
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// StubSchema is the schema that holds the stub functions.
+const StubSchema = "flywheel"
+
+// StubDDL returns the statements that create, idempotently, schema flywheel
+// with one stub SQL function per catalog entry: the same signature, a
+// COMMENT holding its documentation, and a body that tells a client which
+// bypassed the proxy to connect through Flywheel. Run them in one
+// transaction. Relation arguments are declared text: SQL has no type for
+// "a subquery", and the stub exists to be listed, not called.
+func StubDDL(c *Catalog) []string {
+	stmts := []string{
+		// Serialise concurrent start-ups of several proxies.
+		"SELECT pg_advisory_xact_lock(hashtext('flywheel.stubs'))",
+		"CREATE SCHEMA IF NOT EXISTS " + StubSchema,
+		"COMMENT ON SCHEMA " + StubSchema + " IS 'Flywheel model functions. They run in the Flywheel proxy: connect through it to call them.'",
+	}
+	for _, f := range c.Funcs() {
+		var params, types []string
+		optional := false
+		for _, a := range f.Args {
+			typ := a.Type.Name
+			if a.Relation || typ == "" {
+				typ = "text"
+			}
+			p := quoteIdent(a.Name) + " " + typ
+			switch {
+			case !a.Required:
+				p += " DEFAULT " + sqlLiteral(a.Default)
+				optional = true
+			case optional: // SQL wants every argument after a default to have one
+				p += " DEFAULT NULL"
+			}
+			params = append(params, p)
+			types = append(types, typ)
+		}
+		name := StubSchema + "." + quoteIdent(f.Name)
+		sig := name + "(" + strings.Join(types, ", ") + ")"
+		returns := f.StubReturns
+		if returns == "" {
+			returns = "SETOF record"
+		}
+		stmts = append(stmts,
+			// DROP first: CREATE OR REPLACE cannot change a result type.
+			"DROP FUNCTION IF EXISTS "+sig,
+			fmt.Sprintf("CREATE FUNCTION %s(%s) RETURNS %s LANGUAGE plpgsql AS $flywheel$\nBEGIN\n  RAISE EXCEPTION 'function %s runs in the Flywheel proxy, not in PostgreSQL' USING ERRCODE = '0A000', HINT = 'Connect through Flywheel (by default port 6432) to call model functions.';\nEND\n$flywheel$",
+				name, strings.Join(params, ", "), returns, f.Name),
+			"COMMENT ON FUNCTION "+sig+" IS "+sqlLiteral(f.Doc+"\n\n"+argDocs(f)),
+		)
+	}
+	return stmts
+}
+
+func argDocs(f *Func) string {
+	var b strings.Builder
+	b.WriteString("Arguments:")
+	for _, a := range f.Args {
+		fmt.Fprintf(&b, "\n  %s", a.Name)
+		if !a.Required {
+			fmt.Fprintf(&b, " (default %s)", sqlLiteral(a.Default))
+		}
+		if a.Doc != "" {
+			b.WriteString(": " + a.Doc)
+		}
+	}
+	return b.String()
+}
+
+func quoteIdent(s string) string {
+	if s == strings.ToLower(s) && !strings.ContainsAny(s, " \"-.") && !reserved(s) {
+		return s
+	}
+	return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
+}
+
+// reserved reports whether an argument name is a word SQL reserves.
+func reserved(s string) bool {
+	switch s {
+	case "user", "table", "select", "from", "order", "limit", "offset", "default":
+		return true
+	}
+	return false
+}
+
+func sqlLiteral(v any) string {
+	switch v := v.(type) {
+	case nil:
+		return "NULL"
+	case string:
+		return "'" + strings.ReplaceAll(v, "'", "''") + "'"
+	case bool:
+		return strconv.FormatBool(v)
+	case int64:
+		return strconv.FormatInt(v, 10)
+	case int:
+		return strconv.Itoa(v)
+	case float64:
+		return strconv.FormatFloat(v, 'g', -1, 64)
+	}
+	return "'" + strings.ReplaceAll(fmt.Sprint(v), "'", "''") + "'"
+}

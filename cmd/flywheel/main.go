@@ -1,0 +1,78 @@
+// Command flywheel is a PostgreSQL-compatible proxy that runs model
+// functions (recommend, kmeans, holt_forecast, nmf, similar_items,
+// sgd_regress) inline in SQL. See the README.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+const usage = `flywheel: model functions inline in SQL, behind a PostgreSQL-compatible proxy.
+
+Usage:
+  flywheel serve [flags]         run the proxy (with no --upstream: a managed PostgreSQL)
+  flywheel demo load [flags]     load the demo warehouse into a database
+  flywheel bench proxy [flags]   pgbench through the proxy vs. directly (and pgbouncer)
+  flywheel help [command]        this text, or a command's flags
+
+Every flag can also be set in the environment as FLYWHEEL_<FLAG>, e.g.
+FLYWHEEL_LISTEN=0.0.0.0:6432 or FLYWHEEL_UPSTREAM=postgres://...
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		if !errors.Is(err, errUsage) {
+			fmt.Fprintln(os.Stderr, "flywheel:", err)
+		}
+		os.Exit(1)
+	}
+}
+
+var errUsage = errors.New("usage")
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		args = []string{"serve"}
+	}
+	switch args[0] {
+	case "serve":
+		return serve(ctx, args[1:], stdout, stderr)
+	case "demo":
+		if len(args) < 2 || args[1] != "load" {
+			fmt.Fprint(stderr, "usage: flywheel demo load [--scale N] [--upstream URL] [--replace]\n")
+			return errUsage
+		}
+		return demoLoad(ctx, args[2:], stdout, stderr)
+	case "bench":
+		if len(args) < 2 || args[1] != "proxy" {
+			fmt.Fprint(stderr, "usage: flywheel bench proxy [flags]\n")
+			return errUsage
+		}
+		return benchProxy(ctx, args[2:], stdout, stderr)
+	case "help", "-h", "--help", "-help":
+		if len(args) > 1 {
+			return run(ctx, []string{args[1], "--help"}, stdout, stderr)
+		}
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprintf(stderr, "flywheel: unknown command %q\n\n%s", args[0], usage)
+	return errUsage
+}
+
+func newLogger(level string, w io.Writer) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level: %w", err)
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
+}

@@ -1,0 +1,152 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/flywheeldb/flywheel/catalog"
+	"github.com/flywheeldb/flywheel/internal/pgserver"
+	"github.com/flywheeldb/flywheel/planner"
+	"github.com/flywheeldb/flywheel/wire"
+	"github.com/jackc/pgx/v5"
+)
+
+type serveFlags struct {
+	listen, upstream, dataDir string
+	tlsCert, tlsKey, logLevel string
+	maxConns                  int
+	maxInputRows              int64
+	startupTimeout            time.Duration
+	demo                      bool
+}
+
+func (f *serveFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.listen, "listen", "127.0.0.1:6432", "address to accept PostgreSQL clients on")
+	fs.StringVar(&f.upstream, "upstream", "", "backing PostgreSQL as a postgres:// URL; empty starts a managed PostgreSQL in --data-dir")
+	fs.StringVar(&f.dataDir, "data-dir", "./flywheel-data", "managed PostgreSQL's data directory (initialised on first start, reused after)")
+	fs.StringVar(&f.tlsCert, "tls-cert", "", "PEM certificate offered to clients that ask for TLS (with --tls-key)")
+	fs.StringVar(&f.tlsKey, "tls-key", "", "PEM private key for --tls-cert")
+	fs.IntVar(&f.maxConns, "max-connections", 100, "most concurrent client sessions; more get SQLSTATE 53300")
+	fs.Int64Var(&f.maxInputRows, "max-input-rows", 10_000_000, "most rows one model function call may read (SQLSTATE 53200 beyond)")
+	fs.DurationVar(&f.startupTimeout, "startup-timeout", 30*time.Second, "time a client has to start up and authenticate")
+	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.BoolVar(&f.demo, "demo", false, "load the demo warehouse (scale 1) on first start")
+}
+
+// applyEnv sets every flag that has a FLYWHEEL_<NAME> variable, before the
+// command line is parsed, so the command line wins.
+func applyEnv(fs *flag.FlagSet) error {
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		name := "FLYWHEEL_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v, ok := os.LookupEnv(name); ok && err == nil {
+			if e := fs.Set(f.Name, v); e != nil {
+				err = fmt.Errorf("%s: %w", name, e)
+			}
+		}
+	})
+	return err
+}
+
+func parseFlags(fs *flag.FlagSet, args []string, stderr io.Writer) error {
+	fs.SetOutput(stderr)
+	if err := applyEnv(fs); err != nil {
+		return err
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return errUsage
+		}
+		return errUsage
+	}
+	return nil
+}
+
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var f serveFlags
+	fs := flag.NewFlagSet("flywheel serve", flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), "Usage: flywheel serve [flags]\n\nRuns the proxy. With no --upstream it starts and stops its own PostgreSQL.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	f.register(fs)
+	if err := parseFlags(fs, args, stderr); err != nil {
+		return err
+	}
+	log, err := newLogger(f.logLevel, stderr)
+	if err != nil {
+		return err
+	}
+	upstream := f.upstream
+	if upstream == "" {
+		srv, err := pgserver.Start(ctx, pgserver.Config{DataDir: f.dataDir, Port: 5432, Logger: log})
+		if err != nil {
+			return fmt.Errorf("managed PostgreSQL: %w", err)
+		}
+		defer func() {
+			log.Info("stopping managed PostgreSQL")
+			srv.Stop()
+		}()
+		upstream = srv.URL("postgres")
+		log.Info("managed PostgreSQL running", "data_dir", f.dataDir, "socket_dir", srv.SocketDir)
+	}
+	cat := catalog.Builtin()
+	if err := installStubs(ctx, upstream, cat); err != nil {
+		log.Warn("could not create the flywheel schema's stub functions", "err", err)
+	}
+	if f.demo {
+		if err := loadDemo(ctx, upstream, 1, false, stdout); err != nil {
+			return err
+		}
+	}
+	var tlsCfg *tls.Config
+	if f.tlsCert != "" || f.tlsKey != "" {
+		cert, err := tls.LoadX509KeyPair(f.tlsCert, f.tlsKey)
+		if err != nil {
+			return fmt.Errorf("--tls-cert/--tls-key: %w", err)
+		}
+		tlsCfg = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+	pl := planner.New(cat, planner.Options{MaxInputRows: f.maxInputRows, Logger: log})
+	srv, err := wire.NewServer(wire.Config{Upstream: upstream, TLS: tlsCfg, MaxConnections: f.maxConns,
+		StartupTimeout: f.startupTimeout, Planner: pl, Logger: log})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", f.listen)
+	if err != nil {
+		return err
+	}
+	host, port, _ := net.SplitHostPort(ln.Addr().String())
+	log.Info("flywheel ready", "listen", ln.Addr().String())
+	fmt.Fprintf(stdout, "flywheel is serving on %s; connect with: psql -h %s -p %s -U postgres\n", ln.Addr(), host, port)
+	return srv.Serve(ctx, ln)
+}
+
+// installStubs creates the flywheel schema's stub functions in the
+// upstream, so \df and BI tools see the model functions.
+func installStubs(ctx context.Context, url string, cat *catalog.Catalog) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(ctx)
+	return pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+		for _, stmt := range catalog.StubDDL(cat) {
+			if _, err := tx.Exec(ctx, stmt); err != nil {
+				return fmt.Errorf("%s: %w", stmt, err)
+			}
+		}
+		return nil
+	})
+}

@@ -1,0 +1,109 @@
+package wire
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// authenticate relays the start-up exchange between the client and the
+// upstream until the upstream is ready for queries: the database checks the
+// password (trust, cleartext, MD5, SCRAM-SHA-256), so the proxy stores none
+// and pg_hba.conf stays in force. The upstream's BackendKeyData is kept
+// and the client gets the proxy's own key instead.
+func (s *session) authenticate() error {
+	if err := s.uw.Flush(); err != nil {
+		return err
+	}
+	for {
+		typ, n, err := s.ur.next()
+		if err != nil {
+			return err
+		}
+		body, err := s.ur.body(n)
+		if err != nil {
+			return err
+		}
+		switch typ {
+		case 'R':
+			if len(body) < 4 {
+				return &ProtocolError{"malformed authentication request from upstream"}
+			}
+			code := binary.BigEndian.Uint32(body)
+			if code == 10 { // AuthenticationSASL
+				body = stripChannelBinding(body)
+			}
+			if err := s.toClient(typ, body); err != nil {
+				return err
+			}
+			if code == 0 || code == 12 { // AuthenticationOk, SASLFinal: nothing to answer
+				continue
+			}
+			if err := s.cw.Flush(); err != nil {
+				return err
+			}
+			if err := s.relayAuthResponse(); err != nil {
+				return err
+			}
+		case 'K':
+			s.upKey = append([]byte(nil), body...)
+			var key [8]byte
+			binary.BigEndian.PutUint32(key[:], s.pid)
+			binary.BigEndian.PutUint32(key[4:], s.secret)
+			if err := s.toClient('K', key[:]); err != nil {
+				return err
+			}
+		case 'Z':
+			if err := s.toClient(typ, body); err != nil {
+				return err
+			}
+			return s.cw.Flush()
+		case 'E':
+			_ = s.toClient(typ, body)
+			_ = s.cw.Flush()
+			return errors.New("upstream refused the session")
+		default: // ParameterStatus, NoticeResponse, NegotiateProtocolVersion
+			if err := s.toClient(typ, body); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+func (s *session) toClient(typ byte, body []byte) error { return writeFrame(s.cw, typ, body) }
+
+// relayAuthResponse forwards the client's answer to an authentication
+// request (PasswordMessage, SASLInitialResponse, SASLResponse: all 'p').
+func (s *session) relayAuthResponse() error {
+	typ, n, err := s.cr.next()
+	if err != nil {
+		return err
+	}
+	if typ != 'p' {
+		return &ProtocolError{fmt.Sprintf("expected password response, got message type %q", typ)}
+	}
+	body, err := s.cr.body(n)
+	if err != nil {
+		return err
+	}
+	if err := writeFrame(s.uw, typ, body); err != nil {
+		return err
+	}
+	return s.uw.Flush()
+}
+
+// stripChannelBinding removes SCRAM-SHA-256-PLUS from the mechanisms the
+// upstream offers: channel binding ties SCRAM to the TLS connection it runs
+// over, and the client's TLS ends at the proxy.
+func stripChannelBinding(body []byte) []byte {
+	out := append([]byte(nil), body[:4]...)
+	for _, m := range strings.Split(string(body[4:]), "\x00") {
+		if m == "" || strings.HasSuffix(m, "-PLUS") {
+			continue
+		}
+		out = append(out, m...)
+		out = append(out, 0)
+	}
+	return append(out, 0)
+}

@@ -1,0 +1,458 @@
+package wire
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/flywheeldb/flywheel/catalog"
+	"github.com/flywheeldb/flywheel/planner"
+	"github.com/jackc/pgx/v5/pgproto3"
+)
+
+// This file holds the part of the session that hands statements calling
+// model functions to the planner. Everything else is relayed as frames.
+
+const (
+	sideName  = "__flywheel_side"
+	abortName = "__flywheel_abort"
+	// abortSQL is a deliberate syntax error. After the proxy itself rejects
+	// a request, it sends this so that PostgreSQL fails the same way it
+	// would have: an open transaction becomes aborted, and the rest of an
+	// extended-protocol batch is skipped up to Sync.
+	abortSQL = "flywheel: a model function call failed; the error was sent to the client"
+)
+
+// upstreamError is an ErrorResponse PostgreSQL sent for a side query.
+type upstreamError struct{ resp *pgproto3.ErrorResponse }
+
+func (e *upstreamError) Error() string { return e.resp.Message }
+
+// errSkipped: the server skipped a side query because an earlier request
+// in the same batch failed; the client's request is skipped likewise.
+var errSkipped = errors.New("skipped after an earlier error")
+
+func (s *session) mentions(sql []byte) bool {
+	return s.srv.planner != nil && s.srv.planner.Mentions(sql)
+}
+
+// onQuery handles a simple Query.
+func (s *session) onQuery(n int) error {
+	body, err := s.cr.body(n)
+	if err != nil {
+		return err
+	}
+	if len(body) == 0 || !s.mentions(body[:len(body)-1]) {
+		s.push(entry{kind: 'Q', act: forward, trim: -1})
+		return writeFrame(s.uw, 'Q', body)
+	}
+	sql := string(body[:len(body)-1])
+	parts, err := s.srv.planner.Split(sql)
+	calls := false
+	for _, p := range parts {
+		calls = calls || p.Calls
+	}
+	if err != nil || !calls {
+		s.push(entry{kind: 'Q', act: forward, trim: -1})
+		return writeFrame(s.uw, 'Q', body)
+	}
+	return s.runSimple(parts)
+}
+
+// runSimple runs a simple Query whose statements include model function
+// calls, one statement at a time: plain ones as simple Queries, the others
+// rewritten through the extended protocol, so that the client sees what a
+// simple Query would have sent. Unlike one multi-statement Query, the
+// statements do not share an implicit transaction; BEGIN/COMMIT still work.
+func (s *session) runSimple(parts []planner.Part) error {
+	status := byte('I')
+	for _, p := range parts {
+		var failed bool
+		var err error
+		if p.Calls {
+			status, failed, err = s.simpleCall(p)
+		} else {
+			s.push(entry{kind: 'Q', act: forward, trim: -1, wait: s.newWait()})
+			if err = s.writeUp(&pgproto3.Query{String: p.SQL}); err == nil {
+				status, failed, err = s.awaitSync()
+			}
+		}
+		if err != nil {
+			return err
+		}
+		if failed {
+			break
+		}
+	}
+	s.push(entry{act: synthetic, syn: []byte{'Z', 0, 0, 0, 5, status}})
+	return nil
+}
+
+func (s *session) newWait() *waiter {
+	if s.wait.done == nil {
+		s.wait.done = make(chan struct{}, 1)
+	}
+	s.wait.failed, s.wait.status = false, 'I'
+	return &s.wait
+}
+
+// awaitSync flushes what was sent and waits for the pending Sync or Query.
+func (s *session) awaitSync() (status byte, failed bool, err error) {
+	if err := s.uw.Flush(); err != nil {
+		return 'I', true, err
+	}
+	<-s.wait.done
+	if s.q.closed != nil {
+		return 'I', true, s.q.closed
+	}
+	return s.wait.status, s.wait.failed, nil
+}
+
+// simpleCall runs one statement of a simple Query that calls model
+// functions.
+func (s *session) simpleCall(p planner.Part) (byte, bool, error) {
+	ctx, done := s.runContext()
+	st, err := s.srv.planner.Prepare(ctx, s, p.SQL, nil)
+	var extra [][]byte
+	if err == nil && st != nil {
+		extra, err = st.Bind(ctx, s, nil, nil)
+	}
+	done()
+	if err != nil {
+		return s.simpleFail(err, p.Offset)
+	}
+	if st == nil { // the planner found no call after all
+		s.push(entry{kind: 'Q', act: forward, trim: -1, wait: s.newWait()})
+		if err := s.writeUp(&pgproto3.Query{String: p.SQL}); err != nil {
+			return 'I', true, err
+		}
+		return s.awaitSync()
+	}
+	s.q.mu.Lock()
+	s.pushLocked(entry{kind: 'P', act: swallow})
+	s.pushLocked(entry{kind: 'B', act: swallow})
+	s.pushLocked(entry{kind: 'D', act: forward, trim: -1, dropNoData: true})
+	s.pushLocked(entry{kind: 'E', act: forward, trim: -1})
+	s.pushLocked(entry{kind: 'S', act: forward, trim: -1, wait: s.newWait()})
+	s.q.mu.Unlock()
+	if err := s.sendCall(st, "", nil, nil, extra); err != nil {
+		return 'I', true, err
+	}
+	if err := s.writeUp(&pgproto3.Describe{ObjectType: 'P'}); err != nil {
+		return 'I', true, err
+	}
+	if err := s.writeUp(&pgproto3.Execute{}); err != nil {
+		return 'I', true, err
+	}
+	if err := s.writeUp(&pgproto3.Sync{}); err != nil {
+		return 'I', true, err
+	}
+	return s.awaitSync()
+}
+
+// sendCall sends Parse and Bind of a rewritten statement into the unnamed
+// statement and portal.
+func (s *session) sendCall(st *planner.Statement, portal string, params [][]byte, formats []int16, extra [][]byte) error {
+	if err := s.writeUp(&pgproto3.Parse{Query: st.SQL, ParameterOIDs: st.ParamOIDs}); err != nil {
+		return err
+	}
+	return s.writeUp(bindWithExtra(&pgproto3.Bind{DestinationPortal: portal, Parameters: params, ParameterFormatCodes: formats}, extra))
+}
+
+// bindWithExtra appends the proxy's parameters (text format) to a Bind.
+func bindWithExtra(b *pgproto3.Bind, extra [][]byte) *pgproto3.Bind {
+	if len(extra) == 0 {
+		return b
+	}
+	n := len(b.Parameters)
+	formats := make([]int16, n+len(extra))
+	switch len(b.ParameterFormatCodes) {
+	case 0:
+	case 1:
+		for i := 0; i < n; i++ {
+			formats[i] = b.ParameterFormatCodes[0]
+		}
+	default:
+		copy(formats, b.ParameterFormatCodes)
+	}
+	b.ParameterFormatCodes = formats
+	b.Parameters = append(b.Parameters[:n:n], extra...)
+	return b
+}
+
+// simpleFail reports a failed statement of a simple Query and makes the
+// upstream's transaction state match what PostgreSQL would have.
+func (s *session) simpleFail(err error, offset int) (byte, bool, error) {
+	resp, abort := s.errorResponse(err, offset)
+	if resp == nil { // skipped: cannot happen outside a batch
+		resp = &pgproto3.ErrorResponse{Severity: "ERROR", Code: "XX000", Message: err.Error()}
+	}
+	s.q.mu.Lock()
+	syn, _ := resp.Encode(nil)
+	s.pushLocked(entry{act: synthetic, syn: syn})
+	if abort {
+		s.pushLocked(entry{kind: 'P', act: swallow})
+	}
+	s.pushLocked(entry{kind: 'S', act: forward, trim: -1, wait: s.newWait()})
+	s.q.mu.Unlock()
+	if abort {
+		if err := s.writeUp(&pgproto3.Parse{Name: abortName, Query: abortSQL}); err != nil {
+			return 'I', true, err
+		}
+	}
+	if err := s.writeUp(&pgproto3.Sync{}); err != nil {
+		return 'I', true, err
+	}
+	status, _, err := s.awaitSync()
+	return status, true, err
+}
+
+// errorResponse turns a planner or side-query error into the client's
+// ErrorResponse; abort says whether the upstream has yet to fail the same
+// way. A nil response means the request was skipped.
+func (s *session) errorResponse(err error, offset int) (resp *pgproto3.ErrorResponse, abort bool) {
+	var ue *upstreamError
+	var pe *planner.Error
+	switch {
+	case errors.Is(err, errSkipped):
+		return nil, false
+	case errors.As(err, &ue):
+		return ue.resp, false
+	case errors.As(err, &pe):
+		r := &pgproto3.ErrorResponse{Severity: "ERROR", SeverityUnlocalized: "ERROR", Code: pe.Code,
+			Message: pe.Message, Detail: pe.Detail, Hint: pe.Hint}
+		if pe.Position > 0 {
+			r.Position = int32(pe.Position + offset)
+		}
+		return r, true
+	case errors.Is(err, context.Canceled):
+		return &pgproto3.ErrorResponse{Severity: "ERROR", SeverityUnlocalized: "ERROR", Code: "57014",
+			Message: "canceling statement due to user request"}, true
+	}
+	s.log.Error("model function call failed", "err", err)
+	return &pgproto3.ErrorResponse{Severity: "ERROR", SeverityUnlocalized: "ERROR", Code: "XX000",
+		Message: "flywheel: " + err.Error()}, true
+}
+
+// failExtended reports a failed extended-protocol request in order and
+// skips the client's requests up to Sync, as the server would.
+func (s *session) failExtended(err error) error {
+	resp, abort := s.errorResponse(err, 0)
+	s.clientSkip = true
+	if resp == nil {
+		return nil
+	}
+	syn, _ := resp.Encode(nil)
+	s.q.mu.Lock()
+	s.pushLocked(entry{act: synthetic, syn: syn})
+	if abort {
+		s.pushLocked(entry{kind: 'P', act: swallow})
+	}
+	s.q.mu.Unlock()
+	if abort {
+		return s.writeUp(&pgproto3.Parse{Name: abortName, Query: abortSQL})
+	}
+	return nil
+}
+
+// onParse handles Parse: statements that call model functions are
+// prepared by the planner and their rewritten text goes upstream.
+func (s *session) onParse(n int) error {
+	body, err := s.cr.body(n)
+	if err != nil {
+		return err
+	}
+	name, rest, ok := cstring(body)
+	if !ok {
+		return &ProtocolError{"malformed Parse message"}
+	}
+	query, _, ok := cstring(rest)
+	if !ok {
+		return &ProtocolError{"malformed Parse message"}
+	}
+	if len(s.stmts) > 0 {
+		delete(s.stmts, string(name))
+	}
+	if !s.mentions(query) {
+		s.push(entry{kind: 'P', act: forward, trim: -1})
+		return writeFrame(s.uw, 'P', body)
+	}
+	var msg pgproto3.Parse
+	if err := msg.Decode(body); err != nil {
+		return &ProtocolError{"malformed Parse message: " + err.Error()}
+	}
+	ctx, done := s.runContext()
+	st, err := s.srv.planner.Prepare(ctx, s, msg.Query, msg.ParameterOIDs)
+	done()
+	if err != nil {
+		return s.failExtended(err)
+	}
+	if st == nil {
+		s.push(entry{kind: 'P', act: forward, trim: -1})
+		return s.writeUp(&msg)
+	}
+	if s.stmts == nil {
+		s.stmts = make(map[string]*planner.Statement)
+	}
+	s.stmts[msg.Name] = st
+	s.push(entry{kind: 'P', act: forward, trim: -1})
+	return s.writeUp(&pgproto3.Parse{Name: msg.Name, Query: st.SQL, ParameterOIDs: st.ParamOIDs})
+}
+
+// onBind handles Bind: for a statement that calls model functions, the
+// planner runs them and their results are appended as parameters.
+func (s *session) onBind(n int) error {
+	body, err := s.cr.body(n)
+	if err != nil {
+		return err
+	}
+	var st *planner.Statement
+	if len(s.stmts) > 0 {
+		_, rest, ok := cstring(body)
+		if !ok {
+			return &ProtocolError{"malformed Bind message"}
+		}
+		name, _, ok := cstring(rest)
+		if !ok {
+			return &ProtocolError{"malformed Bind message"}
+		}
+		st = s.stmts[string(name)]
+	}
+	if st == nil {
+		s.push(entry{kind: 'B', act: forward, trim: -1})
+		return writeFrame(s.uw, 'B', body)
+	}
+	var msg pgproto3.Bind
+	if err := msg.Decode(body); err != nil {
+		return &ProtocolError{"malformed Bind message: " + err.Error()}
+	}
+	ctx, done := s.runContext()
+	extra, err := st.Bind(ctx, s, msg.Parameters, msg.ParameterFormatCodes)
+	done()
+	if err != nil {
+		return s.failExtended(err)
+	}
+	s.push(entry{kind: 'B', act: forward, trim: -1})
+	return s.writeUp(bindWithExtra(&msg, extra))
+}
+
+// onDescribe trims the proxy's own parameters from a rewritten statement's
+// ParameterDescription.
+func (s *session) onDescribe(n int) error {
+	body, err := s.cr.body(n)
+	if err != nil {
+		return err
+	}
+	e := entry{kind: 'D', act: forward, trim: -1}
+	if len(s.stmts) > 0 && len(body) > 1 && body[0] == 'S' {
+		name, _, _ := cstring(body[1:])
+		if st := s.stmts[string(name)]; st != nil {
+			e.trim = st.ClientParams
+		}
+	}
+	s.push(e)
+	return writeFrame(s.uw, 'D', body)
+}
+
+// onClose forgets a closed statement.
+func (s *session) onClose(n int) error {
+	body, err := s.cr.body(n)
+	if err != nil {
+		return err
+	}
+	if len(s.stmts) > 0 && len(body) > 1 && body[0] == 'S' {
+		name, _, _ := cstring(body[1:])
+		delete(s.stmts, string(name))
+	}
+	s.push(entry{kind: 'C', act: forward, trim: -1})
+	return writeFrame(s.uw, 'C', body)
+}
+
+// Describe implements planner.Conn.
+func (s *session) Describe(ctx context.Context, sql string, paramOIDs []uint32) ([]uint32, []catalog.InputColumn, error) {
+	sq := s.newSide(nil, nil)
+	s.q.mu.Lock()
+	s.pushLocked(entry{kind: 'P', act: capture, side: sq})
+	s.pushLocked(entry{kind: 'D', act: capture, side: sq})
+	s.pushLocked(entry{kind: 'C', act: capture, side: sq, last: true})
+	s.q.mu.Unlock()
+	for _, m := range []interface{ Encode([]byte) ([]byte, error) }{
+		&pgproto3.Parse{Name: sideName, Query: sql, ParameterOIDs: paramOIDs},
+		&pgproto3.Describe{ObjectType: 'S', Name: sideName},
+		&pgproto3.Close{ObjectType: 'S', Name: sideName},
+		&pgproto3.Flush{},
+	} {
+		if err := s.writeUp(m); err != nil {
+			return nil, nil, err
+		}
+	}
+	if err := s.awaitSide(sq); err != nil {
+		return nil, nil, err
+	}
+	cols := append([]catalog.InputColumn(nil), sq.cols...)
+	if sq.cols == nil {
+		cols = nil
+	}
+	return append([]uint32(nil), sq.params...), cols, nil
+}
+
+// Query implements planner.Conn.
+func (s *session) Query(ctx context.Context, sql string, paramOIDs []uint32, params [][]byte, formats []int16,
+	cols func([]catalog.InputColumn) error, row func([][]byte) error) error {
+	sq := s.newSide(cols, row)
+	s.q.mu.Lock()
+	for _, k := range []byte{'P', 'B', 'D', 'E', 'C', 'C'} {
+		s.pushLocked(entry{kind: k, act: capture, side: sq})
+	}
+	s.q.ents[(s.q.head+s.q.n-1)%len(s.q.ents)].last = true
+	s.q.mu.Unlock()
+	for _, m := range []interface{ Encode([]byte) ([]byte, error) }{
+		&pgproto3.Parse{Name: sideName, Query: sql, ParameterOIDs: paramOIDs},
+		&pgproto3.Bind{DestinationPortal: sideName, PreparedStatement: sideName, Parameters: params, ParameterFormatCodes: formats},
+		&pgproto3.Describe{ObjectType: 'P', Name: sideName},
+		&pgproto3.Execute{Portal: sideName},
+		&pgproto3.Close{ObjectType: 'P', Name: sideName},
+		&pgproto3.Close{ObjectType: 'S', Name: sideName},
+		&pgproto3.Flush{},
+	} {
+		if err := s.writeUp(m); err != nil {
+			return err
+		}
+	}
+	if err := s.awaitSide(sq); err != nil {
+		return err
+	}
+	return sq.rowErr
+}
+
+func (s *session) newSide(cols func([]catalog.InputColumn) error, row func([][]byte) error) *sideQuery {
+	done := s.side.done
+	if done == nil {
+		done = make(chan struct{}, 1)
+	}
+	s.side = sideQuery{done: done, onCols: cols, onRow: row, values: s.side.values[:0]}
+	return &s.side
+}
+
+// awaitSide waits for a side query's last response.
+func (s *session) awaitSide(sq *sideQuery) error {
+	if err := s.uw.Flush(); err != nil {
+		return err
+	}
+	<-sq.done
+	switch {
+	case sq.closed != nil:
+		return fmt.Errorf("side query: %w", sq.closed)
+	case sq.err != nil:
+		return &upstreamError{sq.err}
+	case sq.skipped:
+		return errSkipped
+	}
+	return nil
+}
+
+func inputColumn(f pgproto3.FieldDescription) catalog.InputColumn {
+	return catalog.InputColumn{Name: string(f.Name), Type: f.DataTypeOID}
+}
+
+var _ planner.Conn = (*session)(nil)

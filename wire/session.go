@@ -1,0 +1,429 @@
+package wire
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+
+	"github.com/flywheeldb/flywheel/planner"
+	"github.com/jackc/pgx/v5/pgproto3"
+)
+
+// session relays one client connection to its own upstream connection
+// (session pooling: temp tables, prepared statements, SET and transactions
+// behave exactly as PostgreSQL defines them).
+type session struct {
+	srv    *Server
+	log    *slog.Logger
+	client net.Conn
+	up     net.Conn
+	cr     *frameReader  // client reader
+	cw     *bufio.Writer // client writer, guarded by q.mu
+	ur     *frameReader  // upstream reader
+	uw     *bufio.Writer // upstream writer, used by the client goroutine only
+	q      queue
+
+	pid       uint32 // the key we gave the client
+	secret    uint32
+	upKey     []byte // the upstream's BackendKeyData body
+	upKeyOnce sync.Once
+
+	// Statements the client prepared that call model functions, by name.
+	stmts map[string]*planner.Statement
+	// clientSkip: a request failed in the proxy, so, like the server, the
+	// session drops the client's requests until Sync.
+	clientSkip bool
+
+	ctx       context.Context // ends when the session ends
+	cancelMu  sync.Mutex
+	cancelRun context.CancelFunc // cancels the model computation in progress
+
+	side sideQuery
+	wait waiter
+	out  []byte // scratch for encoding messages
+}
+
+func (s *session) writeUp(msg interface{ Encode([]byte) ([]byte, error) }) error {
+	var err error
+	s.out, err = msg.Encode(s.out[:0])
+	if err != nil {
+		return err
+	}
+	_, err = s.uw.Write(s.out)
+	return err
+}
+
+// relay runs the two relay loops until either side ends.
+func (s *session) relay() {
+	upDone := make(chan struct{})
+	go func() {
+		defer close(upDone)
+		err := s.upstreamLoop()
+		if err != nil && !errors.Is(err, net.ErrClosed) {
+			s.log.Debug("upstream loop ended", "err", err)
+		}
+		// Tell the client, unless it is the one that left.
+		s.q.mu.Lock()
+		if s.q.closed == nil {
+			s.q.closeLocked(errUpstreamGone)
+			if err != nil && !errors.Is(err, net.ErrClosed) {
+				s.writeErrorLocked(&pgproto3.ErrorResponse{Severity: "FATAL", Code: "08006",
+					Message: "terminating connection: the upstream PostgreSQL connection was lost",
+					Detail:  err.Error()})
+				_ = s.cw.Flush()
+			}
+		}
+		s.q.mu.Unlock()
+		s.client.Close()
+	}()
+	err := s.clientLoop()
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
+		var pe *ProtocolError
+		if errors.As(err, &pe) {
+			s.q.mu.Lock()
+			s.writeErrorLocked(&pgproto3.ErrorResponse{Severity: "FATAL", Code: "08P01", Message: pe.Msg})
+			_ = s.cw.Flush()
+			s.q.mu.Unlock()
+		}
+		s.log.Debug("client loop ended", "err", err)
+	}
+	// The client left (or broke the protocol): stop whatever the upstream
+	// is still running for it, then hang up.
+	s.q.mu.Lock()
+	busy := s.q.n > 0 && s.q.closed == nil
+	s.q.mu.Unlock()
+	if busy {
+		s.srv.cancelUpstream(s.upKey, s.log)
+	}
+	s.cancelComputation()
+	s.up.Close()
+	<-upDone
+}
+
+var errUpstreamGone = errors.New("upstream connection closed")
+
+// clientLoop reads the client's messages and forwards them upstream.
+func (s *session) clientLoop() error {
+	for {
+		if s.cr.r.Buffered() == 0 {
+			if err := s.uw.Flush(); err != nil {
+				return err
+			}
+		}
+		typ, n, err := s.cr.next()
+		if err != nil {
+			return err
+		}
+		if s.clientSkip && typ != 'S' && typ != 'X' {
+			if err := s.cr.skip(n); err != nil {
+				return err
+			}
+			continue
+		}
+		switch typ {
+		case 'd', 'c', 'f', 'H': // CopyData, CopyDone, CopyFail, Flush: no response of their own
+			if n > bufferedBodyLimit {
+				err = s.cr.copyTo(s.uw, n)
+			} else {
+				err = s.forwardBuffered(typ, n, 0)
+			}
+		case 'Q':
+			err = s.onQuery(n)
+		case 'P':
+			err = s.onParse(n)
+		case 'B':
+			err = s.onBind(n)
+		case 'D':
+			err = s.onDescribe(n)
+		case 'C':
+			err = s.onClose(n)
+		case 'E', 'F':
+			err = s.forwardBuffered(typ, n, typ)
+		case 'S':
+			s.clientSkip = false
+			err = s.forwardBuffered(typ, n, 'S')
+		case 'X':
+			_ = s.forwardBuffered(typ, n, 0)
+			_ = s.uw.Flush()
+			return io.EOF
+		default:
+			return &ProtocolError{fmt.Sprintf("invalid frontend message type %d", typ)}
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// forwardBuffered reads a message whole and forwards it unchanged,
+// queueing an entry for its responses when kind is not 0.
+func (s *session) forwardBuffered(typ byte, n int, kind byte) error {
+	body, err := s.cr.body(n)
+	if err != nil {
+		return err
+	}
+	if kind != 0 {
+		s.push(entry{kind: kind, act: forward, trim: -1})
+	}
+	return writeFrame(s.uw, typ, body)
+}
+
+// push queues an entry; a synthetic one with nothing ahead of it is
+// written to the client at once.
+func (s *session) push(e entry) {
+	s.q.mu.Lock()
+	defer s.q.mu.Unlock()
+	s.pushLocked(e)
+}
+
+func (s *session) pushLocked(e entry) {
+	q := &s.q
+	if q.closed != nil {
+		if e.side != nil && e.last {
+			e.side.closed = q.closed
+			e.side.done <- struct{}{}
+		}
+		if e.wait != nil {
+			e.wait.failed, e.wait.status = true, 'I'
+			e.wait.done <- struct{}{}
+		}
+		return
+	}
+	if q.skipping && e.kind != 'S' {
+		// The server will skip this request: it gets no response.
+		if e.side != nil && e.last {
+			e.side.skipped = true
+			e.side.done <- struct{}{}
+		}
+		return
+	}
+	if e.kind == 'S' {
+		q.skipping = false
+	}
+	if e.act == synthetic && q.n == 0 {
+		_, _ = s.cw.Write(e.syn)
+		_ = s.cw.Flush()
+		return
+	}
+	q.pushLocked(e)
+}
+
+// upstreamLoop reads the upstream's messages and routes each by the
+// request at the front of the queue.
+func (s *session) upstreamLoop() error {
+	for {
+		typ, n, err := s.ur.next()
+		if err != nil {
+			return err
+		}
+		if err := s.onUpstream(typ, n); err != nil {
+			return err
+		}
+	}
+}
+
+func (s *session) onUpstream(typ byte, n int) error {
+	q := &s.q
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	var err error
+	switch {
+	case typ == 'N' || typ == 'A' || typ == 'S' || q.n == 0:
+		// Notices, notifications and parameter changes come at any time;
+		// anything else unasked for (a FATAL at shutdown) is relayed too.
+		err = s.ur.copyTo(s.cw, n)
+	default:
+		e := q.front()
+		switch e.act {
+		case forward:
+			err = s.forwardResponse(e, typ, n)
+		case swallow:
+			err = s.ur.skip(n)
+		case capture:
+			err = s.captureResponse(e.side, typ, n)
+		}
+		if err != nil {
+			return err
+		}
+		if typ == 'E' {
+			q.failed = true
+			if extended(e.kind) {
+				s.q.popLocked()
+				q.skipToSyncLocked()
+			}
+		} else if terminal(e.kind, typ) {
+			if typ == 'Z' {
+				if e.wait != nil {
+					e.wait.failed = q.failed
+					e.wait.done <- struct{}{}
+				}
+				q.failed = false
+			}
+			q.popLocked()
+		}
+		// Synthetic responses that were waiting for this one go now.
+		for q.n > 0 && q.front().act == synthetic {
+			_, err = s.cw.Write(q.front().syn)
+			q.popLocked()
+		}
+	}
+	if err != nil {
+		return err
+	}
+	if s.ur.r.Buffered() == 0 {
+		return s.cw.Flush()
+	}
+	return nil
+}
+
+// forwardResponse relays one response to the client, adjusting the few
+// that a rewritten request needs adjusted.
+func (s *session) forwardResponse(e *entry, typ byte, n int) error {
+	switch {
+	case typ == 'Z' && e.wait != nil:
+		body, err := s.ur.body(n)
+		if err != nil {
+			return err
+		}
+		if len(body) > 0 {
+			e.wait.status = body[0]
+		}
+		return nil
+	case typ == 'n' && e.dropNoData:
+		return s.ur.skip(n)
+	case typ == 't' && e.trim >= 0:
+		body, err := s.ur.body(n)
+		if err != nil {
+			return err
+		}
+		var pd pgproto3.ParameterDescription
+		if err := pd.Decode(body); err != nil {
+			return err
+		}
+		if len(pd.ParameterOIDs) > e.trim {
+			pd.ParameterOIDs = pd.ParameterOIDs[:e.trim]
+		}
+		out, err := pd.Encode(nil)
+		if err != nil {
+			return err
+		}
+		_, err = s.cw.Write(out)
+		return err
+	}
+	return s.ur.copyTo(s.cw, n)
+}
+
+// captureResponse hands a side query's response to the waiting planner.
+func (s *session) captureResponse(sq *sideQuery, typ byte, n int) error {
+	switch typ {
+	case 't', 'T', 'D', 'E':
+	default:
+		return s.ur.skip(n)
+	}
+	body, err := s.ur.body(n)
+	if err != nil {
+		return err
+	}
+	switch typ {
+	case 't':
+		var pd pgproto3.ParameterDescription
+		if err := pd.Decode(body); err != nil {
+			return err
+		}
+		sq.params = pd.ParameterOIDs
+	case 'T':
+		var rd pgproto3.RowDescription
+		if err := rd.Decode(body); err != nil {
+			return err
+		}
+		sq.cols = sq.cols[:0]
+		for _, f := range rd.Fields {
+			sq.cols = append(sq.cols, inputColumn(f))
+		}
+		if sq.onCols != nil && sq.rowErr == nil {
+			sq.rowErr = sq.onCols(sq.cols)
+		}
+	case 'D':
+		if sq.onRow == nil || sq.rowErr != nil {
+			return nil
+		}
+		vals, ok := decodeDataRow(body, sq.values[:0])
+		if !ok {
+			return &ProtocolError{"malformed DataRow from upstream"}
+		}
+		sq.values = vals
+		sq.rowErr = sq.onRow(vals)
+	case 'E':
+		var er pgproto3.ErrorResponse
+		if err := er.Decode(body); err != nil {
+			return err
+		}
+		sq.err = &er
+	}
+	return nil
+}
+
+// decodeDataRow splits a DataRow body into its values (nil for NULL)
+// without copying them.
+func decodeDataRow(b []byte, vals [][]byte) ([][]byte, bool) {
+	if len(b) < 2 {
+		return nil, false
+	}
+	cnt := int(binary.BigEndian.Uint16(b))
+	b = b[2:]
+	for i := 0; i < cnt; i++ {
+		if len(b) < 4 {
+			return nil, false
+		}
+		l := int(int32(binary.BigEndian.Uint32(b)))
+		b = b[4:]
+		if l < 0 {
+			vals = append(vals, nil)
+			continue
+		}
+		if len(b) < l {
+			return nil, false
+		}
+		vals = append(vals, b[:l:l])
+		b = b[l:]
+	}
+	return vals, true
+}
+
+// writeErrorLocked writes an ErrorResponse to the client; q.mu is held.
+func (s *session) writeErrorLocked(er *pgproto3.ErrorResponse) {
+	out, err := er.Encode(nil)
+	if err == nil {
+		_, _ = s.cw.Write(out)
+	}
+}
+
+// cancelComputation stops the model computation in progress, if any.
+func (s *session) cancelComputation() {
+	s.cancelMu.Lock()
+	if s.cancelRun != nil {
+		s.cancelRun()
+	}
+	s.cancelMu.Unlock()
+}
+
+// runContext returns the context for one planner call; a CancelRequest
+// cancels it.
+func (s *session) runContext() (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(s.ctx)
+	s.cancelMu.Lock()
+	s.cancelRun = cancel
+	s.cancelMu.Unlock()
+	return ctx, func() {
+		s.cancelMu.Lock()
+		s.cancelRun = nil
+		s.cancelMu.Unlock()
+		cancel()
+	}
+}
