@@ -1,0 +1,777 @@
+package functions
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"runtime"
+	"sort"
+	"sync"
+	"sync/atomic"
+
+	"gonum.org/v1/gonum/mat"
+)
+
+// KeyIndex maps keys of any comparable type to dense indices 0, 1, ...
+// in order of first appearance, and remembers the input row where each key
+// first appeared, so results can be mapped back to the caller's keys.
+type KeyIndex[K comparable] struct {
+	idx   map[K]int
+	Keys  []K   // Keys[i] is the key of dense index i
+	First []int // First[i] is the input row where Keys[i] first appeared
+}
+
+// NewKeyIndex makes an empty index.
+func NewKeyIndex[K comparable]() *KeyIndex[K] {
+	return &KeyIndex[K]{idx: make(map[K]int)}
+}
+
+// Add returns key's dense index, assigning the next one (and recording row)
+// the first time key is seen.
+func (x *KeyIndex[K]) Add(key K, row int) int {
+	if i, ok := x.idx[key]; ok {
+		return i
+	}
+	i := len(x.Keys)
+	x.idx[key] = i
+	x.Keys = append(x.Keys, key)
+	x.First = append(x.First, row)
+	return i
+}
+
+// Lookup returns key's dense index.
+func (x *KeyIndex[K]) Lookup(key K) (int, bool) {
+	i, ok := x.idx[key]
+	return i, ok
+}
+
+// Len is the number of distinct keys.
+func (x *KeyIndex[K]) Len() int { return len(x.Keys) }
+
+// NMFOptions configures NMF. The zero value of each field means
+// scikit-learn 1.2's default.
+type NMFOptions struct {
+	// K is the number of components (n_components); required, >= 1.
+	K int
+	// Init is "nndsvda" (default), "nndsvd", "nndsvdar" or "random".
+	Init string
+	// MaxIter is the iteration cap; 0 means 200.
+	MaxIter int
+	// Tol is the stopping tolerance on the projected-gradient violation
+	// relative to the first iteration's; 0 means 1e-4, negative means none
+	// (always run MaxIter iterations).
+	Tol float64
+	// Seed seeds numpy's legacy RandomState for the random and nndsvdar
+	// inits and for the randomized SVD behind the nndsvd inits, as
+	// random_state=Seed does in scikit-learn.
+	Seed uint32
+	// AlphaW and AlphaH are the regularisation strengths of W and H;
+	// AlphaH nil means "same as AlphaW" (scikit-learn's alpha_H='same').
+	// As in scikit-learn 1.2 they are scaled by the number of columns
+	// (for W) and rows (for H) of the data.
+	AlphaW float64
+	AlphaH *float64
+	// L1Ratio mixes L1 (1) and L2 (0) regularisation.
+	L1Ratio float64
+}
+
+// NMFModel is a fitted factorisation X ~ W·H. Its fields are exported so
+// the model can be serialised as is.
+type NMFModel struct {
+	Rows, Cols, K int
+	// W is Rows×K and H is K×Cols, both row-major (scikit-learn's W and
+	// components_).
+	W []float64 `json:"w"`
+	H []float64 `json:"h"`
+	// NIter is the number of iterations run.
+	NIter int
+	// ReconstructionErr is the Frobenius norm of X - W·H.
+	ReconstructionErr float64
+}
+
+// Predict returns (W·H)[i, j].
+func (m *NMFModel) Predict(i, j int) float64 {
+	k := m.K
+	s := 0.0
+	for t := 0; t < k; t++ {
+		s += m.W[i*k+t] * m.H[t*m.Cols+j]
+	}
+	return s
+}
+
+// PredictRow writes row i of W·H into dst (grown as needed) and returns it.
+func (m *NMFModel) PredictRow(i int, dst []float64) []float64 {
+	if cap(dst) < m.Cols {
+		dst = make([]float64, m.Cols)
+	}
+	dst = dst[:m.Cols]
+	clear(dst)
+	k := m.K
+	for t := 0; t < k; t++ {
+		w := m.W[i*k+t]
+		if w == 0 {
+			continue
+		}
+		h := m.H[t*m.Cols : (t+1)*m.Cols]
+		for j, v := range h {
+			dst[j] += w * v
+		}
+	}
+	return dst
+}
+
+// mfCSR is a compressed sparse row matrix.
+type mfCSR struct {
+	n, m int
+	ptr  []int
+	idx  []int32
+	val  []float64
+}
+
+// mfBuildCSR builds the CSR form of triples (rows, cols, vals) of an n×m
+// matrix, columns ascending within each row. dupRow reports the input
+// position of a duplicated (row, col) pair, or -1.
+func mfBuildCSR(rows, cols []int, vals []float64, n, m int) (a *mfCSR, dupRow int) {
+	a = &mfCSR{n: n, m: m, ptr: make([]int, n+1), idx: make([]int32, len(rows)), val: make([]float64, len(rows))}
+	for _, r := range rows {
+		a.ptr[r+1]++
+	}
+	for i := 0; i < n; i++ {
+		a.ptr[i+1] += a.ptr[i]
+	}
+	pos := make([]int, n)
+	copy(pos, a.ptr[:n])
+	src := make([]int, len(rows)) // input position of each stored entry
+	for p, r := range rows {
+		q := pos[r]
+		pos[r]++
+		a.idx[q] = int32(cols[p])
+		a.val[q] = vals[p]
+		src[q] = p
+	}
+	dupRow = -1
+	for i := 0; i < n; i++ {
+		lo, hi := a.ptr[i], a.ptr[i+1]
+		seg := mfEntries{a.idx[lo:hi], a.val[lo:hi], src[lo:hi]}
+		if !sort.IsSorted(seg) {
+			sort.Stable(seg)
+		}
+		for q := lo + 1; q < hi; q++ {
+			if a.idx[q] == a.idx[q-1] {
+				if d := max(src[q], src[q-1]); dupRow < 0 || d < dupRow {
+					dupRow = d
+				}
+			}
+		}
+	}
+	return a, dupRow
+}
+
+// mfEntries sorts one CSR row's entries by column.
+type mfEntries struct {
+	idx []int32
+	val []float64
+	src []int
+}
+
+func (e mfEntries) Len() int           { return len(e.idx) }
+func (e mfEntries) Less(a, b int) bool { return e.idx[a] < e.idx[b] }
+func (e mfEntries) Swap(a, b int) {
+	e.idx[a], e.idx[b] = e.idx[b], e.idx[a]
+	e.val[a], e.val[b] = e.val[b], e.val[a]
+	e.src[a], e.src[b] = e.src[b], e.src[a]
+}
+
+// transpose returns the m×n transpose, rows ascending within each column.
+func (a *mfCSR) transpose() *mfCSR {
+	t := &mfCSR{n: a.m, m: a.n, ptr: make([]int, a.m+1), idx: make([]int32, len(a.idx)), val: make([]float64, len(a.val))}
+	for _, j := range a.idx {
+		t.ptr[j+1]++
+	}
+	for j := 0; j < a.m; j++ {
+		t.ptr[j+1] += t.ptr[j]
+	}
+	pos := make([]int, a.m)
+	copy(pos, t.ptr[:a.m])
+	for i := 0; i < a.n; i++ {
+		for p := a.ptr[i]; p < a.ptr[i+1]; p++ {
+			j := a.idx[p]
+			q := pos[j]
+			pos[j]++
+			t.idx[q] = int32(i)
+			t.val[q] = a.val[p]
+		}
+	}
+	return t
+}
+
+// mulDense computes dst = A·B for a dense row-major B of shape m×c
+// (dst n×c), in parallel over rows; each row's sum runs in stored order,
+// so the result does not depend on the number of cores.
+func (a *mfCSR) mulDense(b []float64, c int, dst []float64) {
+	mfParallel(a.n, 256, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			out := dst[i*c : (i+1)*c]
+			clear(out)
+			for p := a.ptr[i]; p < a.ptr[i+1]; p++ {
+				x := a.val[p]
+				row := b[int(a.idx[p])*c : int(a.idx[p])*c+c]
+				for t, v := range row {
+					out[t] += x * v
+				}
+			}
+		}
+	})
+}
+
+// mfParallel runs fn over [0, n) cut into fixed blocks, on up to GOMAXPROCS
+// goroutines. Blocks are fixed, so callers that write disjoint outputs get
+// the same result on any number of cores.
+func mfParallel(n, block int, fn func(lo, hi int)) {
+	nb := (n + block - 1) / block
+	workers := min(runtime.GOMAXPROCS(0), nb)
+	if workers <= 1 {
+		for lo := 0; lo < n; lo += block {
+			fn(lo, min(n, lo+block))
+		}
+		return
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for {
+				b := int(next.Add(1) - 1)
+				if b >= nb {
+					return
+				}
+				fn(b*block, min(n, (b+1)*block))
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// NMF factorises the non-negative n×m matrix given by the triples
+// (rows[p], cols[p], vals[p]) — every other entry is 0 — with
+// scikit-learn 1.2's coordinate-descent solver (Frobenius loss). Rows and
+// columns are dense indices (see KeyIndex). Errors are *InputError: "input"
+// for an empty matrix, a negative or non-finite value or a duplicated
+// (row, col) pair (Row is the triple's position), "k" for k < 1 or, with
+// an nndsvd init, k > min(n, m), and "max_iter", "init", "l1_ratio" or
+// "alpha" for bad options.
+//
+// Differences from scikit-learn: the nndsvd inits use the same randomized
+// SVD (same Gaussian sketch from the seed, same number of power iterations)
+// but normalise the power iterations by QR instead of LU, and take an
+// exact SVD when the sketch covers the whole range; this changes the
+// initial factors only at rounding level. When a whole singular pair is
+// zero (rank-deficient data) nndsvd leaves that component at zero where
+// scikit-learn would divide by zero.
+func NMF(ctx context.Context, rows, cols []int, vals []float64, n, m int, opt NMFOptions) (*NMFModel, error) {
+	if len(rows) != len(cols) || len(rows) != len(vals) {
+		return nil, inputErr("input", "rows, cols and vals differ in length (%d, %d, %d)", len(rows), len(cols), len(vals))
+	}
+	if n < 1 || m < 1 || len(rows) == 0 {
+		return nil, inputErr("input", "empty input: NMF needs at least one (row, col, value)")
+	}
+	k := opt.K
+	if k < 1 {
+		return nil, inputErr("k", "must be at least 1, got %d", k)
+	}
+	init := opt.Init
+	if init == "" {
+		init = "nndsvda"
+	}
+	switch init {
+	case "random":
+	case "nndsvd", "nndsvda", "nndsvdar":
+		if k > min(n, m) {
+			return nil, inputErr("k", "init %q needs k <= min(rows, cols) = %d, got %d", init, min(n, m), k)
+		}
+	default:
+		return nil, inputErr("init", "must be 'nndsvda', 'nndsvd', 'nndsvdar' or 'random', got %q", init)
+	}
+	maxIter := opt.MaxIter
+	if maxIter == 0 {
+		maxIter = 200
+	}
+	if maxIter < 1 {
+		return nil, inputErr("max_iter", "must be at least 1, got %d", maxIter)
+	}
+	tol := opt.Tol
+	if tol == 0 {
+		tol = 1e-4
+	}
+	if math.IsNaN(tol) {
+		return nil, inputErr("tol", "must be a number")
+	}
+	alphaW := opt.AlphaW
+	alphaH := alphaW
+	if opt.AlphaH != nil {
+		alphaH = *opt.AlphaH
+	}
+	if !(alphaW >= 0) || !(alphaH >= 0) || math.IsInf(alphaW, 0) || math.IsInf(alphaH, 0) {
+		return nil, inputErr("alpha", "alpha_W and alpha_H must be finite and >= 0, got %v and %v", alphaW, alphaH)
+	}
+	if !(opt.L1Ratio >= 0 && opt.L1Ratio <= 1) {
+		return nil, inputErr("l1_ratio", "must be in [0, 1], got %v", opt.L1Ratio)
+	}
+	for p := range rows {
+		if rows[p] < 0 || rows[p] >= n || cols[p] < 0 || cols[p] >= m {
+			return nil, rowErr("input", p, "index (%d, %d) outside the %d×%d matrix", rows[p], cols[p], n, m)
+		}
+		v := vals[p]
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return nil, rowErr("input", p, "value %v is not a finite number", v)
+		}
+		if v < 0 {
+			return nil, rowErr("input", p, "negative value %v: NMF needs non-negative data", v)
+		}
+	}
+	x, dup := mfBuildCSR(rows, cols, vals, n, m)
+	if dup >= 0 {
+		return nil, rowErr("input", dup, "duplicate (row, col) pair (%d, %d)", rows[dup], cols[dup])
+	}
+	xt := x.transpose()
+
+	w, h, err := nmfInit(ctx, x, xt, k, init, opt.Seed)
+	if err != nil {
+		return nil, err
+	}
+	// The solver works on Ht (m×k) so that both factors are row-major in
+	// the shape the coordinate descent sweeps.
+	ht := make([]float64, m*k)
+	for t := 0; t < k; t++ {
+		for j := 0; j < m; j++ {
+			ht[j*k+t] = h[t*m+j]
+		}
+	}
+	l1W := float64(m) * alphaW * opt.L1Ratio
+	l1H := float64(n) * alphaH * opt.L1Ratio
+	l2W := float64(m) * alphaW * (1 - opt.L1Ratio)
+	l2H := float64(n) * alphaH * (1 - opt.L1Ratio)
+
+	s := &nmfSolver{k: k, hht: make([]float64, k*k), xht: make([]float64, max(n, m)*k), pg: make([]float64, max(n, m)*k)}
+	nIter := 0
+	violationInit := 0.0
+	for it := 1; it <= maxIter; it++ {
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("nmf: %w", err)
+		}
+		nIter = it
+		violation := s.update(x, w, ht, l1W, l2W)
+		violation += s.update(xt, ht, w, l1H, l2H)
+		if it == 1 {
+			violationInit = violation
+		}
+		if violationInit == 0 {
+			break
+		}
+		if violation/violationInit <= tol {
+			break
+		}
+	}
+	for t := 0; t < k; t++ {
+		for j := 0; j < m; j++ {
+			h[t*m+j] = ht[j*k+t]
+		}
+	}
+	model := &NMFModel{Rows: n, Cols: m, K: k, W: w, H: h, NIter: nIter}
+	model.ReconstructionErr = nmfError(x, w, ht, k, s)
+	return model, nil
+}
+
+// nmfSolver holds the scratch space of the coordinate-descent sweeps.
+type nmfSolver struct {
+	k   int
+	hht []float64
+	xht []float64
+	pg  []float64
+}
+
+// update is scikit-learn's _update_coordinate_descent followed by
+// _update_cdnmf_fast: one cyclic sweep over the coordinates of W (n×k)
+// against the fixed Ht (m×k) for the data a (n×m). A row of W depends only
+// on itself, so rows run in parallel; the projected gradients are summed
+// afterwards in scikit-learn's order (component-major), so the violation
+// and hence the stopping iteration match it.
+func (s *nmfSolver) update(a *mfCSR, w, ht []float64, l1, l2 float64) float64 {
+	k, n, m := s.k, a.n, a.m
+	hht := s.hht
+	mfGram(ht, m, k, hht)
+	if l2 != 0 {
+		for t := 0; t < k; t++ {
+			hht[t*k+t] += l2
+		}
+	}
+	xht := s.xht[:n*k]
+	a.mulDense(ht, k, xht)
+	if l1 != 0 {
+		for i := range xht {
+			xht[i] -= l1
+		}
+	}
+	pg := s.pg[:n*k]
+	mfParallel(n, 256, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			wi := w[i*k : (i+1)*k]
+			xi := xht[i*k : (i+1)*k]
+			for t := 0; t < k; t++ {
+				grad := -xi[t]
+				row := hht[t*k : (t+1)*k]
+				for r, v := range row {
+					grad += v * wi[r]
+				}
+				p := grad
+				if wi[t] == 0 && p > 0 {
+					p = 0
+				}
+				pg[t*n+i] = math.Abs(p)
+				if hess := row[t]; hess != 0 {
+					wi[t] = math.Max(wi[t]-grad/hess, 0)
+				}
+			}
+		}
+	})
+	violation := 0.0
+	for _, v := range pg {
+		violation += v
+	}
+	return violation
+}
+
+// mfGram computes g = Aᵀ·A (k×k) for a row-major n×k A. Partial sums over
+// fixed row blocks are added in block order, so the result is the same on
+// any number of cores.
+func mfGram(a []float64, n, k int, g []float64) {
+	const block = 2048
+	nb := (n + block - 1) / block
+	parts := make([]float64, nb*k*k)
+	mfParallel(n, block, func(lo, hi int) {
+		part := parts[(lo/block)*k*k : (lo/block+1)*k*k]
+		for i := lo; i < hi; i++ {
+			row := a[i*k : (i+1)*k]
+			for p, x := range row {
+				if x == 0 {
+					continue
+				}
+				gp := part[p*k : (p+1)*k]
+				for q, y := range row {
+					gp[q] += x * y
+				}
+			}
+		}
+	})
+	clear(g)
+	for b := 0; b < nb; b++ {
+		for i, v := range parts[b*k*k : (b+1)*k*k] {
+			g[i] += v
+		}
+	}
+}
+
+// nmfError is ‖X − W·H‖_F computed as scikit-learn does for sparse X:
+// ‖X‖² + ⟨WᵀW, HHᵀ⟩ − 2⟨X, WH⟩ over the stored entries only.
+func nmfError(x *mfCSR, w, ht []float64, k int, s *nmfSolver) float64 {
+	normX := 0.0
+	for _, v := range x.val {
+		normX += v * v
+	}
+	wtw := make([]float64, k*k)
+	mfGram(w, x.n, k, wtw)
+	mfGram(ht, x.m, k, s.hht)
+	normWH := 0.0
+	for i, v := range wtw {
+		normWH += v * s.hht[i]
+	}
+	cross := 0.0
+	for i := 0; i < x.n; i++ {
+		wi := w[i*k : (i+1)*k]
+		for p := x.ptr[i]; p < x.ptr[i+1]; p++ {
+			hj := ht[int(x.idx[p])*k : int(x.idx[p])*k+k]
+			d := 0.0
+			for t, v := range wi {
+				d += v * hj[t]
+			}
+			cross += x.val[p] * d
+		}
+	}
+	return math.Sqrt(math.Max(normX+normWH-2*cross, 0))
+}
+
+// nmfInit is scikit-learn's _initialize_nmf for the given init. It returns
+// W (n×k) and H (k×m), row-major.
+func nmfInit(ctx context.Context, x, xt *mfCSR, k int, init string, seed uint32) (w, h []float64, err error) {
+	n, m := x.n, x.m
+	sum := 0.0
+	for _, v := range x.val {
+		sum += v
+	}
+	mean := sum / (float64(n) * float64(m))
+	w = make([]float64, n*k)
+	h = make([]float64, k*m)
+	if init == "random" {
+		avg := math.Sqrt(mean / float64(k))
+		rng := NewRandomState(seed)
+		// H is drawn before W, each in C order.
+		for i := range h {
+			h[i] = math.Abs(avg * rng.StandardNormal())
+		}
+		for i := range w {
+			w[i] = math.Abs(avg * rng.StandardNormal())
+		}
+		return w, h, nil
+	}
+	u, sv, vt, err := randomizedSVD(ctx, x, xt, k, seed)
+	if err != nil {
+		return nil, nil, err
+	}
+	// u is n×k, vt is k×m, both row-major.
+	s0 := math.Sqrt(sv[0])
+	for i := 0; i < n; i++ {
+		w[i*k] = s0 * math.Abs(u[i*k])
+	}
+	for j := 0; j < m; j++ {
+		h[j] = s0 * math.Abs(vt[j])
+	}
+	for t := 1; t < k; t++ {
+		var xpn, xnn, ypn, ynn float64
+		for i := 0; i < n; i++ {
+			v := u[i*k+t]
+			if v > 0 {
+				xpn += v * v
+			} else {
+				xnn += v * v
+			}
+		}
+		for j := 0; j < m; j++ {
+			v := vt[t*m+j]
+			if v > 0 {
+				ypn += v * v
+			} else {
+				ynn += v * v
+			}
+		}
+		xpn, xnn, ypn, ynn = math.Sqrt(xpn), math.Sqrt(xnn), math.Sqrt(ypn), math.Sqrt(ynn)
+		mp, mn := xpn*ypn, xnn*ynn
+		sign, xnrm, ynrm, sigma := 1.0, xpn, ypn, mp
+		if !(mp > mn) {
+			sign, xnrm, ynrm, sigma = -1, xnn, ynn, mn
+		}
+		if sigma == 0 {
+			continue // a zero singular pair: leave the component at zero
+		}
+		lbd := math.Sqrt(sv[t] * sigma)
+		for i := 0; i < n; i++ {
+			if v := sign * u[i*k+t]; v > 0 {
+				w[i*k+t] = lbd * (v / xnrm)
+			}
+		}
+		for j := 0; j < m; j++ {
+			if v := sign * vt[t*m+j]; v > 0 {
+				h[t*m+j] = lbd * (v / ynrm)
+			}
+		}
+	}
+	const eps = 1e-6
+	for i, v := range w {
+		if v < eps {
+			w[i] = 0
+		}
+	}
+	for i, v := range h {
+		if v < eps {
+			h[i] = 0
+		}
+	}
+	switch init {
+	case "nndsvda":
+		for i, v := range w {
+			if v == 0 {
+				w[i] = mean
+			}
+		}
+		for i, v := range h {
+			if v == 0 {
+				h[i] = mean
+			}
+		}
+	case "nndsvdar":
+		rng := NewRandomState(seed)
+		for i, v := range w {
+			if v == 0 {
+				w[i] = math.Abs(mean * rng.StandardNormal() / 100)
+			}
+		}
+		for i, v := range h {
+			if v == 0 {
+				h[i] = math.Abs(mean * rng.StandardNormal() / 100)
+			}
+		}
+	}
+	return w, h, nil
+}
+
+// randomizedSVD follows scikit-learn's randomized_svd(X, k,
+// random_state=seed) with its defaults (10 oversamples, 4 or 7 power
+// iterations, transpose when X is wide, svd_flip signs), returning U (n×k),
+// the singular values and Vᵀ (k×m), row-major. The Gaussian sketch is
+// numpy's, so the subspace matches scikit-learn's up to rounding.
+func randomizedSVD(ctx context.Context, x, xt *mfCSR, k int, seed uint32) (u, s, vt []float64, err error) {
+	transpose := x.n < x.m
+	a, at := x, xt
+	if transpose {
+		a, at = xt, x
+	}
+	p, q := a.n, a.m // p >= q
+	size := k + 10
+	nIter := 4
+	if float64(k) < 0.1*float64(q) {
+		nIter = 7
+	}
+	// ua (p×r), sa, va (q×r, i.e. columns are right singular vectors).
+	var ua, va *mat.Dense
+	var sa []float64
+	var svd mat.SVD
+	if size >= q {
+		// The sketch spans the whole range: this is the exact SVD.
+		d := mat.NewDense(p, q, nil)
+		for i := 0; i < p; i++ {
+			for e := a.ptr[i]; e < a.ptr[i+1]; e++ {
+				d.Set(i, int(a.idx[e]), a.val[e])
+			}
+		}
+		if !svd.Factorize(d, mat.SVDThin) {
+			return nil, nil, nil, fmt.Errorf("nmf: SVD did not converge")
+		}
+	} else {
+		rng := NewRandomState(seed)
+		omega := make([]float64, q*size)
+		for i := range omega {
+			omega[i] = rng.StandardNormal()
+		}
+		y := make([]float64, p*size)
+		z := make([]float64, q*size)
+		cur := omega
+		for it := 0; it < nIter; it++ {
+			if err := ctx.Err(); err != nil {
+				return nil, nil, nil, fmt.Errorf("nmf: %w", err)
+			}
+			a.mulDense(cur, size, y)
+			mfOrthonormalize(y, p, size)
+			at.mulDense(y, size, z)
+			mfOrthonormalize(z, q, size)
+			cur = z
+		}
+		a.mulDense(cur, size, y)
+		mfOrthonormalize(y, p, size)
+		// Bᵀ = Aᵀ·Q is q×size; B = Qᵀ·A.
+		at.mulDense(y, size, z)
+		bt := mat.NewDense(q, size, z)
+		if !svd.Factorize(bt.T(), mat.SVDThin) {
+			return nil, nil, nil, fmt.Errorf("nmf: SVD did not converge")
+		}
+		var ub mat.Dense
+		svd.UTo(&ub)
+		ua = mat.NewDense(p, ub.RawMatrix().Cols, nil)
+		ua.Mul(mat.NewDense(p, size, y), &ub)
+	}
+	if ua == nil {
+		ua = new(mat.Dense)
+		svd.UTo(ua)
+	}
+	va = new(mat.Dense)
+	svd.VTo(va)
+	sa = svd.Values(nil)
+	// svd_flip: u-based without transpose, v-based with it; np.sign(0) = 0.
+	for c := 0; c < k; c++ {
+		var vec func(i int) float64
+		var length int
+		if !transpose {
+			vec, length = func(i int) float64 { return ua.At(i, c) }, p
+		} else {
+			vec, length = func(i int) float64 { return va.At(i, c) }, q
+		}
+		best, bi := -1.0, 0
+		for i := 0; i < length; i++ {
+			if v := math.Abs(vec(i)); v > best {
+				best, bi = v, i
+			}
+		}
+		sign := 0.0
+		if v := vec(bi); v > 0 {
+			sign = 1
+		} else if v < 0 {
+			sign = -1
+		}
+		if sign != 1 {
+			for i := 0; i < p; i++ {
+				ua.Set(i, c, sign*ua.At(i, c))
+			}
+			for i := 0; i < q; i++ {
+				va.Set(i, c, sign*va.At(i, c))
+			}
+		}
+	}
+	// Back to X's orientation: X = U S Vᵀ with U from ua (no transpose) or
+	// va (transpose).
+	un, vm := ua, va
+	if transpose {
+		un, vm = va, ua
+	}
+	u = make([]float64, x.n*k)
+	for i := 0; i < x.n; i++ {
+		for c := 0; c < k; c++ {
+			u[i*k+c] = un.At(i, c)
+		}
+	}
+	vt = make([]float64, k*x.m)
+	for c := 0; c < k; c++ {
+		for j := 0; j < x.m; j++ {
+			vt[c*x.m+j] = vm.At(j, c)
+		}
+	}
+	return u, sa[:k], vt, nil
+}
+
+// mfOrthonormalize replaces the columns of the row-major p×c matrix a by an
+// orthonormal basis of their span (Gram-Schmidt, twice for stability);
+// a column that is numerically dependent on the previous ones becomes 0.
+func mfOrthonormalize(a []float64, p, c int) {
+	col := make([]float64, p)
+	for j := 0; j < c; j++ {
+		for i := 0; i < p; i++ {
+			col[i] = a[i*c+j]
+		}
+		orig := 0.0
+		for _, v := range col {
+			orig += v * v
+		}
+		for pass := 0; pass < 2; pass++ {
+			for l := 0; l < j; l++ {
+				d := 0.0
+				for i := 0; i < p; i++ {
+					d += a[i*c+l] * col[i]
+				}
+				for i := 0; i < p; i++ {
+					col[i] -= d * a[i*c+l]
+				}
+			}
+		}
+		nrm := 0.0
+		for _, v := range col {
+			nrm += v * v
+		}
+		if nrm <= 1e-24*orig || nrm == 0 {
+			for i := 0; i < p; i++ {
+				a[i*c+j] = 0
+			}
+			continue
+		}
+		nrm = math.Sqrt(nrm)
+		for i := 0; i < p; i++ {
+			a[i*c+j] = col[i] / nrm
+		}
+	}
+}
