@@ -1,0 +1,143 @@
+package functions
+
+import (
+	"context"
+	"math"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+var seedProducts = []string{"High-performance laptop", "Latest smartphone model", "Affordable tablet", "High-resolution monitor"}
+
+// SEED_EXAMPLES.md section 3.
+func TestTfidfSeed(t *testing.T) {
+	x, err := Tfidf(context.Background(), seedProducts, TfidfOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantVocab := strings.Fields("affordable high laptop latest model monitor performance resolution smartphone tablet")
+	if !reflect.DeepEqual(x.Vocabulary, wantVocab) {
+		t.Errorf("vocabulary = %v, want %v", x.Vocabulary, wantVocab)
+	}
+	for a := 0; a < 4; a++ {
+		for b := 0; b < 4; b++ {
+			want := 0.0
+			switch {
+			case a == b:
+				want = 1
+			case a+b == 3 && (a == 0 || b == 0):
+				want = 0.2371049775288231
+			}
+			// Off the diagonal the seed's value comes out to the bit.
+			tol := 0.0
+			if a == b {
+				tol = 1e-15
+			}
+			if got := x.Cosine(a, b); math.Abs(got-want) > tol {
+				t.Errorf("cosine(%d,%d) = %.17g, want %.17g", a+1, b+1, got, want)
+			}
+		}
+	}
+	// "Bought the Smartphone, you may also like": all tie at 0, input order.
+	top, err := x.TopN(1, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []Scored{{0, 0}, {2, 0}}; !reflect.DeepEqual(top, want) {
+		t.Errorf("TopN(smartphone, 2) = %v, want %v", top, want)
+	}
+	top, _ = x.TopN(3, 10)
+	if len(top) != 3 || top[0].Index != 0 || top[0].Score != x.Cosine(3, 0) || top[1].Index != 1 || top[2].Index != 2 {
+		t.Errorf("TopN(monitor, 10) = %v, want laptop (0.237...), smartphone, tablet", top)
+	}
+	all, err := x.AllTopN(context.Background(), 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for d := range all {
+		one, _ := x.TopN(d, 2)
+		if !reflect.DeepEqual(all[d], one) {
+			t.Errorf("AllTopN[%d] = %v, TopN = %v", d, all[d], one)
+		}
+	}
+}
+
+// Tokens as scikit-learn 1.2's build_analyzer() gives them (Python 3.11).
+func TestTfidfTokens(t *testing.T) {
+	cases := map[string][]string{
+		"ΟΔΟΣ ΣΑΣ Σ.":                     {"οδος", "σας"},
+		"İstanbul CAFÉ naïve x_y a b1 ab": {"stanbul", "café", "naïve", "x_y", "b1", "ab"},
+		"日本語 テキスト 123 ½½ ²³":              {"日本語", "テキスト", "123", "½½", "²³"},
+		"e\u0301te\u0301 Ǆemal ǅ":         {"te", "ǆemal"},
+		"the and of THE ThE running":      {"running"},
+		"ΣΑΣ'Σ":                           {"σασ"},
+		"co-op\tdon't  foo_bar__ __":      {"op", "don", "foo_bar__", "__"},
+		"":                                nil,
+	}
+	for in, want := range cases {
+		var got []string
+		tfidfTokens(pyLower(in), func(tok string) {
+			if !isEnglishStopWord(tok) {
+				got = append(got, tok)
+			}
+		})
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("tokens(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// Documents with no usable token get the zero vector: similarity 0, never
+// NaN; a corpus of only such documents still answers.
+func TestTfidfZeroVectors(t *testing.T) {
+	docs := []string{"", "the a of", "x y z", "laptop bag", "laptop"}
+	x, err := Tfidf(context.Background(), docs, TfidfOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for a := range docs {
+		for b := range docs {
+			if s := x.Cosine(a, b); math.IsNaN(s) || (a < 3 && s != 0) {
+				t.Errorf("cosine(%d,%d) = %v", a, b, s)
+			}
+		}
+	}
+	top, _ := x.TopN(0, 3)
+	if want := []Scored{{1, 0}, {2, 0}, {3, 0}}; !reflect.DeepEqual(top, want) {
+		t.Errorf("TopN(empty doc) = %v, want %v", top, want)
+	}
+	top, _ = x.TopN(4, 1)
+	if len(top) != 1 || top[0].Index != 3 || !(top[0].Score > 0) {
+		t.Errorf("TopN(laptop) = %v, want doc 3 first", top)
+	}
+	x, err = Tfidf(context.Background(), []string{"", "a"}, TfidfOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if top, _ := x.TopN(1, 5); !reflect.DeepEqual(top, []Scored{{0, 0}}) {
+		t.Errorf("all-empty corpus: TopN = %v", top)
+	}
+	if _, err := Tfidf(context.Background(), nil, TfidfOptions{}); err == nil {
+		t.Error("no documents: want an error")
+	} else if ie, ok := AsInputError(err); !ok || ie.Arg != "input" {
+		t.Errorf("no documents: err = %v, want InputError on input", err)
+	}
+	if _, err := x.TopN(0, 0); err == nil {
+		t.Error("n = 0: want an error")
+	}
+}
+
+func TestTfidfSublinearAndStopWords(t *testing.T) {
+	docs := []string{"red red red car", "red car", "blue car the"}
+	lin, _ := Tfidf(context.Background(), docs, TfidfOptions{})
+	sub, _ := Tfidf(context.Background(), docs, TfidfOptions{SublinearTF: true})
+	keep, _ := Tfidf(context.Background(), docs, TfidfOptions{KeepStopWords: true})
+	// With tf 3 -> 1+ln 3, doc 0 moves towards doc 1.
+	if !(sub.Cosine(0, 1) > lin.Cosine(0, 1)) {
+		t.Errorf("sublinear tf: cosine %v not above linear %v", sub.Cosine(0, 1), lin.Cosine(0, 1))
+	}
+	if len(keep.Vocabulary) != len(lin.Vocabulary)+1 {
+		t.Errorf("KeepStopWords vocabulary %v vs %v", keep.Vocabulary, lin.Vocabulary)
+	}
+}
