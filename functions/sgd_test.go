@@ -1,0 +1,151 @@
+package functions
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"math"
+	"testing"
+)
+
+// SEED_EXAMPLES.md section 8.
+var (
+	seedSGDX = []float64{10, 11, 11, 12, 12, 13}
+	seedSGDY = []float64{4, 5, 6}
+)
+
+func TestSGDSeedOneCall(t *testing.T) {
+	m, err := NewSGDRegressor(2, DefaultSGDOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.PartialFit(context.Background(), seedSGDX, seedSGDY); err != nil {
+		t.Fatal(err)
+	}
+	checkSGDSeed(t, m)
+}
+
+// One partial_fit per sample is how the seed was computed; the state is
+// folded between calls, which must not change the numbers beyond 1e-12.
+func TestSGDSeedPerSample(t *testing.T) {
+	m, err := NewSGDRegressor(2, DefaultSGDOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range seedSGDY {
+		if err := m.PartialFit(context.Background(), seedSGDX[2*i:2*i+2], seedSGDY[i:i+1]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	checkSGDSeed(t, m)
+	if m.T != 4 {
+		t.Errorf("t = %v, want 4", m.T)
+	}
+}
+
+func checkSGDSeed(t *testing.T, m *SGDRegressor) {
+	t.Helper()
+	p, err := m.Predict([]float64{15, 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if math.Abs(p[0]-19.29666937250204) > 1e-12 {
+		t.Errorf("prediction %.17g, want 19.29666937250204", p[0])
+	}
+	coef := m.Coef()
+	for j, w := range []float64{0.5935084036284761, 0.6463265698724844} {
+		if math.Abs(coef[j]-w) > 1e-12 {
+			t.Errorf("coef[%d] = %.17g, want %.17g", j, coef[j], w)
+		}
+	}
+	if math.Abs(m.Intercept-0.05281820011515216) > 1e-12 {
+		t.Errorf("intercept %.17g, want 0.05281820011515216", m.Intercept)
+	}
+}
+
+// Training in two calls from a stored state must equal training on by
+// the same calls without storing: the JSON form loses nothing.
+func TestSGDStateJSONRoundTrip(t *testing.T) {
+	ctx := context.Background()
+	opt := DefaultSGDOptions()
+	opt.Penalty = PenaltyElasticNet
+	a, _ := NewSGDRegressor(2, opt)
+	b, _ := NewSGDRegressor(2, opt)
+	if err := a.PartialFit(ctx, seedSGDX[:4], seedSGDY[:2]); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.PartialFit(ctx, seedSGDX[:4], seedSGDY[:2]); err != nil {
+		t.Fatal(err)
+	}
+	buf, err := json.Marshal(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c SGDRegressor
+	if err := json.Unmarshal(buf, &c); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.PartialFit(ctx, seedSGDX[4:], seedSGDY[2:]); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.PartialFit(ctx, seedSGDX[4:], seedSGDY[2:]); err != nil {
+		t.Fatal(err)
+	}
+	if c.Intercept != b.Intercept || c.T != b.T || c.W[0] != b.W[0] || c.W[1] != b.W[1] || c.Penalty != PenaltyElasticNet {
+		t.Errorf("restored model diverged: %+v vs %+v", c, *b)
+	}
+}
+
+func TestSGDBadInput(t *testing.T) {
+	ctx := context.Background()
+	opt := func(f func(*SGDOptions)) SGDOptions { o := DefaultSGDOptions(); f(&o); return o }
+	for _, c := range []struct {
+		name string
+		opt  SGDOptions
+		arg  string
+	}{
+		{"alpha", opt(func(o *SGDOptions) { o.Alpha = -1 }), "alpha"},
+		{"optimal alpha 0", opt(func(o *SGDOptions) { o.Alpha = 0; o.LearningRate = LearningRateOptimal }), "alpha"},
+		{"eta0 zero", opt(func(o *SGDOptions) { o.Eta0 = 0 }), "eta0"},
+		{"eta0 nan", opt(func(o *SGDOptions) { o.Eta0 = math.NaN() }), "eta0"},
+		{"power_t inf", opt(func(o *SGDOptions) { o.PowerT = math.Inf(1) }), "power_t"},
+		{"lr", opt(func(o *SGDOptions) { o.LearningRate = "fast" }), "learning_rate"},
+		{"penalty", opt(func(o *SGDOptions) { o.Penalty = "l3" }), "penalty"},
+		{"l1_ratio", opt(func(o *SGDOptions) { o.L1Ratio = 2 }), "l1_ratio"},
+	} {
+		_, err := NewSGDRegressor(2, c.opt)
+		var ie *InputError
+		if !errors.As(err, &ie) || ie.Arg != c.arg {
+			t.Errorf("%s: got %v, want *InputError for %q", c.name, err, c.arg)
+		}
+	}
+	m, _ := NewSGDRegressor(2, DefaultSGDOptions())
+	for _, c := range []struct {
+		name   string
+		x, y   []float64
+		epochs int
+		row    int
+	}{
+		{"empty", nil, nil, 1, -1},
+		{"ragged", []float64{1, 2, 3}, []float64{1, 2}, 1, -1},
+		{"nan x", []float64{1, 2, 3, math.NaN()}, []float64{1, 2}, 1, 1},
+		{"inf y", []float64{1, 2, 3, 4}, []float64{math.Inf(1), 2}, 1, 0},
+		{"epochs", []float64{1, 2}, []float64{1}, 0, -1},
+	} {
+		err := m.Fit(ctx, c.x, c.y, c.epochs)
+		var ie *InputError
+		if !errors.As(err, &ie) || ie.Row != c.row {
+			t.Errorf("%s: got %v, want *InputError at row %d", c.name, err, c.row)
+		}
+	}
+	// Overflow is an error and leaves the model untouched.
+	big, _ := NewSGDRegressor(1, opt(func(o *SGDOptions) { o.LearningRate = LearningRateConstant; o.Eta0 = 10 }))
+	err := big.Fit(ctx, []float64{1e300, -1e300, 1e300}, []float64{1e300, 1e300, -1e300}, 3)
+	var ie *InputError
+	if !errors.As(err, &ie) {
+		t.Fatalf("overflow: got %v, want *InputError", err)
+	}
+	if big.W[0] != 0 || big.Intercept != 0 || big.T != 1 {
+		t.Errorf("overflow changed the model: %+v", big)
+	}
+}
