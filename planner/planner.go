@@ -5,14 +5,28 @@
 // The planner knows no sockets: side queries (relation arguments, the
 // types of a subquery's columns) go through the Conn interface, which the
 // wire package implements on the session's own upstream connection.
+//
+// A call such as
+//
+//	SELECT * FROM recommend(1, 10, ratings => (SELECT u, i, r FROM t)) r
+//
+// becomes
+//
+//	SELECT * FROM unnest($1, $2, $3) AS r(item, score, rank)
+//
+// where $1..$3 are the proxy's own parameters (numbered after the
+// client's), bound at each execution to text-format arrays holding the
+// function's output columns. The rest of the statement is spliced through
+// as the user wrote it.
 package planner
 
 import (
 	"context"
-	"errors"
 	"log/slog"
+	"unicode/utf8"
 
 	"github.com/flywheeldb/flywheel/catalog"
+	pg_query "github.com/pganalyze/pg_query_go/v6"
 )
 
 // Options bound what one call may consume.
@@ -25,16 +39,63 @@ type Options struct {
 	Logger        *slog.Logger
 }
 
+const (
+	defaultMaxInputRows  = 10_000_000
+	defaultMaxInputBytes = 1 << 30
+)
+
 // Planner rewrites statements against one catalog. It is safe for
-// concurrent use by many sessions.
+// concurrent use by many sessions: nothing in it changes after New.
 type Planner struct {
 	cat  *catalog.Catalog
 	opts Options
+
+	// names are the catalog's function names in lower case; first marks
+	// the bytes (both cases) a name can start with, so Mentions skips most
+	// positions with one table load.
+	names [][]byte
+	first [256]bool
 }
 
 // New makes a planner.
 func New(cat *catalog.Catalog, opts Options) *Planner {
-	return &Planner{cat: cat, opts: opts}
+	if opts.MaxInputRows <= 0 {
+		opts.MaxInputRows = defaultMaxInputRows
+	}
+	if opts.MaxInputBytes <= 0 {
+		opts.MaxInputBytes = defaultMaxInputBytes
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	p := &Planner{cat: cat, opts: opts}
+	for _, n := range cat.Names() {
+		b := []byte(n)
+		for i, c := range b {
+			b[i] = lower(c)
+		}
+		if len(b) == 0 {
+			continue
+		}
+		p.names = append(p.names, b)
+		p.first[b[0]] = true
+		p.first[upper(b[0])] = true
+	}
+	return p
+}
+
+func lower(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
+}
+
+func upper(c byte) byte {
+	if 'a' <= c && c <= 'z' {
+		return c - ('a' - 'A')
+	}
+	return c
 }
 
 // Mentions reports whether sql may call a model function: whether it
@@ -42,6 +103,23 @@ func New(cat *catalog.Catalog, opts Options) *Planner {
 // means the statement is relayed untouched without being parsed. It must
 // not allocate: it runs on every Query and Parse.
 func (p *Planner) Mentions(sql []byte) bool {
+	for i := 0; i < len(sql); i++ {
+		if !p.first[sql[i]] {
+			continue
+		}
+	names:
+		for _, n := range p.names {
+			if len(sql)-i < len(n) {
+				continue
+			}
+			for j, c := range n {
+				if lower(sql[i+j]) != c {
+					continue names
+				}
+			}
+			return true
+		}
+	}
 	return false
 }
 
@@ -56,7 +134,27 @@ type Part struct {
 // parser rejects comes back as one part with Calls false, so PostgreSQL
 // reports its own syntax error.
 func (p *Planner) Split(sql string) ([]Part, error) {
-	return []Part{{SQL: sql}}, nil
+	tree, err := pg_query.Parse(sql)
+	if err != nil {
+		return []Part{{SQL: sql}}, nil
+	}
+	parts := make([]Part, 0, len(tree.Stmts))
+	for _, raw := range tree.Stmts {
+		start := int(raw.StmtLocation)
+		end := len(sql)
+		if raw.StmtLen > 0 {
+			end = start + int(raw.StmtLen)
+		}
+		part := Part{SQL: sql[start:end], Offset: utf8.RuneCountInString(sql[:start])}
+		if p.Mentions([]byte(part.SQL)) {
+			part.Calls = p.hasCalls(raw)
+		}
+		parts = append(parts, part)
+	}
+	if len(parts) == 0 {
+		return []Part{{SQL: sql}}, nil
+	}
+	return parts, nil
 }
 
 // Statement is a statement rewritten by Prepare.
@@ -69,6 +167,13 @@ type Statement struct {
 	// ClientParams is how many of ParamOIDs are the client's; the
 	// ParameterDescription sent to the client lists only those.
 	ClientParams int
+
+	p     *Planner
+	calls []*call
+	// explain is set for EXPLAIN of a statement with calls: SQL then
+	// returns the plan lines Bind computes, and explain.sql is the
+	// EXPLAIN statement run upstream with the proxy's arrays.
+	explain *explainPlan
 }
 
 // Prepare analyses one statement. It returns (nil, nil) when the statement
@@ -76,7 +181,23 @@ type Statement struct {
 // the types the client gave in Parse (may be shorter than the number of
 // parameters, 0 meaning unspecified).
 func (p *Planner) Prepare(ctx context.Context, conn Conn, sql string, paramOIDs []uint32) (*Statement, error) {
-	return nil, nil
+	if !p.Mentions([]byte(sql)) {
+		return nil, nil
+	}
+	tree, err := pg_query.Parse(sql)
+	if err != nil || len(tree.Stmts) != 1 {
+		// PostgreSQL reports its own syntax error; several statements in
+		// one Parse are PostgreSQL's error to report too.
+		return nil, nil
+	}
+	a, err := p.analyze(sql, tree.Stmts[0])
+	if err != nil {
+		return nil, err
+	}
+	if a == nil {
+		return nil, nil
+	}
+	return p.prepare(ctx, conn, a, paramOIDs)
 }
 
 // Bind runs the statement's model functions for one execution, given the
@@ -84,7 +205,7 @@ func (p *Planner) Prepare(ctx context.Context, conn Conn, sql string, paramOIDs 
 // all text, one applies to all), and returns the values of the proxy's own
 // parameters in text format, to be appended after the client's.
 func (s *Statement) Bind(ctx context.Context, conn Conn, params [][]byte, formats []int16) ([][]byte, error) {
-	return nil, errors.New("planner: not implemented")
+	return s.bind(ctx, conn, params, formats)
 }
 
 // Error is an error the planner raises itself, sent to the client as an

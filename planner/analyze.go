@@ -1,0 +1,560 @@
+package planner
+
+import (
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/flywheeldb/flywheel/catalog"
+	pg_query "github.com/pganalyze/pg_query_go/v6"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+)
+
+// analysis is one parsed statement with the model-function calls found in
+// it, before any side query runs.
+type analysis struct {
+	sql      string
+	toks     []*pg_query.ScanToken
+	sites    []*site
+	maxParam int
+	explain  *pg_query.ExplainStmt // set when the statement is EXPLAIN
+}
+
+// site is one call of a model function in a FROM clause.
+type site struct {
+	fn    *catalog.Func
+	fc    *pg_query.FuncCall
+	rf    *pg_query.RangeFunction
+	stack []proto.Message // ancestors of rf, outermost first
+	// start and end delimit the bytes the rewrite replaces: from the
+	// function's name to the end of its alias clause.
+	start, end int
+	alias      string   // the alias, defaulting to the function's name
+	colnames   []string // the user's column aliases
+	args       []argSpec
+}
+
+type argKind int
+
+const (
+	argDefault  argKind = iota // not given: the catalog's default
+	argConst                   // a constant, already converted
+	argParam                   // a client parameter $n, read at Bind
+	argRelation                // (SELECT ...) or (TABLE name)
+	argExpr                    // any other expression: evaluated per outer row (LATERAL)
+)
+
+// argSpec is how one catalog argument gets its value.
+type argSpec struct {
+	kind  argKind
+	value any    // argDefault, argConst
+	param int    // argParam: 1-based client parameter number
+	cast  uint32 // argParam: type of an explicit cast, 0 if none
+	loc   int    // byte offset of the expression, for error positions
+	node  *pg_query.Node
+	text  string // argExpr: the expression as written
+	rel   *relArg
+	expr  int // argExpr: index among the call's expression arguments
+}
+
+// relArg is a relation argument: its text as a stand-alone query, with the
+// client's parameters renumbered $1..$m.
+type relArg struct {
+	sql    string
+	params []int // client parameter number of $1..$m
+	cols   []catalog.InputColumn
+}
+
+// hasCalls reports whether a parsed statement calls a catalog function in a
+// FROM clause.
+func (p *Planner) hasCalls(raw *pg_query.RawStmt) bool {
+	found := false
+	walk(raw.Stmt.ProtoReflect(), nil, func(m proto.Message, _ []proto.Message) bool {
+		if found {
+			return false
+		}
+		if rf, ok := m.(*pg_query.RangeFunction); ok {
+			for _, fn := range rf.Functions {
+				if fc := firstFuncCall(fn); fc != nil && p.lookup(fc) != nil {
+					found = true
+					return false
+				}
+			}
+		}
+		return true
+	})
+	return found
+}
+
+// lookup returns the catalog function a call names, unqualified or
+// qualified with schema flywheel, or nil.
+func (p *Planner) lookup(fc *pg_query.FuncCall) *catalog.Func {
+	var name string
+	switch len(fc.Funcname) {
+	case 1:
+		name = fc.Funcname[0].GetString_().GetSval()
+	case 2:
+		if fc.Funcname[0].GetString_().GetSval() != "flywheel" {
+			return nil
+		}
+		name = fc.Funcname[1].GetString_().GetSval()
+	default:
+		return nil
+	}
+	f, ok := p.cat.Lookup(name)
+	if !ok {
+		return nil
+	}
+	return f
+}
+
+func firstFuncCall(n *pg_query.Node) *pg_query.FuncCall {
+	l := n.GetList()
+	if l == nil || len(l.Items) == 0 {
+		return nil
+	}
+	return l.Items[0].GetFuncCall()
+}
+
+// walk visits every message under m depth first, with its ancestors (Node
+// wrappers left out). visit returns false to skip a message's children.
+// The stack passed to visit is reused: copy it to keep it.
+func walk(m protoreflect.Message, stack []proto.Message, visit func(proto.Message, []proto.Message) bool) {
+	msg := m.Interface()
+	if _, wrapper := msg.(*pg_query.Node); !wrapper {
+		if !visit(msg, stack) {
+			return
+		}
+		stack = append(stack, msg)
+	}
+	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		if fd.Message() == nil || fd.IsMap() {
+			return true
+		}
+		if fd.IsList() {
+			l := v.List()
+			for i := 0; i < l.Len(); i++ {
+				walk(l.Get(i).Message(), stack, visit)
+			}
+			return true
+		}
+		walk(v.Message(), stack, visit)
+		return true
+	})
+}
+
+// unwrap returns the message a Node wraps.
+func unwrap(n *pg_query.Node) proto.Message {
+	if n == nil {
+		return nil
+	}
+	m := n.ProtoReflect()
+	fd := m.WhichOneof(m.Descriptor().Oneofs().Get(0))
+	if fd == nil {
+		return nil
+	}
+	return m.Get(fd).Message().Interface()
+}
+
+// analyze finds the model-function calls in one statement and classifies
+// their arguments. It returns nil when there is none.
+func (p *Planner) analyze(sql string, raw *pg_query.RawStmt) (*analysis, error) {
+	// The text of one statement from Split can carry the statement's
+	// location within a longer string; Prepare always gets it alone.
+	a := &analysis{sql: sql}
+	var err error
+	walk(raw.Stmt.ProtoReflect(), nil, func(m proto.Message, stack []proto.Message) bool {
+		if err != nil {
+			return false
+		}
+		switch n := m.(type) {
+		case *pg_query.ParamRef:
+			a.maxParam = max(a.maxParam, int(n.Number))
+		case *pg_query.RangeFunction:
+			for _, fn := range n.Functions {
+				fc := firstFuncCall(fn)
+				if fc == nil {
+					continue
+				}
+				f := p.lookup(fc)
+				if f == nil {
+					continue
+				}
+				if n.IsRowsfrom || len(n.Functions) != 1 {
+					err = a.errorAt(int(fc.Location), "0A000", fmt.Sprintf("%s cannot be called inside ROWS FROM", f.Name))
+					return false
+				}
+				if len(n.Coldeflist) > 0 {
+					err = a.errorAt(int(fc.Location), "42601", fmt.Sprintf("a column definition list is not allowed for %s", f.Name),
+						)
+					return false
+				}
+				a.sites = append(a.sites, &site{fn: f, fc: fc, rf: n, stack: append([]proto.Message(nil), stack...)})
+			}
+		}
+		return true
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(a.sites) == 0 {
+		return nil, nil
+	}
+	if e, ok := raw.Stmt.Node.(*pg_query.Node_ExplainStmt); ok {
+		a.explain = e.ExplainStmt
+	}
+	scan, err := pg_query.Scan(sql)
+	if err != nil {
+		return nil, fmt.Errorf("planner: scan: %w", err)
+	}
+	a.toks = scan.Tokens
+	for _, s := range a.sites {
+		if err := a.locate(s); err != nil {
+			return nil, err
+		}
+	}
+	// A call inside another call's relation argument would need its own
+	// rewrite inside a side query; not supported.
+	for _, s := range a.sites {
+		for _, o := range a.sites {
+			if o != s && o.start <= s.start && s.end <= o.end {
+				return nil, a.errorAt(s.start, "0A000", fmt.Sprintf("%s cannot be called inside an argument of %s", s.fn.Name, o.fn.Name))
+			}
+		}
+	}
+	return a, nil
+}
+
+// errorAt makes an *Error positioned at a byte offset of the statement.
+func (a *analysis) errorAt(loc int, code, msg string) *Error {
+	return &Error{Code: code, Message: msg, Position: a.charPos(loc)}
+}
+
+// at positions an *Error at a byte offset of the statement.
+func (a *analysis) at(loc int, err error) error {
+	if e, ok := err.(*Error); ok && e.Position == 0 {
+		e.Position = a.charPos(loc)
+	}
+	return err
+}
+
+// charPos converts a byte offset to PostgreSQL's 1-based character position.
+func (a *analysis) charPos(loc int) int {
+	if loc < 0 || loc > len(a.sql) {
+		return 0
+	}
+	return utf8.RuneCountInString(a.sql[:loc]) + 1
+}
+
+// tok returns the text of token i.
+func (a *analysis) tok(i int) string {
+	t := a.toks[i]
+	return a.sql[t.Start:t.End]
+}
+
+// tokenAt returns the index of the token starting at byte offset loc.
+func (a *analysis) tokenAt(loc int) int {
+	lo, hi := 0, len(a.toks)
+	for lo < hi {
+		m := (lo + hi) / 2
+		if int(a.toks[m].Start) < loc {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	return lo
+}
+
+// closing returns the index of the token closing the bracket at token i.
+func (a *analysis) closing(i int) (int, error) {
+	depth := 0
+	for j := i; j < len(a.toks); j++ {
+		switch a.tok(j) {
+		case "(", "[":
+			depth++
+		case ")", "]":
+			depth--
+			if depth == 0 {
+				return j, nil
+			}
+		}
+	}
+	return 0, fmt.Errorf("planner: unbalanced parentheses at offset %d", a.toks[i].Start)
+}
+
+// locate finds a call's text span (name to end of alias), its arguments'
+// spans, and classifies the arguments.
+func (a *analysis) locate(s *site) error {
+	s.start = int(s.fc.Location)
+	open := a.tokenAt(s.start)
+	for open < len(a.toks) && a.tok(open) != "(" {
+		open++
+	}
+	if open == len(a.toks) {
+		return fmt.Errorf("planner: no argument list after %s", s.fn.Name)
+	}
+	closeTok, err := a.closing(open)
+	if err != nil {
+		return err
+	}
+	// Arguments: top-level comma-separated token runs inside the parens.
+	var spans [][2]int // token index ranges, inclusive
+	depth, from := 0, open+1
+	for j := open + 1; j < closeTok; j++ {
+		switch a.tok(j) {
+		case "(", "[":
+			depth++
+		case ")", "]":
+			depth--
+		case ",":
+			if depth == 0 {
+				spans = append(spans, [2]int{from, j - 1})
+				from = j + 1
+			}
+		}
+	}
+	if from < closeTok {
+		spans = append(spans, [2]int{from, closeTok - 1})
+	}
+	if len(spans) != len(s.fc.Args) {
+		return fmt.Errorf("planner: %s: found %d arguments in the text, %d in the parse tree", s.fn.Name, len(spans), len(s.fc.Args))
+	}
+
+	// What follows the call: WITH ORDINALITY, then the alias clause.
+	next := closeTok + 1
+	s.end = int(a.toks[closeTok].End)
+	if s.rf.Ordinality {
+		if next+1 >= len(a.toks) || !strings.EqualFold(a.tok(next+1), "ordinality") {
+			return fmt.Errorf("planner: %s: WITH ORDINALITY not found after the call", s.fn.Name)
+		}
+		s.end = int(a.toks[next+1].End)
+		next += 2
+	}
+	s.alias = s.fn.Name
+	if al := s.rf.Alias; al != nil {
+		s.alias = al.Aliasname
+		if next < len(a.toks) && strings.EqualFold(a.tok(next), "as") {
+			next++
+		}
+		if next >= len(a.toks) {
+			return fmt.Errorf("planner: %s: alias not found after the call", s.fn.Name)
+		}
+		s.end = int(a.toks[next].End)
+		if len(al.Colnames) > 0 {
+			c, err := a.closing(next + 1)
+			if err != nil {
+				return err
+			}
+			s.end = int(a.toks[c].End)
+			for _, n := range al.Colnames {
+				s.colnames = append(s.colnames, n.GetString_().GetSval())
+			}
+		}
+	}
+
+	return a.classifyArgs(s, spans)
+}
+
+// classifyArgs matches the call's arguments to the catalog's, positional
+// then named, and works out how each gets its value.
+func (a *analysis) classifyArgs(s *site, spans [][2]int) error {
+	fn := s.fn
+	s.args = make([]argSpec, len(fn.Args))
+	given := make([]bool, len(fn.Args))
+	positional := 0
+	nexpr := 0
+	for i, arg := range s.fc.Args {
+		expr, name := arg, ""
+		from := spans[i][0]
+		if na := arg.GetNamedArgExpr(); na != nil {
+			expr, name = na.Arg, na.Name
+			from += 2 // name and => (or :=)
+		}
+		idx := -1
+		if name == "" {
+			if positional >= len(fn.Args) {
+				return a.signatureError(s, fmt.Sprintf("function %s has %d arguments, %d given", fn.Name, len(fn.Args), len(s.fc.Args)))
+			}
+			idx = positional
+			positional++
+		} else {
+			for j, fa := range fn.Args {
+				if strings.EqualFold(fa.Name, name) {
+					idx = j
+				}
+			}
+			if idx < 0 {
+				return a.signatureError(s, fmt.Sprintf("function %s has no argument named %q", fn.Name, name))
+			}
+		}
+		if given[idx] {
+			e := a.errorAt(int(arg.GetNamedArgExpr().GetLocation()), "42601", fmt.Sprintf("argument %q of %s given more than once", fn.Args[idx].Name, fn.Name))
+			return e
+		}
+		given[idx] = true
+		text := ""
+		if from <= spans[i][1] {
+			text = a.sql[a.toks[from].Start:a.toks[spans[i][1]].End]
+		}
+		spec, err := a.classify(s, fn.Args[idx], expr, text, from, spans[i][1])
+		if err != nil {
+			return err
+		}
+		if spec.kind == argExpr {
+			spec.expr = nexpr
+			nexpr++
+		}
+		s.args[idx] = spec
+	}
+	for j, fa := range fn.Args {
+		if given[j] {
+			continue
+		}
+		if fa.Required {
+			return a.signatureError(s, fmt.Sprintf("function %s: missing argument %q", fn.Name, fa.Name))
+		}
+		s.args[j] = argSpec{kind: argDefault, value: fa.Default}
+	}
+	return nil
+}
+
+// signatureError is 42883 at the call with the signature as a hint.
+func (a *analysis) signatureError(s *site, msg string) error {
+	e := a.errorAt(s.start, "42883", msg)
+	e.Hint = "The signature is " + signature(s.fn) + "."
+	return e
+}
+
+// signature renders a function's declaration, e.g.
+// recommend(user anyelement, n bigint => 10, ratings => (SELECT ...)).
+func signature(f *catalog.Func) string {
+	var b strings.Builder
+	b.WriteString(f.Name)
+	b.WriteByte('(')
+	for i, a := range f.Args {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(a.Name)
+		if a.Relation {
+			b.WriteString(" relation (SELECT ...)")
+		} else {
+			b.WriteString(" " + a.Type.Name)
+		}
+		if !a.Required {
+			b.WriteString(" => ")
+			switch d := a.Default.(type) {
+			case nil:
+				b.WriteString("NULL")
+			case string:
+				b.WriteString("'" + strings.ReplaceAll(d, "'", "''") + "'")
+			default:
+				fmt.Fprint(&b, d)
+			}
+		}
+	}
+	b.WriteByte(')')
+	return b.String()
+}
+
+// classify works out how one argument gets its value.
+func (a *analysis) classify(s *site, fa catalog.Arg, expr *pg_query.Node, text string, fromTok, toTok int) (argSpec, error) {
+	// The argument's first token: a cast's own location is its "::".
+	loc := exprLocation(expr)
+	if fromTok <= toTok {
+		loc = int(a.toks[fromTok].Start)
+	}
+	spec := argSpec{loc: loc, node: expr, text: text}
+	sub := expr.GetSubLink()
+	if fa.Relation {
+		if sub == nil || sub.SubLinkType != pg_query.SubLinkType_EXPR_SUBLINK {
+			return spec, a.errorAt(loc, "42601", fmt.Sprintf("argument %q of %s must be a relation written as (SELECT ...) or (TABLE name)", fa.Name, s.fn.Name))
+		}
+		rel, err := a.relation(fromTok, toTok)
+		if err != nil {
+			return spec, err
+		}
+		spec.kind, spec.rel = argRelation, rel
+		return spec, nil
+	}
+	if sub != nil {
+		return spec, a.errorAt(loc, "42804", fmt.Sprintf("argument %q of %s is a %s value, not a relation", fa.Name, s.fn.Name, fa.Type.Name))
+	}
+	// A parameter, possibly cast.
+	inner, cast := expr, uint32(0)
+	if tc := expr.GetTypeCast(); tc != nil {
+		inner, cast = tc.Arg, typeOID(tc.TypeName)
+	}
+	if pr := inner.GetParamRef(); pr != nil {
+		spec.kind, spec.param, spec.cast = argParam, int(pr.Number), cast
+		return spec, nil
+	}
+	v, oid, ok, err := constValue(expr)
+	if err != nil {
+		return spec, a.at(loc, err)
+	}
+	if !ok {
+		spec.kind = argExpr
+		return spec, nil
+	}
+	v, err = coerce(v, oid, fa, s.fn.Name)
+	if err != nil {
+		return spec, a.at(loc, err)
+	}
+	if v == nil && !fa.Nullable {
+		return spec, a.errorAt(loc, "22023", fmt.Sprintf("%s: argument %q must not be NULL", s.fn.Name, fa.Name))
+	}
+	spec.kind, spec.value = argConst, v
+	return spec, nil
+}
+
+// relation extracts a relation argument's query from the tokens of
+// "( query )", renumbering the client's parameters $1..$m.
+func (a *analysis) relation(fromTok, toTok int) (*relArg, error) {
+	if fromTok > toTok || a.tok(fromTok) != "(" || a.tok(toTok) != ")" {
+		return nil, fmt.Errorf("planner: relation argument is not parenthesised")
+	}
+	rel := &relArg{}
+	var b strings.Builder
+	last := int(a.toks[fromTok].End)
+	for j := fromTok + 1; j < toTok; j++ {
+		t := a.toks[j]
+		if t.Token != pg_query.Token_PARAM {
+			continue
+		}
+		var n int
+		fmt.Sscanf(a.tok(j), "$%d", &n)
+		k := 0
+		for i, q := range rel.params {
+			if q == n {
+				k = i + 1
+			}
+		}
+		if k == 0 {
+			rel.params = append(rel.params, n)
+			k = len(rel.params)
+		}
+		b.WriteString(a.sql[last:t.Start])
+		fmt.Fprintf(&b, "$%d", k)
+		last = int(t.End)
+	}
+	b.WriteString(a.sql[last:a.toks[toTok].Start])
+	rel.sql = strings.TrimSpace(b.String())
+	return rel, nil
+}
+
+// exprLocation returns a node's location field, or -1.
+func exprLocation(n *pg_query.Node) int {
+	m := unwrap(n)
+	if m == nil {
+		return -1
+	}
+	r := m.ProtoReflect()
+	fd := r.Descriptor().Fields().ByName("location")
+	if fd == nil {
+		return -1
+	}
+	return int(r.Get(fd).Int())
+}

@@ -1,0 +1,485 @@
+package planner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"time"
+
+	"github.com/flywheeldb/flywheel/catalog"
+)
+
+// step is what one call did in one execution, for EXPLAIN.
+type step struct {
+	name          string
+	inRows        int
+	outRows       int
+	calls         int // function runs: one, or one per distinct argument tuple
+	dur           time.Duration
+	lateral       bool
+	distinctTuple int
+}
+
+func (s *Statement) bind(ctx context.Context, conn Conn, params [][]byte, formats []int16) ([][]byte, error) {
+	if len(params) != s.ClientParams {
+		return nil, &Error{Code: "08P01", Message: fmt.Sprintf("bind message supplies %d parameters, but prepared statement requires %d", len(params), s.ClientParams)}
+	}
+	if len(formats) > 1 && len(formats) != len(params) {
+		return nil, &Error{Code: "08P01", Message: fmt.Sprintf("bind message has %d parameter formats but %d parameters", len(formats), len(params))}
+	}
+	var extra [][]byte
+	steps := make([]step, 0, len(s.calls))
+	for _, c := range s.calls {
+		arrays, st, err := c.bind(ctx, conn, s, params, formats)
+		if err != nil {
+			return nil, err
+		}
+		extra = append(extra, arrays...)
+		steps = append(steps, st)
+	}
+	if s.explain != nil {
+		return s.runExplain(ctx, conn, params, formats, extra, steps)
+	}
+	return extra, nil
+}
+
+// paramFormat is parameter i's format code in a Bind's format list.
+func paramFormat(formats []int16, i int) int16 {
+	switch len(formats) {
+	case 0:
+		return 0
+	case 1:
+		return formats[0]
+	}
+	return formats[i]
+}
+
+// budget counts what one call has read against the caps.
+type budget struct {
+	fn               string
+	rows, bytes      int64
+	maxRows, maxByte int64
+}
+
+func (b *budget) add(rows, bytes int64) error {
+	b.rows += rows
+	b.bytes += bytes
+	if b.rows > b.maxRows {
+		return &Error{Code: "53200", Message: fmt.Sprintf("input of %s exceeds the limit of %d rows", b.fn, b.maxRows),
+			Hint: "Raise the limit with --max-input-rows, or reduce the input with WHERE or LIMIT."}
+	}
+	if b.bytes > b.maxByte {
+		return &Error{Code: "53200", Message: fmt.Sprintf("input of %s exceeds the limit of %d bytes", b.fn, b.maxByte),
+			Hint: "Raise the limit with --max-input-bytes, or reduce the input with WHERE or LIMIT (--max-input-rows caps rows)."}
+	}
+	return nil
+}
+
+// bind evaluates one call's arguments, runs it, and returns its arrays.
+func (c *call) bind(ctx context.Context, conn Conn, s *Statement, params [][]byte, formats []int16) ([][]byte, step, error) {
+	st := step{name: c.fn.Name, calls: 1}
+	b := &budget{fn: c.fn.Name, maxRows: s.p.opts.MaxInputRows, maxByte: s.p.opts.MaxInputBytes}
+	values := make(map[string]any, len(c.args))
+	for i, spec := range c.args {
+		fa := c.fn.Args[i]
+		switch spec.kind {
+		case argDefault, argConst:
+			values[fa.Name] = spec.value
+		case argParam:
+			v, err := c.paramValue(spec, fa, s, params, formats)
+			if err != nil {
+				return nil, st, err
+			}
+			values[fa.Name] = v
+		case argRelation:
+			rel, err := c.read(ctx, conn, spec.rel, s, params, formats, b)
+			if err != nil {
+				return nil, st, err
+			}
+			values[fa.Name] = rel
+			st.inRows += rel.Rows()
+		}
+	}
+	arrays := make([]arrayBuf, c.arrays())
+	if c.lateral == nil {
+		start := time.Now()
+		res, err := c.fn.Run(ctx, &catalog.Call{Func: c.fn, Values: values})
+		st.dur = time.Since(start)
+		if err != nil {
+			return nil, st, c.wrap(ctx, err)
+		}
+		if st.outRows, err = c.appendResult(arrays, res); err != nil {
+			return nil, st, err
+		}
+		return finish(arrays), st, nil
+	}
+
+	tuples, err := c.tuples(ctx, conn, s, params, formats, b)
+	if err != nil {
+		return nil, st, err
+	}
+	st.lateral, st.calls = true, len(tuples)
+	nargs := len(c.lateral.types)
+	for t, tuple := range tuples {
+		if t%64 == 0 && ctx.Err() != nil {
+			return nil, st, c.wrap(ctx, ctx.Err())
+		}
+		bad := false
+		for i, spec := range c.args {
+			if spec.kind != argExpr {
+				continue
+			}
+			fa := c.fn.Args[i]
+			v, err := decodeText(tuple[spec.expr], c.lateral.types[spec.expr])
+			if err == nil {
+				v, err = coerce(v, c.lateral.types[spec.expr], fa, c.fn.Name)
+			}
+			if err != nil {
+				return nil, st, c.wrap(ctx, err)
+			}
+			if v == nil && !fa.Nullable {
+				// PostgreSQL would pass NULL to a strict function and get
+				// no rows: that outer row joins nothing.
+				bad = true
+			}
+			values[fa.Name] = v
+		}
+		if bad {
+			continue
+		}
+		start := time.Now()
+		res, err := c.fn.Run(ctx, &catalog.Call{Func: c.fn, Values: values})
+		st.dur += time.Since(start)
+		if err != nil {
+			return nil, st, c.wrap(ctx, err)
+		}
+		n, err := c.appendResult(arrays[nargs:], res)
+		if err != nil {
+			return nil, st, err
+		}
+		st.outRows += n
+		for i := 0; i < nargs; i++ {
+			for r := 0; r < n; r++ {
+				if tuple[i] == nil {
+					arrays[i].null()
+				} else {
+					arrays[i].quoted(tuple[i])
+				}
+			}
+		}
+	}
+	return finish(arrays), st, nil
+}
+
+// paramValue reads a client parameter used as a scalar argument.
+func (c *call) paramValue(spec argSpec, fa catalog.Arg, s *Statement, params [][]byte, formats []int16) (any, error) {
+	i := spec.param - 1
+	oid := s.ParamOIDs[i]
+	var v any
+	var err error
+	if paramFormat(formats, i) == 1 {
+		v, err = decodeBinary(params[i], oid)
+	} else {
+		v, err = decodeText(params[i], oid)
+	}
+	if err == nil && spec.cast != 0 && spec.cast != oid {
+		v, err = castValue(v, oid, spec.cast)
+		oid = spec.cast
+	}
+	if err == nil {
+		v, err = coerce(v, oid, fa, c.fn.Name)
+	}
+	if err == nil && v == nil && !fa.Nullable {
+		err = &Error{Code: "22023", Message: fmt.Sprintf("%s: argument %q must not be NULL", c.fn.Name, fa.Name)}
+	}
+	if e, ok := err.(*Error); ok && e.Position == 0 {
+		e.Position = c.pos
+	}
+	return v, err
+}
+
+// subParams picks the client parameters a side query uses.
+func subParams(nums []int, s *Statement, params [][]byte, formats []int16) ([]uint32, [][]byte, []int16) {
+	oids := make([]uint32, len(nums))
+	vals := make([][]byte, len(nums))
+	fmts := make([]int16, len(nums))
+	for k, q := range nums {
+		oids[k] = s.ParamOIDs[q-1]
+		vals[k] = params[q-1]
+		fmts[k] = paramFormat(formats, q-1)
+	}
+	return oids, vals, fmts
+}
+
+// read runs a relation argument's query and collects its rows.
+func (c *call) read(ctx context.Context, conn Conn, rel *relArg, s *Statement, params [][]byte, formats []int16, b *budget) (*catalog.Relation, error) {
+	oids, vals, fmts := subParams(rel.params, s, params, formats)
+	out := &catalog.Relation{}
+	setCols := func(cols []catalog.InputColumn) error {
+		if len(cols) != len(rel.cols) {
+			return &Error{Code: "0A000", Message: fmt.Sprintf("the columns of a relation argument of %s changed since the statement was prepared", c.fn.Name)}
+		}
+		for i := range cols {
+			if cols[i].Type != rel.cols[i].Type {
+				return &Error{Code: "0A000", Message: fmt.Sprintf("the columns of a relation argument of %s changed since the statement was prepared", c.fn.Name)}
+			}
+		}
+		out.Columns = make([]*catalog.Column, len(cols))
+		for i, col := range cols {
+			out.Columns[i] = catalog.NewColumn(col)
+		}
+		return nil
+	}
+	n := 0
+	err := conn.Query(ctx, rel.sql, oids, vals, fmts, setCols, func(row [][]byte) error {
+		if out.Columns == nil {
+			if err := setCols(rel.cols); err != nil {
+				return err
+			}
+		}
+		size := int64(0)
+		for i, v := range row {
+			out.Columns[i].Append(v)
+			size += int64(len(v)) + 9
+		}
+		n++
+		if n%4096 == 0 && ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return b.add(1, size)
+	})
+	if err != nil {
+		return nil, c.wrap(ctx, err)
+	}
+	if out.Columns == nil {
+		if err := setCols(rel.cols); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// tuples runs a lateral call's side query: the distinct values of its
+// expression arguments, in text format.
+func (c *call) tuples(ctx context.Context, conn Conn, s *Statement, params [][]byte, formats []int16, b *budget) ([][][]byte, error) {
+	oids, vals, fmts := subParams(c.lateral.params, s, params, formats)
+	var tuples [][][]byte
+	err := conn.Query(ctx, c.lateral.sql, oids, vals, fmts, nil, func(row [][]byte) error {
+		t := make([][]byte, len(row))
+		size := int64(0)
+		for i, v := range row {
+			if v != nil {
+				t[i] = append([]byte{}, v...)
+			}
+			size += int64(len(v)) + 9
+		}
+		tuples = append(tuples, t)
+		return b.add(1, size)
+	})
+	if err != nil {
+		return nil, c.wrap(ctx, err)
+	}
+	return tuples, nil
+}
+
+// appendResult adds a function's result to the output arrays.
+func (c *call) appendResult(arrays []arrayBuf, res *catalog.Result) (int, error) {
+	if res == nil || len(res.Columns) != len(c.out) {
+		got := 0
+		if res != nil {
+			got = len(res.Columns)
+		}
+		return 0, &Error{Code: "XX000", Message: fmt.Sprintf("%s returned %d columns, its declaration has %d", c.fn.Name, got, len(c.out))}
+	}
+	rows := res.Columns[0].Len()
+	for j := range res.Columns {
+		col := &res.Columns[j]
+		if col.Len() != rows {
+			return 0, &Error{Code: "XX000", Message: fmt.Sprintf("%s returned columns of different lengths (%d and %d)", c.fn.Name, rows, col.Len())}
+		}
+		a := &arrays[j]
+		for i := 0; i < rows; i++ {
+			if col.Nulls != nil && col.Nulls[i] {
+				a.null()
+				continue
+			}
+			switch {
+			case col.From != nil:
+				r := col.Rows[i]
+				if col.From.Null(r) {
+					a.null()
+				} else {
+					a.quoted(col.From.Bytes(r))
+				}
+			case col.Floats != nil:
+				a.float(col.Floats[i])
+			case col.Ints != nil:
+				a.int(col.Ints[i])
+			default:
+				a.quotedString(col.Texts[i])
+			}
+		}
+	}
+	return rows, nil
+}
+
+// arrayBuf builds a PostgreSQL array literal in text format.
+type arrayBuf struct {
+	b []byte
+	n int
+}
+
+func (a *arrayBuf) sep() {
+	if a.n == 0 {
+		a.b = append(a.b, '{')
+	} else {
+		a.b = append(a.b, ',')
+	}
+	a.n++
+}
+
+func (a *arrayBuf) null() {
+	a.sep()
+	a.b = append(a.b, "NULL"...)
+}
+
+func (a *arrayBuf) int(v int64) {
+	a.sep()
+	a.b = strconv.AppendInt(a.b, v, 10)
+}
+
+// float writes the shortest text that reads back as exactly v.
+func (a *arrayBuf) float(v float64) {
+	a.sep()
+	switch {
+	case math.IsNaN(v):
+		a.b = append(a.b, "NaN"...)
+	case math.IsInf(v, 1):
+		a.b = append(a.b, "Infinity"...)
+	case math.IsInf(v, -1):
+		a.b = append(a.b, "-Infinity"...)
+	default:
+		a.b = strconv.AppendFloat(a.b, v, 'g', -1, 64)
+	}
+}
+
+func (a *arrayBuf) quoted(v []byte) {
+	a.sep()
+	a.b = append(a.b, '"')
+	for _, c := range v {
+		if c == '"' || c == '\\' {
+			a.b = append(a.b, '\\')
+		}
+		a.b = append(a.b, c)
+	}
+	a.b = append(a.b, '"')
+}
+
+func (a *arrayBuf) quotedString(v string) {
+	a.sep()
+	a.b = append(a.b, '"')
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if c == '"' || c == '\\' {
+			a.b = append(a.b, '\\')
+		}
+		a.b = append(a.b, c)
+	}
+	a.b = append(a.b, '"')
+}
+
+func finish(arrays []arrayBuf) [][]byte {
+	out := make([][]byte, len(arrays))
+	for i := range arrays {
+		a := &arrays[i]
+		if a.n == 0 {
+			out[i] = []byte("{}")
+		} else {
+			out[i] = append(a.b, '}')
+		}
+	}
+	return out
+}
+
+// runExplain runs EXPLAIN of the rewritten statement with this
+// execution's arrays and returns its lines, Flywheel's steps first.
+func (s *Statement) runExplain(ctx context.Context, conn Conn, params [][]byte, formats []int16, extra [][]byte, steps []step) ([][]byte, error) {
+	vals := make([][]byte, 0, len(params)+len(extra))
+	vals = append(vals, params...)
+	vals = append(vals, extra...)
+	fmts := make([]int16, len(vals))
+	for i := range params {
+		fmts[i] = paramFormat(formats, i)
+	}
+	var a arrayBuf
+	if s.explain.textLines {
+		for _, st := range steps {
+			line := fmt.Sprintf("Flywheel Function Scan: %s  (input rows=%d, output rows=%d, time=%.3f ms)",
+				st.name, st.inRows, st.outRows, float64(st.dur.Nanoseconds())/1e6)
+			if st.lateral {
+				line = fmt.Sprintf("Flywheel Function Scan: %s  (input rows=%d, output rows=%d, calls=%d, time=%.3f ms)",
+					st.name, st.inRows, st.outRows, st.calls, float64(st.dur.Nanoseconds())/1e6)
+			}
+			a.quotedString(line)
+		}
+	}
+	err := conn.Query(ctx, s.explain.sql, s.explain.oids, vals, fmts, nil, func(row [][]byte) error {
+		a.quoted(row[0])
+		return nil
+	})
+	if err != nil {
+		return nil, ctxErr(ctx, err)
+	}
+	return finish([]arrayBuf{a}), nil
+}
+
+// cancelled is the error a cancelled call returns, as PostgreSQL words it.
+func cancelled() *Error {
+	return &Error{Code: "57014", Message: "canceling statement due to user request"}
+}
+
+// ctxErr turns a context error into 57014; PostgreSQL's own errors pass
+// unchanged.
+func ctxErr(ctx context.Context, err error) error {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return cancelled()
+	}
+	return err
+}
+
+// sqlStater is implemented by PostgreSQL's errors as the wire package
+// relays them (pgconn.PgError has it).
+type sqlStater interface{ SQLState() string }
+
+// wrap maps an error from a function or its evaluation to an *Error:
+// ArgError 22023, TypeError 42804, cancellation 57014; PostgreSQL's own
+// errors pass unchanged.
+func (c *call) wrap(ctx context.Context, err error) error {
+	var pe *Error
+	if errors.As(err, &pe) {
+		return err
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return cancelled()
+	}
+	var ss sqlStater
+	if errors.As(err, &ss) {
+		return err
+	}
+	var ae *catalog.ArgError
+	if errors.As(err, &ae) {
+		return &Error{Code: "22023", Message: err.Error(), Position: c.pos}
+	}
+	var te *catalog.TypeError
+	if errors.As(err, &te) {
+		return &Error{Code: "42804", Message: err.Error(), Position: c.pos}
+	}
+	if ctx.Err() != nil {
+		return cancelled()
+	}
+	// Functions report bad input; anything else untyped is still about
+	// the call's input.
+	return &Error{Code: "22023", Message: fmt.Sprintf("%s: %v", c.fn.Name, err), Position: c.pos}
+}

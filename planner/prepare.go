@@ -1,0 +1,527 @@
+package planner
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/flywheeldb/flywheel/catalog"
+	pg_query "github.com/pganalyze/pg_query_go/v6"
+	"google.golang.org/protobuf/proto"
+)
+
+// call is one model-function call of a prepared statement: everything Bind
+// needs to evaluate and run it.
+type call struct {
+	fn   *catalog.Func
+	pos  int // 1-based character position of the call, for errors
+	args []argSpec
+	out  []catalog.OutputColumn
+	// first is the number of the first proxy parameter holding its
+	// output: one array per lateral argument column, then one per output
+	// column.
+	first   int
+	lateral *lateral
+}
+
+// lateral is the side query that fetches the distinct values of a call's
+// expression arguments (outer columns of a LATERAL call).
+type lateral struct {
+	sql    string
+	params []int    // client parameter number of $1..$m
+	types  []uint32 // type of each expression column
+}
+
+// arrays is how many proxy parameters the call binds.
+func (c *call) arrays() int {
+	n := len(c.out)
+	if c.lateral != nil {
+		n += len(c.lateral.types)
+	}
+	return n
+}
+
+// explainPlan is an EXPLAIN of a statement with calls.
+type explainPlan struct {
+	sql       string   // the EXPLAIN statement with the calls rewritten
+	oids      []uint32 // its parameter types: client's then proxy's
+	textLines bool     // FORMAT TEXT: Flywheel's steps go above the plan
+}
+
+func (p *Planner) prepare(ctx context.Context, conn Conn, a *analysis, clientOIDs []uint32) (*Statement, error) {
+	n := max(len(clientOIDs), a.maxParam)
+	oids := make([]uint32, n)
+	copy(oids, clientOIDs)
+	setType := func(param int, oid uint32) {
+		if param >= 1 && param <= n && oids[param-1] == 0 {
+			oids[param-1] = oid
+		}
+	}
+	// Parameters used as scalar arguments take their cast's type or the
+	// argument's: PostgreSQL never sees them once the call is rewritten.
+	for _, s := range a.sites {
+		for i, spec := range s.args {
+			if spec.kind != argParam {
+				continue
+			}
+			t := spec.cast
+			if t == 0 && s.fn.Args[i].Type.OID != oidAnyElement {
+				t = s.fn.Args[i].Type.OID
+			}
+			setType(spec.param, t)
+		}
+	}
+
+	calls := make([]*call, len(a.sites))
+	for ci, s := range a.sites {
+		c := &call{fn: s.fn, pos: a.charPos(s.start), args: s.args}
+		calls[ci] = c
+		// Relation arguments: their columns decide the output's types.
+		var inputs [][]catalog.InputColumn
+		var key uint32 // type of the first relation's first column
+		for i := range c.args {
+			spec := &c.args[i]
+			if spec.kind != argRelation {
+				continue
+			}
+			rel := spec.rel
+			relOIDs := make([]uint32, len(rel.params))
+			for k, q := range rel.params {
+				if q <= n {
+					relOIDs[k] = oids[q-1]
+				}
+			}
+			ptypes, cols, err := conn.Describe(ctx, rel.sql, relOIDs)
+			if err != nil {
+				return nil, ctxErr(ctx, err)
+			}
+			if len(cols) == 0 {
+				return nil, a.errorAt(spec.loc, "42601", fmt.Sprintf("argument %q of %s must be a query returning rows", s.fn.Args[i].Name, s.fn.Name))
+			}
+			for k, t := range ptypes {
+				if k < len(rel.params) {
+					setType(rel.params[k], t)
+				}
+			}
+			rel.cols = cols
+			inputs = append(inputs, cols)
+			if key == 0 {
+				key = cols[0].Type
+			}
+		}
+		// anyelement scalars (a user or item key) take the type of the
+		// first relation's key column.
+		if key == 0 {
+			key = oidText
+		}
+		for i, spec := range c.args {
+			if spec.kind == argParam && spec.cast == 0 && s.fn.Args[i].Type.OID == oidAnyElement {
+				setType(spec.param, key)
+			}
+		}
+		out, err := s.fn.Columns(inputs)
+		if err != nil {
+			return nil, c.wrap(ctx, err)
+		}
+		if len(out) == 0 {
+			return nil, fmt.Errorf("planner: %s declares no output columns", s.fn.Name)
+		}
+		c.out = out
+		if hasExprArgs(c.args) {
+			lat, err := a.lateral(ctx, conn, s, n, oids)
+			if err != nil {
+				return nil, err
+			}
+			for k, t := range lat.ptypes {
+				if k < len(lat.params) {
+					setType(lat.params[k], t)
+				}
+			}
+			c.lateral = &lat.lateral
+		}
+	}
+
+	// Proxy parameters follow the client's.
+	next := n + 1
+	var proxyOIDs []uint32
+	arrayTypes := map[uint32]uint32{}
+	arrayOf := func(elem uint32) (uint32, error) {
+		if t, ok := arrayOID(elem); ok {
+			return t, nil
+		}
+		if t, ok := arrayTypes[elem]; ok {
+			return t, nil
+		}
+		t, err := lookupArrayType(ctx, conn, elem)
+		if err != nil {
+			return 0, err
+		}
+		arrayTypes[elem] = t
+		return t, nil
+	}
+	for _, c := range calls {
+		c.first = next
+		next += c.arrays()
+		var elems []uint32
+		if c.lateral != nil {
+			elems = append(elems, c.lateral.types...)
+		}
+		for _, o := range c.out {
+			elems = append(elems, o.Type)
+		}
+		for _, e := range elems {
+			t, err := arrayOf(e)
+			if err != nil {
+				return nil, err
+			}
+			proxyOIDs = append(proxyOIDs, t)
+		}
+	}
+
+	sql := a.rewrite(calls)
+	all := append(append([]uint32(nil), oids...), proxyOIDs...)
+	for _, t := range oids {
+		if t != 0 {
+			continue
+		}
+		// Let PostgreSQL infer the rest of the client's parameters.
+		ptypes, _, err := conn.Describe(ctx, sql, all)
+		if err != nil {
+			return nil, ctxErr(ctx, err)
+		}
+		for i := range oids {
+			if i < len(ptypes) {
+				setType(i+1, ptypes[i])
+			}
+		}
+		copy(all, oids)
+		break
+	}
+
+	st := &Statement{p: p, calls: calls, ClientParams: n}
+	if a.explain != nil {
+		st.explain = &explainPlan{sql: sql, oids: all, textLines: explainText(a.explain)}
+		st.SQL = fmt.Sprintf(`SELECT unnest($%d::text[]) AS "QUERY PLAN"`, n+1)
+		st.ParamOIDs = append(append([]uint32(nil), oids...), oidTextArray)
+		return st, nil
+	}
+	st.SQL = sql
+	st.ParamOIDs = all
+	return st, nil
+}
+
+func hasExprArgs(args []argSpec) bool {
+	for _, a := range args {
+		if a.kind == argExpr {
+			return true
+		}
+	}
+	return false
+}
+
+// lookupArrayType asks the database for a type's array type.
+func lookupArrayType(ctx context.Context, conn Conn, elem uint32) (uint32, error) {
+	var t uint32
+	err := conn.Query(ctx, "SELECT typarray FROM pg_type WHERE oid = $1", []uint32{oidOID},
+		[][]byte{[]byte(strconv.FormatUint(uint64(elem), 10))}, nil, nil,
+		func(row [][]byte) error {
+			v, err := strconv.ParseUint(string(row[0]), 10, 32)
+			t = uint32(v)
+			return err
+		})
+	if err != nil {
+		return 0, ctxErr(ctx, err)
+	}
+	if t == 0 {
+		return 0, &Error{Code: "42704", Message: fmt.Sprintf("type %d has no array type, so it cannot be an output column of a model function", elem)}
+	}
+	return t, nil
+}
+
+// explainText reports whether EXPLAIN's output format is text.
+func explainText(e *pg_query.ExplainStmt) bool {
+	for _, o := range e.Options {
+		d := o.GetDefElem()
+		if d != nil && d.Defname == "format" {
+			f := d.Arg.GetString_().GetSval()
+			if f == "" {
+				f = d.Arg.GetTypeName().GetNames()[0].GetString_().GetSval()
+			}
+			return strings.EqualFold(f, "text")
+		}
+	}
+	return true
+}
+
+// lateralQuery is a call's lateral side query as prepared.
+type lateralQuery struct {
+	lateral
+	ptypes []uint32
+}
+
+// lateral builds and describes the side query that fetches the distinct
+// values of a call's expression arguments: SELECT DISTINCT <exprs> FROM
+// <the FROM items to the call's left>.
+func (a *analysis) lateral(ctx context.Context, conn Conn, s *site, n int, oids []uint32) (*lateralQuery, error) {
+	items, err := leftItems(s)
+	if err != nil {
+		return nil, a.errorAt(s.start, "0A000", err.Error())
+	}
+	sel := &pg_query.SelectStmt{
+		DistinctClause: []*pg_query.Node{{}},
+		LimitOption:    pg_query.LimitOption_LIMIT_OPTION_DEFAULT,
+		Op:             pg_query.SetOperation_SETOP_NONE,
+	}
+	for _, it := range items {
+		sel.FromClause = append(sel.FromClause, proto.Clone(it).(*pg_query.Node))
+	}
+	exprs := make([]*pg_query.Node, 0, len(s.args))
+	for _, spec := range s.args {
+		if spec.kind == argExpr {
+			exprs = append(exprs, nil)
+		}
+	}
+	for _, spec := range s.args {
+		if spec.kind == argExpr {
+			exprs[spec.expr] = spec.node
+		}
+	}
+	for _, e := range exprs {
+		sel.TargetList = append(sel.TargetList, &pg_query.Node{Node: &pg_query.Node_ResTarget{
+			ResTarget: &pg_query.ResTarget{Val: proto.Clone(e).(*pg_query.Node), Location: -1}}})
+	}
+	// Renumber the client's parameters $1..$m, as for relation arguments.
+	q := &lateralQuery{}
+	walk(sel.ProtoReflect(), nil, func(m proto.Message, _ []proto.Message) bool {
+		if pr, ok := m.(*pg_query.ParamRef); ok {
+			k := 0
+			for i, c := range q.params {
+				if c == int(pr.Number) {
+					k = i + 1
+				}
+			}
+			if k == 0 {
+				q.params = append(q.params, int(pr.Number))
+				k = len(q.params)
+			}
+			pr.Number = int32(k)
+		}
+		return true
+	})
+	q.sql, err = pg_query.Deparse(&pg_query.ParseResult{Stmts: []*pg_query.RawStmt{{
+		Stmt: &pg_query.Node{Node: &pg_query.Node_SelectStmt{SelectStmt: sel}}}}})
+	if err != nil {
+		return nil, fmt.Errorf("planner: deparse the arguments of %s: %w", s.fn.Name, err)
+	}
+	relOIDs := make([]uint32, len(q.params))
+	for k, p := range q.params {
+		if p <= n {
+			relOIDs[k] = oids[p-1]
+		}
+	}
+	ptypes, cols, err := conn.Describe(ctx, q.sql, relOIDs)
+	if err != nil {
+		return nil, ctxErr(ctx, err)
+	}
+	q.ptypes = ptypes
+	for _, c := range cols {
+		q.types = append(q.types, c.Type)
+	}
+	if len(q.types) != len(exprs) {
+		return nil, fmt.Errorf("planner: lateral side query of %s returned %d columns, want %d", s.fn.Name, len(q.types), len(exprs))
+	}
+	return q, nil
+}
+
+// leftItems returns the FROM items a call in FROM can reference: the items
+// before it in its FROM list and the left sides of the joins it is on the
+// right of.
+func leftItems(s *site) ([]*pg_query.Node, error) {
+	var child proto.Message = s.rf
+	var joined []*pg_query.Node
+	for i := len(s.stack) - 1; i >= 0; i-- {
+		switch m := s.stack[i].(type) {
+		case *pg_query.JoinExpr:
+			if unwrap(m.Rarg) == child {
+				joined = append([]*pg_query.Node{m.Larg}, joined...)
+			}
+			child = m
+		case *pg_query.SelectStmt:
+			var items []*pg_query.Node
+			for _, it := range m.FromClause {
+				if unwrap(it) == child {
+					return append(items, joined...), nil
+				}
+				items = append(items, it)
+			}
+			return nil, fmt.Errorf("%s: the FROM clause holding the call was not found", s.fn.Name)
+		default:
+			return nil, fmt.Errorf("arguments of %s that are not constants or parameters are only supported in a FROM clause", s.fn.Name)
+		}
+	}
+	return nil, fmt.Errorf("%s: no enclosing SELECT", s.fn.Name)
+}
+
+// rewrite splices each call's replacement into the statement's text.
+func (a *analysis) rewrite(calls []*call) string {
+	idx := make([]int, len(a.sites))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.Slice(idx, func(i, j int) bool { return a.sites[idx[i]].start < a.sites[idx[j]].start })
+	var b strings.Builder
+	last := 0
+	for _, i := range idx {
+		s, c := a.sites[i], calls[i]
+		b.WriteString(a.sql[last:s.start])
+		if c.lateral != nil {
+			writeLateral(&b, s, c)
+		} else {
+			writeUnnest(&b, s, c)
+		}
+		last = s.end
+	}
+	b.WriteString(a.sql[last:])
+	return b.String()
+}
+
+// columnNames are the output column names: the user's aliases first, the
+// catalog's names for the rest, then any further user aliases (the
+// ordinality column's).
+func columnNames(s *site, c *call) []string {
+	names := make([]string, 0, len(c.out)+1)
+	for i, o := range c.out {
+		if i < len(s.colnames) {
+			names = append(names, s.colnames[i])
+		} else {
+			names = append(names, o.Name)
+		}
+	}
+	if len(s.colnames) > len(c.out) {
+		names = append(names, s.colnames[len(c.out):]...)
+	}
+	return names
+}
+
+func writeAlias(b *strings.Builder, alias string, names []string) {
+	b.WriteString(" AS ")
+	b.WriteString(quoteIdent(alias))
+	b.WriteByte('(')
+	for i, n := range names {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(quoteIdent(n))
+	}
+	b.WriteByte(')')
+}
+
+// writeUnnest writes unnest($a, $b, ...) [WITH ORDINALITY] AS alias(cols).
+func writeUnnest(b *strings.Builder, s *site, c *call) {
+	b.WriteString("unnest(")
+	for i := range c.out {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(b, "$%d", c.first+i)
+	}
+	b.WriteByte(')')
+	if s.rf.Ordinality {
+		b.WriteString(" WITH ORDINALITY")
+	}
+	writeAlias(b, s.alias, columnNames(s, c))
+}
+
+// writeLateral writes a subquery that picks, for the current outer row,
+// the rows computed for its argument values:
+//
+//	LATERAL (SELECT _fw.c1, ... FROM unnest($a1, ..., $c1, ...) AS _fw(a1, ..., c1, ...)
+//	         WHERE _fw.a1 IS NOT DISTINCT FROM (<outer expr>) AND ...) AS alias(cols)
+func writeLateral(b *strings.Builder, s *site, c *call) {
+	if !s.rf.Lateral {
+		b.WriteString("LATERAL ")
+	}
+	nargs := len(c.lateral.types)
+	b.WriteString("(SELECT ")
+	for i := range c.out {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(b, "_fw._fw_c%d", i+1)
+	}
+	if s.rf.Ordinality {
+		b.WriteString(", row_number() OVER (ORDER BY _fw._fw_ord)")
+	}
+	b.WriteString(" FROM unnest(")
+	for i := 0; i < nargs+len(c.out); i++ {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(b, "$%d", c.first+i)
+	}
+	b.WriteByte(')')
+	if s.rf.Ordinality {
+		b.WriteString(" WITH ORDINALITY")
+	}
+	b.WriteString(" AS _fw(")
+	for i := 0; i < nargs; i++ {
+		fmt.Fprintf(b, "_fw_a%d, ", i+1)
+	}
+	for i := range c.out {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(b, "_fw_c%d", i+1)
+	}
+	if s.rf.Ordinality {
+		b.WriteString(", _fw_ord")
+	}
+	b.WriteString(") WHERE ")
+	for _, spec := range c.args {
+		if spec.kind != argExpr {
+			continue
+		}
+		if spec.expr > 0 {
+			b.WriteString(" AND ")
+		}
+		fmt.Fprintf(b, "_fw._fw_a%d IS NOT DISTINCT FROM (%s)", spec.expr+1, spec.text)
+	}
+	b.WriteByte(')')
+	writeAlias(b, s.alias, columnNames(s, c))
+}
+
+// quoteIdent quotes an identifier unless it is a plain lower-case name
+// that is not a reserved word.
+func quoteIdent(s string) string {
+	plain := s != ""
+	for i := 0; i < len(s) && plain; i++ {
+		c := s[i]
+		plain = c >= 'a' && c <= 'z' || c == '_' || i > 0 && (c >= '0' && c <= '9' || c == '$')
+	}
+	if plain && !reserved(s) {
+		return s
+	}
+	return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
+}
+
+// reserved reports whether a word is a reserved or type/function-name
+// keyword in PostgreSQL 17, which cannot be a column alias unquoted.
+func reserved(s string) bool {
+	switch s {
+	case "all", "analyse", "analyze", "and", "any", "array", "as", "asc", "asymmetric", "both", "case", "cast",
+		"check", "collate", "column", "constraint", "create", "current_catalog", "current_date", "current_role",
+		"current_time", "current_timestamp", "current_user", "default", "deferrable", "desc", "distinct", "do",
+		"else", "end", "except", "false", "fetch", "for", "foreign", "from", "grant", "group", "having", "in",
+		"initially", "intersect", "into", "lateral", "leading", "limit", "localtime", "localtimestamp", "not",
+		"null", "offset", "on", "only", "or", "order", "placing", "primary", "references", "returning", "select",
+		"session_user", "some", "symmetric", "system_user", "table", "then", "to", "trailing", "true", "union",
+		"unique", "user", "using", "variadic", "when", "where", "window", "with",
+		"authorization", "binary", "collation", "concurrently", "cross", "current_schema", "freeze", "full",
+		"ilike", "inner", "is", "isnull", "join", "left", "like", "natural", "notnull", "outer", "overlaps",
+		"right", "similar", "tablesample", "verbose":
+		return true
+	}
+	return false
+}
