@@ -19,6 +19,7 @@ type analysis struct {
 	sites    []*site
 	maxParam int
 	explain  *pg_query.ExplainStmt // set when the statement is EXPLAIN
+	version  int32                 // the parse tree's version, for Deparse
 }
 
 // site is one call of a model function in a FROM clause.
@@ -159,10 +160,8 @@ func unwrap(n *pg_query.Node) proto.Message {
 
 // analyze finds the model-function calls in one statement and classifies
 // their arguments. It returns nil when there is none.
-func (p *Planner) analyze(sql string, raw *pg_query.RawStmt) (*analysis, error) {
-	// The text of one statement from Split can carry the statement's
-	// location within a longer string; Prepare always gets it alone.
-	a := &analysis{sql: sql}
+func (p *Planner) analyze(sql string, version int32, raw *pg_query.RawStmt) (*analysis, error) {
+	a := &analysis{sql: sql, version: version}
 	var err error
 	walk(raw.Stmt.ProtoReflect(), nil, func(m proto.Message, stack []proto.Message) bool {
 		if err != nil {
@@ -186,8 +185,7 @@ func (p *Planner) analyze(sql string, raw *pg_query.RawStmt) (*analysis, error) 
 					return false
 				}
 				if len(n.Coldeflist) > 0 {
-					err = a.errorAt(int(fc.Location), "42601", fmt.Sprintf("a column definition list is not allowed for %s", f.Name),
-						)
+					err = a.errorAt(int(fc.Location), "42601", fmt.Sprintf("a column definition list is not allowed for %s", f.Name))
 					return false
 				}
 				a.sites = append(a.sites, &site{fn: f, fc: fc, rf: n, stack: append([]proto.Message(nil), stack...)})

@@ -190,7 +190,7 @@ func (p *Planner) Prepare(ctx context.Context, conn Conn, sql string, paramOIDs 
 		// one Parse are PostgreSQL's error to report too.
 		return nil, nil
 	}
-	a, err := p.analyze(sql, tree.Stmts[0])
+	a, err := p.analyze(sql, tree.Version, tree.Stmts[0])
 	if err != nil {
 		return nil, err
 	}

@@ -310,7 +310,7 @@ func (a *analysis) lateral(ctx context.Context, conn Conn, s *site, n int, oids 
 		}
 		return true
 	})
-	q.sql, err = pg_query.Deparse(&pg_query.ParseResult{Stmts: []*pg_query.RawStmt{{
+	q.sql, err = pg_query.Deparse(&pg_query.ParseResult{Version: a.version, Stmts: []*pg_query.RawStmt{{
 		Stmt: &pg_query.Node{Node: &pg_query.Node_SelectStmt{SelectStmt: sel}}}}})
 	if err != nil {
 		return nil, fmt.Errorf("planner: deparse the arguments of %s: %w", s.fn.Name, err)

@@ -91,7 +91,9 @@ func arrayOID(elem uint32) (uint32, bool) {
 	return 0, false
 }
 
-func isInt(oid uint32) bool   { return oid == oidInt8 || oid == oidInt4 || oid == oidInt2 || oid == oidOID }
+func isInt(oid uint32) bool {
+	return oid == oidInt8 || oid == oidInt4 || oid == oidInt2 || oid == oidOID
+}
 func isFloat(oid uint32) bool { return oid == oidFloat8 || oid == oidFloat4 || oid == oidNumeric }
 func isText(oid uint32) bool {
 	return oid == oidText || oid == oidVarchar || oid == oidBPChar || oid == oidName || oid == oidUnknown
