@@ -144,7 +144,9 @@ func TestUpstreamDeath(t *testing.T) {
 	addr := proxy(t, wire.Config{Upstream: pg.URL("postgres")})
 	url := clientURL(addr, "postgres", "postgres")
 	victim := connect(t, url)
+	killed := make(chan struct{})
 	go func() {
+		defer close(killed)
 		time.Sleep(300 * time.Millisecond)
 		pg.Kill()
 	}()
@@ -162,6 +164,7 @@ func TestUpstreamDeath(t *testing.T) {
 		t.Fatalf("connect while upstream is down: want 08006, got %v", err)
 	}
 	// ...and work again once it is back.
+	<-killed
 	if err := pg.Restart(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -217,7 +217,8 @@ func (s *Server) start(ctx context.Context) error {
 		return fmt.Errorf("start postgres: %w", err)
 	}
 	s.cmd = cmd
-	go func() { s.done <- cmd.Wait() }()
+	done := s.done
+	go func() { done <- cmd.Wait() }()
 	sock := filepath.Join(s.SocketDir, fmt.Sprintf(".s.PGSQL.%d", s.Port))
 	deadline := time.Now().Add(60 * time.Second)
 	for {
