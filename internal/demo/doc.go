@@ -1,0 +1,2 @@
+// Package demo builds the demo warehouse.
+package demo
