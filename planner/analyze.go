@@ -2,6 +2,7 @@ package planner
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 	"unicode/utf8"
 
@@ -202,6 +203,9 @@ func (p *Planner) analyze(sql string, version int32, raw *pg_query.RawStmt) (*an
 	if e, ok := raw.Stmt.Node.(*pg_query.Node_ExplainStmt); ok {
 		a.explain = e.ExplainStmt
 	}
+	// Text order: proxy parameters are numbered in the order calls are
+	// written.
+	sort.Slice(a.sites, func(i, j int) bool { return a.sites[i].fc.Location < a.sites[j].fc.Location })
 	scan, err := pg_query.Scan(sql)
 	if err != nil {
 		return nil, fmt.Errorf("planner: scan: %w", err)

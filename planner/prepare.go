@@ -452,7 +452,7 @@ func writeLateral(b *strings.Builder, s *site, c *call) {
 		fmt.Fprintf(b, "_fw._fw_c%d", i+1)
 	}
 	if s.rf.Ordinality {
-		b.WriteString(", row_number() OVER (ORDER BY _fw._fw_ord)")
+		b.WriteString(", row_number() OVER (ORDER BY _fw._fw_ord) AS ordinality")
 	}
 	b.WriteString(" FROM unnest(")
 	for i := 0; i < nargs+len(c.out); i++ {
