@@ -45,9 +45,9 @@ func NewUserCF(users, items []int, vals []float64, nUsers, nItems int) (*UserCF,
 			return nil, rowErr("ratings", p, "rating %v is not a finite number", v)
 		}
 	}
-	byUser, dup := mfBuildCSR(users, items, vals, nUsers, nItems)
+	byUser, dup, first := mfBuildCSR(users, items, vals, nUsers, nItems)
 	if dup >= 0 {
-		return nil, rowErr("ratings", dup, "duplicate rating of the same (user, item) pair")
+		return nil, rowErr("ratings", dup, "the same (user, item) pair was already rated at row %d", first+1)
 	}
 	m := &UserCF{Users: nUsers, Items: nItems, userPtr: byUser.ptr, userItems: byUser.idx, userVals: byUser.val}
 	m.userUnit = make([]float64, len(m.userVals))

@@ -130,8 +130,9 @@ type mfCSR struct {
 
 // mfBuildCSR builds the CSR form of triples (rows, cols, vals) of an n×m
 // matrix, columns ascending within each row. dupRow reports the input
-// position of a duplicated (row, col) pair, or -1.
-func mfBuildCSR(rows, cols []int, vals []float64, n, m int) (a *mfCSR, dupRow int) {
+// position of the first repeat of a (row, col) pair, or -1; firstRow is
+// where that pair first appeared.
+func mfBuildCSR(rows, cols []int, vals []float64, n, m int) (a *mfCSR, dupRow, firstRow int) {
 	a = &mfCSR{n: n, m: m, ptr: make([]int, n+1), idx: make([]int32, len(rows)), val: make([]float64, len(rows))}
 	for _, r := range rows {
 		a.ptr[r+1]++
@@ -149,22 +150,20 @@ func mfBuildCSR(rows, cols []int, vals []float64, n, m int) (a *mfCSR, dupRow in
 		a.val[q] = vals[p]
 		src[q] = p
 	}
-	dupRow = -1
+	dupRow, firstRow = -1, -1
 	for i := 0; i < n; i++ {
 		lo, hi := a.ptr[i], a.ptr[i+1]
 		seg := mfEntries{a.idx[lo:hi], a.val[lo:hi], src[lo:hi]}
 		if !sort.IsSorted(seg) {
-			sort.Stable(seg)
+			sort.Stable(seg) // stable: equal columns stay in input order
 		}
 		for q := lo + 1; q < hi; q++ {
-			if a.idx[q] == a.idx[q-1] {
-				if d := max(src[q], src[q-1]); dupRow < 0 || d < dupRow {
-					dupRow = d
-				}
+			if a.idx[q] == a.idx[q-1] && (dupRow < 0 || src[q] < dupRow) {
+				dupRow, firstRow = src[q], src[q-1]
 			}
 		}
 	}
-	return a, dupRow
+	return a, dupRow, firstRow
 }
 
 // mfEntries sorts one CSR row's entries by column.
@@ -329,9 +328,9 @@ func NMF(ctx context.Context, rows, cols []int, vals []float64, n, m int, opt NM
 			return nil, rowErr("input", p, "negative value %v: NMF needs non-negative data", v)
 		}
 	}
-	x, dup := mfBuildCSR(rows, cols, vals, n, m)
+	x, dup, first := mfBuildCSR(rows, cols, vals, n, m)
 	if dup >= 0 {
-		return nil, rowErr("input", dup, "duplicate (row, col) pair (%d, %d)", rows[dup], cols[dup])
+		return nil, rowErr("input", dup, "the same (row, col) pair already appeared at row %d", first+1)
 	}
 	xt := x.transpose()
 

@@ -1,0 +1,241 @@
+package catalog
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"strconv"
+
+	"github.com/flywheeldb/flywheel/functions"
+)
+
+// nmfMaxPairs caps the dense result of nmf (rows × columns of the
+// factorised matrix): past it the call is refused rather than allocated.
+const nmfMaxPairs = 1 << 24
+
+// NMF declares nmf(input, k, ...): non-negative matrix factorisation of a
+// sparse (row, col, value) relation, returning W·H for every (row, col).
+func NMF() *Func {
+	return &Func{
+		Name: "nmf",
+		Doc: "Non-negative matrix factorisation (scikit-learn 1.2 NMF, coordinate descent, Frobenius loss) of the sparse matrix given as (row, col, value) triples, " +
+			"unlisted entries being 0. Returns the reconstruction W·H for every (row, col) pair of the dense matrix, or only for the pairs absent from the input " +
+			"(only_missing => true), e.g. predicted ratings. Rows and columns keep the input's key names and types and come in order of first appearance, " +
+			"which is also the order init 'random' draws in: to reproduce a NumPy matrix, list its entries row by row, zeros included.",
+		Args: []Arg{
+			{Name: "input", Relation: true, Required: true, Doc: "(row key, column key, non-negative value); keys of any type"},
+			{Name: "k", Type: Int4, Required: true, Doc: "number of components, >= 1 (<= min(rows, cols) for the nndsvd inits)"},
+			{Name: "max_iter", Type: Int4, Default: int64(200), Doc: "iteration cap"},
+			{Name: "init", Type: Text, Default: "nndsvda", Doc: "'nndsvda', 'nndsvd', 'nndsvdar' or 'random'"},
+			{Name: "seed", Type: Int8, Default: int64(0), Doc: "random_state (0 .. 4294967295) for 'random', 'nndsvdar' and the randomized SVD"},
+			{Name: "only_missing", Type: Bool, Default: false, Doc: "return only the (row, col) pairs absent from the input"},
+			{Name: "alpha_w", Type: Float8, Default: 0.0, Doc: "regularisation of W (scikit-learn's alpha_W)"},
+			{Name: "alpha_h", Type: Float8, Default: nil, Nullable: true, Doc: "regularisation of H; NULL means the same as alpha_w"},
+			{Name: "l1_ratio", Type: Float8, Default: 0.0, Doc: "L1 share of the regularisation, 0 (L2) .. 1 (L1)"},
+		},
+		Columns:     nmfColumns,
+		Run:         runNMF,
+		StubReturns: `TABLE("row" text, col text, predicted double precision)`,
+	}
+}
+
+func nmfColumns(inputs [][]InputColumn) ([]OutputColumn, error) {
+	if len(inputs) == 0 || len(inputs[0]) != 3 {
+		got := 0
+		if len(inputs) > 0 {
+			got = len(inputs[0])
+		}
+		return nil, &TypeError{Func: "nmf", Column: "input", Msg: fmt.Sprintf("want 3 columns (row, col, value), got %d", got)}
+	}
+	in := inputs[0]
+	if !mfNumericType(in[2].Type) {
+		return nil, &TypeError{Func: "nmf", Column: in[2].Name, Msg: "the value column must be numeric"}
+	}
+	return []OutputColumn{
+		{Name: in[0].Name, Type: in[0].Type},
+		{Name: in[1].Name, Type: in[1].Type},
+		{Name: "predicted", Type: Float8.OID},
+	}, nil
+}
+
+func runNMF(ctx context.Context, call *Call) (*Result, error) {
+	const fn = "nmf"
+	rel, err := call.Relation("input")
+	if err != nil {
+		return nil, err
+	}
+	if err := mfCheckColumns(fn, rel, 3, "(row, col, value)"); err != nil {
+		return nil, err
+	}
+	k, err := call.Int("k")
+	if err != nil {
+		return nil, err
+	}
+	maxIter, err := call.Int("max_iter")
+	if err != nil {
+		return nil, err
+	}
+	init, err := call.String("init")
+	if err != nil {
+		return nil, err
+	}
+	seed, err := call.Int("seed")
+	if err != nil {
+		return nil, err
+	}
+	if seed < 0 || seed > math.MaxUint32 {
+		return nil, &ArgError{Func: fn, Arg: "seed", Msg: fmt.Sprintf("must be between 0 and 4294967295, got %d", seed)}
+	}
+	onlyMissing, err := call.Bool("only_missing")
+	if err != nil {
+		return nil, err
+	}
+	opt := functions.NMFOptions{Init: init, Seed: uint32(seed)}
+	if k < 1 || k > math.MaxInt32 {
+		return nil, &ArgError{Func: fn, Arg: "k", Msg: fmt.Sprintf("must be at least 1, got %d", k)}
+	}
+	opt.K = int(k)
+	if maxIter < 1 || maxIter > math.MaxInt32 {
+		return nil, &ArgError{Func: fn, Arg: "max_iter", Msg: fmt.Sprintf("must be at least 1, got %d", maxIter)}
+	}
+	opt.MaxIter = int(maxIter)
+	if _, ok := call.Values["alpha_w"]; ok {
+		if opt.AlphaW, err = call.Float("alpha_w"); err != nil {
+			return nil, err
+		}
+	}
+	if !call.IsNull("alpha_h") {
+		a, err := call.Float("alpha_h")
+		if err != nil {
+			return nil, err
+		}
+		opt.AlphaH = &a
+	}
+	if _, ok := call.Values["l1_ratio"]; ok {
+		if opt.L1Ratio, err = call.Float("l1_ratio"); err != nil {
+			return nil, err
+		}
+	}
+
+	t, err := mfReadTriples(fn, "input", rel)
+	if err != nil {
+		return nil, err
+	}
+	nr, nc := t.rows.Len(), t.cols.Len()
+	if nr*nc > nmfMaxPairs {
+		return nil, &ArgError{Func: fn, Arg: "input", Msg: fmt.Sprintf("the dense result would have %d × %d = %d rows, more than the %d nmf returns", nr, nc, nr*nc, nmfMaxPairs)}
+	}
+	model, err := functions.NMF(ctx, t.r, t.c, t.v, nr, nc, opt)
+	if err != nil {
+		return nil, mfArgError(fn, "input", err)
+	}
+	var present []bool
+	size := nr * nc
+	if onlyMissing {
+		present = make([]bool, nr*nc)
+		for p := range t.r {
+			if !present[t.r[p]*nc+t.c[p]] {
+				present[t.r[p]*nc+t.c[p]] = true
+				size--
+			}
+		}
+	}
+	rowRows := make([]int, 0, size)
+	colRows := make([]int, 0, size)
+	pred := make([]float64, 0, size)
+	var buf []float64
+	for i := 0; i < nr; i++ {
+		if i%256 == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, fmt.Errorf("nmf: %w", err)
+			}
+		}
+		buf = model.PredictRow(i, buf)
+		for j, v := range buf {
+			if present != nil && present[i*nc+j] {
+				continue
+			}
+			rowRows = append(rowRows, t.rows.First[i])
+			colRows = append(colRows, t.cols.First[j])
+			pred = append(pred, v)
+		}
+	}
+	rc, cc := rel.Columns[0], rel.Columns[1]
+	return &Result{Columns: []ResultColumn{
+		{OutputColumn: OutputColumn{Name: rc.Name, Type: rc.Type}, From: rc, Rows: rowRows},
+		{OutputColumn: OutputColumn{Name: cc.Name, Type: cc.Type}, From: cc, Rows: colRows},
+		{OutputColumn: OutputColumn{Name: "predicted", Type: Float8.OID}, Floats: pred},
+	}}, nil
+}
+
+// mfTriples is a (key, key, value) relation mapped to dense indices.
+type mfTriples struct {
+	rows, cols *functions.KeyIndex[string]
+	r, c       []int
+	v          []float64
+}
+
+// mfReadTriples reads a (row key, col key, value) relation; keys are
+// matched by their text form, NULL keys and values are errors naming the
+// row and the argument arg.
+func mfReadTriples(fn, arg string, rel *Relation) (*mfTriples, error) {
+	n := rel.Rows()
+	if n == 0 {
+		return nil, &ArgError{Func: fn, Arg: arg, Msg: "is empty"}
+	}
+	rk, ck, vc := rel.Columns[0], rel.Columns[1], rel.Columns[2]
+	t := &mfTriples{
+		rows: functions.NewKeyIndex[string](), cols: functions.NewKeyIndex[string](),
+		r: make([]int, n), c: make([]int, n), v: make([]float64, n),
+	}
+	for i := 0; i < n; i++ {
+		if rk.Null(i) {
+			return nil, &ArgError{Func: fn, Arg: arg, Msg: fmt.Sprintf("row %d: NULL in column %q", i+1, rk.Name)}
+		}
+		if ck.Null(i) {
+			return nil, &ArgError{Func: fn, Arg: arg, Msg: fmt.Sprintf("row %d: NULL in column %q", i+1, ck.Name)}
+		}
+		v, err := vc.Float(i)
+		if err != nil {
+			return nil, &ArgError{Func: fn, Arg: arg, Msg: err.Error()}
+		}
+		t.r[i] = t.rows.Add(string(rk.Bytes(i)), i)
+		t.c[i] = t.cols.Add(string(ck.Bytes(i)), i)
+		t.v[i] = v
+	}
+	return t, nil
+}
+
+// mfCheckColumns checks a relation's column count in Run, for callers that
+// skipped Columns.
+func mfCheckColumns(fn string, rel *Relation, want int, shape string) error {
+	if len(rel.Columns) != want {
+		return &TypeError{Func: fn, Column: "input", Msg: fmt.Sprintf("want %d columns %s, got %d", want, shape, len(rel.Columns))}
+	}
+	return nil
+}
+
+// mfNumericType reports whether a type OID is one Column.Float reads.
+func mfNumericType(oid uint32) bool {
+	return (&Column{InputColumn: InputColumn{Type: oid}}).Numeric()
+}
+
+// mfArgError turns a functions.InputError into an ArgError (SQLSTATE
+// 22023) naming the SQL argument: the algorithms call their data "input"
+// or "ratings", which becomes relArg here. Other errors (cancellation)
+// pass through.
+func mfArgError(fn, relArg string, err error) error {
+	ie, ok := functions.AsInputError(err)
+	if !ok {
+		return err
+	}
+	arg := ie.Arg
+	if arg == "input" || arg == "ratings" {
+		arg = relArg
+	}
+	msg := ie.Msg
+	if ie.Row >= 0 {
+		msg = "row " + strconv.Itoa(ie.Row+1) + ": " + msg
+	}
+	return &ArgError{Func: fn, Arg: arg, Msg: msg}
+}

@@ -1,0 +1,149 @@
+package catalog
+
+import (
+	"context"
+	"fmt"
+	"math"
+
+	"github.com/flywheeldb/flywheel/functions"
+)
+
+// Recommend declares recommend(user, n, ratings => (...), method, ...):
+// the user's top n unrated items by user-based collaborative filtering or
+// by an NMF model of the ratings.
+func Recommend() *Func {
+	return &Func{
+		Name: "recommend",
+		Doc: "Top-n recommendations for one user from (user, item, rating) rows, excluding items the user already rated. " +
+			"method 'user_cf': cosine similarity between users over the user×item matrix (0 = not rated), mean of the rows of the `neighbors` most similar other users " +
+			"(ties by input order); 'nmf': the predicted scores W·H of an NMF with k components (init nndsvda). Highest score first, ties by the item's first appearance; " +
+			"items no neighbour rated score 0 and fill the list. A user without ratings (or NULL) gets no rows. item keeps the input item column's type.",
+		Args: []Arg{
+			{Name: "user", Type: AnyType, Required: true, Nullable: true, Doc: "the user, matched to the ratings' user column by its text form"},
+			{Name: "n", Type: Int4, Default: int64(10), Doc: "number of items, >= 1"},
+			{Name: "ratings", Relation: true, Default: nil, Nullable: true, Doc: "(user, item, numeric rating); one row per (user, item)"},
+			{Name: "method", Type: Text, Default: "user_cf", Doc: "'user_cf' or 'nmf'"},
+			{Name: "neighbors", Type: Int4, Default: int64(20), Doc: "user_cf: number of most similar users averaged"},
+			{Name: "k", Type: Int4, Default: int64(10), Doc: "nmf: number of components"},
+			{Name: "model", Type: Text, Default: nil, Nullable: true, Doc: "a stored model's name (the model catalog is not available yet)"},
+		},
+		Columns:     recommendColumns,
+		Run:         runRecommend,
+		StubReturns: "TABLE(item text, score double precision, rank integer)",
+	}
+}
+
+func recommendColumns(inputs [][]InputColumn) ([]OutputColumn, error) {
+	itemType := Text.OID // no ratings: Run refuses the call, the shape is moot
+	if len(inputs) > 0 && inputs[0] != nil {
+		in := inputs[0]
+		if len(in) != 3 {
+			return nil, &TypeError{Func: "recommend", Column: "ratings", Msg: fmt.Sprintf("want 3 columns (user, item, rating), got %d", len(in))}
+		}
+		if !mfNumericType(in[2].Type) {
+			return nil, &TypeError{Func: "recommend", Column: in[2].Name, Msg: "the rating column must be numeric"}
+		}
+		itemType = in[1].Type
+	}
+	return []OutputColumn{
+		{Name: "item", Type: itemType},
+		{Name: "score", Type: Float8.OID},
+		{Name: "rank", Type: Int4.OID},
+	}, nil
+}
+
+func runRecommend(ctx context.Context, call *Call) (*Result, error) {
+	const fn = "recommend"
+	if !call.IsNull("model") {
+		return nil, &ArgError{Func: fn, Arg: "model", Msg: "model catalog not available yet; pass ratings => (SELECT user, item, rating FROM ...)"}
+	}
+	if call.IsNull("ratings") {
+		return nil, &ArgError{Func: fn, Arg: "ratings", Msg: "is required: pass ratings => (SELECT user, item, rating FROM ...)"}
+	}
+	rel, err := call.Relation("ratings")
+	if err != nil {
+		return nil, err
+	}
+	if len(rel.Columns) != 3 {
+		return nil, &TypeError{Func: fn, Column: "ratings", Msg: fmt.Sprintf("want 3 columns (user, item, rating), got %d", len(rel.Columns))}
+	}
+	method, err := call.String("method")
+	if err != nil {
+		return nil, err
+	}
+	if method != "user_cf" && method != "nmf" {
+		return nil, &ArgError{Func: fn, Arg: "method", Msg: fmt.Sprintf("must be 'user_cf' or 'nmf', got %q", method)}
+	}
+	n, err := mfPositive(call, "n")
+	if err != nil {
+		return nil, err
+	}
+	neighbors, err := mfPositive(call, "neighbors")
+	if err != nil {
+		return nil, err
+	}
+	k, err := mfPositive(call, "k")
+	if err != nil {
+		return nil, err
+	}
+	itemCol := rel.Columns[1]
+	out := &Result{Columns: []ResultColumn{
+		{OutputColumn: OutputColumn{Name: "item", Type: itemCol.Type}, From: itemCol, Rows: []int{}},
+		{OutputColumn: OutputColumn{Name: "score", Type: Float8.OID}, Floats: []float64{}},
+		{OutputColumn: OutputColumn{Name: "rank", Type: Int4.OID}, Ints: []int64{}},
+	}}
+	if rel.Rows() == 0 {
+		return out, nil // nobody has ratings, so neither has this user
+	}
+	t, err := mfReadTriples(fn, "ratings", rel)
+	if err != nil {
+		return nil, err
+	}
+	u, ok := mfFindKey(t.rows, rel.Columns[0], call.Values["user"])
+	if !ok {
+		return out, nil
+	}
+	var recs []functions.Scored
+	switch method {
+	case "user_cf":
+		cf, err := functions.NewUserCF(t.r, t.c, t.v, t.rows.Len(), t.cols.Len())
+		if err != nil {
+			return nil, mfArgError(fn, "ratings", err)
+		}
+		if recs, err = cf.Recommend(u, n, neighbors); err != nil {
+			return nil, mfArgError(fn, "ratings", err)
+		}
+	case "nmf":
+		model, err := functions.NMF(ctx, t.r, t.c, t.v, t.rows.Len(), t.cols.Len(), functions.NMFOptions{K: k, Init: "nndsvda"})
+		if err != nil {
+			return nil, mfArgError(fn, "ratings", err)
+		}
+		var rated []int
+		for p, r := range t.r {
+			if r == u {
+				rated = append(rated, t.c[p])
+			}
+		}
+		if recs, err = model.Recommend(u, rated, n); err != nil {
+			return nil, mfArgError(fn, "ratings", err)
+		}
+	}
+	for r, s := range recs {
+		out.Columns[0].Rows = append(out.Columns[0].Rows, t.cols.First[s.Index])
+		out.Columns[1].Floats = append(out.Columns[1].Floats, s.Score)
+		out.Columns[2].Ints = append(out.Columns[2].Ints, int64(r+1))
+	}
+	return out, nil
+}
+
+// mfPositive reads an integer argument that must be >= 1.
+func mfPositive(call *Call, name string) (int, error) {
+	v, err := call.Int(name)
+	if err != nil {
+		return 0, err
+	}
+	if v < 1 || v > math.MaxInt32 {
+		return 0, &ArgError{Func: call.Func.Name, Arg: name, Msg: fmt.Sprintf("must be at least 1, got %d", v)}
+	}
+	return int(v), nil
+}

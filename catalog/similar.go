@@ -1,0 +1,201 @@
+package catalog
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"strconv"
+
+	"github.com/flywheeldb/flywheel/functions"
+)
+
+// SimilarItems declares similar_items(input, item, n): content-based
+// neighbours by TF-IDF cosine similarity of the items' texts.
+func SimilarItems() *Func {
+	return &Func{
+		Name: "similar_items",
+		Doc: "Content-based recommendation: the n items whose text is most similar to the given item's, by cosine similarity of TF-IDF vectors " +
+			"(scikit-learn TfidfVectorizer(stop_words='english') defaults: lower-cased, tokens of 2+ word characters, smooth idf, l2 norm). " +
+			"The item itself is excluded; ties keep input order; items sharing no word score 0. item NULL returns the neighbours of every item. " +
+			"An item not in the input returns no rows. A NULL text counts as empty.",
+		Args: []Arg{
+			{Name: "input", Relation: true, Required: true, Doc: "(item key, text); keys must be distinct"},
+			{Name: "item", Type: AnyType, Required: true, Nullable: true, Doc: "the item to find neighbours of, matched to the key column by its text form; NULL for every item"},
+			{Name: "n", Type: Int4, Default: int64(10), Doc: "neighbours per item, >= 1"},
+		},
+		Columns:     similarColumns,
+		Run:         runSimilar,
+		StubReturns: "TABLE(item text, similar_item text, similarity double precision, rank integer)",
+	}
+}
+
+func similarColumns(inputs [][]InputColumn) ([]OutputColumn, error) {
+	if len(inputs) == 0 || len(inputs[0]) != 2 {
+		got := 0
+		if len(inputs) > 0 {
+			got = len(inputs[0])
+		}
+		return nil, &TypeError{Func: "similar_items", Column: "input", Msg: fmt.Sprintf("want 2 columns (item, text), got %d", got)}
+	}
+	in := inputs[0]
+	if !similarTextType(in[1].Type) {
+		return nil, &TypeError{Func: "similar_items", Column: in[1].Name, Msg: "the second column must be text"}
+	}
+	return []OutputColumn{
+		{Name: "item", Type: in[0].Type},
+		{Name: "similar_item", Type: in[0].Type},
+		{Name: "similarity", Type: Float8.OID},
+		{Name: "rank", Type: Int4.OID},
+	}, nil
+}
+
+// similarTextType rejects the types that cannot hold a description:
+// numbers, booleans, dates and times. Anything else (text, varchar, char,
+// name, json, citext, ...) is tokenised from its text form.
+func similarTextType(oid uint32) bool {
+	switch oid {
+	case 16, 20, 21, 23, 700, 701, 1700, 1082, 1083, 1114, 1184, 1186, 1266:
+		return false
+	}
+	return true
+}
+
+func runSimilar(ctx context.Context, call *Call) (*Result, error) {
+	const fn = "similar_items"
+	rel, err := call.Relation("input")
+	if err != nil {
+		return nil, err
+	}
+	if err := mfCheckColumns(fn, rel, 2, "(item, text)"); err != nil {
+		return nil, err
+	}
+	n64, err := call.Int("n")
+	if err != nil {
+		return nil, err
+	}
+	if n64 < 1 || n64 > math.MaxInt32 {
+		return nil, &ArgError{Func: fn, Arg: "n", Msg: fmt.Sprintf("must be at least 1, got %d", n64)}
+	}
+	keyCol, textCol := rel.Columns[0], rel.Columns[1]
+	out := &Result{Columns: []ResultColumn{
+		{OutputColumn: OutputColumn{Name: "item", Type: keyCol.Type}, From: keyCol, Rows: []int{}},
+		{OutputColumn: OutputColumn{Name: "similar_item", Type: keyCol.Type}, From: keyCol, Rows: []int{}},
+		{OutputColumn: OutputColumn{Name: "similarity", Type: Float8.OID}, Floats: []float64{}},
+		{OutputColumn: OutputColumn{Name: "rank", Type: Int4.OID}, Ints: []int64{}},
+	}}
+	nd := rel.Rows()
+	if nd == 0 {
+		return out, nil // nothing to compare: no rows, as a WHERE matching nothing
+	}
+	keys := functions.NewKeyIndex[string]()
+	docs := make([]string, nd)
+	for i := 0; i < nd; i++ {
+		if keyCol.Null(i) {
+			return nil, &ArgError{Func: fn, Arg: "input", Msg: fmt.Sprintf("row %d: NULL in column %q", i+1, keyCol.Name)}
+		}
+		if d := keys.Add(string(keyCol.Bytes(i)), i); d != i {
+			return nil, &ArgError{Func: fn, Arg: "input", Msg: fmt.Sprintf("row %d: duplicate item %q (first at row %d)", i+1, keyCol.Bytes(i), keys.First[d]+1)}
+		}
+		if !textCol.Null(i) {
+			docs[i] = string(textCol.Bytes(i))
+		}
+	}
+	var queries []int
+	if call.IsNull("item") {
+		queries = make([]int, nd)
+		for i := range queries {
+			queries[i] = i
+		}
+	} else if d, ok := mfFindKey(keys, keyCol, call.Values["item"]); ok {
+		queries = []int{d}
+	} else {
+		return out, nil
+	}
+	idx, err := functions.Tfidf(ctx, docs, functions.TfidfOptions{})
+	if err != nil {
+		return nil, mfArgError(fn, "input", err)
+	}
+	n := int(n64)
+	var tops [][]functions.Scored
+	if len(queries) == 1 {
+		top, err := idx.TopN(queries[0], n)
+		if err != nil {
+			return nil, mfArgError(fn, "input", err)
+		}
+		tops = [][]functions.Scored{top}
+	} else if tops, err = idx.AllTopN(ctx, n); err != nil {
+		return nil, mfArgError(fn, "input", err)
+	}
+	total := 0
+	for _, t := range tops {
+		total += len(t)
+	}
+	items := make([]int, 0, total)
+	similar := make([]int, 0, total)
+	scores := make([]float64, 0, total)
+	ranks := make([]int64, 0, total)
+	for qi, t := range tops {
+		for r, s := range t {
+			items = append(items, queries[qi])
+			similar = append(similar, s.Index)
+			scores = append(scores, s.Score)
+			ranks = append(ranks, int64(r+1))
+		}
+	}
+	out.Columns[0].Rows, out.Columns[1].Rows = items, similar
+	out.Columns[2].Floats, out.Columns[3].Ints = scores, ranks
+	return out, nil
+}
+
+// mfKeyText is a scalar argument's text form as PostgreSQL would print it.
+func mfKeyText(v any) string {
+	switch v := v.(type) {
+	case string:
+		return v
+	case int64:
+		return strconv.FormatInt(v, 10)
+	case float64:
+		return strconv.FormatFloat(v, 'g', -1, 64)
+	case bool:
+		if v {
+			return "t"
+		}
+		return "f"
+	}
+	return fmt.Sprint(v)
+}
+
+// mfFindKey finds a scalar argument among the keys of col (indexed by
+// their text form): by text first, then, for a numeric column and a
+// numeric argument, by value, so 1 finds '1.0' in a numeric column.
+func mfFindKey(keys *functions.KeyIndex[string], col *Column, v any) (int, bool) {
+	if v == nil {
+		return 0, false
+	}
+	if d, ok := keys.Lookup(mfKeyText(v)); ok {
+		return d, true
+	}
+	if !col.Numeric() {
+		return 0, false
+	}
+	var f float64
+	switch v := v.(type) {
+	case int64:
+		f = float64(v)
+	case float64:
+		f = v
+	case string:
+		var err error
+		if f, err = strconv.ParseFloat(v, 64); err != nil {
+			return 0, false
+		}
+	default:
+		return 0, false
+	}
+	for d, k := range keys.Keys {
+		if g, err := strconv.ParseFloat(k, 64); err == nil && g == f {
+			return d, true
+		}
+	}
+	return 0, false
+}
