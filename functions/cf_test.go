@@ -2,6 +2,7 @@ package functions
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"reflect"
 	"sort"
@@ -183,5 +184,42 @@ func TestNMFRecommendSeed(t *testing.T) {
 	got, _ = m.Recommend(4, []int{1, 2, 3}, 10)
 	if len(got) != 1 || got[0].Index != 0 {
 		t.Errorf("user 4: %v, want item 0 only", got)
+	}
+}
+
+// User CF must give exactly the dense numpy/scikit-learn computation's
+// recommendations (testdata/reference/cf.json) for every user and several
+// neighbourhood sizes, ties included.
+func TestUserCFReference(t *testing.T) {
+	var ref struct {
+		Users, Items []int
+		Vals         []float64
+		NUsers       int `json:"n_users"`
+		NItems       int `json:"n_items"`
+		N            int
+		Recs         map[string][][][2]float64
+	}
+	loadJSON(t, "cf.json", &ref)
+	m, err := NewUserCF(ref.Users, ref.Items, ref.Vals, ref.NUsers, ref.NItems)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for nbs, perUser := range ref.Recs {
+		var nb int
+		fmt.Sscan(nbs, &nb)
+		for u, want := range perUser {
+			got, err := m.Recommend(u, ref.N, nb)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != len(want) {
+				t.Fatalf("neighbors %d user %d: %v, want %v", nb, u, got, want)
+			}
+			for r := range want {
+				if got[r].Index != int(want[r][0]) || math.Abs(got[r].Score-want[r][1]) > 1e-12 {
+					t.Errorf("neighbors %d user %d rank %d: %v, want %v", nb, u, r+1, got[r], want[r])
+				}
+			}
+		}
 	}
 }

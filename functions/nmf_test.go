@@ -2,8 +2,11 @@ package functions
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"math"
+	"os"
+	"path/filepath"
 	"testing"
 )
 
@@ -163,5 +166,81 @@ func TestNMFRegularised(t *testing.T) {
 	}
 	if math.Abs(m.ReconstructionErr-4.305698620896844) > 1e-7 {
 		t.Errorf("regularised error = %.10f, want %.10f", m.ReconstructionErr, 4.305698620896844)
+	}
+}
+
+// nmfReference is testdata/reference/nmf.json (gen_nmf_tfidf_cf.py).
+type nmfReference struct {
+	Matrices []struct {
+		N, M, K int
+		Rows    []int
+		Cols    []int
+		Vals    []float64
+		Fits    map[string]struct {
+			Err   float64
+			NIter int `json:"n_iter"`
+		}
+	}
+	Seed map[string]struct {
+		WH    [][]float64
+		Err   float64
+		NIter int `json:"n_iter"`
+	}
+}
+
+func loadJSON(t testing.TB, name string, v any) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "testdata", "reference", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// NMF's reconstruction error must be within 0.1% of scikit-learn's on
+// random sparse matrices, for every init; the random init follows the
+// same path (same iteration count) since its start is bit-identical.
+func TestNMFReference(t *testing.T) {
+	var ref nmfReference
+	loadJSON(t, "nmf.json", &ref)
+	worst := 0.0
+	for mi, mat := range ref.Matrices {
+		for _, init := range []string{"nndsvd", "nndsvda", "nndsvdar", "random"} {
+			want := mat.Fits[init]
+			m, err := NMF(context.Background(), mat.Rows, mat.Cols, mat.Vals, mat.N, mat.M, NMFOptions{K: mat.K, Init: init})
+			if err != nil {
+				t.Fatal(err)
+			}
+			rel := (m.ReconstructionErr - want.Err) / want.Err
+			worst = math.Max(worst, math.Abs(rel))
+			if math.Abs(rel) > 1e-3 {
+				t.Errorf("matrix %d (%dx%d) %s: error %.10g, scikit-learn %.10g (%+.2e)", mi, mat.N, mat.M, init, m.ReconstructionErr, want.Err, rel)
+			}
+			if init == "random" && m.NIter != want.NIter {
+				t.Errorf("matrix %d random: %d iterations, scikit-learn %d", mi, m.NIter, want.NIter)
+			}
+			t.Logf("matrix %d (%dx%d) %-8s error %.10g sklearn %.10g rel %+.2e iter %d/%d", mi, mat.N, mat.M, init, m.ReconstructionErr, want.Err, rel, m.NIter, want.NIter)
+		}
+	}
+	t.Logf("worst relative error difference: %.2e", worst)
+	rows, cols, vals := seedNMF()
+	for init, want := range ref.Seed {
+		m, err := NMF(context.Background(), rows, cols, vals, 5, 4, NMFOptions{K: 2, Init: init})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tol := 1e-3
+		if init == "random" {
+			tol = 1e-9
+		}
+		for i := range want.WH {
+			for j, w := range want.WH[i] {
+				if got := m.Predict(i, j); math.Abs(got-w) > tol {
+					t.Errorf("seed %s: W·H[%d][%d] = %.12f, scikit-learn %.12f", init, i, j, got, w)
+				}
+			}
+		}
 	}
 }

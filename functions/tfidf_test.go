@@ -141,3 +141,76 @@ func TestTfidfSublinearAndStopWords(t *testing.T) {
 		t.Errorf("KeepStopWords vocabulary %v vs %v", keep.Vocabulary, lin.Vocabulary)
 	}
 }
+
+// tfidfReference is testdata/reference/tfidf.json (gen_nmf_tfidf_cf.py).
+type tfidfReference struct {
+	Docs      []string
+	Linear    tfidfRefFit
+	Sublinear tfidfRefFit
+}
+
+type tfidfRefFit struct {
+	Vocabulary []string
+	IDF        []float64
+	Top10      [][][2]float64
+}
+
+// The vocabulary, idf and every document's top-10 list must match
+// scikit-learn's on ~500 generated descriptions (with repeats, stop-word
+// only and empty documents, non-ASCII words): same neighbours in the same
+// order, similarities to 1e-12.
+func TestTfidfReference(t *testing.T) {
+	var ref tfidfReference
+	loadJSON(t, "tfidf.json", &ref)
+	for _, c := range []struct {
+		name string
+		opt  TfidfOptions
+		fit  tfidfRefFit
+	}{{"linear", TfidfOptions{}, ref.Linear}, {"sublinear", TfidfOptions{SublinearTF: true}, ref.Sublinear}} {
+		x, err := Tfidf(context.Background(), ref.Docs, c.opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(x.Vocabulary, c.fit.Vocabulary) {
+			t.Fatalf("%s: vocabulary differs:\n got %q\nwant %q", c.name, x.Vocabulary, c.fit.Vocabulary)
+		}
+		for i, w := range c.fit.IDF {
+			if math.Abs(x.IDF[i]-w) > 1e-15*w {
+				t.Errorf("%s: idf[%s] = %v, want %v", c.name, x.Vocabulary[i], x.IDF[i], w)
+			}
+		}
+		all, err := x.AllTopN(context.Background(), 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for d, want := range c.fit.Top10 {
+			got := all[d]
+			if len(got) != len(want) {
+				t.Fatalf("%s: doc %d: %d neighbours, want %d", c.name, d, len(got), len(want))
+			}
+			for r := range want {
+				if got[r].Index != int(want[r][0]) || math.Abs(got[r].Score-want[r][1]) > 1e-12 {
+					t.Errorf("%s: doc %d (%q) rank %d: %v, want %v", c.name, d, ref.Docs[d], r+1, got[r], want[r])
+				}
+			}
+		}
+	}
+}
+
+func TestEnglishStopWords(t *testing.T) {
+	var words []string
+	loadJSON(t, "stopwords_english.json", &words)
+	if len(words) != 318 {
+		t.Fatalf("%d stop words in the reference, want 318", len(words))
+	}
+	for _, w := range words {
+		if !isEnglishStopWord(w) {
+			t.Errorf("%q is not a stop word here", w)
+		}
+	}
+	for _, w := range []string{"laptop", "model", "latest", "", "The"} {
+		if isEnglishStopWord(w) {
+			t.Errorf("%q should not be a stop word", w)
+		}
+	}
+}
