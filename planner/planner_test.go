@@ -26,3 +26,56 @@ func TestSmoke(t *testing.T) {
 	r = s.mustRun(`EXPLAIN SELECT * FROM rec(1, 10, ratings => (SELECT user_id, product_id, rating FROM ratings)) r`)
 	t.Log(r)
 }
+
+func TestMentions(t *testing.T) {
+	p := New(testCatalog(), Options{})
+	for sql, want := range map[string]bool{
+		"SELECT 1":                           false,
+		"select * from REC(1)":               true,
+		"SELECT * FROM Echo_Rows((TABLE t))": true,
+		"SELECT spi":                         false,
+		"spin":                               true,
+		"SELECT 'séries'":                    false,
+		"":                                   false,
+	} {
+		if got := p.Mentions([]byte(sql)); got != want {
+			t.Errorf("Mentions(%q) = %v, want %v", sql, got, want)
+		}
+	}
+	sql := []byte("SELECT customer_id, sum(sales_amount) FROM fact_sales JOIN dim_customer USING (customer_id) GROUP BY 1")
+	if n := testing.AllocsPerRun(100, func() { p.Mentions(sql) }); n != 0 {
+		t.Errorf("Mentions allocates %v times per run", n)
+	}
+}
+
+func TestSplit(t *testing.T) {
+	p := New(testCatalog(), Options{})
+	sql := "SELECT 'é';  SELECT * FROM series(2) ;\nSELECT 'series' ; SELECT * FROM flywheel.rec(1, ratings => (TABLE r))"
+	parts, err := p.Split(sql)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Part{
+		{SQL: "SELECT 'é'", Offset: 0},
+		{SQL: "  SELECT * FROM series(2) ", Offset: 11, Calls: true},
+		{SQL: "\nSELECT 'series' ", Offset: 38},
+		{SQL: " SELECT * FROM flywheel.rec(1, ratings => (TABLE r))", Offset: 56, Calls: true},
+	}
+	if len(parts) != len(want) {
+		t.Fatalf("got %d parts %+v, want %d", len(parts), parts, len(want))
+	}
+	runes := []rune(sql)
+	for i := range want {
+		if parts[i] != want[i] {
+			t.Errorf("part %d = %+v, want %+v", i, parts[i], want[i])
+		}
+		if got := string(runes[parts[i].Offset : parts[i].Offset+len([]rune(parts[i].SQL))]); got != parts[i].SQL {
+			t.Errorf("part %d: offset %d points at %q", i, parts[i].Offset, got)
+		}
+	}
+	bad := "SELECT * FROM series(1; SELECT 2"
+	parts, err = p.Split(bad)
+	if err != nil || len(parts) != 1 || parts[0] != (Part{SQL: bad}) {
+		t.Errorf("Split(%q) = %+v, %v; want the whole string, no calls", bad, parts, err)
+	}
+}
