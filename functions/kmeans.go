@@ -104,6 +104,10 @@ const (
 	// take at most half the input's size, so that the whole run stays
 	// within twice the input.
 	kmElkanMaxRatio = 0.5
+	// Squared distances, and sums of them over every row, must stay
+	// finite: beyond this magnitude they could overflow to +Inf and the
+	// result would be meaningless, so such input is refused.
+	kmMaxAbs = 1e100
 )
 
 // kmeans holds one KMeans call's data and scratch space, reused by every
@@ -187,6 +191,9 @@ func KMeans(ctx context.Context, x []float64, d int, opt KMeansOptions) (*KMeans
 	for i, v := range x {
 		if math.IsNaN(v) || math.IsInf(v, 0) {
 			return nil, rowErr("input", i/d, "feature %d is %v; values must be finite", i%d+1, v)
+		}
+		if math.Abs(v) > kmMaxAbs {
+			return nil, rowErr("input", i/d, "feature %d is %v; k-means squares distances, so values must be within ±%g", i%d+1, v, kmMaxAbs)
 		}
 	}
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"math"
 	"os"
+	"runtime"
 	"slices"
 	"testing"
 )
@@ -324,5 +325,32 @@ func BenchmarkKMeans100kx8(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestKMeansMemoryMillionRows checks the memory bound: clustering
+// 1,000,000 x 8 allocates no more than the input's own size again, so the
+// whole run fits in twice the input.
+func TestKMeansMemoryMillionRows(t *testing.T) {
+	if testing.Short() {
+		t.Skip("allocates 64 MB of input")
+	}
+	const n, d = 1000000, 8
+	x := refBlobs(n, d, 6, 1.0, 3)
+	input := uint64(len(x) * 8)
+	var before, after runtime.MemStats
+	for _, scale := range []string{ScaleNone, ScaleStandard} {
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		res, err := KMeans(context.Background(), x, d, KMeansOptions{K: 6, NInit: 2, MaxIter: 20, Scale: scale})
+		runtime.ReadMemStats(&after)
+		if err != nil {
+			t.Fatal(err)
+		}
+		alloc := after.TotalAlloc - before.TotalAlloc
+		t.Logf("scale %s: allocated %.1f MB for a %.1f MB input (inertia %g)", scale, float64(alloc)/1e6, float64(input)/1e6, res.Inertia)
+		if alloc > input {
+			t.Errorf("scale %s: allocated %d bytes, more than the input's %d", scale, alloc, input)
+		}
 	}
 }

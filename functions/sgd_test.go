@@ -267,3 +267,31 @@ func TestSGDMatchesSklearn(t *testing.T) {
 	}
 	t.Logf("largest difference from scikit-learn over %d cases: %g", len(ref.Cases), worst)
 }
+
+// BenchmarkSGD100k learns a 100,000-row stream of 10 features with the
+// default options; bench_kmeans_sgd.py times scikit-learn on the same
+// stream (sgd_stream(100000, 10, 7, 1.0)). "batch" is one PartialFit over
+// all rows; "per_row" is one PartialFit per row, as a stream arrives.
+func BenchmarkSGD100k(b *testing.B) {
+	const n, d = 100000, 10
+	x, y := sgdStream(n, d, 7, 1.0)
+	ctx := context.Background()
+	b.Run("batch", func(b *testing.B) {
+		for b.Loop() {
+			m, _ := NewSGDRegressor(d, DefaultSGDOptions())
+			if err := m.PartialFit(ctx, x, y); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("per_row", func(b *testing.B) {
+		for b.Loop() {
+			m, _ := NewSGDRegressor(d, DefaultSGDOptions())
+			for i := 0; i < n; i++ {
+				if err := m.PartialFit(ctx, x[i*d:i*d+d], y[i:i+1]); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+	})
+}
