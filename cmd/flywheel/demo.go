@@ -13,7 +13,3 @@ func demoLoad(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 func loadDemo(ctx context.Context, url string, scale int, replace bool, out io.Writer) error {
 	return errors.New("demo: not built yet")
 }
-
-func benchProxy(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return errors.New("bench proxy: not built yet")
-}

@@ -1,0 +1,326 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/flywheeldb/flywheel/internal/pgserver"
+	"github.com/jackc/pgx/v5"
+)
+
+// benchProxy measures pass-through cost: pgbench -S directly against a
+// PostgreSQL, through Flywheel and (when installed) through pgbouncer in
+// session mode, alternating, and reports TPS and ratios to direct.
+func benchProxy(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("flywheel bench proxy", flag.ContinueOnError)
+	duration := fs.Duration("duration", 10*time.Second, "length of each pgbench run")
+	pairs := fs.Int("pairs", 5, "alternating direct/proxy runs per configuration (the median is reported)")
+	clientList := fs.String("clients", "1,8", "pgbench client counts")
+	modes := fs.String("modes", "simple,extended", "pgbench query modes")
+	idle := fs.Int("idle", 500, "idle sessions opened to measure memory per session (0 skips)")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), "Usage: flywheel bench proxy [flags]\n\nStarts a throwaway PostgreSQL, Flywheel (this binary) and pgbouncer if installed,\nruns pgbench -S against each in turn and prints TPS and the ratio to direct.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	if err := parseFlags(fs, args, stderr); err != nil {
+		return err
+	}
+	pgbench, err := findTool("pgbench")
+	if err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp("", "flywheel-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	if err := os.Chmod(dir, 0o755); err != nil {
+		return err
+	}
+	pg, err := pgserver.Start(ctx, pgserver.Config{DataDir: filepath.Join(dir, "data"), ListenTCP: true,
+		Settings: map[string]string{"max_connections": "700", "shared_buffers": "128MB"}})
+	if err != nil {
+		return err
+	}
+	defer pg.Stop()
+
+	// Flywheel as its own process, so its memory can be read from /proc.
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	fwPort, err := freePort()
+	if err != nil {
+		return err
+	}
+	fw := exec.CommandContext(ctx, self, "serve", "--upstream", pg.URL("postgres"),
+		"--listen", "127.0.0.1:"+strconv.Itoa(fwPort), "--max-connections", "1000", "--log-level", "warn")
+	fw.Stdout, fw.Stderr = io.Discard, stderr
+	if err := fw.Start(); err != nil {
+		return err
+	}
+	defer func() { _ = fw.Process.Signal(syscall.SIGTERM); _ = fw.Wait() }()
+	if err := waitPort(ctx, fwPort); err != nil {
+		return err
+	}
+
+	targets := []benchTarget{{"direct", pg.Port}, {"flywheel", fwPort}}
+	if bouncerPort, stop, err := startPgbouncer(ctx, dir, pg); err != nil {
+		fmt.Fprintf(stdout, "pgbouncer: not measured (%v)\n", err)
+	} else {
+		defer stop()
+		targets = append(targets, benchTarget{"pgbouncer", bouncerPort})
+	}
+
+	init := exec.CommandContext(ctx, pgbench, "-i", "-q", "-s", "1", "-h", "127.0.0.1", "-p", strconv.Itoa(pg.Port), "-U", "postgres", "postgres")
+	if out, err := init.CombinedOutput(); err != nil {
+		return fmt.Errorf("pgbench -i: %w\n%s", err, out)
+	}
+	fmt.Fprintf(stdout, "pgbench -S, %s per run, median of %d alternating runs, %d cores\n\n", *duration, *pairs, numCPU())
+	fmt.Fprintf(stdout, "%-9s %7s", "mode", "clients")
+	for _, t := range targets {
+		fmt.Fprintf(stdout, " %12s", t.name+" tps")
+	}
+	for _, t := range targets[1:] {
+		fmt.Fprintf(stdout, " %10s", t.name)
+	}
+	fmt.Fprintln(stdout)
+	for _, mode := range strings.Split(*modes, ",") {
+		for _, cs := range strings.Split(*clientList, ",") {
+			clients, err := strconv.Atoi(cs)
+			if err != nil {
+				return fmt.Errorf("--clients: %w", err)
+			}
+			tps := make([][]float64, len(targets))
+			ratios := make([][]float64, len(targets))
+			for p := 0; p < *pairs; p++ {
+				var direct float64
+				for i, t := range targets {
+					v, err := runPgbench(ctx, pgbench, t.port, mode, clients, *duration)
+					if err != nil {
+						return fmt.Errorf("%s: %w", t.name, err)
+					}
+					if i == 0 {
+						direct = v
+					}
+					tps[i] = append(tps[i], v)
+					ratios[i] = append(ratios[i], v/direct)
+				}
+			}
+			fmt.Fprintf(stdout, "%-9s %7d", mode, clients)
+			for i := range targets {
+				fmt.Fprintf(stdout, " %12.0f", median(tps[i]))
+			}
+			for i := range targets[1:] {
+				fmt.Fprintf(stdout, " %10.3f", median(ratios[i+1]))
+			}
+			fmt.Fprintln(stdout)
+		}
+	}
+	if *idle > 0 {
+		perSession, err := idleMemory(ctx, fw.Process.Pid, fwPort, *idle)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "\nidle sessions: %d add %.1f MiB RSS to flywheel (%.1f KiB each)\n", *idle, perSession*float64(*idle)/(1<<20), perSession/1024)
+	}
+	return nil
+}
+
+type benchTarget struct {
+	name string
+	port int
+}
+
+var tpsLine = regexp.MustCompile(`tps = ([0-9.]+)`)
+
+func runPgbench(ctx context.Context, pgbench string, port int, mode string, clients int, d time.Duration) (float64, error) {
+	cmd := exec.CommandContext(ctx, pgbench, "-S", "-n", "-M", mode, "-c", strconv.Itoa(clients), "-j", strconv.Itoa(min(clients, 2)),
+		"-T", strconv.Itoa(int(d.Seconds())), "-h", "127.0.0.1", "-p", strconv.Itoa(port), "-U", "postgres", "postgres")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return 0, fmt.Errorf("pgbench: %w\n%s", err, out)
+	}
+	m := tpsLine.FindSubmatch(out)
+	if m == nil {
+		return 0, fmt.Errorf("no tps in pgbench output:\n%s", out)
+	}
+	return strconv.ParseFloat(string(m[1]), 64)
+}
+
+// idleMemory opens n idle sessions through the proxy and returns the RSS
+// they add, per session, in bytes.
+func idleMemory(ctx context.Context, pid, port, n int) (float64, error) {
+	before, err := rss(pid)
+	if err != nil {
+		return 0, err
+	}
+	conns := make([]*pgx.Conn, 0, n)
+	defer func() {
+		for _, c := range conns {
+			c.Close(ctx)
+		}
+	}()
+	for i := 0; i < n; i++ {
+		c, err := pgx.Connect(ctx, fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port))
+		if err != nil {
+			return 0, fmt.Errorf("idle session %d: %w", i, err)
+		}
+		if _, err := c.Exec(ctx, "SELECT 1"); err != nil {
+			return 0, err
+		}
+		conns = append(conns, c)
+	}
+	time.Sleep(time.Second)
+	after, err := rss(pid)
+	if err != nil {
+		return 0, err
+	}
+	return float64(after-before) / float64(n), nil
+}
+
+func rss(pid int) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
+			kb, err := strconv.ParseInt(f[1], 10, 64)
+			return kb * 1024, err
+		}
+	}
+	return 0, errors.New("no VmRSS")
+}
+
+// startPgbouncer runs pgbouncer in session mode in front of pg.
+func startPgbouncer(ctx context.Context, dir string, pg *pgserver.Server) (int, func(), error) {
+	bin, err := findTool("pgbouncer")
+	if err != nil {
+		return 0, nil, err
+	}
+	port, err := freePort()
+	if err != nil {
+		return 0, nil, err
+	}
+	bdir := filepath.Join(dir, "pgbouncer")
+	if err := os.MkdirAll(bdir, 0o755); err != nil {
+		return 0, nil, err
+	}
+	ini := fmt.Sprintf(`[databases]
+postgres = host=%s port=%d dbname=postgres
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = %d
+unix_socket_dir =
+auth_type = trust
+auth_file = %s/users.txt
+pool_mode = session
+max_client_conn = 1000
+default_pool_size = 100
+logfile = %s/pgbouncer.log
+`, pg.SocketDir, pg.Port, port, bdir, bdir)
+	if err := os.WriteFile(filepath.Join(bdir, "pgbouncer.ini"), []byte(ini), 0o644); err != nil {
+		return 0, nil, err
+	}
+	if err := os.WriteFile(filepath.Join(bdir, "users.txt"), []byte(`"postgres" ""`+"\n"), 0o644); err != nil {
+		return 0, nil, err
+	}
+	cmd := exec.CommandContext(ctx, bin, filepath.Join(bdir, "pgbouncer.ini"))
+	if os.Geteuid() == 0 { // pgbouncer refuses to run as root
+		u, err := user.Lookup("postgres")
+		if err != nil {
+			return 0, nil, err
+		}
+		uid, _ := strconv.Atoi(u.Uid)
+		gid, _ := strconv.Atoi(u.Gid)
+		_ = os.Chown(bdir, uid, gid)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}}
+	}
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		return 0, nil, err
+	}
+	stop := func() { _ = cmd.Process.Signal(syscall.SIGINT); _ = cmd.Wait() }
+	if err := waitPort(ctx, port); err != nil {
+		stop()
+		return 0, nil, fmt.Errorf("%w: %s", err, out.String())
+	}
+	return port, stop, nil
+}
+
+func findTool(name string) (string, error) {
+	if p, err := exec.LookPath(name); err == nil {
+		return p, nil
+	}
+	if bin, err := pgserver.FindBinaries(); err == nil {
+		if p := filepath.Join(bin, name); fileExists(p) {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("%s not found", name)
+}
+
+func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
+
+func waitPort(ctx context.Context, port int) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		c, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(port), time.Second)
+		if err == nil {
+			c.Close()
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("nothing listens on port %d", port)
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+func median(v []float64) float64 {
+	s := append([]float64(nil), v...)
+	sort.Float64s(s)
+	if len(s) == 0 {
+		return 0
+	}
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+func numCPU() int {
+	b, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return 0
+	}
+	return strings.Count(string(b), "processor\t:")
+}
