@@ -73,10 +73,7 @@ type hwProblem struct {
 	h, g, a, rhs, zt      []float64
 	free                  []int
 	ring                  []float64
-	iters                 int
 }
-
-var debugHolt = false
 
 func newHWProblem(spec hwSpec, y []float64, fixed [4]float64) *hwProblem {
 	pr := &hwProblem{spec: spec, y: y, fixed: fixed, ia: -1, ib: -1, ig: -1, ip: -1}
@@ -286,7 +283,7 @@ func (pr *hwProblem) clampTo(z []float64) {
 // damped steps.
 func (pr *hwProblem) solveStates(ctx context.Context, z []float64, f float64) float64 {
 	if pr.spec.trend == ComponentMul || pr.spec.season == ComponentMul {
-		f, _ = pr.lm(ctx, z, f, true, 25)
+		f, _ = pr.lm(ctx, z, f, true, 4)
 		return f
 	}
 	ns := len(pr.vars) - pr.ks
@@ -334,7 +331,6 @@ func (pr *hwProblem) lm(ctx context.Context, z []float64, f float64, statesOnly 
 	lambda, nu := 1e-3, 2.0
 	small := 0
 	for iter := 0; iter < maxIter && f > 0; iter++ {
-		pr.iters = iter
 		if iter%8 == 0 {
 			if err := ctx.Err(); err != nil {
 				return f, err
@@ -548,11 +544,7 @@ func (pr *hwProblem) optimise(ctx context.Context, z0 []float64, starts int) ([]
 	}
 	best := -1
 	for i := range cands {
-		f0 := cands[i].f
 		f, err := pr.lm(ctx, cands[i].z, cands[i].f, false, 300)
-		if debugHolt {
-			println("start", i, f0, "->", f, "iters", pr.iters)
-		}
 		if err != nil {
 			return nil, 0, err
 		}
