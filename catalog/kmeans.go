@@ -1,0 +1,256 @@
+package catalog
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"strconv"
+
+	"github.com/flywheeldb/flywheel/functions"
+)
+
+const kmeansDoc = "k-means clustering as scikit-learn 1.2's KMeans does it: greedy k-means++ seeding, Lloyd/Elkan iterations, " +
+	"n_init restarts keeping the lowest inertia, tol 1e-4 relative to the mean feature variance. " +
+	"Input columns: key, then one or more numeric features. Features are optionally scaled first " +
+	"(scale => 'standard' as StandardScaler, 'minmax' as MinMaxScaler); distances are measured after scaling. " +
+	"Clusters are numbered 0.. in order of first appearance in the input. " +
+	"k larger than the number of distinct rows is an error (scikit-learn would return coinciding clusters). " +
+	"seed drives Flywheel's own generator: results are deterministic for a seed but are not scikit-learn's for the same random_state."
+
+// kmeansArgs are the arguments kmeans and kmeans_centers share.
+func kmeansArgs() []Arg {
+	return []Arg{
+		{Name: "input", Relation: true, Required: true, Doc: "(key, feature, ...): a key of any type, then numeric features"},
+		{Name: "k", Type: Int4, Required: true, Doc: "number of clusters, 1 .. number of distinct rows"},
+		{Name: "max_iter", Type: Int4, Default: int64(300), Doc: "iterations per restart"},
+		{Name: "n_init", Type: Int4, Default: int64(10), Doc: "restarts; the lowest inertia wins"},
+		{Name: "seed", Type: Int8, Default: int64(0), Doc: "random seed for the k-means++ seeding"},
+		{Name: "scale", Type: Text, Default: "none", Doc: "'none', 'standard' (mean 0, std 1) or 'minmax' ([0, 1]) per feature before clustering"},
+	}
+}
+
+// KMeans declares kmeans(input, k, ...): the cluster of every input row and
+// its distance to the cluster's centre.
+func KMeans() *Func {
+	return &Func{
+		Name:        "kmeans",
+		Doc:         kmeansDoc + " Returns each row's key, cluster and Euclidean distance to its centre (in the scaled space).",
+		Args:        kmeansArgs(),
+		Columns:     kmeansColumns,
+		Run:         runKMeans,
+		StubReturns: "TABLE(key text, cluster integer, distance double precision)",
+	}
+}
+
+// KMeansCenters declares kmeans_centers(input, k, ...): one row per
+// cluster with its size and centre.
+func KMeansCenters() *Func {
+	return &Func{
+		Name: "kmeans_centers",
+		Doc: kmeansDoc + " Returns one row per cluster: cluster, size, then the centre's coordinates in the input's units, " +
+			"one double precision column per feature, named as the input's feature columns.",
+		Args:        kmeansArgs(),
+		Columns:     kmeansCentersColumns,
+		Run:         runKMeansCenters,
+		StubReturns: "TABLE(cluster integer, size bigint)",
+	}
+}
+
+// kmInputColumns checks the input's shape: a key and at least one numeric
+// feature.
+func kmInputColumns(fn string, inputs [][]InputColumn) ([]InputColumn, error) {
+	if len(inputs) == 0 || len(inputs[0]) < 2 {
+		got := 0
+		if len(inputs) > 0 {
+			got = len(inputs[0])
+		}
+		return nil, &TypeError{Func: fn, Column: "input", Msg: fmt.Sprintf("want a key column and at least one feature column, got %d columns", got)}
+	}
+	in := inputs[0]
+	for _, c := range in[1:] {
+		if !(&Column{InputColumn: c}).Numeric() {
+			return nil, &TypeError{Func: fn, Column: c.Name, Msg: "feature columns must be numeric (integer, bigint, smallint, real, double precision or numeric)"}
+		}
+	}
+	return in, nil
+}
+
+func kmNameClash(fn string, names []string, fixed ...string) error {
+	seen := map[string]bool{}
+	for _, f := range fixed {
+		seen[f] = true
+	}
+	for _, n := range names {
+		if seen[n] {
+			return &TypeError{Func: fn, Column: n, Msg: "the output would have two columns of this name; rename it in the subquery (AS ...)"}
+		}
+		seen[n] = true
+	}
+	return nil
+}
+
+func kmeansColumns(inputs [][]InputColumn) ([]OutputColumn, error) {
+	in, err := kmInputColumns("kmeans", inputs)
+	if err != nil {
+		return nil, err
+	}
+	if err := kmNameClash("kmeans", []string{in[0].Name}, "cluster", "distance"); err != nil {
+		return nil, err
+	}
+	return []OutputColumn{
+		{Name: in[0].Name, Type: in[0].Type},
+		{Name: "cluster", Type: Int4.OID},
+		{Name: "distance", Type: Float8.OID},
+	}, nil
+}
+
+func kmeansCentersColumns(inputs [][]InputColumn) ([]OutputColumn, error) {
+	in, err := kmInputColumns("kmeans_centers", inputs)
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, 0, len(in)-1)
+	for _, c := range in[1:] {
+		names = append(names, c.Name)
+	}
+	if err := kmNameClash("kmeans_centers", names, "cluster", "size"); err != nil {
+		return nil, err
+	}
+	out := []OutputColumn{{Name: "cluster", Type: Int4.OID}, {Name: "size", Type: Int8.OID}}
+	for _, n := range names {
+		out = append(out, OutputColumn{Name: n, Type: Float8.OID})
+	}
+	return out, nil
+}
+
+// kmFit reads the call's arguments and input, checks the input's columns
+// with the function's Columns, and clusters.
+func kmFit(ctx context.Context, fn string, columns func([][]InputColumn) ([]OutputColumn, error), call *Call) (*Relation, *functions.KMeansResult, error) {
+	rel, err := call.Relation("input")
+	if err != nil {
+		return nil, nil, err
+	}
+	var cols []InputColumn
+	for _, c := range rel.Columns {
+		cols = append(cols, c.InputColumn)
+	}
+	if _, err := columns([][]InputColumn{cols}); err != nil {
+		return nil, nil, err
+	}
+	opt := functions.KMeansOptions{}
+	for _, a := range []struct {
+		name string
+		dst  *int
+		min  int64
+	}{{"k", &opt.K, 1}, {"max_iter", &opt.MaxIter, 1}, {"n_init", &opt.NInit, 1}} {
+		v, err := call.Int(a.name)
+		if err != nil {
+			return nil, nil, err
+		}
+		if v < a.min || v > math.MaxInt32 {
+			return nil, nil, &ArgError{Func: fn, Arg: a.name, Msg: fmt.Sprintf("must be between %d and %d, got %d", a.min, math.MaxInt32, v)}
+		}
+		*a.dst = int(v)
+	}
+	seed, err := call.Int("seed")
+	if err != nil {
+		return nil, nil, err
+	}
+	opt.Seed = uint64(seed) // any bigint is a seed; negative ones wrap
+	if opt.Scale, err = call.String("scale"); err != nil {
+		return nil, nil, err
+	}
+	switch opt.Scale {
+	case functions.ScaleNone, functions.ScaleStandard, functions.ScaleMinMax:
+	default:
+		return nil, nil, &ArgError{Func: fn, Arg: "scale", Msg: fmt.Sprintf("must be 'none', 'standard' or 'minmax', got %q", opt.Scale)}
+	}
+
+	n, d := rel.Rows(), len(rel.Columns)-1
+	if n == 0 {
+		return nil, nil, &ArgError{Func: fn, Arg: "input", Msg: "is empty"}
+	}
+	// One flat row-major matrix, filled straight from the text values: no
+	// per-column float slices on the way.
+	x := make([]float64, n*d)
+	for j, c := range rel.Columns[1:] {
+		for i := 0; i < n; i++ {
+			v, err := c.Float(i)
+			if err != nil {
+				return nil, nil, &ArgError{Func: fn, Arg: "input", Msg: err.Error()}
+			}
+			x[i*d+j] = v
+		}
+	}
+	res, err := functions.KMeans(ctx, x, d, opt)
+	if err != nil {
+		return nil, nil, kmArgError(fn, "input", err)
+	}
+	return rel, res, nil
+}
+
+func runKMeans(ctx context.Context, call *Call) (*Result, error) {
+	rel, res, err := kmFit(ctx, "kmeans", kmeansColumns, call)
+	if err != nil {
+		return nil, err
+	}
+	n := len(res.Labels)
+	rows := make([]int, n)
+	clusters := make([]int64, n)
+	for i, l := range res.Labels {
+		rows[i] = i
+		clusters[i] = int64(l)
+	}
+	key := rel.Columns[0]
+	return &Result{Columns: []ResultColumn{
+		{OutputColumn: OutputColumn{Name: key.Name, Type: key.Type}, From: key, Rows: rows},
+		{OutputColumn: OutputColumn{Name: "cluster", Type: Int4.OID}, Ints: clusters},
+		{OutputColumn: OutputColumn{Name: "distance", Type: Float8.OID}, Floats: res.Distances},
+	}}, nil
+}
+
+func runKMeansCenters(ctx context.Context, call *Call) (*Result, error) {
+	rel, res, err := kmFit(ctx, "kmeans_centers", kmeansCentersColumns, call)
+	if err != nil {
+		return nil, err
+	}
+	k, d := res.K, res.Features
+	clusters := make([]int64, k)
+	sizes := make([]int64, k)
+	for c := range clusters {
+		clusters[c] = int64(c)
+		sizes[c] = int64(res.Sizes[c])
+	}
+	out := []ResultColumn{
+		{OutputColumn: OutputColumn{Name: "cluster", Type: Int4.OID}, Ints: clusters},
+		{OutputColumn: OutputColumn{Name: "size", Type: Int8.OID}, Ints: sizes},
+	}
+	for j, col := range rel.Columns[1:] {
+		v := make([]float64, k)
+		for c := range v {
+			v[c] = res.Centers[c*d+j]
+		}
+		out = append(out, ResultColumn{OutputColumn: OutputColumn{Name: col.Name, Type: Float8.OID}, Floats: v})
+	}
+	return &Result{Columns: out}, nil
+}
+
+// kmArgError turns a functions.InputError into an ArgError (SQLSTATE
+// 22023) naming the SQL argument; the algorithms' own names for their data
+// ("input", "train", "predict") are the SQL argument names already, except
+// that relArg replaces "input". Other errors (cancellation) pass through.
+func kmArgError(fn, relArg string, err error) error {
+	ie, ok := functions.AsInputError(err)
+	if !ok {
+		return err
+	}
+	arg := ie.Arg
+	if arg == "input" {
+		arg = relArg
+	}
+	msg := ie.Msg
+	if ie.Row >= 0 {
+		msg = "row " + strconv.Itoa(ie.Row+1) + ": " + msg
+	}
+	return &ArgError{Func: fn, Arg: arg, Msg: msg}
+}

@@ -1,0 +1,172 @@
+package catalog
+
+import (
+	"context"
+	"fmt"
+	"math"
+
+	"github.com/flywheeldb/flywheel/functions"
+)
+
+// SGDRegress declares sgd_regress(train, predict, ...): an online linear
+// regression learned from train's rows in order, applied to predict's rows.
+func SGDRegress() *Func {
+	return &Func{
+		Name: "sgd_regress",
+		Doc: "Online linear regression as scikit-learn 1.2's SGDRegressor (squared loss, with intercept) learns it with partial_fit: " +
+			"one sample at a time, in the order train's rows arrive (shuffle=False), so write ORDER BY in the train subquery. " +
+			"train: numeric features x1..xn then the target y (last column). predict: a key of any type, then the same n features. " +
+			"Returns each predict row's key and prediction. With epochs > 1 it is SGDRegressor(shuffle=False, max_iter=epochs).fit: " +
+			"passes stop early, as scikit-learn's do, once the training loss has not improved by 1e-3 per row for 5 passes " +
+			"('adaptive' divides eta by 5 instead).",
+		Args: []Arg{
+			{Name: "train", Relation: true, Required: true, Doc: "(x1, ..., xn, y), numeric, in learning order"},
+			{Name: "predict", Relation: true, Required: true, Doc: "(key, x1, ..., xn): rows to predict"},
+			{Name: "alpha", Type: Float8, Default: 0.0001, Doc: "regularisation strength, >= 0 (> 0 for 'optimal')"},
+			{Name: "eta0", Type: Float8, Default: 0.01, Doc: "initial learning rate, > 0 (unused by 'optimal')"},
+			{Name: "power_t", Type: Float8, Default: 0.25, Doc: "exponent of 'invscaling': eta = eta0 / t^power_t"},
+			{Name: "learning_rate", Type: Text, Default: "invscaling", Doc: "'invscaling', 'constant', 'optimal' or 'adaptive'"},
+			{Name: "penalty", Type: Text, Default: "l2", Doc: "'l2', 'l1', 'elasticnet' or 'none'"},
+			{Name: "epochs", Type: Int4, Default: int64(1), Doc: "passes over train, in order (at most; see above)"},
+			{Name: "l1_ratio", Type: Float8, Default: 0.15, Doc: "L1 share of 'elasticnet', 0 .. 1"},
+		},
+		Columns:     sgdColumns,
+		Run:         runSGDRegress,
+		StubReturns: "TABLE(key text, prediction double precision)",
+	}
+}
+
+func sgdColumns(inputs [][]InputColumn) ([]OutputColumn, error) {
+	const fn = "sgd_regress"
+	if len(inputs) < 2 {
+		return nil, &TypeError{Func: fn, Column: "train", Msg: "needs the train and predict relations"}
+	}
+	train, pred := inputs[0], inputs[1]
+	if len(train) < 2 {
+		return nil, &TypeError{Func: fn, Column: "train", Msg: fmt.Sprintf("want at least one feature column and the target, got %d columns", len(train))}
+	}
+	if len(pred) != len(train) {
+		return nil, &TypeError{Func: fn, Column: "predict", Msg: fmt.Sprintf("want a key and the %d feature columns train has, got %d columns", len(train)-1, len(pred))}
+	}
+	for _, c := range train {
+		if !(&Column{InputColumn: c}).Numeric() {
+			return nil, &TypeError{Func: fn, Column: c.Name, Msg: "train's columns must be numeric"}
+		}
+	}
+	for _, c := range pred[1:] {
+		if !(&Column{InputColumn: c}).Numeric() {
+			return nil, &TypeError{Func: fn, Column: c.Name, Msg: "predict's feature columns must be numeric"}
+		}
+	}
+	if pred[0].Name == "prediction" {
+		return nil, &TypeError{Func: fn, Column: pred[0].Name, Msg: "the output would have two columns of this name; rename the key in the subquery (AS ...)"}
+	}
+	return []OutputColumn{
+		{Name: pred[0].Name, Type: pred[0].Type},
+		{Name: "prediction", Type: Float8.OID},
+	}, nil
+}
+
+// sgdMatrix reads columns of rel as a flat row-major matrix.
+func sgdMatrix(fn, arg string, cols []*Column, n int) ([]float64, error) {
+	d := len(cols)
+	x := make([]float64, n*d)
+	for j, c := range cols {
+		for i := 0; i < n; i++ {
+			v, err := c.Float(i)
+			if err != nil {
+				return nil, &ArgError{Func: fn, Arg: arg, Msg: err.Error()}
+			}
+			x[i*d+j] = v
+		}
+	}
+	return x, nil
+}
+
+func runSGDRegress(ctx context.Context, call *Call) (*Result, error) {
+	const fn = "sgd_regress"
+	train, err := call.Relation("train")
+	if err != nil {
+		return nil, err
+	}
+	pred, err := call.Relation("predict")
+	if err != nil {
+		return nil, err
+	}
+	var tc, pc []InputColumn
+	for _, c := range train.Columns {
+		tc = append(tc, c.InputColumn)
+	}
+	for _, c := range pred.Columns {
+		pc = append(pc, c.InputColumn)
+	}
+	if _, err := sgdColumns([][]InputColumn{tc, pc}); err != nil {
+		return nil, err
+	}
+
+	opt := functions.DefaultSGDOptions()
+	for _, a := range []struct {
+		name string
+		dst  *float64
+	}{{"alpha", &opt.Alpha}, {"eta0", &opt.Eta0}, {"power_t", &opt.PowerT}, {"l1_ratio", &opt.L1Ratio}} {
+		if _, ok := call.Values[a.name]; !ok && a.name == "l1_ratio" {
+			continue // a planner that predates l1_ratio
+		}
+		if *a.dst, err = call.Float(a.name); err != nil {
+			return nil, err
+		}
+	}
+	if opt.LearningRate, err = call.String("learning_rate"); err != nil {
+		return nil, err
+	}
+	if opt.Penalty, err = call.String("penalty"); err != nil {
+		return nil, err
+	}
+	epochs, err := call.Int("epochs")
+	if err != nil {
+		return nil, err
+	}
+	if epochs < 1 || epochs > math.MaxInt32 {
+		return nil, &ArgError{Func: fn, Arg: "epochs", Msg: fmt.Sprintf("must be between 1 and %d, got %d", math.MaxInt32, epochs)}
+	}
+
+	d := len(train.Columns) - 1
+	m, err := functions.NewSGDRegressor(d, opt)
+	if err != nil {
+		return nil, kmArgError(fn, "train", err)
+	}
+	n := train.Rows()
+	if n == 0 {
+		return nil, &ArgError{Func: fn, Arg: "train", Msg: "is empty"}
+	}
+	x, err := sgdMatrix(fn, "train", train.Columns[:d], n)
+	if err != nil {
+		return nil, err
+	}
+	y, err := train.Columns[d].Floats()
+	if err != nil {
+		return nil, &ArgError{Func: fn, Arg: "train", Msg: err.Error()}
+	}
+	if err := m.Fit(ctx, x, y, int(epochs)); err != nil {
+		return nil, kmArgError(fn, "train", err)
+	}
+
+	np := pred.Rows()
+	px, err := sgdMatrix(fn, "predict", pred.Columns[1:], np)
+	if err != nil {
+		return nil, err
+	}
+	p, err := m.Predict(px)
+	if err != nil {
+		return nil, kmArgError(fn, "predict", err)
+	}
+	rows := make([]int, np)
+	for i := range rows {
+		rows[i] = i
+	}
+	key := pred.Columns[0]
+	return &Result{Columns: []ResultColumn{
+		{OutputColumn: OutputColumn{Name: key.Name, Type: key.Type}, From: key, Rows: rows},
+		{OutputColumn: OutputColumn{Name: "prediction", Type: Float8.OID}, Floats: p},
+	}}, nil
+}
