@@ -51,10 +51,13 @@ type Planner struct {
 	opts Options
 
 	// names are the catalog's function names in lower case; first marks
-	// the bytes (both cases) a name can start with, so Mentions skips most
-	// positions with one table load.
+	// the bytes (both cases) a name can start with and pairs the first two
+	// bytes (lower case), so Mentions skips most positions with a table
+	// load or two.
 	names [][]byte
 	first [256]bool
+	pairs [256][4]uint64
+	short bool // a one-byte name: every byte in first is a match
 }
 
 // New makes a planner.
@@ -80,6 +83,11 @@ func New(cat *catalog.Catalog, opts Options) *Planner {
 		p.names = append(p.names, b)
 		p.first[b[0]] = true
 		p.first[upper(b[0])] = true
+		if len(b) == 1 {
+			p.short = true
+		} else {
+			p.pairs[b[0]][b[1]>>6] |= 1 << (b[1] & 63)
+		}
 	}
 	return p
 }
@@ -105,6 +113,16 @@ func upper(c byte) byte {
 func (p *Planner) Mentions(sql []byte) bool {
 	for i := 0; i < len(sql); i++ {
 		if !p.first[sql[i]] {
+			continue
+		}
+		if p.short {
+			return true
+		}
+		if i+1 == len(sql) {
+			break
+		}
+		c1 := lower(sql[i+1])
+		if p.pairs[lower(sql[i])][c1>>6]&(1<<(c1&63)) == 0 {
 			continue
 		}
 	names:
