@@ -212,11 +212,21 @@ func (a *mfCSR) mulDense(b []float64, c int, dst []float64) {
 		for i := lo; i < hi; i++ {
 			out := dst[i*c : (i+1)*c]
 			clear(out)
-			for p := a.ptr[i]; p < a.ptr[i+1]; p++ {
-				x := a.val[p]
-				row := b[int(a.idx[p])*c : int(a.idx[p])*c+c]
-				for t, v := range row {
-					out[t] += x * v
+			idx, val := a.idx[a.ptr[i]:a.ptr[i+1]], a.val[a.ptr[i]:a.ptr[i+1]]
+			for p, j := range idx {
+				x := val[p]
+				row := b[int(j)*c:]
+				row = row[:len(out)] // same length: no bounds checks below
+				t := 0
+				for ; t+4 <= len(out); t += 4 {
+					o, r := out[t:t+4:t+4], row[t:t+4:t+4]
+					o[0] += x * r[0]
+					o[1] += x * r[1]
+					o[2] += x * r[2]
+					o[3] += x * r[3]
+				}
+				for ; t < len(out); t++ {
+					out[t] += x * row[t]
 				}
 			}
 		}
@@ -428,7 +438,13 @@ func (s *nmfSolver) update(a *mfCSR, w, ht []float64, l1, l2 float64) float64 {
 				}
 				pg[t*n+i] = math.Abs(p)
 				if hess := row[t]; hess != 0 {
-					wi[t] = math.Max(wi[t]-grad/hess, 0)
+					// max(w - grad/hess, 0) as Cython's max: NaN-free data
+					// needs no math.Max.
+					if v := wi[t] - grad/hess; v > 0 {
+						wi[t] = v
+					} else {
+						wi[t] = 0
+					}
 				}
 			}
 		}

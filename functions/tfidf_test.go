@@ -214,3 +214,78 @@ func TestEnglishStopWords(t *testing.T) {
 		}
 	}
 }
+
+// corpusData is gen_nmf_tfidf_cf.py's corpus(), bit for bit.
+func corpusData(nDocs, nWords int, seed uint32) []string {
+	syl := []string{"ka", "lo", "mi", "ne", "ru", "ta", "vo", "zi", "pe", "su",
+		"dor", "fen", "gal", "hix", "jun", "bre", "cla", "tro", "wen", "yst"}
+	stops := []string{"the", "and", "with", "for", "of", "a", "in", "very", "new", "is"}
+	extras := []string{"4K", "128GB", "USB-C", "café", "Crème", "naïve", "ÜBER", "ΣΟΦΙΑΣ",
+		"x", "Wi-Fi", "e-mail", "über_cool", "日本", "½"}
+	seps := []string{" ", " ", " ", "-", ", "}
+	rng := NewRandomState(seed)
+	docs := make([]string, 0, nDocs)
+	for range nDocs {
+		length := 4 + int(8*rng.Float64())
+		parts := make([]string, 0, length)
+		for range length {
+			var w string
+			switch r := rng.Float64(); {
+			case r < 0.2:
+				w = stops[int(10*rng.Float64())]
+			case r < 0.25:
+				w = extras[int(float64(len(extras))*rng.Float64())]
+			default:
+				a := rng.Float64()
+				c := rng.Float64()
+				j := int(float64(nWords) * (a * c))
+				w = syl[j%20] + syl[(j/20)%20] + syl[(j/400)%20]
+				if rng.Float64() < 0.1 {
+					w = strings.ToUpper(w[:1]) + w[1:]
+				}
+			}
+			parts = append(parts, w)
+		}
+		var b strings.Builder
+		b.WriteString(parts[0])
+		for _, w := range parts[1:] {
+			b.WriteString(seps[int(5*rng.Float64())])
+			b.WriteString(w)
+		}
+		docs = append(docs, b.String())
+	}
+	return docs
+}
+
+func TestCorpusDataMatchesPython(t *testing.T) {
+	var ref tfidfReference
+	loadJSON(t, "tfidf.json", &ref)
+	if got := corpusData(480, 300, 5); !reflect.DeepEqual(got, ref.Docs[:480]) {
+		t.Fatal("corpusData differs from gen_nmf_tfidf_cf.py's corpus()")
+	}
+}
+
+// BenchmarkTfidfVectorize20k vectorises 20,000 short descriptions
+// (bench_nmf_tfidf_cf.py times TfidfVectorizer on the same corpus).
+func BenchmarkTfidfVectorize20k(b *testing.B) {
+	docs := corpusData(20000, 5000, 7)
+	for b.Loop() {
+		if _, err := Tfidf(context.Background(), docs, TfidfOptions{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkTfidfTop10 is one top-10 query over those 20,000 documents.
+func BenchmarkTfidfTop10(b *testing.B) {
+	x, err := Tfidf(context.Background(), corpusData(20000, 5000, 7), TfidfOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		if _, err := x.TopN((i*7919)%x.Len(), 10); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
