@@ -4,6 +4,8 @@
 // source launcher: java -cp postgresql.jar JdbcRunner.java URL
 //
 //   query SQL          rows as tab-separated values, then "(N rows)"
+//   table SQL          a header line then rows, values separated by |,
+//                      NULL as "NULL"; a statement that fails prints its error
 //   exec SQL           update count
 //   prepare N SQL      a PreparedStatement with one int parameter ?,
 //                      executed N times with 1..N; prints every row
@@ -30,6 +32,7 @@ public class JdbcRunner {
                     run(c, p[0], p.length > 1 ? p[1] : "");
                 } catch (SQLException e) {
                     System.out.println("ERROR " + e.getSQLState() + " " + e.getMessage().split("\n")[0]);
+                    if (p[0].equals("table")) System.out.println("----");
                 }
             }
         }
@@ -41,6 +44,18 @@ public class JdbcRunner {
                 try (Statement s = c.createStatement(); ResultSet rs = s.executeQuery(arg)) {
                     print(rs);
                 }
+                break;
+            case "table":
+                try (Statement s = c.createStatement()) {
+                    if (s.execute(arg)) {
+                        try (ResultSet rs = s.getResultSet()) {
+                            table(rs);
+                        }
+                    } else {
+                        System.out.println("ok");
+                    }
+                }
+                System.out.println("----");
                 break;
             case "exec":
                 try (Statement s = c.createStatement()) {
@@ -95,6 +110,26 @@ public class JdbcRunner {
             }
             default:
                 System.out.println("unknown command " + cmd);
+        }
+    }
+
+    static void table(ResultSet rs) throws SQLException {
+        ResultSetMetaData md = rs.getMetaData();
+        int cols = md.getColumnCount();
+        StringBuilder h = new StringBuilder();
+        for (int i = 1; i <= cols; i++) {
+            if (i > 1) h.append('|');
+            h.append(md.getColumnLabel(i));
+        }
+        System.out.println(h);
+        while (rs.next()) {
+            StringBuilder b = new StringBuilder();
+            for (int i = 1; i <= cols; i++) {
+                if (i > 1) b.append('|');
+                String v = rs.getString(i);
+                b.append(v == null ? "NULL" : v);
+            }
+            System.out.println(b);
         }
     }
 
