@@ -2,5 +2,9 @@ package catalog
 
 // Builtin returns the catalog of every model function Flywheel ships.
 func Builtin() *Catalog {
-	return New()
+	return New(
+		KMeans(), KMeansCenters(),
+		NMF(), Recommend(), SimilarItems(),
+		SGDRegress(),
+	)
 }
