@@ -354,3 +354,25 @@ func TestKMeansMemoryMillionRows(t *testing.T) {
 		}
 	}
 }
+
+// Lloyd and Elkan start from the same k-means++ centres and must reach the
+// same partition: Elkan only skips distances that cannot change a label.
+func TestKMeansLloydElkanAgree(t *testing.T) {
+	for _, c := range []struct {
+		d, centers, k int
+		std          float64
+	}{{3, 12, 12, 1.5}, {2, 5, 14, 3}, {6, 4, 4, 6}} {
+		x := refBlobs(6000, c.d, c.centers, c.std, 21)
+		l, err := KMeans(context.Background(), slices.Clone(x), c.d, KMeansOptions{K: c.k, NInit: 2, Seed: 3, Algorithm: KMeansLloyd})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e, err := KMeans(context.Background(), slices.Clone(x), c.d, KMeansOptions{K: c.k, NInit: 2, Seed: 3, Algorithm: KMeansElkan})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(l.Labels, e.Labels) || l.NIter != e.NIter || math.Abs(l.Inertia-e.Inertia) > 1e-9*l.Inertia {
+			t.Errorf("d=%d k=%d: lloyd inertia %v (%d iterations), elkan %v (%d)", c.d, c.k, l.Inertia, l.NIter, e.Inertia, e.NIter)
+		}
+	}
+}
