@@ -200,8 +200,23 @@ func (p *Planner) analyze(sql string, version int32, raw *pg_query.RawStmt) (*an
 	if len(a.sites) == 0 {
 		return nil, nil
 	}
-	if e, ok := raw.Stmt.Node.(*pg_query.Node_ExplainStmt); ok {
-		a.explain = e.ExplainStmt
+	switch st := raw.Stmt.Node.(type) {
+	case *pg_query.Node_ExplainStmt:
+		a.explain = st.ExplainStmt
+	case *pg_query.Node_PrepareStmt:
+		// EXECUTE would have to bind the proxy's arrays, which only a
+		// protocol-level Bind can do without splicing values into SQL.
+		e := a.errorAt(int(a.sites[0].fc.Location), "0A000", fmt.Sprintf("%s cannot be called inside PREPARE", a.sites[0].fn.Name))
+		e.Hint = "Use the driver's prepared statements (protocol-level Parse/Bind), or run the statement directly."
+		return nil, e
+	case *pg_query.Node_ViewStmt, *pg_query.Node_CreateTableAsStmt:
+		// A view's definition outlives the execution that computed the
+		// rows; a materialized view could be refreshed without the proxy.
+		if ctas := raw.Stmt.GetCreateTableAsStmt(); ctas == nil || ctas.Objtype == pg_query.ObjectType_OBJECT_MATVIEW {
+			e := a.errorAt(int(a.sites[0].fc.Location), "0A000", fmt.Sprintf("a view cannot call %s", a.sites[0].fn.Name))
+			e.Hint = "Store the result with CREATE TABLE ... AS SELECT, or call the function in the query that reads the view."
+			return nil, e
+		}
 	}
 	// Text order: proxy parameters are numbered in the order calls are
 	// written.

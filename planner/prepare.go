@@ -130,7 +130,7 @@ func (p *Planner) prepare(ctx context.Context, conn Conn, a *analysis, clientOID
 		}
 		c.out = out
 		if hasExprArgs(c.args) {
-			lat, err := a.lateral(ctx, conn, s, n, oids)
+			lat, err := a.lateral(ctx, conn, p, s, n, oids)
 			if err != nil {
 				return nil, err
 			}
@@ -264,15 +264,30 @@ type lateralQuery struct {
 // lateral builds and describes the side query that fetches the distinct
 // values of a call's expression arguments: SELECT DISTINCT <exprs> FROM
 // <the FROM items to the call's left>.
-func (a *analysis) lateral(ctx context.Context, conn Conn, s *site, n int, oids []uint32) (*lateralQuery, error) {
+func (a *analysis) lateral(ctx context.Context, conn Conn, p *Planner, s *site, n int, oids []uint32) (*lateralQuery, error) {
 	items, err := leftItems(s)
 	if err != nil {
 		return nil, a.errorAt(s.start, "0A000", err.Error())
+	}
+	ctes, recursive, err := p.visibleCTEs(s)
+	if err != nil {
+		return nil, a.errorAt(s.start, "0A000", err.Error())
+	}
+	for _, it := range items {
+		if p.containsCall(it) {
+			return nil, a.errorAt(s.start, "0A000", fmt.Sprintf("%s cannot take outer columns from a FROM item that calls a model function", s.fn.Name))
+		}
 	}
 	sel := &pg_query.SelectStmt{
 		DistinctClause: []*pg_query.Node{{}},
 		LimitOption:    pg_query.LimitOption_LIMIT_OPTION_DEFAULT,
 		Op:             pg_query.SetOperation_SETOP_NONE,
+	}
+	if len(ctes) > 0 {
+		sel.WithClause = &pg_query.WithClause{Recursive: recursive, Location: -1}
+		for _, c := range ctes {
+			sel.WithClause.Ctes = append(sel.WithClause.Ctes, proto.Clone(c).(*pg_query.Node))
+		}
 	}
 	for _, it := range items {
 		sel.FromClause = append(sel.FromClause, proto.Clone(it).(*pg_query.Node))
@@ -362,6 +377,57 @@ func leftItems(s *site) ([]*pg_query.Node, error) {
 		}
 	}
 	return nil, fmt.Errorf("%s: no enclosing SELECT", s.fn.Name)
+}
+
+// visibleCTEs returns the common table expressions a call can see, so
+// that the lateral side query can name them too: those of every enclosing
+// WITH, except the one holding the call and those after it.
+func (p *Planner) visibleCTEs(s *site) (ctes []*pg_query.Node, recursive bool, err error) {
+	for i, m := range s.stack {
+		var w *pg_query.WithClause
+		switch st := m.(type) {
+		case *pg_query.SelectStmt:
+			w = st.WithClause
+		case *pg_query.InsertStmt:
+			w = st.WithClause
+		case *pg_query.UpdateStmt:
+			w = st.WithClause
+		case *pg_query.DeleteStmt:
+			w = st.WithClause
+		case *pg_query.MergeStmt:
+			w = st.WithClause
+		}
+		if w == nil {
+			continue
+		}
+		var inner proto.Message
+		if i+2 < len(s.stack) && s.stack[i+1] == proto.Message(w) {
+			inner = s.stack[i+2]
+		}
+		for _, c := range w.Ctes {
+			if unwrap(c) == inner {
+				break
+			}
+			cte := c.GetCommonTableExpr()
+			if cte == nil {
+				continue
+			}
+			if cte.Ctequery.GetSelectStmt() == nil {
+				return nil, false, fmt.Errorf("%s cannot take outer columns where a data-modifying WITH query (%s) is visible", s.fn.Name, cte.Ctename)
+			}
+			if p.containsCall(cte.Ctequery) {
+				return nil, false, fmt.Errorf("%s cannot take outer columns where a WITH query calling a model function (%s) is visible", s.fn.Name, cte.Ctename)
+			}
+			ctes = append(ctes, c)
+		}
+		recursive = recursive || w.Recursive
+	}
+	return ctes, recursive, nil
+}
+
+// containsCall reports whether a subtree calls a catalog function in FROM.
+func (p *Planner) containsCall(n *pg_query.Node) bool {
+	return p.hasCalls(&pg_query.RawStmt{Stmt: n})
 }
 
 // rewrite splices each call's replacement into the statement's text.
