@@ -1,10 +1,14 @@
 package functions
 
 import (
+	"context"
 	"encoding/binary"
 	"hash/fnv"
 	"math"
 	"math/rand/v2"
+	"runtime"
+	"sync"
+	"sync/atomic"
 )
 
 // HoltSimulations is the number of simulated paths behind the prediction
@@ -235,4 +239,48 @@ func selectKth(x []float64, k int) float64 {
 		}
 	}
 	return x[k]
+}
+
+// HoltPrediction is a model's point forecasts for steps 1..h with the
+// bounds of their prediction interval.
+type HoltPrediction struct {
+	Forecast, Lower, Upper []float64
+}
+
+// PredictHoltMany forecasts h steps from every model with prediction
+// intervals at level, spreading the models over the available cores (the
+// simulated intervals of multiplicative models are the costly part). Each
+// prediction depends only on its model.
+func PredictHoltMany(ctx context.Context, models []*HoltModel, h int, level float64) ([]HoltPrediction, error) {
+	if h <= 0 {
+		return nil, inputErr("horizon", "must be positive, got %d", h)
+	}
+	if !(level > 0 && level < 1) {
+		return nil, inputErr("level", "must be between 0 and 1 (exclusive), got %g", level)
+	}
+	out := make([]HoltPrediction, len(models))
+	workers := min(runtime.GOMAXPROCS(0), len(models))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(models) || ctx.Err() != nil {
+					return
+				}
+				p := &out[i]
+				p.Forecast = models[i].Forecast(h)
+				// h and level are valid, so Interval cannot fail.
+				p.Lower, p.Upper, _ = models[i].Interval(h, level)
+			}
+		}()
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return out, nil
 }

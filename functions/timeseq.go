@@ -72,7 +72,7 @@ func civilDay(t time.Time) int64 {
 // duplicates.
 func InferTimeStep(ts []time.Time) (TimeStep, error) {
 	if len(ts) < 2 {
-		return TimeStep{}, inputErr("input", "at least two timestamps are needed to infer their spacing")
+		return TimeStep{}, inputErr("input", "the series has a single row; at least 2 are needed to infer the time spacing")
 	}
 	for i := 1; i < len(ts); i++ {
 		if !ts[i].After(ts[i-1]) {
@@ -121,7 +121,7 @@ func InferTimeStep(ts []time.Time) (TimeStep, error) {
 // with its index as Row.
 func InferIntStep(xs []int64) (int64, error) {
 	if len(xs) < 2 {
-		return 0, inputErr("input", "at least two time values are needed to infer their spacing")
+		return 0, inputErr("input", "the series has a single row; at least 2 are needed to infer the time spacing")
 	}
 	step := xs[1] - xs[0]
 	for i := 1; i < len(xs); i++ {

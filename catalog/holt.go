@@ -1,0 +1,604 @@
+package catalog
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/flywheeldb/flywheel/functions"
+)
+
+const holtDoc = "Exponential smoothing as statsmodels 0.13's ExponentialSmoothing(trend, damped_trend, seasonal, seasonal_periods).fit(): " +
+	"Holt's linear trend (additive or multiplicative, optionally damped) and Holt-Winters additive or multiplicative seasonality. " +
+	"Smoothing parameters not given and all initial states minimise the sum of squared one-step errors under statsmodels' bounds " +
+	"(alpha in [0,1], beta in [0,alpha], gamma in [0,1-alpha], phi in [0.8,0.995]); the optimiser is exact in the initial states of " +
+	"additive models and multi-start in the smoothing parameters, so its SSE is at or below statsmodels'. " +
+	"Input columns: [series,] ts, value. With three columns the first names the series and each series is fitted on its own " +
+	"(in parallel); rows may come in any order and are sorted by (series, ts). ts is a date, timestamp, timestamptz or integer column " +
+	"with regular spacing: whole months keeping the day of the month (month-ends stay month-ends, 2024-01-31 then 2024-02-29), " +
+	"whole days or weeks, a fixed duration, or a constant integer step; irregular or duplicate timestamps are an error naming the row. " +
+	"A series needs at least 2 rows, and at least two full seasonal periods with a seasonal component (statsmodels' heuristic " +
+	"initialisation needs as many); multiplicative components need positive values; NULL, NaN and infinite values are errors. " +
+	"A constant series fits exactly and forecasts flat."
+
+// holtOptionArgs are the model options holt_forecast and holt_fit share.
+func holtOptionArgs() []Arg {
+	return []Arg{
+		{Name: "trend", Type: Text, Default: "add", Doc: "'add', 'mul' or 'none'"},
+		{Name: "damped", Type: Bool, Default: false, Doc: "damp the trend with phi"},
+		{Name: "seasonal", Type: Text, Default: "none", Doc: "'none', 'add' or 'mul'"},
+		{Name: "seasonal_periods", Type: Int4, Default: int64(0), Doc: "season length in rows (12 for monthly data with a yearly cycle); at least 2 with a seasonal component, ignored without"},
+	}
+}
+
+func holtFixedArgs() []Arg {
+	return []Arg{
+		{Name: "alpha", Type: Float8, Default: nil, Nullable: true, Doc: "fixed level smoothing in [0,1]; NULL: estimated"},
+		{Name: "beta", Type: Float8, Default: nil, Nullable: true, Doc: "fixed trend smoothing in [0,1] (needs a trend); NULL: estimated"},
+		{Name: "gamma", Type: Float8, Default: nil, Nullable: true, Doc: "fixed seasonal smoothing in [0,1] (needs a seasonal component); NULL: estimated"},
+		{Name: "phi", Type: Float8, Default: nil, Nullable: true, Doc: "fixed damping in (0,1] (needs damped => true); NULL: estimated"},
+	}
+}
+
+var holtInputArg = Arg{Name: "input", Relation: true, Required: true, Doc: "([series,] ts, value): an optional series key of any type, a date/timestamp/timestamptz/integer time column, a numeric value"}
+
+// HoltForecast declares holt_forecast(input, horizon, ...): horizon future
+// rows per series with a prediction interval.
+func HoltForecast() *Func {
+	args := []Arg{holtInputArg, {Name: "horizon", Type: Int4, Required: true, Doc: "number of future steps per series, 1 .. 100000"}}
+	args = append(args, holtOptionArgs()...)
+	args = append(args, Arg{Name: "level", Type: Float8, Default: 0.95, Doc: "coverage of the prediction interval, between 0 and 1"})
+	args = append(args, holtFixedArgs()...)
+	return &Func{
+		Name: "holt_forecast",
+		Doc: holtDoc + " Returns, per series, horizon rows: [series,] ts (continuing the input's spacing, same name and type), forecast, " +
+			"and the prediction interval's lower and upper bounds at level. Intervals assume independent N(0, sigma²) one-step errors, " +
+			"sigma² = SSE/n: exact variances (Hyndman et al.'s ETS formulas, as statsmodels' ETSModel) for additive models; for models " +
+			"with a multiplicative component, quantiles of 5000 simulated paths with a seed derived from the fit (deterministic). " +
+			"At steps that are multiples of the season length statsmodels 0.13 reuses a stale seasonal state; Flywheel uses the latest.",
+		Args:        args,
+		Columns:     holtForecastColumns,
+		Run:         runHoltForecast,
+		StubReturns: "TABLE(ts text, forecast double precision, lower double precision, upper double precision)",
+	}
+}
+
+// HoltFit declares holt_fit(input, ...): one row per series with the
+// fitted parameters and fit statistics.
+func HoltFit() *Func {
+	args := append([]Arg{holtInputArg}, holtOptionArgs()...)
+	args = append(args, holtFixedArgs()...)
+	return &Func{
+		Name: "holt_fit",
+		Doc: holtDoc + " Returns one row per series: [series,] alpha, beta, gamma, phi, initial_level, initial_trend, sse, aic. " +
+			"Parameters the model lacks are NULL (beta and initial_trend without a trend, gamma without a seasonal component, phi " +
+			"without damping). initial_level is the level before the first row, with the initial seasonal states normalised to sum 0 " +
+			"(additive) or average 1 (multiplicative). sse is the sum of squared one-step errors; aic = n*ln(sse/n) + 2k with " +
+			"statsmodels' count k = 2 + 2 (trend) + 1 (damped) + seasonal_periods (seasonal); NULL for a perfect fit (sse = 0).",
+		Args:    args,
+		Columns: holtFitColumns,
+		Run:     runHoltFit,
+		StubReturns: "TABLE(alpha double precision, beta double precision, gamma double precision, phi double precision, " +
+			"initial_level double precision, initial_trend double precision, sse double precision, aic double precision)",
+	}
+}
+
+var holtFitNames = []string{"alpha", "beta", "gamma", "phi", "initial_level", "initial_trend", "sse", "aic"}
+
+// holtTimeOIDs are the time column types holt_* accept.
+var holtTimeOIDs = map[uint32]string{1082: "date", 1114: "timestamp", 1184: "timestamptz", 20: "bigint", 21: "smallint", 23: "integer"}
+
+// holtInput checks the input's shape: [series,] ts, value.
+func holtInput(fn string, inputs [][]InputColumn) (series *InputColumn, ts, value InputColumn, err error) {
+	if len(inputs) == 0 || len(inputs[0]) < 2 || len(inputs[0]) > 3 {
+		got := 0
+		if len(inputs) > 0 {
+			got = len(inputs[0])
+		}
+		return nil, ts, value, &TypeError{Func: fn, Column: "input", Msg: fmt.Sprintf("want columns ([series,] ts, value), got %d columns", got)}
+	}
+	in := inputs[0]
+	if len(in) == 3 {
+		series = &in[0]
+		in = in[1:]
+	}
+	ts, value = in[0], in[1]
+	if _, ok := holtTimeOIDs[ts.Type]; !ok {
+		return nil, ts, value, &TypeError{Func: fn, Column: ts.Name, Msg: "the time column must be date, timestamp, timestamptz, smallint, integer or bigint"}
+	}
+	if !(&Column{InputColumn: value}).Numeric() {
+		return nil, ts, value, &TypeError{Func: fn, Column: value.Name, Msg: "the value column must be numeric (integer, bigint, smallint, real, double precision or numeric)"}
+	}
+	return series, ts, value, nil
+}
+
+func holtNameClash(fn string, names []string, fixed []string) error {
+	seen := map[string]bool{}
+	for _, n := range fixed {
+		seen[n] = true
+	}
+	for _, n := range names {
+		if seen[n] {
+			return &TypeError{Func: fn, Column: n, Msg: "the output would have two columns of this name; rename it in the subquery (AS ...)"}
+		}
+		seen[n] = true
+	}
+	return nil
+}
+
+func holtForecastColumns(inputs [][]InputColumn) ([]OutputColumn, error) {
+	series, ts, _, err := holtInput("holt_forecast", inputs)
+	if err != nil {
+		return nil, err
+	}
+	var out []OutputColumn
+	names := []string{ts.Name}
+	if series != nil {
+		out = append(out, OutputColumn{Name: series.Name, Type: series.Type})
+		names = append(names, series.Name)
+	}
+	if err := holtNameClash("holt_forecast", names, []string{"forecast", "lower", "upper"}); err != nil {
+		return nil, err
+	}
+	out = append(out, OutputColumn{Name: ts.Name, Type: ts.Type})
+	for _, n := range []string{"forecast", "lower", "upper"} {
+		out = append(out, OutputColumn{Name: n, Type: Float8.OID})
+	}
+	return out, nil
+}
+
+func holtFitColumns(inputs [][]InputColumn) ([]OutputColumn, error) {
+	series, _, _, err := holtInput("holt_fit", inputs)
+	if err != nil {
+		return nil, err
+	}
+	var out []OutputColumn
+	if series != nil {
+		if err := holtNameClash("holt_fit", []string{series.Name}, holtFitNames); err != nil {
+			return nil, err
+		}
+		out = append(out, OutputColumn{Name: series.Name, Type: series.Type})
+	}
+	for _, n := range holtFitNames {
+		out = append(out, OutputColumn{Name: n, Type: Float8.OID})
+	}
+	return out, nil
+}
+
+// holtData is the input split into series, each sorted by time.
+type holtData struct {
+	series *Column // nil without a series column
+	ts     *Column
+	// rows[s] are the input rows of series s in time order; series are
+	// ordered by key (NULL last).
+	rows [][]int
+	y    [][]float64
+	// Exactly one of times and ints is set, per series, with the
+	// series' spacing in timeSteps or intSteps.
+	times     [][]time.Time
+	ints      [][]int64
+	timeSteps []functions.TimeStep
+	intSteps  []int64
+}
+
+// holtOptions reads the model options.
+func holtOptions(fn string, call *Call) (functions.HoltOptions, error) {
+	var o functions.HoltOptions
+	for _, a := range []struct {
+		name string
+		dst  *functions.Component
+	}{{"trend", &o.Trend}, {"seasonal", &o.Seasonal}} {
+		s, err := call.String(a.name)
+		if err != nil {
+			return o, err
+		}
+		if *a.dst, err = functions.ParseComponent(a.name, s); err != nil {
+			return o, holtArgError(fn, err, nil, -1)
+		}
+	}
+	var err error
+	if o.Damped, err = call.Bool("damped"); err != nil {
+		return o, err
+	}
+	if o.Seasonal != functions.ComponentNone {
+		p, err := call.Int("seasonal_periods")
+		if err != nil {
+			return o, err
+		}
+		if p < 2 || p > math.MaxInt32 {
+			return o, &ArgError{Func: fn, Arg: "seasonal_periods", Msg: fmt.Sprintf("must be at least 2 with a seasonal component, got %d", p)}
+		}
+		o.Period = int(p)
+	}
+	for _, a := range []struct {
+		name string
+		dst  **float64
+	}{{"alpha", &o.Alpha}, {"beta", &o.Beta}, {"gamma", &o.Gamma}, {"phi", &o.Phi}} {
+		if call.IsNull(a.name) {
+			continue
+		}
+		v, err := call.Float(a.name)
+		if err != nil {
+			return o, err
+		}
+		*a.dst = &v
+	}
+	return o, nil
+}
+
+// readHolt reads and groups the input relation.
+func readHolt(fn string, call *Call, columns func([][]InputColumn) ([]OutputColumn, error)) (*holtData, error) {
+	rel, err := call.Relation("input")
+	if err != nil {
+		return nil, err
+	}
+	var cols []InputColumn
+	for _, c := range rel.Columns {
+		cols = append(cols, c.InputColumn)
+	}
+	if _, err := columns([][]InputColumn{cols}); err != nil {
+		return nil, err
+	}
+	n := rel.Rows()
+	if n == 0 {
+		return nil, &ArgError{Func: fn, Arg: "input", Msg: "is empty"}
+	}
+	d := &holtData{}
+	c := rel.Columns
+	if len(c) == 3 {
+		d.series, c = c[0], c[1:]
+	}
+	d.ts = c[0]
+	val := c[1]
+	isInt := d.ts.Type == 20 || d.ts.Type == 21 || d.ts.Type == 23
+
+	// Parse every row's time and value.
+	var times []time.Time
+	var ints []int64
+	if isInt {
+		ints = make([]int64, n)
+	} else {
+		times = make([]time.Time, n)
+	}
+	y := make([]float64, n)
+	for i := 0; i < n; i++ {
+		if d.ts.Null(i) {
+			return nil, &ArgError{Func: fn, Arg: "input", Msg: fmt.Sprintf("row %d: NULL in time column %q", i+1, d.ts.Name)}
+		}
+		if isInt {
+			v, err := strconv.ParseInt(d.ts.Text(i), 10, 64)
+			if err != nil {
+				return nil, &ArgError{Func: fn, Arg: "input", Msg: fmt.Sprintf("row %d: column %q: %q is not an integer", i+1, d.ts.Name, d.ts.Text(i))}
+			}
+			ints[i] = v
+		} else {
+			t, err := d.ts.Time(i)
+			if err != nil {
+				return nil, &ArgError{Func: fn, Arg: "input", Msg: err.Error()}
+			}
+			times[i] = t
+		}
+		if y[i], err = val.Float(i); err != nil {
+			return nil, &ArgError{Func: fn, Arg: "input", Msg: err.Error()}
+		}
+	}
+
+	// Group rows by series key (exact text; NULL is a group of its own).
+	var groups [][]int
+	if d.series == nil {
+		all := make([]int, n)
+		for i := range all {
+			all[i] = i
+		}
+		groups = [][]int{all}
+	} else {
+		index := map[string]int{}
+		nullGroup := -1
+		for i := 0; i < n; i++ {
+			g := -1
+			if d.series.Null(i) {
+				if nullGroup < 0 {
+					nullGroup = len(groups)
+					groups = append(groups, nil)
+				}
+				g = nullGroup
+			} else {
+				k := string(d.series.Bytes(i))
+				var ok bool
+				if g, ok = index[k]; !ok {
+					g = len(groups)
+					index[k] = g
+					groups = append(groups, nil)
+				}
+			}
+			groups[g] = append(groups[g], i)
+		}
+		cmp := seriesKeyCompare(d.series)
+		slices.SortFunc(groups, func(a, b []int) int { return cmp(a[0], b[0]) })
+	}
+	for _, g := range groups {
+		if isInt {
+			slices.SortStableFunc(g, func(a, b int) int { return cmpInt(ints[a], ints[b]) })
+			s := make([]int64, len(g))
+			for k, r := range g {
+				s[k] = ints[r]
+			}
+			d.ints = append(d.ints, s)
+		} else {
+			slices.SortStableFunc(g, func(a, b int) int { return times[a].Compare(times[b]) })
+			s := make([]time.Time, len(g))
+			for k, r := range g {
+				s[k] = times[r]
+			}
+			d.times = append(d.times, s)
+		}
+		ys := make([]float64, len(g))
+		for k, r := range g {
+			ys[k] = y[r]
+		}
+		d.y = append(d.y, ys)
+	}
+	d.rows = groups
+	return d, nil
+}
+
+func cmpInt(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// seriesKeyCompare orders series keys by value for numeric types and by
+// text otherwise (ISO dates and timestamps sort correctly as text), NULL
+// last.
+func seriesKeyCompare(c *Column) func(a, b int) int {
+	return func(a, b int) int {
+		na, nb := c.Null(a), c.Null(b)
+		switch {
+		case na && nb:
+			return 0
+		case na:
+			return 1
+		case nb:
+			return -1
+		}
+		switch c.Type {
+		case 20, 21, 23:
+			x, errx := strconv.ParseInt(c.Text(a), 10, 64)
+			y, erry := strconv.ParseInt(c.Text(b), 10, 64)
+			if errx == nil && erry == nil {
+				return cmpInt(x, y)
+			}
+		case 700, 701, 1700:
+			x, errx := strconv.ParseFloat(c.Text(a), 64)
+			y, erry := strconv.ParseFloat(c.Text(b), 64)
+			if errx == nil && erry == nil && x != y {
+				if x < y {
+					return -1
+				}
+				return 1
+			}
+		}
+		return bytes.Compare(c.Bytes(a), c.Bytes(b))
+	}
+}
+
+// seriesLabel names series s in an error message.
+func (d *holtData) seriesLabel(s int) string {
+	if d.series == nil {
+		return ""
+	}
+	r := d.rows[s][0]
+	if d.series.Null(r) {
+		return fmt.Sprintf("series NULL (%s): ", d.series.Name)
+	}
+	return fmt.Sprintf("series %q (%s): ", d.series.Text(r), d.series.Name)
+}
+
+// holtArgError turns a functions.InputError into an ArgError naming the
+// SQL argument, the series and the input row (1-based, in input order).
+// Other errors (cancellation) pass through.
+func holtArgError(fn string, err error, d *holtData, s int) error {
+	var se *functions.HoltSeriesError
+	if errors.As(err, &se) {
+		s = se.Series
+	}
+	ie, ok := functions.AsInputError(err)
+	if !ok {
+		return err
+	}
+	msg := ie.Msg
+	if d != nil && s >= 0 {
+		if ie.Row >= 0 && ie.Row < len(d.rows[s]) {
+			msg = fmt.Sprintf("row %d: %s", d.rows[s][ie.Row]+1, msg)
+		}
+		msg = d.seriesLabel(s) + msg
+	}
+	return &ArgError{Func: fn, Arg: ie.Arg, Msg: msg}
+}
+
+// fitHolt reads the input and options, checks every series' time spacing
+// (before any fitting work, so an irregular series fails fast) and fits
+// every series.
+func fitHolt(ctx context.Context, fn string, call *Call, columns func([][]InputColumn) ([]OutputColumn, error)) (*holtData, []*functions.HoltModel, error) {
+	opts, err := holtOptions(fn, call)
+	if err != nil {
+		return nil, nil, err
+	}
+	d, err := readHolt(fn, call, columns)
+	if err != nil {
+		return nil, nil, err
+	}
+	for s := range d.rows {
+		if d.ints != nil {
+			step, err := functions.InferIntStep(d.ints[s])
+			if err != nil {
+				return nil, nil, holtArgError(fn, err, d, s)
+			}
+			d.intSteps = append(d.intSteps, step)
+			continue
+		}
+		step, err := functions.InferTimeStep(d.times[s])
+		if err != nil {
+			return nil, nil, holtArgError(fn, err, d, s)
+		}
+		d.timeSteps = append(d.timeSteps, step)
+	}
+	models, err := functions.FitHoltMany(ctx, d.y, opts)
+	if err != nil {
+		return nil, nil, holtArgError(fn, err, d, -1)
+	}
+	return d, models, nil
+}
+
+func runHoltForecast(ctx context.Context, call *Call) (*Result, error) {
+	const fn = "holt_forecast"
+	h, err := call.Int("horizon")
+	if err != nil {
+		return nil, err
+	}
+	if h < 1 || h > 100000 {
+		return nil, &ArgError{Func: fn, Arg: "horizon", Msg: fmt.Sprintf("must be between 1 and 100000, got %d", h)}
+	}
+	level, err := call.Float("level")
+	if err != nil {
+		return nil, err
+	}
+	if !(level > 0 && level < 1) {
+		return nil, &ArgError{Func: fn, Arg: "level", Msg: fmt.Sprintf("must be between 0 and 1 (exclusive), got %g", level)}
+	}
+	d, models, err := fitHolt(ctx, fn, call, holtForecastColumns)
+	if err != nil {
+		return nil, err
+	}
+	horizon := int(h)
+	preds, err := functions.PredictHoltMany(ctx, models, horizon, level)
+	if err != nil {
+		return nil, holtArgError(fn, err, d, -1)
+	}
+	n := len(models) * horizon
+	tsOut := make([]string, 0, n)
+	fc, lo, hi := make([]float64, 0, n), make([]float64, 0, n), make([]float64, 0, n)
+	var keyRows []int
+	for s, p := range preds {
+		fc = append(fc, p.Forecast...)
+		lo = append(lo, p.Lower...)
+		hi = append(hi, p.Upper...)
+		if d.ints != nil {
+			xs := d.ints[s]
+			last := xs[len(xs)-1]
+			for k := 1; k <= horizon; k++ {
+				tsOut = append(tsOut, strconv.FormatInt(last+int64(k)*d.intSteps[s], 10))
+			}
+		} else {
+			ts := d.times[s]
+			last := ts[len(ts)-1]
+			for k := 1; k <= horizon; k++ {
+				tsOut = append(tsOut, formatPGTime(d.timeSteps[s].Advance(last, k), d.ts.Type))
+			}
+		}
+		if d.series != nil {
+			for k := 0; k < horizon; k++ {
+				keyRows = append(keyRows, d.rows[s][0])
+			}
+		}
+	}
+	var out []ResultColumn
+	if d.series != nil {
+		out = append(out, ResultColumn{OutputColumn: OutputColumn{Name: d.series.Name, Type: d.series.Type}, From: d.series, Rows: keyRows})
+	}
+	out = append(out,
+		ResultColumn{OutputColumn: OutputColumn{Name: d.ts.Name, Type: d.ts.Type}, Texts: tsOut},
+		ResultColumn{OutputColumn: OutputColumn{Name: "forecast", Type: Float8.OID}, Floats: fc},
+		ResultColumn{OutputColumn: OutputColumn{Name: "lower", Type: Float8.OID}, Floats: lo},
+		ResultColumn{OutputColumn: OutputColumn{Name: "upper", Type: Float8.OID}, Floats: hi},
+	)
+	return &Result{Columns: out}, nil
+}
+
+func runHoltFit(ctx context.Context, call *Call) (*Result, error) {
+	const fn = "holt_fit"
+	d, models, err := fitHolt(ctx, fn, call, holtFitColumns)
+	if err != nil {
+		return nil, err
+	}
+	ns := len(models)
+	vals := make([][]float64, len(holtFitNames))
+	nulls := make([][]bool, len(holtFitNames))
+	for j := range vals {
+		vals[j] = make([]float64, ns)
+		nulls[j] = make([]bool, ns)
+	}
+	keyRows := make([]int, ns)
+	for s, m := range models {
+		keyRows[s] = d.rows[s][0]
+		noTrend := m.Trend == functions.ComponentNone
+		row := []struct {
+			v    float64
+			null bool
+		}{
+			{m.Alpha, false},
+			{m.Beta, noTrend},
+			{m.Gamma, m.Seasonal == functions.ComponentNone},
+			{m.Phi, !m.Damped},
+			{m.InitialLevel, false},
+			{m.InitialTrend, noTrend},
+			{m.SSE, false},
+			{m.AIC, math.IsInf(m.AIC, 0) || math.IsNaN(m.AIC)},
+		}
+		for j, c := range row {
+			if c.null {
+				nulls[j][s] = true
+			} else {
+				vals[j][s] = c.v
+			}
+		}
+	}
+	var out []ResultColumn
+	if d.series != nil {
+		out = append(out, ResultColumn{OutputColumn: OutputColumn{Name: d.series.Name, Type: d.series.Type}, From: d.series, Rows: keyRows})
+	}
+	for j, name := range holtFitNames {
+		col := ResultColumn{OutputColumn: OutputColumn{Name: name, Type: Float8.OID}, Floats: vals[j]}
+		if slices.Contains(nulls[j], true) {
+			col.Nulls = nulls[j]
+		}
+		out = append(out, col)
+	}
+	return &Result{Columns: out}, nil
+}
+
+// formatPGTime writes t as PostgreSQL's ISO output style does for the
+// column's type: date 2024-01-31, timestamp 2024-01-31 00:00:00[.ffffff],
+// timestamptz with the UTC offset (+00, +05:30).
+func formatPGTime(t time.Time, oid uint32) string {
+	switch oid {
+	case 1082:
+		return t.Format("2006-01-02")
+	case 1114:
+		return t.Format("2006-01-02 15:04:05.999999")
+	}
+	s := t.Format("2006-01-02 15:04:05.999999")
+	_, off := t.Zone()
+	sign := byte('+')
+	if off < 0 {
+		sign, off = '-', -off
+	}
+	s += fmt.Sprintf("%c%02d", sign, off/3600)
+	if rem := off % 3600; rem != 0 {
+		s += fmt.Sprintf(":%02d", rem/60)
+		if rem%60 != 0 {
+			s += fmt.Sprintf(":%02d", rem%60)
+		}
+	}
+	return s
+}
