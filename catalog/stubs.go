@@ -43,10 +43,7 @@ func StubDDL(c *Catalog) []string {
 		}
 		name := StubSchema + "." + quoteIdent(f.Name)
 		sig := name + "(" + strings.Join(types, ", ") + ")"
-		returns := f.StubReturns
-		if returns == "" {
-			returns = "SETOF record"
-		}
+		returns := stubReturns(f)
 		stmts = append(stmts,
 			// DROP first: CREATE OR REPLACE cannot change a result type.
 			"DROP FUNCTION IF EXISTS "+sig,
@@ -56,6 +53,32 @@ func StubDDL(c *Catalog) []string {
 		)
 	}
 	return stmts
+}
+
+// stubReturns is the stub's RETURNS clause. PostgreSQL forbids a result
+// column named like an argument (similar_items has both an argument and a
+// column called item), so such a column is listed as result_<name>.
+func stubReturns(f *Func) string {
+	r := f.StubReturns
+	if r == "" {
+		return "SETOF record"
+	}
+	if !strings.HasPrefix(r, "TABLE(") || !strings.HasSuffix(r, ")") {
+		return r
+	}
+	args := map[string]bool{}
+	for _, a := range f.Args {
+		args[a.Name] = true
+	}
+	cols := strings.Split(r[len("TABLE("):len(r)-1], ",")
+	for i, c := range cols {
+		c = strings.TrimSpace(c)
+		if name, typ, ok := strings.Cut(c, " "); ok && args[name] {
+			c = "result_" + name + " " + typ
+		}
+		cols[i] = c
+	}
+	return "TABLE(" + strings.Join(cols, ", ") + ")"
 }
 
 func argDocs(f *Func) string {
