@@ -237,7 +237,6 @@ func KMeans(ctx context.Context, x []float64, d int, opt KMeansOptions) (*KMeans
 			bestInertia, bestIter = inertia, iters
 		}
 	}
-	labels = nil
 
 	res := &KMeansResult{K: km.k, Features: d, Inertia: bestInertia, NIter: bestIter, Scaler: scaler}
 	km.finish(res, bestLabels, bestCenters)
