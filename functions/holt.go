@@ -104,6 +104,10 @@ func (e *HoltSeriesError) Unwrap() error { return e.Err }
 
 var errNoFiniteFit = errors.New("no parameter set gives a finite fit")
 
+// maxHoltValue bounds the data's magnitude, so that sums of squared
+// errors stay finite.
+const maxHoltValue = 1e100
+
 // holtStarts is the number of best grid points the local optimiser is run
 // from.
 const holtStarts = 3
@@ -176,6 +180,9 @@ func checkSeries(y []float64, sp hwSpec) error {
 		if math.IsNaN(v) || math.IsInf(v, 0) {
 			return rowErr("input", i, "value %v is not a finite number", v)
 		}
+		if math.Abs(v) > maxHoltValue {
+			return rowErr("input", i, "value %g is too large: magnitudes above %g would overflow the squared errors", v, maxHoltValue)
+		}
 	}
 	if sp.trend == ComponentMul || sp.season == ComponentMul {
 		for i, v := range y {
@@ -231,11 +238,12 @@ func fitHolt(ctx context.Context, y []float64, sp hwSpec, fixed [4]float64) (*Ho
 	mean /= float64(n)
 	shift, scale := 0.0, mean
 	if additive {
-		var ss float64
+		// Max-abs rather than standard deviation: no squares to overflow
+		// or underflow.
+		shift, scale = mean, 0
 		for _, v := range y {
-			ss += (v - mean) * (v - mean)
+			scale = math.Max(scale, math.Abs(v-mean))
 		}
-		shift, scale = mean, math.Sqrt(ss/float64(n))
 		if !(scale > 0) {
 			scale = 1
 		}

@@ -390,6 +390,7 @@ func TestHoltBadInput(t *testing.T) {
 		{"single row", []float64{3}, HoltOptions{}, "input", -1},
 		{"NaN", []float64{1, 2, math.NaN(), 4}, HoltOptions{}, "input", 2},
 		{"Inf", []float64{1, math.Inf(1), 3}, HoltOptions{Trend: ComponentAdd}, "input", 1},
+		{"huge", []float64{1, 2, 3, -1e200}, HoltOptions{}, "input", 3},
 		{"zero with mul trend", []float64{1, 2, 0, 4}, HoltOptions{Trend: ComponentMul}, "input", 2},
 		{"negative with mul season", append([]float64{-1}, long[1:]...), HoltOptions{Seasonal: ComponentMul, Period: 4}, "input", 0},
 		{"short for period", long[:23], HoltOptions{Seasonal: ComponentAdd, Period: 12}, "input", -1},
@@ -527,4 +528,48 @@ func FuzzHolt(f *testing.F) {
 			}
 		}
 	})
+}
+
+// Fits are equivariant: scaling the data scales the SSE by the square,
+// and shifting additive data changes nothing but the level.
+func TestHoltScaleAndShift(t *testing.T) {
+	y := benchSeries(3)
+	for _, o := range []HoltOptions{
+		{Trend: ComponentAdd, Seasonal: ComponentAdd, Period: 12},
+		{Trend: ComponentAdd, Damped: true},
+		{Trend: ComponentMul, Seasonal: ComponentMul, Period: 12},
+	} {
+		base, err := FitHolt(context.Background(), y, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tiny := make([]float64, len(y))
+		for i, v := range y {
+			tiny[i] = v * 1e-100
+		}
+		m, err := FitHolt(context.Background(), tiny, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r := m.SSE / 1e-200 / base.SSE; math.Abs(r-1) > 1e-6 {
+			t.Errorf("%+v: SSE of y*1e-100 is %g times 1e-200*SSE(y)", o, r)
+		}
+		if o.Trend == ComponentMul {
+			continue
+		}
+		shifted := make([]float64, len(y))
+		for i, v := range y {
+			shifted[i] = v + 1e6
+		}
+		m, err = FitHolt(context.Background(), shifted, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r := m.SSE / base.SSE; math.Abs(r-1) > 1e-6 {
+			t.Errorf("%+v: SSE of y+1e6 is %g times SSE(y)", o, r)
+		}
+		if d := m.InitialLevel - base.InitialLevel - 1e6; math.Abs(d) > 1e-3 {
+			t.Errorf("%+v: level shifted by 1e6%+g", o, d)
+		}
+	}
 }
