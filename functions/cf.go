@@ -28,8 +28,8 @@ type UserCF struct {
 // NewUserCF indexes ratings given as triples of dense user and item
 // indices (see KeyIndex). An item is "rated" by a user when a triple
 // names the pair, whatever its value. Errors are *InputError on
-// "ratings": no ratings, a non-finite value or a duplicated (user, item)
-// pair (Row is the triple's position).
+// "ratings": no ratings, a non-finite value or one beyond ±1e100, or a
+// duplicated (user, item) pair (Row is the triple's position).
 func NewUserCF(users, items []int, vals []float64, nUsers, nItems int) (*UserCF, error) {
 	if len(users) != len(items) || len(users) != len(vals) {
 		return nil, inputErr("ratings", "users, items and values differ in length (%d, %d, %d)", len(users), len(items), len(vals))
@@ -43,6 +43,8 @@ func NewUserCF(users, items []int, vals []float64, nUsers, nItems int) (*UserCF,
 		}
 		if v := vals[p]; math.IsNaN(v) || math.IsInf(v, 0) {
 			return nil, rowErr("ratings", p, "rating %v is not a finite number", v)
+		} else if math.Abs(v) > mfMaxValue {
+			return nil, rowErr("ratings", p, "rating %v is too large (the limit is ±%g)", v, mfMaxValue)
 		}
 	}
 	byUser, dup, first := mfBuildCSR(users, items, vals, nUsers, nItems)

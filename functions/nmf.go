@@ -120,6 +120,11 @@ func (m *NMFModel) PredictRow(i int, dst []float64) []float64 {
 	return dst
 }
 
+// mfMaxValue bounds the magnitude of NMF and CF input values, so that
+// sums of squares and of ratings stay finite: past it an input is refused
+// rather than turned into Inf or NaN.
+const mfMaxValue = 1e100
+
 // mfCSR is a compressed sparse row matrix.
 type mfCSR struct {
 	n, m int
@@ -266,7 +271,8 @@ func mfParallel(n, block int, fn func(lo, hi int)) {
 // scikit-learn 1.2's coordinate-descent solver (Frobenius loss). Rows and
 // columns are dense indices (see KeyIndex). Errors are *InputError: "input"
 // for an empty matrix, a negative or non-finite value or a duplicated
-// (row, col) pair (Row is the triple's position), "k" for k < 1 or, with
+// (row, col) pair (Row is the triple's position) or a value above 1e100,
+// "k" for k < 1 or, with
 // an nndsvd init, k > min(n, m), and "max_iter", "init", "l1_ratio" or
 // "alpha" for bad options.
 //
@@ -336,6 +342,9 @@ func NMF(ctx context.Context, rows, cols []int, vals []float64, n, m int, opt NM
 		}
 		if v < 0 {
 			return nil, rowErr("input", p, "negative value %v: NMF needs non-negative data", v)
+		}
+		if v > mfMaxValue {
+			return nil, rowErr("input", p, "value %v is too large (NMF squares values; the limit is %g)", v, mfMaxValue)
 		}
 	}
 	x, dup, first := mfBuildCSR(rows, cols, vals, n, m)

@@ -94,6 +94,8 @@ func TestNMFBadInput(t *testing.T) {
 	neg[3] = -1
 	nan := append([]float64(nil), vals...)
 	nan[0] = math.NaN()
+	huge := append([]float64(nil), vals...)
+	huge[5] = 1e101
 	cases := []struct {
 		name       string
 		rows, cols []int
@@ -108,6 +110,7 @@ func TestNMFBadInput(t *testing.T) {
 		{"k>min for nndsvd", rows, cols, vals, 5, 4, NMFOptions{K: 5}, "k", -1},
 		{"negative", rows, cols, neg, 5, 4, NMFOptions{K: 2}, "input", 3},
 		{"nan", rows, cols, nan, 5, 4, NMFOptions{K: 2}, "input", 0},
+		{"huge", rows, cols, huge, 5, 4, NMFOptions{K: 2}, "input", 5},
 		{"duplicate", []int{0, 1, 0}, []int{0, 0, 0}, []float64{1, 2, 3}, 2, 1, NMFOptions{K: 1}, "input", 2},
 		{"bad init", rows, cols, vals, 5, 4, NMFOptions{K: 2, Init: "svd"}, "init", -1},
 		{"max_iter", rows, cols, vals, 5, 4, NMFOptions{K: 2, MaxIter: -3}, "max_iter", -1},
