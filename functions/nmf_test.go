@@ -7,6 +7,8 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"reflect"
+	"runtime"
 	"testing"
 )
 
@@ -263,4 +265,35 @@ func BenchmarkNMF943x1682(b *testing.B) {
 	}
 	b.ReportMetric(float64(m.NIter), "iter")
 	b.ReportMetric(m.ReconstructionErr, "err")
+}
+
+// Results must not depend on the number of cores: the parallel sweeps use
+// fixed blocks and sum in a fixed order.
+func TestNMFAndTfidfSameOnAnyCores(t *testing.T) {
+	users, items, vals := ratingsData(300, 500, 12000, 3)
+	docs := corpusData(3000, 800, 9)
+	run := func(procs int) (*NMFModel, [][]Scored) {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
+		m, err := NMF(context.Background(), users, items, vals, 300, 500, NMFOptions{K: 6, MaxIter: 40})
+		if err != nil {
+			t.Fatal(err)
+		}
+		x, err := Tfidf(context.Background(), docs, TfidfOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		top, err := x.AllTopN(context.Background(), 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m, top
+	}
+	m1, top1 := run(1)
+	m4, top4 := run(4)
+	if !reflect.DeepEqual(m1, m4) {
+		t.Error("NMF differs between 1 and 4 cores")
+	}
+	if !reflect.DeepEqual(top1, top4) {
+		t.Error("TF-IDF top-10 lists differ between 1 and 4 cores")
+	}
 }
