@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"runtime"
-	"sort"
 	"sync"
 	"sync/atomic"
 
@@ -138,6 +137,20 @@ type mfCSR struct {
 // position of the first repeat of a (row, col) pair, or -1; firstRow is
 // where that pair first appeared.
 func mfBuildCSR(rows, cols []int, vals []float64, n, m int) (a *mfCSR, dupRow, firstRow int) {
+	// Two stable counting sorts, by column then by row, leave each row's
+	// entries in column order (repeats in input order) without comparisons.
+	byCol := make([]int32, len(cols))
+	cptr := make([]int, m+1)
+	for _, c := range cols {
+		cptr[c+1]++
+	}
+	for j := 0; j < m; j++ {
+		cptr[j+1] += cptr[j]
+	}
+	for p, c := range cols {
+		byCol[cptr[c]] = int32(p)
+		cptr[c]++
+	}
 	a = &mfCSR{n: n, m: m, ptr: make([]int, n+1), idx: make([]int32, len(rows)), val: make([]float64, len(rows))}
 	for _, r := range rows {
 		a.ptr[r+1]++
@@ -147,8 +160,9 @@ func mfBuildCSR(rows, cols []int, vals []float64, n, m int) (a *mfCSR, dupRow, f
 	}
 	pos := make([]int, n)
 	copy(pos, a.ptr[:n])
-	src := make([]int, len(rows)) // input position of each stored entry
-	for p, r := range rows {
+	src := make([]int32, len(rows)) // input position of each stored entry
+	for _, p := range byCol {
+		r := rows[p]
 		q := pos[r]
 		pos[r]++
 		a.idx[q] = int32(cols[p])
@@ -157,33 +171,13 @@ func mfBuildCSR(rows, cols []int, vals []float64, n, m int) (a *mfCSR, dupRow, f
 	}
 	dupRow, firstRow = -1, -1
 	for i := 0; i < n; i++ {
-		lo, hi := a.ptr[i], a.ptr[i+1]
-		seg := mfEntries{a.idx[lo:hi], a.val[lo:hi], src[lo:hi]}
-		if !sort.IsSorted(seg) {
-			sort.Stable(seg) // stable: equal columns stay in input order
-		}
-		for q := lo + 1; q < hi; q++ {
-			if a.idx[q] == a.idx[q-1] && (dupRow < 0 || src[q] < dupRow) {
-				dupRow, firstRow = src[q], src[q-1]
+		for q := a.ptr[i] + 1; q < a.ptr[i+1]; q++ {
+			if a.idx[q] == a.idx[q-1] && (dupRow < 0 || int(src[q]) < dupRow) {
+				dupRow, firstRow = int(src[q]), int(src[q-1])
 			}
 		}
 	}
 	return a, dupRow, firstRow
-}
-
-// mfEntries sorts one CSR row's entries by column.
-type mfEntries struct {
-	idx []int32
-	val []float64
-	src []int
-}
-
-func (e mfEntries) Len() int           { return len(e.idx) }
-func (e mfEntries) Less(a, b int) bool { return e.idx[a] < e.idx[b] }
-func (e mfEntries) Swap(a, b int) {
-	e.idx[a], e.idx[b] = e.idx[b], e.idx[a]
-	e.val[a], e.val[b] = e.val[b], e.val[a]
-	e.src[a], e.src[b] = e.src[b], e.src[a]
 }
 
 // transpose returns the m×n transpose, rows ascending within each column.
