@@ -179,6 +179,13 @@ func (w *hwWork) size(nd, m int) {
 // += J'J and g += J'e, where J = de/dz. It returns the SSE (+Inf if not
 // finite, in which case h and g are meaningless).
 func (sp *hwSpec) normalEq(y []float64, p *hwParams, sd *hwSeeds, w *hwWork, h, g []float64) float64 {
+	if sp.trend != ComponentMul && sp.season != ComponentMul {
+		return sp.normalEqAdd(y, p, sd, w, h, g)
+	}
+	return sp.normalEqGeneric(y, p, sd, w, h, g)
+}
+
+func (sp *hwSpec) normalEqGeneric(y []float64, p *hwParams, sd *hwSeeds, w *hwWork, h, g []float64) float64 {
 	nd, m := sd.nd, sp.m
 	w.size(nd, m)
 	dl, db, ds, row, ring := w.dl, w.db, w.ds, w.row, w.ring
@@ -322,6 +329,93 @@ func (sp *hwSpec) normalEq(y []float64, p *hwParams, sd *hwSeeds, w *hwWork, h, 
 			}
 		}
 		l, b = lN, bN
+	}
+	if math.IsNaN(sse) || math.IsInf(sse, 0) {
+		return math.Inf(1)
+	}
+	for _, v := range g {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return math.Inf(1)
+		}
+	}
+	return sse
+}
+
+// normalEqAdd is normalEq for the additive models (trend none or add,
+// season none or add), which are most of the work: one branch-free loop.
+// A missing trend is a trend fixed at 0 (beta = 0, b0 = 0), a missing
+// season a period-1 season fixed at 0 (gamma = 0), which leave the
+// recursion and every derivative unchanged.
+func (sp *hwSpec) normalEqAdd(y []float64, p *hwParams, sd *hwSeeds, w *hwWork, h, g []float64) float64 {
+	nd, m := sd.nd, max(sp.m, 1)
+	w.size(nd, m)
+	dl, db, ds, row, ring := w.dl, w.db, w.ds, w.row, w.ring
+	copy(dl, sd.dl0)
+	copy(db, sd.db0)
+	for i := range ds {
+		ds[i] = 0
+	}
+	copy(ds, sd.ds0)
+	for i := range ring {
+		ring[i] = 0
+	}
+	copy(ring, p.s0)
+	for i := range h {
+		h[i] = 0
+	}
+	for i := range g {
+		g[i] = 0
+	}
+	da, dbe, dg, dphi := sd.da, sd.db, sd.dg, sd.dphi
+	alpha, beta, gamma, phi := p.alpha, p.beta, p.gamma, p.phi
+	l, b := p.l0, p.b0
+	if sp.trend == ComponentNone {
+		beta, b, phi = 0, 0, 1
+	}
+	if sp.season == ComponentNone {
+		gamma = 0
+	}
+	ac, bc, gc := 1-alpha, 1-beta, 1-gamma
+	var sse float64
+	ri := 0
+	for _, yt := range y {
+		d := phi * b
+		tr := l + d
+		s := ring[ri]
+		e := yt - (tr + s)
+		sse += e * e
+		lN := alpha*(yt-s) + ac*tr
+		bN := beta*(lN-l) + bc*d
+		ring[ri] = gamma*(yt-tr) + gc*s
+		lA, sG, bB := yt-s-tr, yt-tr-s, lN-l-d
+		dsr := ds[ri*nd : ri*nd+nd]
+		dl, db, da, dbe, dg, dphi, row := dl[:nd], db[:nd], da[:nd], dbe[:nd], dg[:nd], dphi[:nd], row[:nd]
+		for k := range row {
+			dlk := dl[k]
+			dd := phi*db[k] + b*dphi[k]
+			dtr := dlk + dd
+			dsk := dsr[k]
+			dlN := lA*da[k] - alpha*dsk + ac*dtr
+			dsr[k] = sG*dg[k] - gamma*dtr + gc*dsk
+			db[k] = bB*dbe[k] + beta*(dlN-dlk) + bc*dd
+			dl[k] = dlN
+			row[k] = -(dtr + dsk)
+		}
+		for i, rv := range row {
+			if rv == 0 {
+				continue
+			}
+			g[i] += rv * e
+			hr := h[i*nd+i : i*nd+nd]
+			for j, rw := range row[i:] {
+				hr[j] += rv * rw
+			}
+		}
+		l, b = lN, bN
+		ri++
+		if ri == m {
+			ri = 0
+		}
 	}
 	if math.IsNaN(sse) || math.IsInf(sse, 0) {
 		return math.Inf(1)

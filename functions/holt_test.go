@@ -573,3 +573,87 @@ func TestHoltScaleAndShift(t *testing.T) {
 		}
 	}
 }
+
+// The branch-free additive kernel and the general one compute the same
+// normal equations.
+func TestHoltKernelsAgree(t *testing.T) {
+	for _, sp := range []hwSpec{
+		{trend: ComponentAdd, season: ComponentAdd, m: 12},
+		{trend: ComponentAdd, damped: true, season: ComponentAdd, m: 4},
+		{trend: ComponentAdd, damped: true}, {}, {season: ComponentAdd, m: 4},
+	} {
+		y := benchSeries(2)
+		pr := newHWProblem(sp, y, [4]float64{math.NaN(), math.NaN(), math.NaN(), math.NaN()})
+		z := make([]float64, len(pr.vars))
+		for i := range z {
+			z[i] = 0.3 + 0.1*float64(i%3)
+		}
+		z[pr.ks] = 100
+		sd := pr.fullSeeds(z)
+		p := pr.decode(z)
+		nd := len(z)
+		h1, g1 := make([]float64, nd*nd), make([]float64, nd)
+		h2, g2 := make([]float64, nd*nd), make([]float64, nd)
+		var w hwWork
+		f1 := sp.normalEqAdd(y, p, sd, &w, h1, g1)
+		f2 := sp.normalEqGeneric(y, p, sd, &w, h2, g2)
+		if math.Abs(f1-f2) > 1e-12*f1 {
+			t.Errorf("%+v: SSE %g vs %g", sp, f1, f2)
+		}
+		for i := range h1 {
+			if math.Abs(h1[i]-h2[i]) > 1e-9*(1+math.Abs(h1[i])) {
+				t.Errorf("%+v: J'J[%d] %g vs %g", sp, i, h1[i], h2[i])
+				break
+			}
+		}
+		for i := range g1 {
+			if math.Abs(g1[i]-g2[i]) > 1e-9*(1+math.Abs(g1[i])) {
+				t.Errorf("%+v: J'e[%d] %g vs %g", sp, i, g1[i], g2[i])
+				break
+			}
+		}
+	}
+}
+
+// The forward-mode Jacobian matches finite differences of the SSE for
+// every model form: d SSE/dz = 2 J'e.
+func TestHoltGradientMatchesFiniteDifferences(t *testing.T) {
+	y := benchSeries(5)[:30]
+	for _, sp := range []hwSpec{
+		{trend: ComponentAdd, damped: true, season: ComponentAdd, m: 4},
+		{trend: ComponentMul, damped: true, season: ComponentMul, m: 4},
+		{trend: ComponentAdd, damped: true, season: ComponentMul, m: 4},
+		{trend: ComponentMul, damped: true, season: ComponentAdd, m: 4},
+		{trend: ComponentMul, damped: true},
+	} {
+		pr := newHWProblem(sp, y, [4]float64{math.NaN(), math.NaN(), math.NaN(), math.NaN()})
+		z := make([]float64, len(pr.vars))
+		l0, b0, s0 := hwInitialStates(y, sp)
+		for i := 0; i < pr.ks; i++ {
+			z[i] = 0.35 + 0.1*float64(i)
+		}
+		k := pr.ks
+		z[k] = l0
+		k++
+		z[k] = b0
+		k++
+		for j := 0; k < len(z); j, k = j+1, k+1 {
+			z[k] = s0[j]
+		}
+		nd := len(z)
+		h, g := make([]float64, nd*nd), make([]float64, nd)
+		var w hwWork
+		sp.normalEq(y, pr.decode(z), pr.fullSeeds(z), &w, h, g)
+		for i := range z {
+			step := 1e-6 * math.Max(1, math.Abs(z[i]))
+			zp := append([]float64(nil), z...)
+			zm := append([]float64(nil), z...)
+			zp[i] += step
+			zm[i] -= step
+			fd := (pr.sse(zp) - pr.sse(zm)) / (2 * step)
+			if math.Abs(fd-2*g[i]) > 1e-5*(1+math.Abs(fd)) {
+				t.Errorf("%+v: variable %d (%v): finite difference %g, forward mode %g", sp, i, pr.vars[i], fd, 2*g[i])
+			}
+		}
+	}
+}
