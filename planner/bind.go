@@ -251,7 +251,9 @@ func (c *call) read(ctx context.Context, conn Conn, rel *relArg, s *Statement, p
 		return b.add(1, size)
 	})
 	if err != nil {
-		return nil, c.wrap(ctx, err)
+		// PostgreSQL's errors (and the wire's wrapping of them) pass
+		// unchanged, as do the caps' errors from row.
+		return nil, ctxErr(ctx, err)
 	}
 	if out.Columns == nil {
 		if err := setCols(rel.cols); err != nil {
@@ -279,7 +281,7 @@ func (c *call) tuples(ctx context.Context, conn Conn, s *Statement, params [][]b
 		return b.add(1, size)
 	})
 	if err != nil {
-		return nil, c.wrap(ctx, err)
+		return nil, ctxErr(ctx, err)
 	}
 	return tuples, nil
 }

@@ -215,7 +215,11 @@ func (p *Planner) Prepare(ctx context.Context, conn Conn, sql string, paramOIDs 
 	if a == nil {
 		return nil, nil
 	}
-	return p.prepare(ctx, conn, a, paramOIDs)
+	st, err := p.prepare(ctx, conn, a, paramOIDs)
+	if err == nil && p.opts.Logger.Enabled(ctx, slog.LevelDebug) {
+		p.opts.Logger.Debug("planner: rewrote a statement", "calls", len(st.calls), "sql", st.SQL)
+	}
+	return st, err
 }
 
 // Bind runs the statement's model functions for one execution, given the

@@ -83,7 +83,12 @@ func (p *Planner) prepare(ctx context.Context, conn Conn, a *analysis, clientOID
 		var key uint32 // type of the first relation's first column
 		for i := range c.args {
 			spec := &c.args[i]
+			if !s.fn.Args[i].Relation {
+				continue
+			}
 			if spec.kind != argRelation {
+				// An omitted optional relation: Columns sees nil.
+				inputs = append(inputs, nil)
 				continue
 			}
 			rel := spec.rel
