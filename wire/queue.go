@@ -37,6 +37,10 @@ type entry struct {
 	side *sideQuery // capture target
 	last bool       // last entry of a side query: signal when removed
 	syn  []byte     // synthetic message bytes
+	// force delivers a synthetic message even while the server skips to
+	// Sync: it reports the very error that started the skipping (a side
+	// query's), so nothing is ahead of it.
+	force bool
 }
 
 // terminal reports whether a response of type typ completes a request of

@@ -189,7 +189,7 @@ func (s *session) simpleFail(err error, offset int) (byte, bool, error) {
 	}
 	s.q.mu.Lock()
 	syn, _ := resp.Encode(nil)
-	s.pushLocked(entry{act: synthetic, syn: syn})
+	s.pushLocked(entry{act: synthetic, syn: syn, force: !abort})
 	if abort {
 		s.pushLocked(entry{kind: 'P', act: swallow})
 	}
@@ -244,7 +244,7 @@ func (s *session) failExtended(err error) error {
 	}
 	syn, _ := resp.Encode(nil)
 	s.q.mu.Lock()
-	s.pushLocked(entry{act: synthetic, syn: syn})
+	s.pushLocked(entry{act: synthetic, syn: syn, force: !abort})
 	if abort {
 		s.pushLocked(entry{kind: 'P', act: swallow})
 	}

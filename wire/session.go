@@ -195,7 +195,7 @@ func (s *session) pushLocked(e entry) {
 		}
 		return
 	}
-	if q.skipping && e.kind != 'S' {
+	if q.skipping && e.kind != 'S' && !e.force {
 		// The server will skip this request: it gets no response.
 		if e.side != nil && e.last {
 			e.side.skipped = true

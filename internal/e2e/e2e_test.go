@@ -29,6 +29,18 @@ func TestMain(m *testing.M) { pgtest.Main(m, &srv) }
 func startProxy(t testing.TB) (string, string) {
 	t.Helper()
 	db := srv.NewDatabase(t)
+	return serveProxy(t, db, planner.Options{}), db
+}
+
+// startProxyWithCap serves a database through a proxy whose calls may
+// read at most maxRows input rows, and returns the client URL.
+func startProxyWithCap(t testing.TB, db string, maxRows int64) (string, string) {
+	addr := serveProxy(t, db, planner.Options{MaxInputRows: maxRows})
+	return addr, pgURL(addr, db)
+}
+
+func serveProxy(t testing.TB, db string, opts planner.Options) string {
+	t.Helper()
 	ctx := context.Background()
 	cat := catalog.Builtin()
 	direct, err := pgx.Connect(ctx, srv.URL(db))
@@ -47,7 +59,7 @@ func startProxy(t testing.TB) (string, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := wire.NewServer(wire.Config{Upstream: srv.URL(db), Planner: planner.New(cat, planner.Options{})})
+	s, err := wire.NewServer(wire.Config{Upstream: srv.URL(db), Planner: planner.New(cat, opts)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +74,7 @@ func startProxy(t testing.TB) (string, string) {
 		cancel()
 		<-done
 	})
-	return ln.Addr().String(), db
+	return ln.Addr().String()
 }
 
 func pgURL(addr, db string) string {

@@ -1,0 +1,330 @@
+package e2e
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/flywheeldb/flywheel/internal/clients"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+const seedRatings = `CREATE TABLE ratings (user_id int, product_id int, rating int);
+INSERT INTO ratings VALUES (1,101,5), (1,102,4), (1,103,3), (2,101,4), (2,104,5),
+                           (3,102,2), (3,103,3), (3,104,4);
+CREATE TABLE dim_customer (customer_id int PRIMARY KEY, customer_name text);
+INSERT INTO dim_customer VALUES (1, 'Alice'), (2, 'Bob'), (3, 'Carol'), (4, 'Dave');`
+
+// seeded starts a proxy over a database holding the seed's ratings.
+func seeded(t *testing.T) (*pgx.Conn, string, string) {
+	t.Helper()
+	addr, db := startProxy(t)
+	srv.Exec(t, db, seedRatings)
+	ctx := context.Background()
+	c, err := pgx.Connect(ctx, pgURL(addr, db))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close(ctx) })
+	return c, addr, db
+}
+
+type rec struct {
+	Item  int32
+	Score float64
+	Rank  int32
+}
+
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+func collectRecs(t *testing.T, q querier, sql string, args ...any) []rec {
+	t.Helper()
+	rows, err := q.Query(context.Background(), sql, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowToStructByPos[rec])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func TestRecommendSeesOpenTransaction(t *testing.T) {
+	c, _, _ := seeded(t)
+	ctx := context.Background()
+	const q = `SELECT item, score, rank FROM recommend(1, 10, ratings => (SELECT user_id, product_id, rating FROM ratings))`
+	before := collectRecs(t, c, q)
+	tx, err := c.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A new item rated by user 2 only: user 1 should now be offered it.
+	if _, err := tx.Exec(ctx, "INSERT INTO ratings VALUES (2, 105, 5)"); err != nil {
+		t.Fatal(err)
+	}
+	inside := collectRecs(t, tx, q)
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	after := collectRecs(t, c, q)
+	has105 := func(rs []rec) bool {
+		for _, r := range rs {
+			if r.Item == 105 {
+				return true
+			}
+		}
+		return false
+	}
+	if has105(before) || !has105(inside) || has105(after) {
+		t.Fatalf("before %v, inside %v, after rollback %v", before, inside, after)
+	}
+}
+
+func TestPreparedRecommendManyUsers(t *testing.T) {
+	c, _, db := seeded(t)
+	ctx := context.Background()
+	// 100 users with ratings drawn from a fixed pattern.
+	srv.Exec(t, db, `INSERT INTO ratings SELECT u, 100 + (u * 7 + k) % 20, 1 + (u + k) % 5
+		FROM generate_series(10, 109) u, generate_series(1, 6) k`)
+	const q = `SELECT item, score, rank FROM recommend($1::int, $2::int, neighbors => 5,
+		ratings => (SELECT user_id, product_id, rating FROM ratings))`
+	if _, err := c.Prepare(ctx, "rec", q); err != nil {
+		t.Fatal(err)
+	}
+	for u := 10; u < 110; u++ {
+		prepared := collectRecs(t, c, "rec", u, 3)
+		simple := collectRecs(t, c, q, pgx.QueryExecModeSimpleProtocol, u, 3)
+		if fmt.Sprint(prepared) != fmt.Sprint(simple) || len(prepared) == 0 {
+			t.Fatalf("user %d: prepared %v, simple %v", u, prepared, simple)
+		}
+	}
+}
+
+func TestLateralDecorrelated(t *testing.T) {
+	c, _, _ := seeded(t)
+	ctx := context.Background()
+	rows, err := c.Query(ctx, `SELECT c.customer_id, r.item, r.score, r.rank
+		FROM dim_customer c CROSS JOIN LATERAL recommend(c.customer_id, 3, neighbors => 2,
+			ratings => (SELECT user_id, product_id, rating FROM ratings)) r
+		ORDER BY c.customer_id, r.rank`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type row struct {
+		Customer int32
+		rec
+	}
+	got := map[int32][]rec{}
+	for rows.Next() {
+		var r row
+		if err := rows.Scan(&r.Customer, &r.Item, &r.Score, &r.Rank); err != nil {
+			t.Fatal(err)
+		}
+		got[r.Customer] = append(got[r.Customer], r.rec)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	for cust := int32(1); cust <= 4; cust++ {
+		want := collectRecs(t, c, `SELECT item, score, rank FROM recommend($1::int, 3, neighbors => 2,
+			ratings => (SELECT user_id, product_id, rating FROM ratings))`, cust)
+		if fmt.Sprint(got[cust]) != fmt.Sprint(want) {
+			t.Errorf("customer %d: lateral %v, direct call %v", cust, got[cust], want)
+		}
+	}
+	if len(got[1]) != 1 || got[1][0].Item != 104 {
+		t.Errorf("customer 1: %v", got[1])
+	}
+}
+
+func TestPipelineMixed(t *testing.T) {
+	c, _, _ := seeded(t)
+	ctx := context.Background()
+	b := &pgx.Batch{}
+	b.Queue("SELECT count(*) FROM ratings")
+	b.Queue(`SELECT item FROM recommend(1, 2, neighbors => 2, ratings => (SELECT user_id, product_id, rating FROM ratings))`)
+	b.Queue("SELECT $1::int * 2", 21)
+	b.Queue(`SELECT item FROM recommend($1::int, 2, neighbors => 2, ratings => (SELECT user_id, product_id, rating FROM ratings))`, 3)
+	br := c.SendBatch(ctx, b)
+	var n, item1, dbl, item3 int
+	for i, dst := range []*int{&n, &item1, &dbl, &item3} {
+		if err := br.QueryRow().Scan(dst); err != nil {
+			t.Fatalf("batch statement %d: %v", i, err)
+		}
+	}
+	if err := br.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n != 8 || item1 != 104 || dbl != 42 || item3 != 101 {
+		t.Fatalf("batch results %d %d %d %d", n, item1, dbl, item3)
+	}
+	// An error from a model function in the middle of a batch: the rest
+	// up to Sync is skipped, and the session goes on.
+	b = &pgx.Batch{}
+	b.Queue("SELECT 1")
+	b.Queue(`SELECT * FROM kmeans((SELECT user_id, rating FROM ratings), 0)`)
+	b.Queue("SELECT 3")
+	br = c.SendBatch(ctx, b)
+	if err := br.QueryRow().Scan(&n); err != nil || n != 1 {
+		t.Fatalf("first: %v", err)
+	}
+	_, err := br.Exec()
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) || pgErr.Code != "22023" {
+		t.Fatalf("want 22023, got %v", err)
+	}
+	br.Close()
+	if err := c.QueryRow(ctx, "SELECT 5").Scan(&n); err != nil || n != 5 {
+		t.Fatalf("after failed batch: %v", err)
+	}
+}
+
+func TestErrorsKeepSessionAndTransactionRules(t *testing.T) {
+	c, _, _ := seeded(t)
+	ctx := context.Background()
+	cases := []struct {
+		sql, code string
+	}{
+		{"SELECT * FROM kmeans((SELECT user_id, rating FROM ratings), 0)", "22023"},
+		{"SELECT * FROM kmeans((SELECT user_id, rating FROM ratings), 100)", "22023"},
+		{"SELECT * FROM kmeans((SELECT user_id, rating FROM ratings))", "42883"},
+		{"SELECT * FROM kmeans((SELECT user_id, rating FROM ratings), 2, nonsense => 1)", "42883"},
+		{"SELECT * FROM kmeans((SELECT user_id, 'a'::text FROM ratings), 2)", "42804"},
+		{"SELECT * FROM recommend(1, 2, ratings => (SELECT user_id, product_id, rating FROM no_such_table))", "42P01"},
+		{"SELECT * FROM holt_forecast((SELECT 1, 2.0), -1)", "22023"},
+	}
+	for _, tc := range cases {
+		for _, mode := range []pgx.QueryExecMode{pgx.QueryExecModeSimpleProtocol, pgx.QueryExecModeCacheDescribe} {
+			_, err := c.Exec(ctx, tc.sql, mode)
+			var pgErr *pgconn.PgError
+			if !errors.As(err, &pgErr) || pgErr.Code != tc.code {
+				t.Errorf("%s (mode %v): want %s, got %v", tc.sql, mode, tc.code, err)
+			}
+			var n int
+			if err := c.QueryRow(ctx, "SELECT 1").Scan(&n); err != nil {
+				t.Fatalf("session unusable after %q: %v", tc.sql, err)
+			}
+		}
+	}
+	// 42883 carries the call's position in the statement.
+	_, err := c.Exec(ctx, "SELECT 1 AS a, x.* FROM kmeans((SELECT user_id, rating FROM ratings), 2, nonsense => 1) x", pgx.QueryExecModeSimpleProtocol)
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) || pgErr.Position != 25 {
+		t.Errorf("position: want 25, got %+v", err)
+	}
+	// In a transaction a model-function error aborts it, as PostgreSQL would.
+	tx, err := c.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, "SELECT * FROM kmeans((SELECT user_id, rating FROM ratings), 0)"); err == nil {
+		t.Fatal("want error")
+	}
+	_, err = tx.Exec(ctx, "SELECT 1")
+	if !errors.As(err, &pgErr) || pgErr.Code != "25P02" {
+		t.Fatalf("want 25P02, got %v", err)
+	}
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestCancelStopsComputation(t *testing.T) {
+	c, _, db := seeded(t)
+	ctx := context.Background()
+	// Enough points and restarts that k-means runs for a long while.
+	srv.Exec(t, db, `CREATE TABLE pts AS SELECT g AS id, random() AS a, random() AS b, random() AS c
+		FROM generate_series(1, 200000) g`)
+	go func() {
+		time.Sleep(1500 * time.Millisecond)
+		_ = c.PgConn().CancelRequest(ctx)
+	}()
+	start := time.Now()
+	_, err := c.Exec(ctx, "SELECT count(*) FROM kmeans((SELECT id, a, b, c FROM pts), 50, n_init => 1000, max_iter => 1000)")
+	elapsed := time.Since(start)
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) || pgErr.Code != "57014" {
+		t.Fatalf("want 57014, got %v after %v", err, elapsed)
+	}
+	var n int
+	if err := c.QueryRow(ctx, "SELECT 1").Scan(&n); err != nil {
+		t.Fatalf("session after cancel: %v", err)
+	}
+	t.Logf("cancelled after %v", elapsed)
+}
+
+func TestInputCap(t *testing.T) {
+	_, _, db := seeded(t)
+	// A proxy of its own with a small cap.
+	_, url := startProxyWithCap(t, db, 5)
+	ctx := context.Background()
+	c, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(ctx)
+	_, err = c.Exec(ctx, "SELECT * FROM recommend(1, 2, ratings => (SELECT user_id, product_id, rating FROM ratings))")
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) || pgErr.Code != "53200" || pgErr.Hint == "" {
+		t.Fatalf("want 53200 with a hint, got %+v", err)
+	}
+	var n int
+	if err := c.QueryRow(ctx, "SELECT 1").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestExplain(t *testing.T) {
+	c, _, _ := seeded(t)
+	ctx := context.Background()
+	rows, err := c.Query(ctx, `EXPLAIN SELECT * FROM recommend(1, 2, ratings => (SELECT user_id, product_id, rating FROM ratings)) r
+		JOIN dim_customer d ON d.customer_id = r.item`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan := strings.Join(lines, "\n")
+	if !strings.Contains(lines[0], "recommend") || !strings.Contains(plan, "input rows=8") || !strings.Contains(plan, "Function Scan") {
+		t.Fatalf("EXPLAIN output:\n%s", plan)
+	}
+}
+
+func TestStubsListed(t *testing.T) {
+	_, addr, db := seeded(t)
+	out, err := clients.PSQL(t, pgURL(addr, db), "", "-c", `\df+ flywheel.*`)
+	if err != nil {
+		t.Fatalf("psql: %v\n%s", err, out)
+	}
+	for _, name := range []string{"kmeans", "kmeans_centers", "recommend", "similar_items", "nmf", "sgd_regress", "holt_forecast", "holt_fit"} {
+		if !strings.Contains(out, "flywheel|"+name+"|") {
+			t.Errorf("\\df+ lacks %s:\n%s", name, out)
+		}
+	}
+	jdbc := clients.JDBC(t, fmt.Sprintf("jdbc:postgresql://%s/%s?user=postgres", addr, db), "functions flywheel\n")
+	for _, name := range []string{"kmeans", "recommend", "holt_forecast"} {
+		if !strings.Contains(jdbc, name+"\n") {
+			t.Errorf("getFunctions lacks %s:\n%s", name, jdbc)
+		}
+	}
+	// Calling a stub directly on PostgreSQL says to come through Flywheel.
+	direct, err := pgx.Connect(context.Background(), srv.URL(db))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer direct.Close(context.Background())
+	_, err = direct.Exec(context.Background(), "SELECT * FROM flywheel.recommend(1::bigint)")
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) || !strings.Contains(pgErr.Message, "Flywheel") || pgErr.Hint == "" {
+		t.Fatalf("direct stub call: %v", err)
+	}
+}
