@@ -14,7 +14,7 @@ import (
 // StartupMessage decoder: they must return an error or a packet, never
 // panic or read past the declared length.
 func FuzzStartup(f *testing.F) {
-	f.Add([]byte{0, 0, 0, 8, 4, 210, 22, 47})                           // SSLRequest
+	f.Add([]byte{0, 0, 0, 8, 4, 210, 22, 47})                          // SSLRequest
 	f.Add([]byte{0, 0, 0, 16, 4, 210, 22, 46, 0, 0, 0, 1, 0, 0, 0, 2}) // CancelRequest
 	f.Add(append([]byte{0, 0, 0, 41, 0, 3, 0, 0}, "user\x00postgres\x00database\x00postgres\x00\x00"...))
 	f.Add([]byte{0, 0, 0, 4})
