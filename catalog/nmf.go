@@ -199,11 +199,20 @@ func mfReadTriples(fn, arg string, rel *Relation) (*mfTriples, error) {
 		if err != nil {
 			return nil, &ArgError{Func: fn, Arg: arg, Msg: err.Error()}
 		}
-		t.r[i] = t.rows.Add(string(rk.Bytes(i)), i)
-		t.c[i] = t.cols.Add(string(ck.Bytes(i)), i)
+		t.r[i] = mfAddKey(t.rows, rk.Bytes(i), i)
+		t.c[i] = mfAddKey(t.cols, ck.Bytes(i), i)
 		t.v[i] = v
 	}
 	return t, nil
+}
+
+// mfAddKey is keys.Add for a key's bytes, allocating its string only the
+// first time the key is seen.
+func mfAddKey(keys *functions.KeyIndex[string], b []byte, row int) int {
+	if d, ok := keys.Lookup(string(b)); ok {
+		return d
+	}
+	return keys.Add(string(b), row)
 }
 
 // mfCheckColumns checks a relation's column count in Run, for callers that

@@ -1,8 +1,10 @@
 package catalog
 
 import (
+	"context"
 	"errors"
 	"math"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -135,5 +137,37 @@ func TestRecommendErrors(t *testing.T) {
 	var te *TypeError
 	if _, err := Recommend().Columns([][]InputColumn{{{Name: "u", Type: 23}, {Name: "i", Type: 23}, {Name: "r", Type: 25}}}); !errors.As(err, &te) || te.Column != "r" {
 		t.Errorf("text rating column: err = %v, want TypeError on r", err)
+	}
+}
+
+// BenchmarkRecommendAdapter is one recommend() call as the planner makes
+// it: 100,000 text-format ratings (943 users × 1682 items) read, indexed,
+// and one user's top 10 by user CF.
+func BenchmarkRecommendAdapter(b *testing.B) {
+	var rows [][]string
+	seen := map[[2]int]bool{}
+	x := uint64(42)
+	next := func(n int) int { // splitmix-style; any fixed data will do
+		x += 0x9e3779b97f4a7c15
+		z := x
+		z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
+		z = (z ^ (z >> 27)) * 0x94d049bb133111eb
+		return int((z ^ (z >> 31)) % uint64(n))
+	}
+	for len(rows) < 100000 {
+		u, i := next(943), next(1682)*next(1682)/1682
+		if seen[[2]int{u, i}] {
+			continue
+		}
+		seen[[2]int{u, i}] = true
+		rows = append(rows, []string{strconv.Itoa(u + 1), strconv.Itoa(i + 1), strconv.Itoa(1 + next(5))})
+	}
+	rel := mfRelation(ratingCols, rows...)
+	f := Recommend()
+	call := &Call{Func: f, Values: map[string]any{"user": int64(1), "n": int64(10), "ratings": rel, "method": "user_cf", "neighbors": int64(20), "k": int64(10), "model": nil}}
+	for b.Loop() {
+		if _, err := f.Run(context.Background(), call); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

@@ -93,7 +93,7 @@ func runSimilar(ctx context.Context, call *Call) (*Result, error) {
 		if keyCol.Null(i) {
 			return nil, &ArgError{Func: fn, Arg: "input", Msg: fmt.Sprintf("row %d: NULL in column %q", i+1, keyCol.Name)}
 		}
-		if d := keys.Add(string(keyCol.Bytes(i)), i); d != i {
+		if d := mfAddKey(keys, keyCol.Bytes(i), i); d != i {
 			return nil, &ArgError{Func: fn, Arg: "input", Msg: fmt.Sprintf("row %d: duplicate item %q (first at row %d)", i+1, keyCol.Bytes(i), keys.First[d]+1)}
 		}
 		if !textCol.Null(i) {
