@@ -263,12 +263,14 @@ func mfParallel(n, block int, fn func(lo, hi int)) {
 // NMF factorises the non-negative n×m matrix given by the triples
 // (rows[p], cols[p], vals[p]) — every other entry is 0 — with
 // scikit-learn 1.2's coordinate-descent solver (Frobenius loss). Rows and
-// columns are dense indices (see KeyIndex). Errors are *InputError: "input"
-// for an empty matrix, a negative or non-finite value or a duplicated
-// (row, col) pair (Row is the triple's position) or a value above 1e100,
-// "k" for k < 1 or, with
-// an nndsvd init, k > min(n, m), and "max_iter", "init", "l1_ratio" or
-// "alpha" for bad options.
+// columns are dense indices (see KeyIndex). Rows run in parallel in fixed
+// blocks, so the result is the same on any number of cores.
+//
+// Errors are *InputError: "input" for an empty matrix, a negative,
+// non-finite or above-1e100 value or a repeated (row, col) pair (Row is
+// the triple's position); "k" for k < 1 or, with an nndsvd init,
+// k > min(n, m); "max_iter", "init", "tol", "l1_ratio" or "alpha" for bad
+// options. A cancelled ctx stops it between iterations.
 //
 // Differences from scikit-learn: the nndsvd inits use the same randomized
 // SVD (same Gaussian sketch from the seed, same number of power iterations)
