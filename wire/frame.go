@@ -104,10 +104,14 @@ func (f *frameReader) skip(n int) error {
 
 // writeFrame writes a message with the given type and body.
 func writeFrame(w *bufio.Writer, typ byte, body []byte) error {
-	var hdr [5]byte
-	hdr[0] = typ
-	binary.BigEndian.PutUint32(hdr[1:], uint32(len(body)+4))
-	if _, err := w.Write(hdr[:]); err != nil {
+	// Byte by byte: a local header array passed to Write would escape to
+	// the heap, one allocation per message.
+	n := uint32(len(body) + 4)
+	_ = w.WriteByte(typ)
+	_ = w.WriteByte(byte(n >> 24))
+	_ = w.WriteByte(byte(n >> 16))
+	_ = w.WriteByte(byte(n >> 8))
+	if err := w.WriteByte(byte(n)); err != nil {
 		return err
 	}
 	_, err := w.Write(body)
