@@ -634,3 +634,18 @@ func TestBadMessages(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestProtocol32Negotiated(t *testing.T) {
+	url, _ := proxyURL(t)
+	// Ask for 3.2: PostgreSQL before 18 answers NegotiateProtocolVersion,
+	// which the proxy relays, and the session goes on in 3.0.
+	c := connect(t, url+"&max_protocol_version=3.2")
+	var n int
+	if err := c.QueryRow(context.Background(), "SELECT $1::int", 32).Scan(&n); err != nil || n != 32 {
+		t.Fatalf("query on a 3.2-requested session: %d %v", n, err)
+	}
+	// Cancel still works with the proxy's key.
+	if err := c.PgConn().CancelRequest(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
