@@ -331,10 +331,10 @@ func (pr *hwProblem) lm(ctx context.Context, z []float64, f float64, statesOnly 
 	lambda, nu := 1e-3, 2.0
 	small := 0
 	for iter := 0; iter < maxIter && f > 0; iter++ {
-		if iter%8 == 0 {
-			if err := ctx.Err(); err != nil {
-				return f, err
-			}
+		// One iteration costs O(n * vars²): a long seasonal series makes
+		// it slow enough to check for cancellation every time.
+		if err := ctx.Err(); err != nil {
+			return f, err
 		}
 		sd := pr.seedsStates
 		if !statesOnly {
@@ -512,6 +512,9 @@ func (pr *hwProblem) optimise(ctx context.Context, z0 []float64, starts int) ([]
 		axes[v] = gridAxis(pr.vars[v])
 	}
 	for {
+		if err := ctx.Err(); err != nil {
+			return nil, 0, err
+		}
 		z := append([]float64(nil), z0...)
 		for v := 0; v < ks; v++ {
 			z[v] = axes[v][idx[v]]
