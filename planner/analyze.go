@@ -66,6 +66,23 @@ type relArg struct {
 	sql    string
 	params []int // client parameter number of $1..$m
 	cols   []catalog.InputColumn
+	// start and end delimit "( query )" in the statement; pos is the
+	// 1-based character position of the query's text in it.
+	start, end, pos int
+	// sub is the query prepared as a statement of its own when it calls
+	// model functions itself.
+	sub *Statement
+}
+
+// inRelation reports whether a byte offset lies in one of the call's
+// relation arguments.
+func (s *site) inRelation(loc int) bool {
+	for _, a := range s.args {
+		if a.kind == argRelation && a.rel.start <= loc && loc < a.rel.end {
+			return true
+		}
+	}
+	return false
 }
 
 // hasCalls reports whether a parsed statement calls a catalog function in a
@@ -231,15 +248,25 @@ func (p *Planner) analyze(sql string, version int32, raw *pg_query.RawStmt) (*an
 			return nil, err
 		}
 	}
-	// A call inside another call's relation argument would need its own
-	// rewrite inside a side query; not supported.
+	// A call inside another call's relation argument is rewritten with
+	// that argument's side query, which Prepare handles as a statement of
+	// its own. Anywhere else inside a call it is not supported.
+	outer := a.sites[:0:0]
 	for _, s := range a.sites {
+		nested := false
 		for _, o := range a.sites {
 			if o != s && o.start <= s.start && s.end <= o.end {
-				return nil, a.errorAt(s.start, "0A000", fmt.Sprintf("%s cannot be called inside an argument of %s", s.fn.Name, o.fn.Name))
+				if !o.inRelation(s.start) {
+					return nil, a.errorAt(s.start, "0A000", fmt.Sprintf("%s cannot be called inside an argument of %s", s.fn.Name, o.fn.Name))
+				}
+				nested = true
 			}
 		}
+		if !nested {
+			outer = append(outer, s)
+		}
 	}
+	a.sites = outer
 	return a, nil
 }
 
@@ -533,9 +560,12 @@ func (a *analysis) relation(fromTok, toTok int) (*relArg, error) {
 	if fromTok > toTok || a.tok(fromTok) != "(" || a.tok(toTok) != ")" {
 		return nil, fmt.Errorf("planner: relation argument is not parenthesised")
 	}
-	rel := &relArg{}
+	rel := &relArg{start: int(a.toks[fromTok].Start), end: int(a.toks[toTok].End)}
 	var b strings.Builder
 	last := int(a.toks[fromTok].End)
+	if fromTok+1 < toTok {
+		rel.pos = a.charPos(int(a.toks[fromTok+1].Start))
+	}
 	for j := fromTok + 1; j < toTok; j++ {
 		t := a.toks[j]
 		if t.Token != pg_query.Token_PARAM {

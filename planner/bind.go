@@ -216,6 +216,20 @@ func subParams(nums []int, s *Statement, params [][]byte, formats []int16) ([]ui
 // read runs a relation argument's query and collects its rows.
 func (c *call) read(ctx context.Context, conn Conn, rel *relArg, s *Statement, params [][]byte, formats []int16, b *budget) (*catalog.Relation, error) {
 	oids, vals, fmts := subParams(rel.params, s, params, formats)
+	sql := rel.sql
+	if rel.sub != nil {
+		extra, err := rel.sub.Bind(ctx, conn, vals, fmts)
+		if err != nil {
+			var pe *Error
+			if errors.As(err, &pe) && pe.Position > 0 && rel.pos > 0 {
+				pe.Position += rel.pos - 1
+			}
+			return nil, err
+		}
+		sql, oids = rel.sub.SQL, rel.sub.ParamOIDs
+		vals = append(vals, extra...)
+		fmts = append(fmts, make([]int16, len(extra))...)
+	}
 	out := &catalog.Relation{}
 	setCols := func(cols []catalog.InputColumn) error {
 		if len(cols) != len(rel.cols) {
@@ -233,7 +247,7 @@ func (c *call) read(ctx context.Context, conn Conn, rel *relArg, s *Statement, p
 		return nil
 	}
 	n := 0
-	err := conn.Query(ctx, rel.sql, oids, vals, fmts, setCols, func(row [][]byte) error {
+	err := conn.Query(ctx, sql, oids, vals, fmts, setCols, func(row [][]byte) error {
 		if out.Columns == nil {
 			if err := setCols(rel.cols); err != nil {
 				return err

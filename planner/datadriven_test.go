@@ -24,6 +24,7 @@ var rewriteGolden = flag.Bool("rewrite", false, "rewrite the expected output of 
 // Cases are separated by a blank line; lines starting with # between
 // cases are comments.
 type ddCase struct {
+	comments []string // the # lines before the case, kept by -rewrite
 	line     int
 	cmd      string
 	args     []string
@@ -42,14 +43,21 @@ func readCases(t *testing.T, path string) (cases []ddCase, raw []string) {
 	for sc.Scan() {
 		raw = append(raw, sc.Text())
 	}
+	var comments []string
 	for i := 0; i < len(raw); {
 		l := raw[i]
-		if strings.TrimSpace(l) == "" || strings.HasPrefix(l, "#") {
+		if strings.HasPrefix(l, "#") {
+			comments = append(comments, l)
+			i++
+			continue
+		}
+		if strings.TrimSpace(l) == "" {
 			i++
 			continue
 		}
 		f := strings.Fields(l)
-		c := ddCase{line: i + 1, cmd: f[0], args: f[1:]}
+		c := ddCase{comments: comments, line: i + 1, cmd: f[0], args: f[1:]}
+		comments = nil
 		i++
 		var in []string
 		for i < len(raw) && raw[i] != "----" {
@@ -80,6 +88,9 @@ func runDataDriven(t *testing.T, path string, do func(t *testing.T, c ddCase) st
 	for _, c := range cases {
 		got := strings.TrimRight(do(t, c), "\n")
 		if *rewriteGolden {
+			for _, l := range c.comments {
+				b.WriteString(l + "\n")
+			}
 			fmt.Fprintf(&b, "%s\n%s\n----\n", strings.Join(append([]string{c.cmd}, c.args...), " "), c.input)
 			if got != "" {
 				b.WriteString(got + "\n")

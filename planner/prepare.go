@@ -2,6 +2,7 @@ package planner
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -98,9 +99,9 @@ func (p *Planner) prepare(ctx context.Context, conn Conn, a *analysis, clientOID
 					relOIDs[k] = oids[q-1]
 				}
 			}
-			ptypes, cols, err := conn.Describe(ctx, rel.sql, relOIDs)
+			ptypes, cols, err := p.describeRelation(ctx, conn, rel, relOIDs)
 			if err != nil {
-				return nil, ctxErr(ctx, err)
+				return nil, err
 			}
 			if len(cols) == 0 {
 				return nil, a.errorAt(spec.loc, "42601", fmt.Sprintf("argument %q of %s must be a query returning rows", s.fn.Args[i].Name, s.fn.Name))
@@ -215,6 +216,29 @@ func (p *Planner) prepare(ctx context.Context, conn Conn, a *analysis, clientOID
 	st.SQL = sql
 	st.ParamOIDs = all
 	return st, nil
+}
+
+// describeRelation describes a relation argument's query; one that calls
+// model functions itself is prepared as a statement of its own first.
+func (p *Planner) describeRelation(ctx context.Context, conn Conn, rel *relArg, oids []uint32) ([]uint32, []catalog.InputColumn, error) {
+	sub, err := p.Prepare(ctx, conn, rel.sql, oids)
+	if err != nil {
+		var pe *Error
+		if errors.As(err, &pe) && pe.Position > 0 && rel.pos > 0 {
+			pe.Position += rel.pos - 1
+		}
+		return nil, nil, err
+	}
+	if sub == nil {
+		ptypes, cols, err := conn.Describe(ctx, rel.sql, oids)
+		return ptypes, cols, ctxErr(ctx, err)
+	}
+	if sub.explain != nil {
+		return nil, nil, &Error{Code: "42601", Message: "a relation argument must be a query", Position: rel.pos}
+	}
+	rel.sub = sub
+	_, cols, err := conn.Describe(ctx, sub.SQL, sub.ParamOIDs)
+	return sub.ParamOIDs[:sub.ClientParams], cols, ctxErr(ctx, err)
 }
 
 func hasExprArgs(args []argSpec) bool {
