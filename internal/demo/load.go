@@ -39,6 +39,10 @@ type Options struct {
 	// Progress, when set, is called a few times a second while loading,
 	// never concurrently with itself, from the loading goroutines.
 	Progress func(Progress)
+
+	// progressEvery overrides the reporting interval (tests report at
+	// every check, to act mid-COPY).
+	progressEvery time.Duration
 }
 
 // Progress is a snapshot of a running load.
@@ -273,7 +277,10 @@ func Load(ctx context.Context, conn *pgx.Conn, opts Options) (Stats, error) {
 	}
 
 	m := newModel(opts.Scale, opts.Seed)
-	pr := &progress{report: opts.Progress, start: start, last: start}
+	pr := &progress{report: opts.Progress, start: start, last: start, every: progressInterval}
+	if opts.progressEvery != 0 {
+		pr.every = max(0, opts.progressEvery)
+	}
 	pr.total = int64(m.products) + int64(m.customers) + dimDateRows +
 		int64(float64(m.customers)*salesPerCustomer*(1+ratingsPerSale+eventsPerSale))
 	schema, after, _ := strings.Cut(schemaSQL, "-- @after-load")
@@ -346,6 +353,7 @@ func Load(ctx context.Context, conn *pgx.Conn, opts Options) (Stats, error) {
 type progress struct {
 	report      func(Progress)
 	start, last time.Time
+	every       time.Duration
 	phase       string
 	table       string
 	done        int64 // rows of finished tables
@@ -367,7 +375,7 @@ func (p *progress) emit(current int64, force bool) {
 		return
 	}
 	now := time.Now()
-	if !force && now.Sub(p.last) < progressInterval {
+	if !force && now.Sub(p.last) < p.every {
 		return
 	}
 	p.last = now
