@@ -328,3 +328,15 @@ func TestStubsListed(t *testing.T) {
 		t.Fatalf("direct stub call: %v", err)
 	}
 }
+
+// pgJDBC past prepareThreshold: a named server-side statement, bound again
+// and again with binary parameters.
+func TestJDBCPreparedRecommend(t *testing.T) {
+	_, addr, db := seeded(t)
+	out := clients.JDBC(t, fmt.Sprintf("jdbc:postgresql://%s/%s?user=postgres&prepareThreshold=3", addr, db),
+		"prepare 6 SELECT item, score FROM recommend(?, 2, neighbors => 2, ratings => (SELECT user_id, product_id, rating FROM ratings))\n")
+	want := "104\t4.5\n(1 rows)\n102\t3\n103\t3\n(2 rows)\n101\t4.5\n(1 rows)\n(0 rows)\n(0 rows)\n(0 rows)\n"
+	if out != want {
+		t.Fatalf("JDBC prepared recommend:\n%s\nwant:\n%s", out, want)
+	}
+}
