@@ -13,13 +13,12 @@ import (
 
 // step is what one call did in one execution, for EXPLAIN.
 type step struct {
-	name          string
-	inRows        int
-	outRows       int
-	calls         int // function runs: one, or one per distinct argument tuple
-	dur           time.Duration
-	lateral       bool
-	distinctTuple int
+	name    string
+	inRows  int
+	outRows int
+	calls   int // function runs: one, or one per distinct argument tuple
+	dur     time.Duration
+	lateral bool
 }
 
 func (s *Statement) bind(ctx context.Context, conn Conn, params [][]byte, formats []int16) ([][]byte, error) {
