@@ -242,7 +242,13 @@ func (p *Planner) analyze(sql string, version int32, raw *pg_query.RawStmt) (*an
 	if err != nil {
 		return nil, fmt.Errorf("planner: scan: %w", err)
 	}
-	a.toks = scan.Tokens
+	// Comments are no tokens for the rewrite; text spans keep them.
+	a.toks = scan.Tokens[:0]
+	for _, t := range scan.Tokens {
+		if t.Token != pg_query.Token_SQL_COMMENT && t.Token != pg_query.Token_C_COMMENT {
+			a.toks = append(a.toks, t)
+		}
+	}
 	for _, s := range a.sites {
 		if err := a.locate(s); err != nil {
 			return nil, err
