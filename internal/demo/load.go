@@ -73,16 +73,23 @@ func (p Progress) RowsPerSec() float64 {
 }
 
 // String is a one-line progress report, meant to be redrawn in place
-// (prefix it with "\r").
+// (write "\r" before it), e.g.
+//
+//	loading events: 12,345,678 of ~27,100,000 rows (45.6%), 780,000 rows/s, 16s
 func (p Progress) String() string {
+	elapsed := p.Elapsed.Round(time.Second)
 	switch p.Phase {
 	case "copy":
-		return fmt.Sprintf("loading %-12s %s/%s rows (%4.1f%%), %s rows/s, %s", p.Table,
-			group(p.Rows), group(p.TotalRows), p.Percent(), group(int64(p.RowsPerSec())), p.Elapsed.Round(time.Second))
+		return fmt.Sprintf("loading %s: %s of ~%s rows (%.1f%%), %s rows/s, %s", p.Table,
+			group(p.Rows), group(p.TotalRows), p.Percent(), group(int64(p.RowsPerSec())), elapsed)
+	case "index":
+		return fmt.Sprintf("building keys and indexes on %s (%s rows loaded), %s", p.Table, group(p.Rows), elapsed)
+	case "analyze":
+		return fmt.Sprintf("analyzing %s (%s rows loaded), %s", p.Table, group(p.Rows), elapsed)
 	case "done":
 		return fmt.Sprintf("loaded %s rows in %s (%s rows/s)", group(p.Rows), p.Elapsed.Round(100*time.Millisecond), group(int64(p.RowsPerSec())))
 	}
-	return fmt.Sprintf("%-8s %-12s %s rows copied, %s", p.Phase, p.Table, group(p.Rows), p.Elapsed.Round(time.Second))
+	return fmt.Sprintf("%s %s, %s", p.Phase, p.Table, elapsed)
 }
 
 // group writes n with thousands separators.
@@ -181,7 +188,8 @@ func plural(n int, one, many string) string {
 // load's transaction, so its presence means every table is complete.
 const metaTable = "flywheel_demo_meta"
 
-// relations are every relation the demo creates, in creation order.
+// relations are every relation the demo creates, in creation order
+// (read-only, like the model's tables).
 var relations = []string{
 	"public.dim_date", "public.dim_customer", "public.dim_product", "public.fact_sales",
 	"public.fact_ratings", "public.events", "public." + metaTable,
@@ -193,7 +201,7 @@ var relations = []string{
 // before dim_customer has given the exact number of sales.
 const (
 	salesPerCustomer  = 50.0
-	ratingsPerSale    = 0.27
+	ratingsPerSale    = 0.35 // 0.2 at scale 1, 0.36 from scale 20 up
 	eventsPerSale     = 4.14
 	dimDateRows       = 2192 // 2020-01-01 .. 2025-12-31
 	progressInterval  = 250 * time.Millisecond

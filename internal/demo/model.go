@@ -39,6 +39,8 @@ const (
 	productsPerCell = productsPerScale / (numCategories * numFactors)
 )
 
+// The model's tables below are constants in spirit: nothing assigns to them.
+
 type category struct {
 	name      string
 	basePrice float64
