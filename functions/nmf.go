@@ -210,23 +210,43 @@ func (a *mfCSR) mulDense(b []float64, c int, dst []float64) {
 	mfParallel(a.n, 256, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			out := dst[i*c : (i+1)*c]
-			clear(out)
 			idx, val := a.idx[a.ptr[i]:a.ptr[i+1]], a.val[a.ptr[i]:a.ptr[i+1]]
-			for p, j := range idx {
-				x := val[p]
-				row := b[int(j)*c:]
-				row = row[:len(out)] // same length: no bounds checks below
-				t := 0
-				for ; t+4 <= len(out); t += 4 {
-					o, r := out[t:t+4:t+4], row[t:t+4:t+4]
-					o[0] += x * r[0]
-					o[1] += x * r[1]
-					o[2] += x * r[2]
-					o[3] += x * r[3]
+			// Four output columns per pass, held in registers across the
+			// row's entries; each sum still runs in stored order.
+			t := 0
+			for ; t+5 <= c; t += 5 {
+				var s0, s1, s2, s3, s4 float64
+				for p, j := range idx {
+					x := val[p]
+					r := b[int(j)*c+t:]
+					r = r[:5]
+					s0 += x * r[0]
+					s1 += x * r[1]
+					s2 += x * r[2]
+					s3 += x * r[3]
+					s4 += x * r[4]
 				}
-				for ; t < len(out); t++ {
-					out[t] += x * row[t]
+				out[t], out[t+1], out[t+2], out[t+3], out[t+4] = s0, s1, s2, s3, s4
+			}
+			for ; t+4 <= c; t += 4 {
+				var s0, s1, s2, s3 float64
+				for p, j := range idx {
+					x := val[p]
+					r := b[int(j)*c+t:]
+					r = r[:4]
+					s0 += x * r[0]
+					s1 += x * r[1]
+					s2 += x * r[2]
+					s3 += x * r[3]
 				}
+				out[t], out[t+1], out[t+2], out[t+3] = s0, s1, s2, s3
+			}
+			for ; t < c; t++ {
+				s := 0.0
+				for p, j := range idx {
+					s += val[p] * b[int(j)*c+t]
+				}
+				out[t] = s
 			}
 		}
 	})
@@ -428,7 +448,30 @@ func (s *nmfSolver) update(a *mfCSR, w, ht []float64, l1, l2 float64) float64 {
 	}
 	pg := s.pg[:n*k]
 	mfParallel(n, 256, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
+		i := lo
+		// Four rows at a time: their gradient sums are independent chains
+		// the CPU can overlap; each row's arithmetic is unchanged.
+		for ; i+4 <= hi; i += 4 {
+			w0, w1, w2, w3 := w[i*k:(i+1)*k], w[(i+1)*k:(i+2)*k], w[(i+2)*k:(i+3)*k], w[(i+3)*k:(i+4)*k]
+			x0, x1, x2, x3 := xht[i*k:(i+1)*k], xht[(i+1)*k:(i+2)*k], xht[(i+2)*k:(i+3)*k], xht[(i+3)*k:(i+4)*k]
+			for t := 0; t < k; t++ {
+				row := hht[t*k : (t+1)*k]
+				w0, w1, w2, w3 = w0[:len(row)], w1[:len(row)], w2[:len(row)], w3[:len(row)]
+				g0, g1, g2, g3 := -x0[t], -x1[t], -x2[t], -x3[t]
+				for r, v := range row {
+					g0 += v * w0[r]
+					g1 += v * w1[r]
+					g2 += v * w2[r]
+					g3 += v * w3[r]
+				}
+				hess := row[t]
+				pg[t*n+i] = cdStep(w0, t, g0, hess)
+				pg[t*n+i+1] = cdStep(w1, t, g1, hess)
+				pg[t*n+i+2] = cdStep(w2, t, g2, hess)
+				pg[t*n+i+3] = cdStep(w3, t, g3, hess)
+			}
+		}
+		for ; i < hi; i++ {
 			wi := w[i*k : (i+1)*k]
 			xi := xht[i*k : (i+1)*k]
 			for t := 0; t < k; t++ {
@@ -437,20 +480,7 @@ func (s *nmfSolver) update(a *mfCSR, w, ht []float64, l1, l2 float64) float64 {
 				for r, v := range row {
 					grad += v * wi[r]
 				}
-				p := grad
-				if wi[t] == 0 && p > 0 {
-					p = 0
-				}
-				pg[t*n+i] = math.Abs(p)
-				if hess := row[t]; hess != 0 {
-					// max(w - grad/hess, 0) as Cython's max: NaN-free data
-					// needs no math.Max.
-					if v := wi[t] - grad/hess; v > 0 {
-						wi[t] = v
-					} else {
-						wi[t] = 0
-					}
-				}
+				pg[t*n+i] = cdStep(wi, t, grad, row[t])
 			}
 		}
 	})
@@ -459,6 +489,24 @@ func (s *nmfSolver) update(a *mfCSR, w, ht []float64, l1, l2 float64) float64 {
 		violation += v
 	}
 	return violation
+}
+
+// cdStep is one coordinate update of _update_cdnmf_fast: it returns the
+// projected gradient's magnitude and moves wi[t] to max(wi[t] - grad/hess,
+// 0) (as Cython's max: the data are NaN-free, so no math.Max).
+func cdStep(wi []float64, t int, grad, hess float64) float64 {
+	p := grad
+	if wi[t] == 0 && p > 0 {
+		p = 0
+	}
+	if hess != 0 {
+		if v := wi[t] - grad/hess; v > 0 {
+			wi[t] = v
+		} else {
+			wi[t] = 0
+		}
+	}
+	return math.Abs(p)
 }
 
 // mfGram computes g = Aᵀ·A (k×k) for a row-major n×k A. Partial sums over
@@ -476,8 +524,9 @@ func mfGram(a []float64, n, k int, g []float64) {
 				if x == 0 {
 					continue
 				}
-				gp := part[p*k : (p+1)*k]
-				for q, y := range row {
+				// The upper triangle only; mirrored below.
+				gp := part[p*k+p : (p+1)*k]
+				for q, y := range row[p:] {
 					gp[q] += x * y
 				}
 			}
@@ -487,6 +536,11 @@ func mfGram(a []float64, n, k int, g []float64) {
 	for b := 0; b < nb; b++ {
 		for i, v := range parts[b*k*k : (b+1)*k*k] {
 			g[i] += v
+		}
+	}
+	for p := 0; p < k; p++ {
+		for q := p + 1; q < k; q++ {
+			g[q*k+p] = g[p*k+q]
 		}
 	}
 }
