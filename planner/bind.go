@@ -223,7 +223,7 @@ func (c *call) read(ctx context.Context, conn Conn, rel *relArg, s *Statement, p
 			if errors.As(err, &pe) && pe.Position > 0 && rel.pos > 0 {
 				pe.Position += rel.pos - 1
 			}
-			return nil, err
+			return nil, sideErr(ctx, err, shifted(rel.pos))
 		}
 		sql, oids = rel.sub.SQL, rel.sub.ParamOIDs
 		vals = append(vals, extra...)
@@ -266,7 +266,7 @@ func (c *call) read(ctx context.Context, conn Conn, rel *relArg, s *Statement, p
 	if err != nil {
 		// PostgreSQL's errors (and the wire's wrapping of them) pass
 		// unchanged, as do the caps' errors from row.
-		return nil, ctxErr(ctx, err)
+		return nil, sideErr(ctx, err, shifted(rel.pos))
 	}
 	if out.Columns == nil {
 		if err := setCols(rel.cols); err != nil {
@@ -294,7 +294,7 @@ func (c *call) tuples(ctx context.Context, conn Conn, s *Statement, params [][]b
 		return b.add(1, size)
 	})
 	if err != nil {
-		return nil, ctxErr(ctx, err)
+		return nil, sideErr(ctx, err, noPosition)
 	}
 	return tuples, nil
 }
@@ -445,23 +445,9 @@ func (s *Statement) runExplain(ctx context.Context, conn Conn, params [][]byte, 
 		return nil
 	})
 	if err != nil {
-		return nil, ctxErr(ctx, err)
+		return nil, sideErr(ctx, err, func(p int) int { return mapPosition(s.orig, s.explain.sql, s.splices, p) })
 	}
 	return finish([]arrayBuf{a}), nil
-}
-
-// cancelled is the error a cancelled call returns, as PostgreSQL words it.
-func cancelled() *Error {
-	return &Error{Code: "57014", Message: "canceling statement due to user request"}
-}
-
-// ctxErr turns a context error into 57014; PostgreSQL's own errors pass
-// unchanged.
-func ctxErr(ctx context.Context, err error) error {
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return cancelled()
-	}
-	return err
 }
 
 // sqlStater is implemented by PostgreSQL's errors as the wire package

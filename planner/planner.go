@@ -188,6 +188,10 @@ type Statement struct {
 
 	p     *Planner
 	calls []*call
+	// orig is the client's statement; splices say where its calls were
+	// replaced, to map error positions back.
+	orig    string
+	splices []splice
 	// explain is set for EXPLAIN of a statement with calls: SQL then
 	// returns the plan lines Bind computes, and explain.sql is the
 	// EXPLAIN statement run upstream with the proxy's arrays.

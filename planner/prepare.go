@@ -186,7 +186,7 @@ func (p *Planner) prepare(ctx context.Context, conn Conn, a *analysis, clientOID
 		}
 	}
 
-	sql := a.rewrite(calls)
+	sql, splices := a.rewrite(calls)
 	all := append(append([]uint32(nil), oids...), proxyOIDs...)
 	for _, t := range oids {
 		if t != 0 {
@@ -195,7 +195,7 @@ func (p *Planner) prepare(ctx context.Context, conn Conn, a *analysis, clientOID
 		// Let PostgreSQL infer the rest of the client's parameters.
 		ptypes, _, err := conn.Describe(ctx, sql, all)
 		if err != nil {
-			return nil, ctxErr(ctx, err)
+			return nil, sideErr(ctx, err, func(p int) int { return mapPosition(a.sql, sql, splices, p) })
 		}
 		for i := range oids {
 			if i < len(ptypes) {
@@ -206,7 +206,7 @@ func (p *Planner) prepare(ctx context.Context, conn Conn, a *analysis, clientOID
 		break
 	}
 
-	st := &Statement{p: p, calls: calls, ClientParams: n}
+	st := &Statement{p: p, calls: calls, ClientParams: n, orig: a.sql, splices: splices}
 	if a.explain != nil {
 		st.explain = &explainPlan{sql: sql, oids: all, textLines: explainText(a.explain)}
 		st.SQL = fmt.Sprintf(`SELECT unnest($%d::text[]) AS "QUERY PLAN"`, n+1)
@@ -231,14 +231,19 @@ func (p *Planner) describeRelation(ctx context.Context, conn Conn, rel *relArg, 
 	}
 	if sub == nil {
 		ptypes, cols, err := conn.Describe(ctx, rel.sql, oids)
-		return ptypes, cols, ctxErr(ctx, err)
+		return ptypes, cols, sideErr(ctx, err, shifted(rel.pos))
 	}
 	if sub.explain != nil {
 		return nil, nil, &Error{Code: "42601", Message: "a relation argument must be a query", Position: rel.pos}
 	}
 	rel.sub = sub
 	_, cols, err := conn.Describe(ctx, sub.SQL, sub.ParamOIDs)
-	return sub.ParamOIDs[:sub.ClientParams], cols, ctxErr(ctx, err)
+	return sub.ParamOIDs[:sub.ClientParams], cols, sideErr(ctx, err, func(p int) int {
+		if q := sub.ClientPosition(p); q > 0 {
+			return q + rel.pos - 1
+		}
+		return 0
+	})
 }
 
 func hasExprArgs(args []argSpec) bool {
@@ -261,7 +266,7 @@ func lookupArrayType(ctx context.Context, conn Conn, elem uint32) (uint32, error
 			return err
 		})
 	if err != nil {
-		return 0, ctxErr(ctx, err)
+		return 0, sideErr(ctx, err, noPosition)
 	}
 	if t == 0 {
 		return 0, &Error{Code: "42704", Message: fmt.Sprintf("type %d has no array type, so it cannot be an output column of a model function", elem)}
@@ -367,7 +372,7 @@ func (a *analysis) lateral(ctx context.Context, conn Conn, p *Planner, s *site, 
 	}
 	ptypes, cols, err := conn.Describe(ctx, q.sql, relOIDs)
 	if err != nil {
-		return nil, ctxErr(ctx, err)
+		return nil, sideErr(ctx, err, noPosition)
 	}
 	q.ptypes = ptypes
 	for _, c := range cols {
@@ -460,26 +465,30 @@ func (p *Planner) containsCall(n *pg_query.Node) bool {
 }
 
 // rewrite splices each call's replacement into the statement's text.
-func (a *analysis) rewrite(calls []*call) string {
+func (a *analysis) rewrite(calls []*call) (string, []splice) {
 	idx := make([]int, len(a.sites))
 	for i := range idx {
 		idx[i] = i
 	}
 	sort.Slice(idx, func(i, j int) bool { return a.sites[idx[i]].start < a.sites[idx[j]].start })
 	var b strings.Builder
+	var splices []splice
 	last := 0
 	for _, i := range idx {
 		s, c := a.sites[i], calls[i]
 		b.WriteString(a.sql[last:s.start])
+		sp := splice{origStart: s.start, origEnd: s.end, newStart: b.Len()}
 		if c.lateral != nil {
 			writeLateral(&b, s, c)
 		} else {
 			writeUnnest(&b, s, c)
 		}
+		sp.newEnd = b.Len()
+		splices = append(splices, sp)
 		last = s.end
 	}
 	b.WriteString(a.sql[last:])
-	return b.String()
+	return b.String(), splices
 }
 
 // columnNames are the output column names: the user's aliases first, the
