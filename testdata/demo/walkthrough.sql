@@ -150,7 +150,8 @@ row 48: Beauty | 2024-12-31 | *
 
 -- Customer segments: k-means on the segment inputs (standardised, 4
 -- clusters), profiled by joining back to dim_customer. Each cluster's most
--- common generating segment is a different one.
+-- common generating segment is a different one; clusters are numbered in
+-- order of first appearance (customer 1 is lapsed, customer 3 occasional).
 query needs=flywheel
 SELECT k.cluster, count(*) AS customers,
        round(avg(c.purchase_frequency), 2) AS purchase_frequency,
@@ -165,11 +166,15 @@ ORDER BY k.cluster;
 ----
 columns: cluster, customers, purchase_frequency, avg_spend, last_purchase_days_ago, segment
 rows: 4
-range cluster: 0..3
-distinct segment: 4
+row 1: 0 | * | * | * | * | lapsed
+row 2: 1 | * | * | * | * | occasional
+row 3: 2 | * | * | * | * | loyal
+row 4: 3 | * | * | * | * | champion
+range customers: 80..450
 
 -- How well do the clusters match the generating segments? Purity: the share
--- of customers in their cluster's majority segment (scikit-learn: 0.958).
+-- of customers in their cluster's majority segment (scikit-learn: 0.958,
+-- Flywheel: 0.959).
 query needs=flywheel
 WITH k AS (
     SELECT * FROM kmeans((SELECT customer_id, purchase_frequency, avg_spend, last_purchase_days_ago
@@ -413,8 +418,11 @@ row 3: 2024-03-31 | 480.174820±1e-4 | * | *
 ordered: lower <= forecast <= upper
 
 -- Section 7: NMF, k = 2, random init with seed 0: scikit-learn's matrix.
+-- Rows and columns are numbered in order of first appearance, which is the
+-- order init 'random' draws in, so list the entries column by column to
+-- match R's own order (row 4 is the first to rate column 2).
 query needs=flywheel
-SELECT * FROM nmf((SELECT row, col, value FROM nmf_ratings), 2, init => 'random', seed => 0);
+SELECT * FROM nmf((SELECT row, col, value FROM nmf_ratings ORDER BY col, row), 2, init => 'random', seed => 0);
 ----
 columns: row, col, predicted
 rows: 20
