@@ -254,6 +254,7 @@ func fitHolt(ctx context.Context, y []float64, sp hwSpec, fixed [4]float64) (*Ho
 	}
 
 	pr := newHWProblem(sp, ys, fixed)
+	pr.orig, pr.shift, pr.scale = y, shift, scale
 	z0 := make([]float64, len(pr.vars))
 	l0, b0, s0 := hwInitialStates(ys, sp)
 	k := pr.ks
@@ -268,22 +269,27 @@ func fitHolt(ctx context.Context, y []float64, sp hwSpec, fixed [4]float64) (*Ho
 	}
 	pr.clampTo(z0)
 	pr.normalise(z0)
-	z, _, err := pr.optimise(ctx, z0, holtStarts)
+	z0s := [][]float64{z0}
+	if sp.trend == ComponentMul && sp.season == ComponentAdd {
+		// With a multiplicative trend the split of the mean between level
+		// and additive seasonal states is no invariance: a small, decaying
+		// level with large seasonal states is a separate basin, which
+		// statsmodels sometimes lands in.
+		alt := append([]float64(nil), z0...)
+		shift := 0.9 * alt[pr.ks]
+		alt[pr.ks] -= shift
+		alt[pr.ks+1] = 0.8
+		for k := pr.ks + 2; k < len(alt); k++ {
+			alt[k] += shift
+		}
+		z0s = append(z0s, alt)
+	}
+	z, _, err := pr.optimise(ctx, z0s, holtStarts)
 	if err != nil {
 		return nil, err
 	}
 	p := pr.decode(z).clone()
-
-	// Back to the data's units.
-	p.l0 = p.l0*scale + shift
-	if sp.trend == ComponentAdd {
-		p.b0 *= scale
-	}
-	if sp.season == ComponentAdd {
-		for j := range p.s0 {
-			p.s0[j] *= scale
-		}
-	}
+	pr.unscale(&p)
 	return newHoltModel(y, sp, p), nil
 }
 

@@ -3,6 +3,7 @@ package functions
 import (
 	"context"
 	"math"
+	"slices"
 	"sort"
 )
 
@@ -19,6 +20,13 @@ import (
 // models the one-step errors are linear in the initial states, so one
 // Gauss-Newton step solves for them exactly; for multiplicative models a
 // few Levenberg-Marquardt steps from statsmodels' heuristic states do.
+//
+// A multiplicative trend makes the surface rugged (the growth factor
+// trades off against the level and the seasonal states), so those models
+// also restart the local optimiser from fixed perturbations of the best
+// point (hop). Points whose SSE the data in its own units does not
+// reproduce, because the recursion amplifies rounding, are rejected
+// (unstable). Everything is deterministic: no random restarts.
 
 // Bounds of the damping parameter, as statsmodels.
 const (
@@ -49,6 +57,9 @@ const (
 type hwProblem struct {
 	spec hwSpec
 	y    []float64
+	// orig is the data in its own units: y = (orig - shift) / scale.
+	orig         []float64
+	shift, scale float64
 	// fixed alpha, beta, gamma, phi; NaN where estimated.
 	fixed [4]float64
 
@@ -496,43 +507,48 @@ func gridAxis(v hwVar) []float64 {
 	return []float64{0.05, 0.5}
 }
 
-// optimise finds the SSE-minimising z. z0 holds starting states (used as
-// is for multiplicative models; additive ones solve for them).
-func (pr *hwProblem) optimise(ctx context.Context, z0 []float64, starts int) ([]float64, float64, error) {
+// optimise finds the SSE-minimising z. z0s hold starting states (used as
+// is for multiplicative models; additive ones solve for them): every one
+// is tried at every grid point, and the local optimiser runs from the
+// best starts grid points overall plus the best of each starting state.
+func (pr *hwProblem) optimise(ctx context.Context, z0s [][]float64, starts int) ([]float64, float64, error) {
 	type cand struct {
-		z []float64
-		f float64
+		z      []float64
+		f      float64
+		origin int
 	}
 	var cands []cand
 	ks := pr.ks
 	// Enumerate the grid over the smoothing variables.
-	idx := make([]int, ks)
 	axes := make([][]float64, ks)
 	for v := 0; v < ks; v++ {
 		axes[v] = gridAxis(pr.vars[v])
 	}
-	for {
-		if err := ctx.Err(); err != nil {
-			return nil, 0, err
-		}
-		z := append([]float64(nil), z0...)
-		for v := 0; v < ks; v++ {
-			z[v] = axes[v][idx[v]]
-		}
-		f := pr.solveStates(ctx, z, pr.sse(z))
-		if !math.IsInf(f, 1) && !math.IsNaN(f) {
-			cands = append(cands, cand{z, f})
-		}
-		v := 0
-		for ; v < ks; v++ {
-			idx[v]++
-			if idx[v] < len(axes[v]) {
+	for o, z0 := range z0s {
+		idx := make([]int, ks)
+		for {
+			if err := ctx.Err(); err != nil {
+				return nil, 0, err
+			}
+			z := append([]float64(nil), z0...)
+			for v := 0; v < ks; v++ {
+				z[v] = axes[v][idx[v]]
+			}
+			f := pr.solveStates(ctx, z, pr.sse(z))
+			if !math.IsInf(f, 1) && !math.IsNaN(f) {
+				cands = append(cands, cand{z, f, o})
+			}
+			v := 0
+			for ; v < ks; v++ {
+				idx[v]++
+				if idx[v] < len(axes[v]) {
+					break
+				}
+				idx[v] = 0
+			}
+			if v == ks {
 				break
 			}
-			idx[v] = 0
-		}
-		if v == ks {
-			break
 		}
 	}
 	if err := ctx.Err(); err != nil {
@@ -542,14 +558,26 @@ func (pr *hwProblem) optimise(ctx context.Context, z0 []float64, starts int) ([]
 		return nil, 0, errNoFiniteFit
 	}
 	sort.SliceStable(cands, func(i, j int) bool { return cands[i].f < cands[j].f })
-	if len(cands) > starts {
-		cands = cands[:starts]
+	picked := cands[:min(starts, len(cands))]
+	for o := 1; o < len(z0s); o++ {
+		if !slices.ContainsFunc(picked, func(c cand) bool { return c.origin == o }) {
+			if i := slices.IndexFunc(cands, func(c cand) bool { return c.origin == o }); i >= 0 {
+				picked = append(picked, cands[i])
+			}
+		}
 	}
+	cands = picked
 	best := -1
 	for i := range cands {
+		start := append([]float64(nil), cands[i].z...)
 		f, err := pr.lm(ctx, cands[i].z, cands[i].f, false, 300)
 		if err != nil {
 			return nil, 0, err
+		}
+		if pr.unstable(cands[i].z, f) {
+			// Keep the grid point rather than an artefact of rounding.
+			copy(cands[i].z, start)
+			f = cands[i].f
 		}
 		cands[i].f = f
 		if best < 0 || f < cands[best].f {
@@ -557,8 +585,105 @@ func (pr *hwProblem) optimise(ctx context.Context, z0 []float64, starts int) ([]
 		}
 	}
 	z, f := cands[best].z, cands[best].f
+	if pr.spec.trend == ComponentMul {
+		var err error
+		if f, err = pr.hop(ctx, z, f); err != nil {
+			return nil, 0, err
+		}
+	}
 	// The states are optimal for the final smoothing parameters up to the
 	// optimiser's tolerance; for additive models make them exactly so.
 	f = pr.solveStates(ctx, z, f)
 	return z, f, nil
+}
+
+// hop escapes the local minima a multiplicative trend creates (the
+// level's growth factor trades off against the level and, with an
+// additive season, the seasonal states, which gives a rugged SSE surface):
+// it restarts the local optimiser from fixed perturbations of the best
+// point's smoothing parameters and initial states, keeping any
+// improvement, until a round of restarts brings none.
+func (pr *hwProblem) hop(ctx context.Context, z []float64, f float64) (float64, error) {
+	// The perturbations: factors on alpha, on the level (the rest moved
+	// into additive seasonal states) and on the growth rate b0-1, and a
+	// reset of u_beta.
+	hops := [...]struct{ alpha, level, growth, beta float64 }{
+		{1, 0.5, 1, 0.5},
+		{1, 1.5, 1, 0.5},
+		{1, 1, -1, 0.05},
+		{0.5, 1, 1, 0.05},
+		{2, 1, 1, 0.05},
+		{1, 0.7, 2, 0.5},
+		{1, 1, 0.5, 0.05},
+		{1, 0.3, 1, 0.05},
+	}
+	kl, kb := pr.ks, pr.ks+1
+	zt := make([]float64, len(z))
+	for round := 0; round < 8; round++ {
+		improved := false
+		for _, p := range hops {
+			copy(zt, z)
+			if pr.ia >= 0 {
+				zt[pr.ia] *= p.alpha
+			}
+			if pr.ib >= 0 {
+				zt[pr.ib] = p.beta
+			}
+			zt[kb] = 1 + (zt[kb]-1)*p.growth
+			shift := zt[kl] * (1 - p.level)
+			zt[kl] -= shift
+			if pr.spec.season == ComponentAdd {
+				for k := kb + 1; k < len(zt); k++ {
+					zt[k] += shift
+				}
+			}
+			pr.clampTo(zt)
+			pr.normalise(zt)
+			ft, err := pr.lm(ctx, zt, pr.sse(zt), false, 300)
+			if err != nil {
+				return f, err
+			}
+			if ft < f*(1-1e-9) && !pr.unstable(zt, ft) {
+				copy(z, zt)
+				f = ft
+				improved = true
+			}
+		}
+		if !improved {
+			break
+		}
+	}
+	return f, nil
+}
+
+// unstable reports whether the SSE at z is an artefact of rounding: a
+// multiplicative model can drive its level towards zero until the
+// recursion amplifies rounding errors, and the optimiser then "finds"
+// SSEs that the same parameters do not reproduce on the data in its own
+// units. Such a point is rejected: the SSE reported is the one on the
+// data, and it must be the one minimised. Additive recursions are linear
+// and never amplify rounding this way.
+func (pr *hwProblem) unstable(z []float64, f float64) bool {
+	if pr.orig == nil || (pr.spec.trend != ComponentMul && pr.spec.season != ComponentMul) {
+		return false
+	}
+	p := pr.decode(z).clone()
+	pr.unscale(&p)
+	fo, _, _ := pr.spec.sse(pr.orig, &p, pr.ring)
+	want := f * pr.scale * pr.scale
+	return !(math.Abs(fo-want) <= 1e-6*want)
+}
+
+// unscale maps parameters of the normalised problem back to the data's
+// units.
+func (pr *hwProblem) unscale(p *hwParams) {
+	p.l0 = p.l0*pr.scale + pr.shift
+	if pr.spec.trend == ComponentAdd {
+		p.b0 *= pr.scale
+	}
+	if pr.spec.season == ComponentAdd {
+		for j := range p.s0 {
+			p.s0[j] *= pr.scale
+		}
+	}
 }

@@ -103,6 +103,14 @@ def series_cases():
     add("outlier", np.r_[100 + 2 * t[:20], 400, 100 + 2 * t[21:36]] + rng.normal(0, 1, 36), trend="add")
     add("step", np.r_[np.full(20, 10.0), np.full(20, 30.0)] + rng.normal(0, 0.5, 40), trend="add", damped=True)
 
+    # Multiplicative trend with an additive season on 3 short cycles: the SSE
+    # surface is rugged, and some optima drive the level to ~0, where the
+    # recursion amplifies rounding (Flywheel rejects such points).
+    add("mul_add_damped_short", [71.18528427128547, 55.261641763860794, 73.94500257165814, 84.26909355874984,
+                                 75.66165624547126, 55.74594878952799, 71.94909694914365, 82.69216209415431,
+                                 67.55724327981783, 57.330946479148864, 70.39947903271327, 93.85487480844226],
+        horizon=4, trend="mul", damped=True, seasonal="add", seasonal_periods=4)
+
     # Fixed smoothing parameters.
     y = 100 + 2.5 * t[:36] + rng.normal(0, 4, 36)
     add("fixed_alpha", y, trend="add", alpha=0.3)
