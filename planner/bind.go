@@ -22,26 +22,35 @@ type step struct {
 }
 
 func (s *Statement) bind(ctx context.Context, conn Conn, params [][]byte, formats []int16) ([][]byte, error) {
-	if len(params) != s.ClientParams {
-		return nil, &Error{Code: "08P01", Message: fmt.Sprintf("bind message supplies %d parameters, but prepared statement requires %d", len(params), s.ClientParams)}
-	}
-	if len(formats) > 1 && len(formats) != len(params) {
-		return nil, &Error{Code: "08P01", Message: fmt.Sprintf("bind message has %d parameter formats but %d parameters", len(formats), len(params))}
-	}
-	var extra [][]byte
-	steps := make([]step, 0, len(s.calls))
-	for _, c := range s.calls {
-		arrays, st, err := c.bind(ctx, conn, s, params, formats)
-		if err != nil {
-			return nil, err
-		}
-		extra = append(extra, arrays...)
-		steps = append(steps, st)
+	extra, steps, err := s.run(ctx, conn, params, formats)
+	if err != nil {
+		return nil, err
 	}
 	if s.explain != nil {
 		return s.runExplain(ctx, conn, params, formats, extra, steps)
 	}
 	return extra, nil
+}
+
+// run runs the statement's calls, those inside relation arguments first,
+// and returns the proxy's arrays and what each call did.
+func (s *Statement) run(ctx context.Context, conn Conn, params [][]byte, formats []int16) ([][]byte, []step, error) {
+	if len(params) != s.ClientParams {
+		return nil, nil, &Error{Code: "08P01", Message: fmt.Sprintf("bind message supplies %d parameters, but prepared statement requires %d", len(params), s.ClientParams)}
+	}
+	if len(formats) > 1 && len(formats) != len(params) {
+		return nil, nil, &Error{Code: "08P01", Message: fmt.Sprintf("bind message has %d parameter formats but %d parameters", len(formats), len(params))}
+	}
+	var extra [][]byte
+	steps := make([]step, 0, len(s.calls))
+	for _, c := range s.calls {
+		arrays, err := c.bind(ctx, conn, s, params, formats, &steps)
+		if err != nil {
+			return nil, nil, err
+		}
+		extra = append(extra, arrays...)
+	}
+	return extra, steps, nil
 }
 
 // paramFormat is parameter i's format code in a Bind's format list.
@@ -77,7 +86,18 @@ func (b *budget) add(rows, bytes int64) error {
 }
 
 // bind evaluates one call's arguments, runs it, and returns its arrays.
-func (c *call) bind(ctx context.Context, conn Conn, s *Statement, params [][]byte, formats []int16) ([][]byte, step, error) {
+// What it did, and what calls in its relation arguments did, goes to
+// steps.
+func (c *call) bind(ctx context.Context, conn Conn, s *Statement, params [][]byte, formats []int16, steps *[]step) ([][]byte, error) {
+	arrays, st, err := c.bindOne(ctx, conn, s, params, formats, steps)
+	if err != nil {
+		return nil, err
+	}
+	*steps = append(*steps, st)
+	return arrays, nil
+}
+
+func (c *call) bindOne(ctx context.Context, conn Conn, s *Statement, params [][]byte, formats []int16, steps *[]step) ([][]byte, step, error) {
 	st := step{name: c.fn.Name, calls: 1}
 	b := &budget{fn: c.fn.Name, maxRows: s.p.opts.MaxInputRows, maxByte: s.p.opts.MaxInputBytes}
 	values := make(map[string]any, len(c.args))
@@ -93,7 +113,7 @@ func (c *call) bind(ctx context.Context, conn Conn, s *Statement, params [][]byt
 			}
 			values[fa.Name] = v
 		case argRelation:
-			rel, err := c.read(ctx, conn, spec.rel, s, params, formats, b)
+			rel, err := c.read(ctx, conn, spec.rel, s, params, formats, b, steps)
 			if err != nil {
 				return nil, st, err
 			}
@@ -213,11 +233,12 @@ func subParams(nums []int, s *Statement, params [][]byte, formats []int16) ([]ui
 }
 
 // read runs a relation argument's query and collects its rows.
-func (c *call) read(ctx context.Context, conn Conn, rel *relArg, s *Statement, params [][]byte, formats []int16, b *budget) (*catalog.Relation, error) {
+func (c *call) read(ctx context.Context, conn Conn, rel *relArg, s *Statement, params [][]byte, formats []int16, b *budget, steps *[]step) (*catalog.Relation, error) {
 	oids, vals, fmts := subParams(rel.params, s, params, formats)
 	sql := rel.sql
 	if rel.sub != nil {
-		extra, err := rel.sub.Bind(ctx, conn, vals, fmts)
+		extra, sub, err := rel.sub.run(ctx, conn, vals, fmts)
+		*steps = append(*steps, sub...)
 		if err != nil {
 			var pe *Error
 			if errors.As(err, &pe) && pe.Position > 0 && rel.pos > 0 {

@@ -89,3 +89,14 @@ func TestCancel(t *testing.T) {
 		t.Errorf("after cancel: %s", r)
 	}
 }
+
+// A call inside a relation argument shows as a step of its own, first.
+func TestExplainNested(t *testing.T) {
+	s := newSession(t, Options{}, "")
+	r := s.mustRun(`EXPLAIN SELECT * FROM echo_rows((SELECT i FROM series(4)))`)
+	if len(r.rows) < 3 ||
+		!strings.HasPrefix(r.rows[0][0], "Flywheel Function Scan: series  (input rows=0, output rows=4,") ||
+		!strings.HasPrefix(r.rows[1][0], "Flywheel Function Scan: echo_rows  (input rows=4, output rows=4,") {
+		t.Errorf("EXPLAIN gave\n%s", r)
+	}
+}
