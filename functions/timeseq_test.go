@@ -100,3 +100,45 @@ func TestInferIntStep(t *testing.T) {
 		}
 	}
 }
+
+// FuzzInferTimeStep: random sorted timestamps never panic, and an
+// inferred step reproduces every value from the one before.
+func FuzzInferTimeStep(f *testing.F) {
+	f.Add([]byte{31, 28, 31, 30}, uint8(0))
+	f.Add([]byte{7, 7, 7}, uint8(1))
+	f.Add([]byte{1, 2, 1}, uint8(2))
+	f.Fuzz(func(t *testing.T, gaps []byte, unit uint8) {
+		if len(gaps) > 64 {
+			gaps = gaps[:64]
+		}
+		ts := []time.Time{time.Date(2023, 1, 31, 0, 0, 0, 0, time.UTC)}
+		for _, g := range gaps {
+			last := ts[len(ts)-1]
+			var next time.Time
+			switch unit % 3 {
+			case 0:
+				next = last.AddDate(0, 0, int(g))
+			case 1:
+				next = last.Add(time.Duration(g) * time.Hour)
+			default:
+				next = time.Date(last.Year(), last.Month()+time.Month(g%13), 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, -1)
+			}
+			if !next.After(last) {
+				next = last.AddDate(0, 0, 1)
+			}
+			ts = append(ts, next)
+		}
+		step, err := InferTimeStep(ts)
+		if err != nil {
+			if _, ok := AsInputError(err); !ok {
+				t.Fatalf("non-input error %v", err)
+			}
+			return
+		}
+		for i := 1; i < len(ts); i++ {
+			if got := step.Advance(ts[i-1], 1); !got.Equal(ts[i]) {
+				t.Fatalf("step %v: %v -> %v, want %v", step, ts[i-1], got, ts[i])
+			}
+		}
+	})
+}
