@@ -220,6 +220,9 @@ func TestLoadScale1(t *testing.T) {
 		// Model consistency: one purchase event per sale, segment inputs
 		// measured on the customer's sales.
 		"SELECT abs((SELECT count(*) FROM events WHERE event_type = 'purchase') - (SELECT count(*) FROM fact_sales))",
+		`SELECT count(*) FROM events e WHERE event_type = 'purchase' AND NOT EXISTS (SELECT 1 FROM fact_sales s
+			WHERE s.customer_id = e.customer_id AND s.product_id = e.product_id AND s.sale_date = e.event_time::date)`,
+		"SELECT count(*) FROM fact_ratings r JOIN dim_customer c USING (customer_id) WHERE r.rated_at::date < c.signup_date",
 		`SELECT count(*) FROM dim_customer c JOIN (SELECT customer_id, round(avg(sales_amount), 2) AS spend,
 			'2024-12-31'::date - max(sale_date) AS recency FROM fact_sales GROUP BY customer_id) s USING (customer_id)
 			WHERE s.spend <> c.avg_spend OR s.recency <> c.last_purchase_days_ago`,
