@@ -4,6 +4,7 @@ import (
 	"sync"
 
 	"github.com/flywheeldb/flywheel/catalog"
+	"github.com/flywheeldb/flywheel/planner"
 	"github.com/jackc/pgx/v5/pgproto3"
 )
 
@@ -37,6 +38,14 @@ type entry struct {
 	side *sideQuery // capture target
 	last bool       // last entry of a side query: signal when removed
 	syn  []byte     // synthetic message bytes
+	// swallowOK drops the request's own answer but relays its error: the
+	// Parse and Bind of a rewritten simple Query.
+	swallowOK bool
+	// st, for a rewritten statement's requests, maps the cursor position
+	// of PostgreSQL's errors back to the client's text (plus offset, the
+	// statement's place in a simple Query string).
+	st     *planner.Statement
+	offset int
 	// force delivers a synthetic message even while the server skips to
 	// Sync: it reports the very error that started the skipping (a side
 	// query's), so nothing is ahead of it.

@@ -129,10 +129,11 @@ func (s *session) simpleCall(p planner.Part) (byte, bool, error) {
 		return s.awaitSync()
 	}
 	s.q.mu.Lock()
-	s.pushLocked(entry{kind: 'P', act: swallow})
-	s.pushLocked(entry{kind: 'B', act: swallow})
-	s.pushLocked(entry{kind: 'D', act: forward, trim: -1, dropNoData: true})
-	s.pushLocked(entry{kind: 'E', act: forward, trim: -1})
+	// Parse and Bind answers are swallowed, but not their errors.
+	s.pushLocked(entry{kind: 'P', act: forward, trim: -1, st: st, offset: p.Offset, swallowOK: true})
+	s.pushLocked(entry{kind: 'B', act: forward, trim: -1, st: st, offset: p.Offset, swallowOK: true})
+	s.pushLocked(entry{kind: 'D', act: forward, trim: -1, dropNoData: true, st: st, offset: p.Offset})
+	s.pushLocked(entry{kind: 'E', act: forward, trim: -1, st: st, offset: p.Offset})
 	s.pushLocked(entry{kind: 'S', act: forward, trim: -1, wait: s.newWait()})
 	s.q.mu.Unlock()
 	if err := s.sendCall(st, "", nil, nil, extra); err != nil {
@@ -217,7 +218,17 @@ func (s *session) errorResponse(err error, offset int) (resp *pgproto3.ErrorResp
 	case errors.Is(err, errSkipped):
 		return nil, false
 	case errors.As(err, &ue):
-		return ue.resp, false
+		resp := *ue.resp
+		var se *planner.SideQueryError
+		if resp.Position > 0 {
+			resp.Position = 0
+			if errors.As(err, &se) && se.Position != nil {
+				if p := se.Position(int(ue.resp.Position)); p > 0 {
+					resp.Position = int32(p + offset)
+				}
+			}
+		}
+		return &resp, false
 	case errors.As(err, &pe):
 		r := &pgproto3.ErrorResponse{Severity: "ERROR", SeverityUnlocalized: "ERROR", Code: pe.Code,
 			Message: pe.Message, Detail: pe.Detail, Hint: pe.Hint}
@@ -295,7 +306,7 @@ func (s *session) onParse(n int) error {
 		s.stmts = make(map[string]*planner.Statement)
 	}
 	s.stmts[msg.Name] = st
-	s.push(entry{kind: 'P', act: forward, trim: -1})
+	s.push(entry{kind: 'P', act: forward, trim: -1, st: st})
 	return s.writeUp(&pgproto3.Parse{Name: msg.Name, Query: st.SQL, ParameterOIDs: st.ParamOIDs})
 }
 

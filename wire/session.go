@@ -286,6 +286,8 @@ func (s *session) onUpstream(typ byte, n int) error {
 // that a rewritten request needs adjusted.
 func (s *session) forwardResponse(e *entry, typ byte, n int) error {
 	switch {
+	case e.swallowOK && typ != 'E':
+		return s.ur.skip(n)
 	case typ == 'Z' && e.wait != nil:
 		body, err := s.ur.body(n)
 		if err != nil {
@@ -297,6 +299,24 @@ func (s *session) forwardResponse(e *entry, typ byte, n int) error {
 		return nil
 	case typ == 'n' && e.dropNoData:
 		return s.ur.skip(n)
+	case typ == 'E' && e.st != nil:
+		body, err := s.ur.body(n)
+		if err != nil {
+			return err
+		}
+		var er pgproto3.ErrorResponse
+		if err := er.Decode(body); err != nil {
+			return err
+		}
+		if er.Position > 0 {
+			if p := e.st.ClientPosition(int(er.Position)); p > 0 {
+				er.Position = int32(p + e.offset)
+			} else {
+				er.Position = 0
+			}
+		}
+		s.writeErrorLocked(&er)
+		return nil
 	case typ == 't' && e.trim >= 0:
 		body, err := s.ur.body(n)
 		if err != nil {

@@ -340,3 +340,27 @@ func TestJDBCPreparedRecommend(t *testing.T) {
 		t.Fatalf("JDBC prepared recommend:\n%s\nwant:\n%s", out, want)
 	}
 }
+
+// PostgreSQL's own errors in a rewritten statement reach the client, with
+// the cursor position in the client's text.
+func TestRewrittenStatementErrors(t *testing.T) {
+	c, _, _ := seeded(t)
+	ctx := context.Background()
+	const q = "SELECT r.nope FROM recommend(1, 2, ratings => (SELECT user_id, product_id, rating FROM ratings)) r"
+	for _, mode := range []pgx.QueryExecMode{pgx.QueryExecModeSimpleProtocol, pgx.QueryExecModeCacheDescribe} {
+		_, err := c.Exec(ctx, q, mode)
+		var pgErr *pgconn.PgError
+		if !errors.As(err, &pgErr) || pgErr.Code != "42703" || pgErr.Position != 8 {
+			t.Errorf("mode %v: want 42703 at 8, got %+v", mode, err)
+		}
+		// A misspelt column inside a relation argument points into it.
+		_, err = c.Exec(ctx, "SELECT * FROM recommend(1, 2, ratings => (SELECT user_id, product_id, ratin FROM ratings))", mode)
+		if !errors.As(err, &pgErr) || pgErr.Code != "42703" || pgErr.Position != 71 {
+			t.Errorf("mode %v: want 42703 at 71, got %+v", mode, err)
+		}
+	}
+	var n int
+	if err := c.QueryRow(ctx, "SELECT 1").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+}
