@@ -4,6 +4,7 @@ package catalog
 func Builtin() *Catalog {
 	return New(
 		KMeans(), KMeansCenters(),
+		HoltForecast(), HoltFit(),
 		NMF(), Recommend(), SimilarItems(),
 		SGDRegress(),
 	)

@@ -95,10 +95,11 @@ func runRecommend(ctx context.Context, call *Call) (*Result, error) {
 	if rel.Rows() == 0 {
 		return out, nil // nobody has ratings, so neither has this user
 	}
-	t, err := mfReadTriples(fn, "ratings", rel)
+	ix, err := recommendIndex(ctx, call, rel, method, k)
 	if err != nil {
 		return nil, err
 	}
+	t := ix.t
 	u, ok := mfFindKey(t.rows, rel.Columns[0], call.Values["user"])
 	if !ok {
 		return out, nil
@@ -106,25 +107,17 @@ func runRecommend(ctx context.Context, call *Call) (*Result, error) {
 	var recs []functions.Scored
 	switch method {
 	case "user_cf":
-		cf, err := functions.NewUserCF(t.r, t.c, t.v, t.rows.Len(), t.cols.Len())
-		if err != nil {
-			return nil, mfArgError(fn, "ratings", err)
-		}
-		if recs, err = cf.Recommend(u, n, neighbors); err != nil {
+		if recs, err = ix.cf.Recommend(u, n, neighbors); err != nil {
 			return nil, mfArgError(fn, "ratings", err)
 		}
 	case "nmf":
-		model, err := functions.NMF(ctx, t.r, t.c, t.v, t.rows.Len(), t.cols.Len(), functions.NMFOptions{K: k, Init: "nndsvda"})
-		if err != nil {
-			return nil, mfArgError(fn, "ratings", err)
-		}
 		var rated []int
 		for p, r := range t.r {
 			if r == u {
 				rated = append(rated, t.c[p])
 			}
 		}
-		if recs, err = model.Recommend(u, rated, n); err != nil {
+		if recs, err = ix.model.Recommend(u, rated, n); err != nil {
 			return nil, mfArgError(fn, "ratings", err)
 		}
 	}
@@ -146,4 +139,47 @@ func mfPositive(call *Call, name string) (int, error) {
 		return 0, &ArgError{Func: call.Func.Name, Arg: name, Msg: fmt.Sprintf("must be at least 1, got %d", v)}
 	}
 	return int(v), nil
+}
+
+// recommendIndexes is what recommend builds from its ratings before it can
+// answer for one user: the same for every user of a LATERAL batch.
+type recommendIndexes struct {
+	t     *mfTriples
+	cf    *functions.UserCF
+	model *functions.NMFModel
+}
+
+type recommendMemoKey struct {
+	rel    *Relation
+	method string
+	k      int
+}
+
+// recommendIndex builds (or takes from the batch's memo) the ratings'
+// index for a method.
+func recommendIndex(ctx context.Context, call *Call, rel *Relation, method string, k int) (*recommendIndexes, error) {
+	fn := call.Func.Name
+	key := recommendMemoKey{rel, method, k}
+	if ix, ok := call.Memo[key].(*recommendIndexes); ok {
+		return ix, nil
+	}
+	t, err := mfReadTriples(fn, "ratings", rel)
+	if err != nil {
+		return nil, err
+	}
+	ix := &recommendIndexes{t: t}
+	switch method {
+	case "user_cf":
+		if ix.cf, err = functions.NewUserCF(t.r, t.c, t.v, t.rows.Len(), t.cols.Len()); err != nil {
+			return nil, mfArgError(fn, "ratings", err)
+		}
+	case "nmf":
+		if ix.model, err = functions.NMF(ctx, t.r, t.c, t.v, t.rows.Len(), t.cols.Len(), functions.NMFOptions{K: k, Init: "nndsvda"}); err != nil {
+			return nil, mfArgError(fn, "ratings", err)
+		}
+	}
+	if call.Memo != nil {
+		call.Memo[key] = ix
+	}
+	return ix, nil
 }

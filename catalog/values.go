@@ -121,6 +121,11 @@ type Call struct {
 	// Values holds each argument by name: int64, float64, string, bool,
 	// *Relation, or nil for SQL NULL.
 	Values map[string]any
+	// Memo, when not nil, is shared by the calls of one batch (a LATERAL
+	// call runs once per outer value over the same relation arguments), so
+	// a function can build an index of a relation once per batch. Keys
+	// should include the *Relation they derive from.
+	Memo map[any]any
 }
 
 // Int returns an integer argument.

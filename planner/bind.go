@@ -141,6 +141,8 @@ func (c *call) bindOne(ctx context.Context, conn Conn, s *Statement, params [][]
 	}
 	st.lateral, st.calls = true, len(tuples)
 	nargs := len(c.lateral.types)
+	// One memo for the batch: functions index their relation arguments once.
+	memo := map[any]any{}
 	for t, tuple := range tuples {
 		if t%64 == 0 && ctx.Err() != nil {
 			return nil, st, c.wrap(ctx, ctx.Err())
@@ -169,7 +171,7 @@ func (c *call) bindOne(ctx context.Context, conn Conn, s *Statement, params [][]
 			continue
 		}
 		start := time.Now()
-		res, err := c.fn.Run(ctx, &catalog.Call{Func: c.fn, Values: values})
+		res, err := c.fn.Run(ctx, &catalog.Call{Func: c.fn, Values: values, Memo: memo})
 		st.dur += time.Since(start)
 		if err != nil {
 			return nil, st, c.wrap(ctx, err)
