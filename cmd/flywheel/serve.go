@@ -103,7 +103,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		log.Warn("could not create the flywheel schema's stub functions", "err", err)
 	}
 	if f.demo {
-		if err := loadDemo(ctx, upstream, 1, false, stdout); err != nil {
+		if err := loadDemo(ctx, upstream, 1, false, true, stdout); err != nil {
 			return err
 		}
 	}
