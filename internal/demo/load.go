@@ -228,6 +228,16 @@ func CheckScale(scale int) error {
 // error or a lost connection leaves the database as it was. After a
 // cancellation conn may be closed.
 func Load(ctx context.Context, conn *pgx.Conn, opts Options) (Stats, error) {
+	st, err := load(ctx, conn, opts)
+	// A cancelled load fails however the cancel reached it (pgx may report
+	// the closed connection instead); say that it was cancelled.
+	if err != nil && ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
+		err = fmt.Errorf("%w: %v", ctx.Err(), err)
+	}
+	return st, err
+}
+
+func load(ctx context.Context, conn *pgx.Conn, opts Options) (Stats, error) {
 	start := time.Now()
 	st := Stats{Scale: opts.Scale, Seed: opts.Seed}
 	if err := CheckScale(opts.Scale); err != nil {
