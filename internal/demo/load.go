@@ -228,7 +228,7 @@ func CheckScale(scale int) error {
 // error or a lost connection leaves the database as it was. After a
 // cancellation conn may be closed.
 func Load(ctx context.Context, conn *pgx.Conn, opts Options) (Stats, error) {
-	st, err := load(ctx, conn, opts)
+	st, err := loadOnce(ctx, conn, opts)
 	// A cancelled load fails however the cancel reached it (pgx may report
 	// the closed connection instead); say that it was cancelled.
 	if err != nil && ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
@@ -237,7 +237,7 @@ func Load(ctx context.Context, conn *pgx.Conn, opts Options) (Stats, error) {
 	return st, err
 }
 
-func load(ctx context.Context, conn *pgx.Conn, opts Options) (Stats, error) {
+func loadOnce(ctx context.Context, conn *pgx.Conn, opts Options) (Stats, error) {
 	start := time.Now()
 	st := Stats{Scale: opts.Scale, Seed: opts.Seed}
 	if err := CheckScale(opts.Scale); err != nil {
