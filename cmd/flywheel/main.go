@@ -30,6 +30,9 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		if errors.Is(err, errHelp) {
+			return
+		}
 		if !errors.Is(err, errUsage) {
 			fmt.Fprintln(os.Stderr, "flywheel:", err)
 		}
@@ -37,7 +40,12 @@ func main() {
 	}
 }
 
-var errUsage = errors.New("usage")
+// errUsage: the command line was wrong and usage was printed; errHelp:
+// help was asked for and printed.
+var (
+	errUsage = errors.New("usage")
+	errHelp  = errors.New("help")
+)
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {

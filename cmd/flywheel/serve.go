@@ -28,6 +28,16 @@ type serveFlags struct {
 	demo                      bool
 }
 
+func newServeFlagSet(f *serveFlags) *flag.FlagSet {
+	fs := flag.NewFlagSet("flywheel serve", flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), "Usage: flywheel serve [flags]\n\nRuns the proxy. With no --upstream it starts and stops its own PostgreSQL.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	f.register(fs)
+	return fs
+}
+
 func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.listen, "listen", "127.0.0.1:6432", "address to accept PostgreSQL clients on")
 	fs.StringVar(&f.upstream, "upstream", "", "backing PostgreSQL as a postgres:// URL; empty starts a managed PostgreSQL in --data-dir")
@@ -63,7 +73,7 @@ func parseFlags(fs *flag.FlagSet, args []string, stderr io.Writer) error {
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return errUsage
+			return errHelp
 		}
 		return errUsage
 	}
@@ -72,12 +82,7 @@ func parseFlags(fs *flag.FlagSet, args []string, stderr io.Writer) error {
 
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var f serveFlags
-	fs := flag.NewFlagSet("flywheel serve", flag.ContinueOnError)
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), "Usage: flywheel serve [flags]\n\nRuns the proxy. With no --upstream it starts and stops its own PostgreSQL.\n\nFlags:\n")
-		fs.PrintDefaults()
-	}
-	f.register(fs)
+	fs := newServeFlagSet(&f)
 	if err := parseFlags(fs, args, stderr); err != nil {
 		return err
 	}
