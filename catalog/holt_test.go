@@ -9,75 +9,6 @@ import (
 	"testing"
 )
 
-// holtRel builds a relation from text-format rows as PostgreSQL sends
-// them; "NULL" is SQL NULL.
-func holtRel(cols []InputColumn, rows ...[]string) *Relation {
-	rel := &Relation{}
-	for _, c := range cols {
-		rel.Columns = append(rel.Columns, NewColumn(c))
-	}
-	for _, r := range rows {
-		for j, v := range r {
-			if v == "NULL" {
-				rel.Columns[j].Append(nil)
-			} else {
-				rel.Columns[j].Append([]byte(v))
-			}
-		}
-	}
-	return rel
-}
-
-// holtRun calls f as the planner would (defaults filled in) and checks
-// the result's columns against f.Columns.
-func holtRun(t *testing.T, f *Func, vals map[string]any) (*Result, error) {
-	t.Helper()
-	call := &Call{Func: f, Values: map[string]any{}}
-	var inputs [][]InputColumn
-	for _, a := range f.Args {
-		v, ok := vals[a.Name]
-		if !ok {
-			if a.Required {
-				t.Fatalf("required argument %q missing", a.Name)
-			}
-			v = a.Default
-		}
-		call.Values[a.Name] = v
-		if a.Relation {
-			var cols []InputColumn
-			if rel, ok := v.(*Relation); ok {
-				for _, c := range rel.Columns {
-					cols = append(cols, c.InputColumn)
-				}
-			}
-			inputs = append(inputs, cols)
-		}
-	}
-	want, colErr := f.Columns(inputs)
-	res, err := f.Run(context.Background(), call)
-	if err != nil {
-		return nil, err
-	}
-	if colErr != nil {
-		t.Fatalf("Columns failed (%v) but Run succeeded", colErr)
-	}
-	if len(res.Columns) != len(want) {
-		t.Fatalf("Run gave %d columns, Columns %d", len(res.Columns), len(want))
-	}
-	for i, c := range res.Columns {
-		if c.OutputColumn != want[i] {
-			t.Errorf("column %d: Run %+v, Columns %+v", i, c.OutputColumn, want[i])
-		}
-		if c.Len() != res.Columns[0].Len() {
-			t.Errorf("column %q has %d values, column 0 has %d", c.Name, c.Len(), res.Columns[0].Len())
-		}
-		if c.Nulls != nil && len(c.Nulls) != c.Len() {
-			t.Errorf("column %q: %d nulls for %d values", c.Name, len(c.Nulls), c.Len())
-		}
-	}
-	return res, nil
-}
-
 var seedMonths = []string{"2023-01-31", "2023-02-28", "2023-03-31", "2023-04-30", "2023-05-31", "2023-06-30",
 	"2023-07-31", "2023-08-31", "2023-09-30", "2023-10-31", "2023-11-30", "2023-12-31"}
 var seedSales = []string{"200", "220", "240", "260", "250", "300", "320", "340", "360", "380", "400", "420"}
@@ -90,11 +21,11 @@ func seedMonthlySales() *Relation {
 	for _, i := range []int{5, 0, 11, 3, 7, 1, 9, 2, 10, 4, 8, 6} {
 		rows = append(rows, []string{seedMonths[i], seedSales[i]})
 	}
-	return holtRel(cols, rows...)
+	return textRelation(cols, rows...)
 }
 
 func TestHoltForecastSeedExample(t *testing.T) {
-	res, err := holtRun(t, HoltForecast(), map[string]any{"input": seedMonthlySales(), "horizon": int64(3)})
+	res, err := runCall(t, HoltForecast(), map[string]any{"input": seedMonthlySales(), "horizon": int64(3)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +53,7 @@ func TestHoltForecastSeedExample(t *testing.T) {
 		}
 	}
 	// A narrower level narrows the interval.
-	res80, err := holtRun(t, HoltForecast(), map[string]any{"input": seedMonthlySales(), "horizon": int64(3), "level": 0.8})
+	res80, err := runCall(t, HoltForecast(), map[string]any{"input": seedMonthlySales(), "horizon": int64(3), "level": 0.8})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,7 +63,7 @@ func TestHoltForecastSeedExample(t *testing.T) {
 }
 
 func TestHoltFitSeedExample(t *testing.T) {
-	res, err := holtRun(t, HoltFit(), map[string]any{"input": seedMonthlySales()})
+	res, err := runCall(t, HoltFit(), map[string]any{"input": seedMonthlySales()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,14 +116,14 @@ func TestHoltForecastManySeries(t *testing.T) {
 			rows = append(rows, r)
 			own = append(own, r[1:])
 		}
-		alone[store] = holtRel(cols[1:], own...)
+		alone[store] = textRelation(cols[1:], own...)
 	}
 	// Interleave and reverse.
 	for i, j := 0, len(rows)-1; i < j; i, j = i+1, j-1 {
 		rows[i], rows[j] = rows[j], rows[i]
 	}
-	in := holtRel(cols, rows...)
-	res, err := holtRun(t, HoltForecast(), map[string]any{"input": in, "horizon": int64(2), "damped": true})
+	in := textRelation(cols, rows...)
+	res, err := runCall(t, HoltForecast(), map[string]any{"input": in, "horizon": int64(2), "damped": true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -211,7 +142,7 @@ func TestHoltForecastManySeries(t *testing.T) {
 		}
 	}
 	for i := 0; i < len(wantOrder); i += 2 {
-		one, err := holtRun(t, HoltForecast(), map[string]any{"input": alone[wantOrder[i]], "horizon": int64(2), "damped": true})
+		one, err := runCall(t, HoltForecast(), map[string]any{"input": alone[wantOrder[i]], "horizon": int64(2), "damped": true})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -224,7 +155,7 @@ func TestHoltForecastManySeries(t *testing.T) {
 		}
 	}
 
-	fit, err := holtRun(t, HoltFit(), map[string]any{"input": in, "trend": "none"})
+	fit, err := runCall(t, HoltFit(), map[string]any{"input": in, "trend": "none"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -257,8 +188,8 @@ func TestHoltForecastTimestamps(t *testing.T) {
 		for i, ts := range c.in {
 			rows = append(rows, []string{ts, strconv.Itoa(10 + i)})
 		}
-		in := holtRel([]InputColumn{{Name: "t", Type: c.oid}, {Name: "v", Type: 23}}, rows...)
-		res, err := holtRun(t, HoltForecast(), map[string]any{"input": in, "horizon": int64(2)})
+		in := textRelation([]InputColumn{{Name: "t", Type: c.oid}, {Name: "v", Type: 23}}, rows...)
+		res, err := runCall(t, HoltForecast(), map[string]any{"input": in, "horizon": int64(2)})
 		if err != nil {
 			t.Errorf("%v: %v", c.in, err)
 			continue
@@ -277,7 +208,7 @@ func TestHoltBadInput(t *testing.T) {
 		for i := range seedMonths {
 			rows = append(rows, []string{seedMonths[i], seedSales[i]})
 		}
-		return holtRel(dateVal, edit(rows)...)
+		return textRelation(dateVal, edit(rows)...)
 	}
 	same := func(r [][]string) [][]string { return r }
 	cases := []struct {
@@ -287,9 +218,9 @@ func TestHoltBadInput(t *testing.T) {
 		arg  string // ArgError argument; "" for a TypeError
 		msg  string
 	}{
-		{"empty", HoltForecast(), map[string]any{"input": holtRel(dateVal), "horizon": int64(3)}, "input", "empty"},
-		{"empty fit", HoltFit(), map[string]any{"input": holtRel(dateVal)}, "input", "empty"},
-		{"single row", HoltForecast(), map[string]any{"input": holtRel(dateVal, []string{"2024-01-01", "3"}), "horizon": int64(3)}, "input", "single row"},
+		{"empty", HoltForecast(), map[string]any{"input": textRelation(dateVal), "horizon": int64(3)}, "input", "empty"},
+		{"empty fit", HoltFit(), map[string]any{"input": textRelation(dateVal)}, "input", "empty"},
+		{"single row", HoltForecast(), map[string]any{"input": textRelation(dateVal, []string{"2024-01-01", "3"}), "horizon": int64(3)}, "input", "single row"},
 		{"irregular", HoltForecast(), map[string]any{"input": seedRows(func(r [][]string) [][]string {
 			r[6][0] = "2023-07-15" // input row 7
 			return r
@@ -324,27 +255,14 @@ func TestHoltBadInput(t *testing.T) {
 		{"damped without trend", HoltFit(), map[string]any{"input": seedRows(same), "trend": "none", "damped": true}, "damped", ""},
 		{"alpha out of range", HoltFit(), map[string]any{"input": seedRows(same), "alpha": 1.2}, "alpha", ""},
 		{"phi without damping", HoltFit(), map[string]any{"input": seedRows(same), "phi": 0.9}, "phi", ""},
-		{"text value", HoltFit(), map[string]any{"input": holtRel([]InputColumn{{Name: "d", Type: 1082}, {Name: "v", Type: 25}}, []string{"2024-01-01", "x"})}, "", "v"},
-		{"text time", HoltFit(), map[string]any{"input": holtRel([]InputColumn{{Name: "d", Type: 25}, {Name: "v", Type: 701}}, []string{"x", "1"})}, "", "d"},
-		{"four columns", HoltFit(), map[string]any{"input": holtRel([]InputColumn{{Name: "a", Type: 25}, {Name: "b", Type: 25}, {Name: "d", Type: 1082}, {Name: "v", Type: 701}})}, "", "input"},
-		{"name clash", HoltForecast(), map[string]any{"input": holtRel([]InputColumn{{Name: "forecast", Type: 25}, {Name: "d", Type: 1082}, {Name: "v", Type: 701}}), "horizon": int64(1)}, "", "forecast"},
+		{"text value", HoltFit(), map[string]any{"input": textRelation([]InputColumn{{Name: "d", Type: 1082}, {Name: "v", Type: 25}}, []string{"2024-01-01", "x"})}, "", "v"},
+		{"text time", HoltFit(), map[string]any{"input": textRelation([]InputColumn{{Name: "d", Type: 25}, {Name: "v", Type: 701}}, []string{"x", "1"})}, "", "d"},
+		{"four columns", HoltFit(), map[string]any{"input": textRelation([]InputColumn{{Name: "a", Type: 25}, {Name: "b", Type: 25}, {Name: "d", Type: 1082}, {Name: "v", Type: 701}})}, "", "input"},
+		{"name clash", HoltForecast(), map[string]any{"input": textRelation([]InputColumn{{Name: "forecast", Type: 25}, {Name: "d", Type: 1082}, {Name: "v", Type: 701}}), "horizon": int64(1)}, "", "forecast"},
 	}
 	for _, c := range cases {
-		_, err := holtRun(t, c.f, c.vals)
-		var ae *ArgError
-		var te *TypeError
-		switch {
-		case c.arg != "" && errors.As(err, &ae):
-			if ae.Arg != c.arg || !strings.Contains(ae.Msg, c.msg) {
-				t.Errorf("%s: %v, want argument %q and a message containing %q", c.name, err, c.arg, c.msg)
-			}
-		case c.arg == "" && errors.As(err, &te):
-			if te.Column != c.msg {
-				t.Errorf("%s: %v, want column %q", c.name, err, c.msg)
-			}
-		default:
-			t.Errorf("%s: error %v (%T)", c.name, err, err)
-		}
+		_, err := runCall(t, c.f, c.vals)
+		checkCallError(t, c.name, err, c.arg, c.msg)
 	}
 }
 
@@ -355,7 +273,7 @@ func TestHoltErrorNamesSeries(t *testing.T) {
 		{"7", "2024-01-01", "1"}, {"7", "2024-01-02", "2"}, {"7", "2024-01-03", "3"},
 		{"9", "2024-01-01", "1"}, {"9", "2024-01-02", "2"}, {"9", "2024-01-04", "3"},
 	}
-	_, err := holtRun(t, HoltForecast(), map[string]any{"input": holtRel(cols, rows...), "horizon": int64(1)})
+	_, err := runCall(t, HoltForecast(), map[string]any{"input": textRelation(cols, rows...), "horizon": int64(1)})
 	var ae *ArgError
 	if !errors.As(err, &ae) || !strings.Contains(ae.Msg, `series "9"`) || !strings.Contains(ae.Msg, "row 6") {
 		t.Errorf("error %v, want series \"9\" row 6 named", err)

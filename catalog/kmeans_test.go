@@ -1,84 +1,15 @@
 package catalog
 
 import (
-	"context"
-	"errors"
 	"math"
 	"slices"
 	"strings"
 	"testing"
 )
 
-// kmRel builds a relation from text-format rows as PostgreSQL sends them;
-// "NULL" is SQL NULL.
-func kmRel(cols []InputColumn, rows ...[]string) *Relation {
-	rel := &Relation{}
-	for _, c := range cols {
-		rel.Columns = append(rel.Columns, NewColumn(c))
-	}
-	for _, r := range rows {
-		for j, v := range r {
-			if v == "NULL" {
-				rel.Columns[j].Append(nil)
-			} else {
-				rel.Columns[j].Append([]byte(v))
-			}
-		}
-	}
-	return rel
-}
-
-// kmCall runs f with vals, the other arguments taking their declared
-// defaults as the planner fills them, and checks that Columns agrees with
-// the result's columns.
-func kmCall(t *testing.T, f *Func, vals map[string]any) (*Result, error) {
-	t.Helper()
-	call := &Call{Func: f, Values: map[string]any{}}
-	var inputs [][]InputColumn
-	for _, a := range f.Args {
-		v, ok := vals[a.Name]
-		if !ok {
-			if a.Required {
-				t.Fatalf("required argument %q missing", a.Name)
-			}
-			v = a.Default
-		}
-		call.Values[a.Name] = v
-		if a.Relation {
-			var cols []InputColumn
-			if rel, ok := v.(*Relation); ok {
-				for _, c := range rel.Columns {
-					cols = append(cols, c.InputColumn)
-				}
-			}
-			inputs = append(inputs, cols)
-		}
-	}
-	want, colErr := f.Columns(inputs)
-	res, err := f.Run(context.Background(), call)
-	if err != nil {
-		return nil, err
-	}
-	if colErr != nil {
-		t.Fatalf("Columns failed (%v) but Run succeeded", colErr)
-	}
-	if len(res.Columns) != len(want) {
-		t.Fatalf("Run gave %d columns, Columns %d", len(res.Columns), len(want))
-	}
-	for i, c := range res.Columns {
-		if c.OutputColumn != want[i] {
-			t.Errorf("column %d: Run %+v, Columns %+v", i, c.OutputColumn, want[i])
-		}
-		if c.Len() != res.Columns[0].Len() {
-			t.Errorf("column %q has %d values, column 0 has %d", c.Name, c.Len(), res.Columns[0].Len())
-		}
-	}
-	return res, nil
-}
-
 // seedUserData is SEED_EXAMPLES.md section 5 as user_data would send it.
 func seedUserData() *Relation {
-	return kmRel([]InputColumn{
+	return textRelation([]InputColumn{
 		{Name: "user_id", Type: 23},
 		{Name: "purchase_frequency", Type: 23},
 		{Name: "avg_spend", Type: 1700},
@@ -94,7 +25,7 @@ func seedUserData() *Relation {
 
 func TestKMeansSeedExample(t *testing.T) {
 	rel := seedUserData()
-	res, err := kmCall(t, KMeans(), map[string]any{"input": rel, "k": int64(3)})
+	res, err := runCall(t, KMeans(), map[string]any{"input": rel, "k": int64(3)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +45,7 @@ func TestKMeansSeedExample(t *testing.T) {
 		t.Errorf("sum of squared distances %v, want inertia 22551.0", inertia)
 	}
 
-	res, err = kmCall(t, KMeans(), map[string]any{"input": rel, "k": int64(3), "scale": "standard"})
+	res, err = runCall(t, KMeans(), map[string]any{"input": rel, "k": int64(3), "scale": "standard"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,7 +63,7 @@ func TestKMeansSeedExample(t *testing.T) {
 }
 
 func TestKMeansCentersSeedExample(t *testing.T) {
-	res, err := kmCall(t, KMeansCenters(), map[string]any{"input": seedUserData(), "k": int64(3)})
+	res, err := runCall(t, KMeansCenters(), map[string]any{"input": seedUserData(), "k": int64(3)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,16 +94,16 @@ func TestKMeansCentersSeedExample(t *testing.T) {
 
 func TestKMeansAdapterErrors(t *testing.T) {
 	good := seedUserData()
-	text := kmRel([]InputColumn{{Name: "id", Type: 23}, {Name: "name", Type: 25}}, []string{"1", "a"})
-	keyOnly := kmRel([]InputColumn{{Name: "id", Type: 23}}, []string{"1"})
-	withNull := kmRel([]InputColumn{{Name: "id", Type: 25}, {Name: "x", Type: 701}},
+	text := textRelation([]InputColumn{{Name: "id", Type: 23}, {Name: "name", Type: 25}}, []string{"1", "a"})
+	keyOnly := textRelation([]InputColumn{{Name: "id", Type: 23}}, []string{"1"})
+	withNull := textRelation([]InputColumn{{Name: "id", Type: 25}, {Name: "x", Type: 701}},
 		[]string{"a", "1"}, []string{"b", "NULL"}, []string{"c", "3"})
-	withNaN := kmRel([]InputColumn{{Name: "id", Type: 25}, {Name: "x", Type: 701}},
+	withNaN := textRelation([]InputColumn{{Name: "id", Type: 25}, {Name: "x", Type: 701}},
 		[]string{"a", "1"}, []string{"b", "NaN"})
-	dup := kmRel([]InputColumn{{Name: "id", Type: 25}, {Name: "x", Type: 701}},
+	dup := textRelation([]InputColumn{{Name: "id", Type: 25}, {Name: "x", Type: 701}},
 		[]string{"a", "1"}, []string{"b", "1"}, []string{"c", "2"})
-	empty := kmRel([]InputColumn{{Name: "id", Type: 25}, {Name: "x", Type: 701}})
-	clash := kmRel([]InputColumn{{Name: "cluster", Type: 23}, {Name: "x", Type: 701}}, []string{"1", "1"})
+	empty := textRelation([]InputColumn{{Name: "id", Type: 25}, {Name: "x", Type: 701}})
+	clash := textRelation([]InputColumn{{Name: "cluster", Type: 23}, {Name: "x", Type: 701}}, []string{"1", "1"})
 
 	for _, c := range []struct {
 		name string
@@ -194,18 +125,11 @@ func TestKMeansAdapterErrors(t *testing.T) {
 		{"nan value", KMeans(), map[string]any{"input": withNaN, "k": int64(1)}, "input"},
 		{"empty", KMeans(), map[string]any{"input": empty, "k": int64(1)}, "input"},
 	} {
-		_, err := kmCall(t, c.f, c.vals)
-		var ae *ArgError
-		var te *TypeError
-		switch {
-		case c.arg == "" && !errors.As(err, &te):
-			t.Errorf("%s: got %v, want a TypeError", c.name, err)
-		case c.arg != "" && (!errors.As(err, &ae) || ae.Arg != c.arg):
-			t.Errorf("%s: got %v, want an ArgError for %q", c.name, err, c.arg)
-		}
+		_, err := runCall(t, c.f, c.vals)
+		checkCallError(t, c.name, err, c.arg, "")
 	}
 	// The error names the row.
-	_, err := kmCall(t, KMeans(), map[string]any{"input": withNull, "k": int64(1)})
+	_, err := runCall(t, KMeans(), map[string]any{"input": withNull, "k": int64(1)})
 	if err == nil || !strings.Contains(err.Error(), "row 2") || !strings.Contains(err.Error(), `"x"`) {
 		t.Errorf("NULL error %q should name row 2 and column x", err)
 	}

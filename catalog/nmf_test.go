@@ -1,89 +1,11 @@
 package catalog
 
 import (
-	"context"
 	"errors"
 	"math"
 	"strings"
 	"testing"
 )
-
-// mfNull marks a NULL value in mfRelation's rows.
-const mfNull = "\x00NULL"
-
-// mfRelation builds a relation argument from text-format rows, as
-// PostgreSQL sends them.
-func mfRelation(cols []InputColumn, rows ...[]string) *Relation {
-	rel := &Relation{}
-	for _, c := range cols {
-		rel.Columns = append(rel.Columns, NewColumn(c))
-	}
-	for _, r := range rows {
-		for j, v := range r {
-			if v == mfNull {
-				rel.Columns[j].Append(nil)
-			} else {
-				rel.Columns[j].Append([]byte(v))
-			}
-		}
-	}
-	return rel
-}
-
-// mfRun calls f with the given argument values, the others taking their
-// declared defaults as the planner fills them, after checking that
-// Columns accepts the relation arguments and agrees with Run's columns.
-func mfRun(t *testing.T, f *Func, vals map[string]any) (*Result, error) {
-	t.Helper()
-	call := &Call{Func: f, Values: map[string]any{}}
-	var inputs [][]InputColumn
-	for _, a := range f.Args {
-		v, ok := vals[a.Name]
-		if !ok {
-			v = a.Default
-		}
-		call.Values[a.Name] = v
-		if a.Relation {
-			var cols []InputColumn
-			if rel, ok := v.(*Relation); ok {
-				for _, c := range rel.Columns {
-					cols = append(cols, c.InputColumn)
-				}
-			}
-			inputs = append(inputs, cols)
-		}
-	}
-	want, colErr := f.Columns(inputs)
-	res, err := f.Run(context.Background(), call)
-	if err != nil {
-		return nil, err
-	}
-	if colErr != nil {
-		t.Fatalf("Columns failed (%v) but Run succeeded", colErr)
-	}
-	if len(res.Columns) != len(want) {
-		t.Fatalf("Run gave %d columns, Columns %d", len(res.Columns), len(want))
-	}
-	n := -1
-	for i, c := range res.Columns {
-		if c.OutputColumn != want[i] {
-			t.Errorf("column %d: Run %+v, Columns %+v", i, c.OutputColumn, want[i])
-		}
-		if n >= 0 && c.Len() != n {
-			t.Errorf("column %q has %d values, want %d", c.Name, c.Len(), n)
-		}
-		n = c.Len()
-	}
-	return res, nil
-}
-
-// mfText is value i of a result column in text form.
-func mfText(c *ResultColumn, i int) string {
-	if c.From != nil {
-		return c.From.Text(c.Rows[i])
-	}
-	return ""
-}
 
 var nmfInputCols = []InputColumn{{Name: "customer_id", Type: 23}, {Name: "product", Type: 25}, {Name: "rating", Type: 1700}}
 
@@ -101,13 +23,13 @@ func seedNMFRelation(zeros bool) *Relation {
 			}
 		}
 	}
-	return mfRelation(nmfInputCols, rows...)
+	return textRelation(nmfInputCols, rows...)
 }
 
 func TestNMFAdapterSeed(t *testing.T) {
 	// Listing the zeros keeps the products in matrix order: dense indices
 	// follow first appearance, and the random init draws in that order.
-	res, err := mfRun(t, NMF(), map[string]any{"input": seedNMFRelation(true), "k": int64(2), "init": "random", "seed": int64(0)})
+	res, err := runCall(t, NMF(), map[string]any{"input": seedNMFRelation(true), "k": int64(2), "init": "random", "seed": int64(0)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,10 +45,10 @@ func TestNMFAdapterSeed(t *testing.T) {
 	}
 	for p := 0; p < 20; p++ {
 		i, j := p/4, p%4
-		if got, w := mfText(&res.Columns[0], p), string(rune('0'+i)); got != w {
+		if got, w := passedText(&res.Columns[0], p), string(rune('0'+i)); got != w {
 			t.Errorf("row %d: customer_id %q, want %q", p, got, w)
 		}
-		if got, w := mfText(&res.Columns[1], p), "p"+string(rune('0'+j)); got != w {
+		if got, w := passedText(&res.Columns[1], p), "p"+string(rune('0'+j)); got != w {
 			t.Errorf("row %d: product %q, want %q", p, got, w)
 		}
 		if got := res.Columns[2].Floats[p]; math.Abs(got-want[i][j]) > 1e-6 {
@@ -139,13 +61,13 @@ func TestNMFAdapterSeed(t *testing.T) {
 }
 
 func TestNMFAdapterOnlyMissingAndDefaults(t *testing.T) {
-	res, err := mfRun(t, NMF(), map[string]any{"input": seedNMFRelation(false), "k": int64(2), "only_missing": true})
+	res, err := runCall(t, NMF(), map[string]any{"input": seedNMFRelation(false), "k": int64(2), "only_missing": true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var got []string
 	for p := 0; p < res.Columns[2].Len(); p++ {
-		got = append(got, mfText(&res.Columns[0], p)+"/"+mfText(&res.Columns[1], p))
+		got = append(got, passedText(&res.Columns[0], p)+"/"+passedText(&res.Columns[1], p))
 	}
 	want := []string{"0/p2", "1/p1", "1/p2", "2/p2", "3/p1", "3/p2", "4/p0"}
 	if strings.Join(got, " ") != strings.Join(want, " ") {
@@ -158,10 +80,10 @@ func TestNMFAdapterOnlyMissingAndDefaults(t *testing.T) {
 }
 
 func TestNMFAdapterErrors(t *testing.T) {
-	neg := mfRelation(nmfInputCols, []string{"1", "a", "2"}, []string{"2", "b", "-1"})
-	nullKey := mfRelation(nmfInputCols, []string{"1", "a", "2"}, []string{mfNull, "b", "1"})
-	nullVal := mfRelation(nmfInputCols, []string{"1", "a", "2"}, []string{"2", "b", mfNull})
-	dup := mfRelation(nmfInputCols, []string{"1", "a", "2"}, []string{"1", "a", "3"})
+	neg := textRelation(nmfInputCols, []string{"1", "a", "2"}, []string{"2", "b", "-1"})
+	nullKey := textRelation(nmfInputCols, []string{"1", "a", "2"}, []string{"NULL", "b", "1"})
+	nullVal := textRelation(nmfInputCols, []string{"1", "a", "2"}, []string{"2", "b", "NULL"})
+	dup := textRelation(nmfInputCols, []string{"1", "a", "2"}, []string{"1", "a", "3"})
 	cases := []struct {
 		name string
 		vals map[string]any
@@ -172,7 +94,7 @@ func TestNMFAdapterErrors(t *testing.T) {
 		{"null key", map[string]any{"input": nullKey, "k": int64(1)}, "input", "row 2: NULL"},
 		{"null value", map[string]any{"input": nullVal, "k": int64(1)}, "input", "row 2"},
 		{"duplicate", map[string]any{"input": dup, "k": int64(1)}, "input", "row 2: the same (row, col) pair already appeared at row 1"},
-		{"empty", map[string]any{"input": mfRelation(nmfInputCols), "k": int64(1)}, "input", "empty"},
+		{"empty", map[string]any{"input": textRelation(nmfInputCols), "k": int64(1)}, "input", "empty"},
 		{"k<1", map[string]any{"input": seedNMFRelation(false), "k": int64(0)}, "k", "at least 1"},
 		{"k>min", map[string]any{"input": seedNMFRelation(false), "k": int64(5)}, "k", "min(rows, cols)"},
 		{"init", map[string]any{"input": seedNMFRelation(false), "k": int64(2), "init": "svd"}, "init", "nndsvda"},
@@ -180,11 +102,8 @@ func TestNMFAdapterErrors(t *testing.T) {
 		{"max_iter", map[string]any{"input": seedNMFRelation(false), "k": int64(2), "max_iter": int64(0)}, "max_iter", "at least 1"},
 	}
 	for _, c := range cases {
-		_, err := mfRun(t, NMF(), c.vals)
-		var ae *ArgError
-		if !errors.As(err, &ae) || ae.Arg != c.arg || !strings.Contains(ae.Msg, c.msg) {
-			t.Errorf("%s: err = %v, want ArgError on %s containing %q", c.name, err, c.arg, c.msg)
-		}
+		_, err := runCall(t, NMF(), c.vals)
+		checkCallError(t, c.name, err, c.arg, c.msg)
 	}
 	_, err := NMF().Columns([][]InputColumn{{{Name: "r", Type: 23}, {Name: "c", Type: 23}, {Name: "v", Type: 25}}})
 	var te *TypeError

@@ -13,7 +13,7 @@ var ratingCols = []InputColumn{{Name: "user_id", Type: 23}, {Name: "product_id",
 
 // SEED_EXAMPLES.md section 4's ratings.
 func seedRatings() *Relation {
-	return mfRelation(ratingCols,
+	return textRelation(ratingCols,
 		[]string{"1", "101", "5"}, []string{"1", "102", "4"}, []string{"1", "103", "3"},
 		[]string{"2", "101", "4"}, []string{"2", "104", "5"},
 		[]string{"3", "102", "2"}, []string{"3", "103", "3"}, []string{"3", "104", "4"})
@@ -25,7 +25,7 @@ func recRows(res *Result) string {
 		if i > 0 {
 			b.WriteString(" ")
 		}
-		b.WriteString(mfText(&res.Columns[0], i))
+		b.WriteString(passedText(&res.Columns[0], i))
 	}
 	return b.String()
 }
@@ -43,7 +43,7 @@ func TestRecommendSeedUserCF(t *testing.T) {
 		{"3", "101", []float64{4.5}},
 	}
 	for _, c := range cases {
-		res, err := mfRun(t, Recommend(), map[string]any{"user": c.user, "n": int64(2), "method": "user_cf", "neighbors": int64(2), "ratings": seedRatings()})
+		res, err := runCall(t, Recommend(), map[string]any{"user": c.user, "n": int64(2), "method": "user_cf", "neighbors": int64(2), "ratings": seedRatings()})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -64,12 +64,12 @@ func TestRecommendSeedUserCF(t *testing.T) {
 
 func TestRecommendNoRatingsIsEmpty(t *testing.T) {
 	for _, user := range []any{int64(42), nil, "nobody"} {
-		res, err := mfRun(t, Recommend(), map[string]any{"user": user, "ratings": seedRatings()})
+		res, err := runCall(t, Recommend(), map[string]any{"user": user, "ratings": seedRatings()})
 		if err != nil || res.Columns[0].Len() != 0 {
 			t.Errorf("user %v: %v rows, err %v; want none", user, res.Columns[0].Len(), err)
 		}
 	}
-	res, err := mfRun(t, Recommend(), map[string]any{"user": int64(1), "ratings": mfRelation(ratingCols)})
+	res, err := runCall(t, Recommend(), map[string]any{"user": int64(1), "ratings": textRelation(ratingCols)})
 	if err != nil || res.Columns[0].Len() != 0 {
 		t.Errorf("empty ratings: err %v", err)
 	}
@@ -87,15 +87,15 @@ func TestRecommendNMF(t *testing.T) {
 			}
 		}
 	}
-	ratings := mfRelation(ratingCols, rows...)
-	res, err := mfRun(t, Recommend(), map[string]any{"user": int64(0), "method": "nmf", "k": int64(2), "ratings": ratings})
+	ratings := textRelation(ratingCols, rows...)
+	res, err := runCall(t, Recommend(), map[string]any{"user": int64(0), "method": "nmf", "k": int64(2), "ratings": ratings})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if recRows(res) != "2" || math.Abs(res.Columns[1].Floats[0]) > 1e-3 {
 		t.Errorf("user 0: %s %v, want item 2 with score ~0", recRows(res), res.Columns[1].Floats)
 	}
-	res, err = mfRun(t, Recommend(), map[string]any{"user": int64(1), "method": "nmf", "k": int64(2), "ratings": ratings})
+	res, err = runCall(t, Recommend(), map[string]any{"user": int64(1), "method": "nmf", "k": int64(2), "ratings": ratings})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,8 +106,8 @@ func TestRecommendNMF(t *testing.T) {
 }
 
 func TestRecommendErrors(t *testing.T) {
-	neg := mfRelation(ratingCols, []string{"1", "1", "5"}, []string{"2", "1", "-2"})
-	dup := mfRelation(ratingCols, []string{"1", "1", "5"}, []string{"1", "1", "4"})
+	neg := textRelation(ratingCols, []string{"1", "1", "5"}, []string{"2", "1", "-2"})
+	dup := textRelation(ratingCols, []string{"1", "1", "5"}, []string{"1", "1", "4"})
 	for _, c := range []struct {
 		name string
 		vals map[string]any
@@ -123,15 +123,12 @@ func TestRecommendErrors(t *testing.T) {
 		{"negative for nmf", map[string]any{"user": int64(1), "method": "nmf", "k": int64(1), "ratings": neg}, "ratings", "row 2: negative"},
 		{"duplicate", map[string]any{"user": int64(1), "ratings": dup}, "ratings", "row 2: the same (user, item) pair"},
 	} {
-		_, err := mfRun(t, Recommend(), c.vals)
-		var ae *ArgError
-		if !errors.As(err, &ae) || ae.Arg != c.arg || !strings.Contains(ae.Msg, c.msg) {
-			t.Errorf("%s: err = %v, want ArgError on %s containing %q", c.name, err, c.arg, c.msg)
-		}
+		_, err := runCall(t, Recommend(), c.vals)
+		checkCallError(t, c.name, err, c.arg, c.msg)
 	}
 	// Negative ratings are fine for user_cf (cosine handles them).
-	neg2 := mfRelation(ratingCols, []string{"1", "1", "5"}, []string{"2", "1", "-2"}, []string{"2", "2", "3"})
-	if res, err := mfRun(t, Recommend(), map[string]any{"user": int64(1), "ratings": neg2}); err != nil || recRows(res) != "2" {
+	neg2 := textRelation(ratingCols, []string{"1", "1", "5"}, []string{"2", "1", "-2"}, []string{"2", "2", "3"})
+	if res, err := runCall(t, Recommend(), map[string]any{"user": int64(1), "ratings": neg2}); err != nil || recRows(res) != "2" {
 		t.Errorf("negative ratings with user_cf: %v", err)
 	}
 	var te *TypeError
@@ -162,7 +159,7 @@ func BenchmarkRecommendAdapter(b *testing.B) {
 		seen[[2]int{u, i}] = true
 		rows = append(rows, []string{strconv.Itoa(u + 1), strconv.Itoa(i + 1), strconv.Itoa(1 + next(5))})
 	}
-	rel := mfRelation(ratingCols, rows...)
+	rel := textRelation(ratingCols, rows...)
 	f := Recommend()
 	call := &Call{Func: f, Values: map[string]any{"user": int64(1), "n": int64(10), "ratings": rel, "method": "user_cf", "neighbors": int64(20), "k": int64(10), "model": nil}}
 	for b.Loop() {

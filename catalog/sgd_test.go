@@ -1,7 +1,6 @@
 package catalog
 
 import (
-	"errors"
 	"math"
 	"slices"
 	"testing"
@@ -9,18 +8,18 @@ import (
 
 // The seed's train and to_score tables (SEED_EXAMPLES.md section 8).
 func seedTrain() *Relation {
-	return kmRel([]InputColumn{{Name: "x1", Type: 23}, {Name: "x2", Type: 23}, {Name: "y", Type: 1700}},
+	return textRelation([]InputColumn{{Name: "x1", Type: 23}, {Name: "x2", Type: 23}, {Name: "y", Type: 1700}},
 		[]string{"10", "11", "4"}, []string{"11", "12", "5"}, []string{"12", "13", "6"})
 }
 
 func seedToScore() *Relation {
-	return kmRel([]InputColumn{{Name: "id", Type: 20}, {Name: "x1", Type: 701}, {Name: "x2", Type: 701}},
+	return textRelation([]InputColumn{{Name: "id", Type: 20}, {Name: "x1", Type: 701}, {Name: "x2", Type: 701}},
 		[]string{"7", "15", "16"}, []string{"8", "0", "0"})
 }
 
 func TestSGDRegressSeedExample(t *testing.T) {
 	pred := seedToScore()
-	res, err := kmCall(t, SGDRegress(), map[string]any{"train": seedTrain(), "predict": pred})
+	res, err := runCall(t, SGDRegress(), map[string]any{"train": seedTrain(), "predict": pred})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +50,7 @@ func TestSGDRegressOptions(t *testing.T) {
 		m[k] = v
 		return m
 	}
-	first, err := kmCall(t, SGDRegress(), base)
+	first, err := runCall(t, SGDRegress(), base)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +62,7 @@ func TestSGDRegressOptions(t *testing.T) {
 		{"alpha", 0.5}, {"eta0", 0.001}, {"power_t", 0.5}, {"learning_rate", "constant"},
 		{"penalty", "l1"}, {"epochs", int64(3)},
 	} {
-		res, err := kmCall(t, SGDRegress(), with(c.arg, c.v))
+		res, err := runCall(t, SGDRegress(), with(c.arg, c.v))
 		if err != nil {
 			t.Fatalf("%s: %v", c.arg, err)
 		}
@@ -72,8 +71,8 @@ func TestSGDRegressOptions(t *testing.T) {
 		}
 	}
 	// Empty predict: no rows, no error.
-	empty := kmRel([]InputColumn{{Name: "id", Type: 25}, {Name: "a", Type: 701}, {Name: "b", Type: 701}})
-	res, err := kmCall(t, SGDRegress(), with("predict", empty))
+	empty := textRelation([]InputColumn{{Name: "id", Type: 25}, {Name: "a", Type: 701}, {Name: "b", Type: 701}})
+	res, err := runCall(t, SGDRegress(), with("predict", empty))
 	if err != nil || res.Columns[0].Len() != 0 {
 		t.Errorf("empty predict: %v, %v", res, err)
 	}
@@ -81,12 +80,12 @@ func TestSGDRegressOptions(t *testing.T) {
 
 func TestSGDRegressErrors(t *testing.T) {
 	train, pred := seedTrain(), seedToScore()
-	short := kmRel([]InputColumn{{Name: "id", Type: 20}, {Name: "x1", Type: 701}}, []string{"1", "2"})
-	textTrain := kmRel([]InputColumn{{Name: "x1", Type: 25}, {Name: "y", Type: 701}}, []string{"a", "1"})
-	nullY := kmRel([]InputColumn{{Name: "x1", Type: 23}, {Name: "x2", Type: 23}, {Name: "y", Type: 701}},
+	short := textRelation([]InputColumn{{Name: "id", Type: 20}, {Name: "x1", Type: 701}}, []string{"1", "2"})
+	textTrain := textRelation([]InputColumn{{Name: "x1", Type: 25}, {Name: "y", Type: 701}}, []string{"a", "1"})
+	nullY := textRelation([]InputColumn{{Name: "x1", Type: 23}, {Name: "x2", Type: 23}, {Name: "y", Type: 701}},
 		[]string{"1", "2", "3"}, []string{"1", "2", "NULL"})
-	emptyTrain := kmRel([]InputColumn{{Name: "x1", Type: 23}, {Name: "x2", Type: 23}, {Name: "y", Type: 701}})
-	huge := kmRel([]InputColumn{{Name: "x1", Type: 701}, {Name: "x2", Type: 701}, {Name: "y", Type: 701}},
+	emptyTrain := textRelation([]InputColumn{{Name: "x1", Type: 23}, {Name: "x2", Type: 23}, {Name: "y", Type: 701}})
+	huge := textRelation([]InputColumn{{Name: "x1", Type: 701}, {Name: "x2", Type: 701}, {Name: "y", Type: 701}},
 		[]string{"1e300", "1e300", "-1e300"}, []string{"-1e300", "1e300", "1e300"})
 	for _, c := range []struct {
 		name string
@@ -105,14 +104,7 @@ func TestSGDRegressErrors(t *testing.T) {
 		{"epochs", map[string]any{"train": train, "predict": pred, "epochs": int64(0)}, "epochs"},
 		{"l1_ratio", map[string]any{"train": train, "predict": pred, "l1_ratio": 1.5}, "l1_ratio"},
 	} {
-		_, err := kmCall(t, SGDRegress(), c.vals)
-		var ae *ArgError
-		var te *TypeError
-		switch {
-		case c.arg == "" && !errors.As(err, &te):
-			t.Errorf("%s: got %v, want a TypeError", c.name, err)
-		case c.arg != "" && (!errors.As(err, &ae) || ae.Arg != c.arg):
-			t.Errorf("%s: got %v, want an ArgError for %q", c.name, err, c.arg)
-		}
+		_, err := runCall(t, SGDRegress(), c.vals)
+		checkCallError(t, c.name, err, c.arg, "")
 	}
 }

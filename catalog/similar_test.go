@@ -10,7 +10,7 @@ var similarCols = []InputColumn{{Name: "product_id", Type: 23}, {Name: "descript
 
 // SEED_EXAMPLES.md section 3's dim_product.
 func seedProducts() *Relation {
-	return mfRelation(similarCols,
+	return textRelation(similarCols,
 		[]string{"1", "High-performance laptop"},
 		[]string{"2", "Latest smartphone model"},
 		[]string{"3", "Affordable tablet"},
@@ -23,14 +23,14 @@ func similarRows(res *Result) string {
 		if i > 0 {
 			b.WriteString(" ")
 		}
-		b.WriteString(mfText(&res.Columns[0], i) + ">" + mfText(&res.Columns[1], i))
+		b.WriteString(passedText(&res.Columns[0], i) + ">" + passedText(&res.Columns[1], i))
 	}
 	return b.String()
 }
 
 func TestSimilarItemsSeed(t *testing.T) {
 	// "Bought the Smartphone (2), you may also like": Laptop, Tablet.
-	res, err := mfRun(t, SimilarItems(), map[string]any{"input": seedProducts(), "item": int64(2), "n": int64(2)})
+	res, err := runCall(t, SimilarItems(), map[string]any{"input": seedProducts(), "item": int64(2), "n": int64(2)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +44,7 @@ func TestSimilarItemsSeed(t *testing.T) {
 		t.Errorf("key columns %+v %+v", c.OutputColumn, res.Columns[1].OutputColumn)
 	}
 	// NULL item: every item; laptop and monitor share "high".
-	res, err = mfRun(t, SimilarItems(), map[string]any{"input": seedProducts(), "item": nil, "n": int64(10)})
+	res, err = runCall(t, SimilarItems(), map[string]any{"input": seedProducts(), "item": nil, "n": int64(10)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,28 +62,28 @@ func TestSimilarItemsSeed(t *testing.T) {
 func TestSimilarItemsMatching(t *testing.T) {
 	// A text argument finds an integer key by its text form; an integer
 	// finds a numeric key written 2.0; an unknown item gives no rows.
-	res, err := mfRun(t, SimilarItems(), map[string]any{"input": seedProducts(), "item": "4", "n": int64(1)})
+	res, err := runCall(t, SimilarItems(), map[string]any{"input": seedProducts(), "item": "4", "n": int64(1)})
 	if err != nil || similarRows(res) != "4>1" {
 		t.Errorf("item '4': %v %v", res, err)
 	}
-	num := mfRelation([]InputColumn{{Name: "id", Type: 1700}, {Name: "d", Type: 1043}}, []string{"1.0", "red car"}, []string{"2.0", "red bike"}, []string{"3.5", mfNull})
-	res, err = mfRun(t, SimilarItems(), map[string]any{"input": num, "item": int64(2), "n": int64(5)})
+	num := textRelation([]InputColumn{{Name: "id", Type: 1700}, {Name: "d", Type: 1043}}, []string{"1.0", "red car"}, []string{"2.0", "red bike"}, []string{"3.5", "NULL"})
+	res, err = runCall(t, SimilarItems(), map[string]any{"input": num, "item": int64(2), "n": int64(5)})
 	if err != nil || similarRows(res) != "2.0>1.0 2.0>3.5" {
 		t.Errorf("numeric key: %q %v", similarRows(res), err)
 	}
-	res, err = mfRun(t, SimilarItems(), map[string]any{"input": seedProducts(), "item": int64(99)})
+	res, err = runCall(t, SimilarItems(), map[string]any{"input": seedProducts(), "item": int64(99)})
 	if err != nil || res.Columns[0].Len() != 0 {
 		t.Errorf("unknown item: %v rows, %v", res.Columns[0].Len(), err)
 	}
-	res, err = mfRun(t, SimilarItems(), map[string]any{"input": mfRelation(similarCols), "item": nil})
+	res, err = runCall(t, SimilarItems(), map[string]any{"input": textRelation(similarCols), "item": nil})
 	if err != nil || res.Columns[0].Len() != 0 {
 		t.Errorf("empty input: %v", err)
 	}
 }
 
 func TestSimilarItemsErrors(t *testing.T) {
-	dup := mfRelation(similarCols, []string{"1", "a b"}, []string{"1", "c d"})
-	nullKey := mfRelation(similarCols, []string{"1", "a b"}, []string{mfNull, "c d"})
+	dup := textRelation(similarCols, []string{"1", "a b"}, []string{"1", "c d"})
+	nullKey := textRelation(similarCols, []string{"1", "a b"}, []string{"NULL", "c d"})
 	for _, c := range []struct {
 		name string
 		vals map[string]any
@@ -94,11 +94,8 @@ func TestSimilarItemsErrors(t *testing.T) {
 		{"null key", map[string]any{"input": nullKey, "item": nil}, "input", "row 2: NULL"},
 		{"n", map[string]any{"input": seedProducts(), "item": int64(1), "n": int64(0)}, "n", "at least 1"},
 	} {
-		_, err := mfRun(t, SimilarItems(), c.vals)
-		var ae *ArgError
-		if !errors.As(err, &ae) || ae.Arg != c.arg || !strings.Contains(ae.Msg, c.msg) {
-			t.Errorf("%s: err = %v, want ArgError on %s containing %q", c.name, err, c.arg, c.msg)
-		}
+		_, err := runCall(t, SimilarItems(), c.vals)
+		checkCallError(t, c.name, err, c.arg, c.msg)
 	}
 	var te *TypeError
 	if _, err := SimilarItems().Columns([][]InputColumn{{{Name: "id", Type: 23}, {Name: "price", Type: 1700}}}); !errors.As(err, &te) || te.Column != "price" {
