@@ -7,8 +7,6 @@ import (
 	"math"
 	"runtime"
 	"strings"
-	"sync"
-	"sync/atomic"
 )
 
 // Component is the form of a trend or seasonal component.
@@ -381,23 +379,11 @@ func FitHoltMany(ctx context.Context, series [][]float64, opts HoltOptions) ([]*
 	}
 	models := make([]*HoltModel, len(series))
 	errs := make([]error, len(series))
-	workers := min(runtime.GOMAXPROCS(0), len(series))
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= len(series) || ctx.Err() != nil {
-					return
-				}
-				models[i], errs[i] = fitHolt(ctx, series[i], sp, fixed)
-			}
-		}()
-	}
-	wg.Wait()
+	parallelFor(len(series), runtime.GOMAXPROCS(0), func(i int) {
+		if ctx.Err() == nil {
+			models[i], errs[i] = fitHolt(ctx, series[i], sp, fixed)
+		}
+	})
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}

@@ -7,8 +7,6 @@ import (
 	"math"
 	"math/rand/v2"
 	"runtime"
-	"sync"
-	"sync/atomic"
 )
 
 // HoltSimulations is the number of simulated paths behind the prediction
@@ -259,26 +257,15 @@ func PredictHoltMany(ctx context.Context, models []*HoltModel, h int, level floa
 		return nil, inputErr("level", "must be between 0 and 1 (exclusive), got %g", level)
 	}
 	out := make([]HoltPrediction, len(models))
-	workers := min(runtime.GOMAXPROCS(0), len(models))
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= len(models) || ctx.Err() != nil {
-					return
-				}
-				p := &out[i]
-				p.Forecast = models[i].Forecast(h)
-				// h and level are valid, so Interval cannot fail.
-				p.Lower, p.Upper, _ = models[i].Interval(h, level)
-			}
-		}()
-	}
-	wg.Wait()
+	parallelFor(len(models), runtime.GOMAXPROCS(0), func(i int) {
+		if ctx.Err() != nil {
+			return
+		}
+		p := &out[i]
+		p.Forecast = models[i].Forecast(h)
+		// h and level are valid, so Interval cannot fail.
+		p.Lower, p.Upper, _ = models[i].Interval(h, level)
+	})
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}

@@ -8,8 +8,6 @@ import (
 	"runtime"
 	"slices"
 	"sort"
-	"sync"
-	"sync/atomic"
 )
 
 // k-means as scikit-learn 1.2's KMeans does it: k-means++ seeding (greedy,
@@ -292,29 +290,7 @@ func (km *kmeans) span(b int) (lo, hi int) {
 // forBlocks runs fn once per block, on up to km.workers goroutines. Each
 // block writes only its own slots, so the order blocks run in is invisible.
 func (km *kmeans) forBlocks(fn func(b int)) {
-	workers := min(km.workers, km.nBlocks)
-	if workers <= 1 {
-		for b := 0; b < km.nBlocks; b++ {
-			fn(b)
-		}
-		return
-	}
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				b := int(next.Add(1) - 1)
-				if b >= km.nBlocks {
-					return
-				}
-				fn(b)
-			}
-		}()
-	}
-	wg.Wait()
+	parallelFor(km.nBlocks, km.workers, fn)
 }
 
 // sqDist is the squared Euclidean distance between two d-vectors.

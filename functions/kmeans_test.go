@@ -360,7 +360,7 @@ func TestKMeansMemoryMillionRows(t *testing.T) {
 func TestKMeansLloydElkanAgree(t *testing.T) {
 	for _, c := range []struct {
 		d, centers, k int
-		std          float64
+		std           float64
 	}{{3, 12, 12, 1.5}, {2, 5, 14, 3}, {6, 4, 4, 6}} {
 		x := refBlobs(6000, c.d, c.centers, c.std, 21)
 		l, err := KMeans(context.Background(), slices.Clone(x), c.d, KMeansOptions{K: c.k, NInit: 2, Seed: 3, Algorithm: KMeansLloyd})

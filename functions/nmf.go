@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"math"
 	"runtime"
-	"sync"
-	"sync/atomic"
 
 	"gonum.org/v1/gonum/mat"
 )
@@ -182,24 +180,8 @@ func mfBuildCSR(rows, cols []int, vals []float64, n, m int) (a *mfCSR, dupRow, f
 
 // transpose returns the m×n transpose, rows ascending within each column.
 func (a *mfCSR) transpose() *mfCSR {
-	t := &mfCSR{n: a.m, m: a.n, ptr: make([]int, a.m+1), idx: make([]int32, len(a.idx)), val: make([]float64, len(a.val))}
-	for _, j := range a.idx {
-		t.ptr[j+1]++
-	}
-	for j := 0; j < a.m; j++ {
-		t.ptr[j+1] += t.ptr[j]
-	}
-	pos := make([]int, a.m)
-	copy(pos, t.ptr[:a.m])
-	for i := 0; i < a.n; i++ {
-		for p := a.ptr[i]; p < a.ptr[i+1]; p++ {
-			j := a.idx[p]
-			q := pos[j]
-			pos[j]++
-			t.idx[q] = int32(i)
-			t.val[q] = a.val[p]
-		}
-	}
+	t := &mfCSR{n: a.m, m: a.n}
+	t.ptr, t.idx, t.val = csrTranspose(a.ptr, a.idx, a.val, a.m)
 	return t
 }
 
@@ -256,28 +238,9 @@ func (a *mfCSR) mulDense(b []float64, c int, dst []float64) {
 // goroutines. Blocks are fixed, so callers that write disjoint outputs get
 // the same result on any number of cores.
 func mfParallel(n, block int, fn func(lo, hi int)) {
-	nb := (n + block - 1) / block
-	workers := min(runtime.GOMAXPROCS(0), nb)
-	if workers <= 1 {
-		for lo := 0; lo < n; lo += block {
-			fn(lo, min(n, lo+block))
-		}
-		return
-	}
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Go(func() {
-			for {
-				b := int(next.Add(1) - 1)
-				if b >= nb {
-					return
-				}
-				fn(b*block, min(n, (b+1)*block))
-			}
-		})
-	}
-	wg.Wait()
+	parallelFor((n+block-1)/block, runtime.GOMAXPROCS(0), func(b int) {
+		fn(b*block, min(n, (b+1)*block))
+	})
 }
 
 // NMF factorises the non-negative n×m matrix given by the triples

@@ -186,27 +186,7 @@ func Tfidf(ctx context.Context, docs []string, opt TfidfOptions) (*TfidfIndex, e
 
 // buildPostings inverts the document vectors.
 func (x *TfidfIndex) buildPostings() {
-	nt := len(x.Vocabulary)
-	x.postPtr = make([]int, nt+1)
-	for _, t := range x.DocTerms {
-		x.postPtr[t+1]++
-	}
-	for t := 0; t < nt; t++ {
-		x.postPtr[t+1] += x.postPtr[t]
-	}
-	pos := make([]int, nt)
-	copy(pos, x.postPtr[:nt])
-	x.postDocs = make([]int32, len(x.DocTerms))
-	x.postWeights = make([]float64, len(x.DocTerms))
-	for d := 0; d+1 < len(x.DocPtr); d++ {
-		for p := x.DocPtr[d]; p < x.DocPtr[d+1]; p++ {
-			t := x.DocTerms[p]
-			q := pos[t]
-			pos[t]++
-			x.postDocs[q] = int32(d)
-			x.postWeights[q] = x.DocWeights[p]
-		}
-	}
+	x.postPtr, x.postDocs, x.postWeights = csrTranspose(x.DocPtr, x.DocTerms, x.DocWeights, len(x.Vocabulary))
 }
 
 // Len is the number of documents.
