@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -26,6 +27,7 @@ type serveFlags struct {
 	maxInputRows              int64
 	startupTimeout            time.Duration
 	demo                      bool
+	cpuProfile                string
 }
 
 func newServeFlagSet(f *serveFlags) *flag.FlagSet {
@@ -49,6 +51,7 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.startupTimeout, "startup-timeout", 30*time.Second, "time a client has to start up and authenticate")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.BoolVar(&f.demo, "demo", false, "load the demo warehouse (scale 1) on first start")
+	fs.StringVar(&f.cpuProfile, "cpu-profile", "", "write a Go CPU profile to this file until shutdown (diagnostics)")
 }
 
 // applyEnv sets every flag that has a FLYWHEEL_<NAME> variable, before the
@@ -89,6 +92,16 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	log, err := newLogger(f.logLevel, stderr)
 	if err != nil {
 		return err
+	}
+	if f.cpuProfile != "" {
+		pf, err := os.Create(f.cpuProfile)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			return err
+		}
+		defer func() { pprof.StopCPUProfile(); pf.Close() }()
 	}
 	upstream := f.upstream
 	if upstream == "" {
