@@ -1,0 +1,559 @@
+package wire_test
+
+// Differential tests: the same raw frontend messages, sent once straight to
+// PostgreSQL and once through the proxy, must draw the same backend
+// messages. Only what legitimately differs is normalised: BackendKeyData,
+// the order of the ParameterStatus burst at start-up, the process id in
+// NotificationResponse and table OIDs in RowDescription (the two runs
+// create their temp tables separately).
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/flywheeldb/flywheel/wire"
+	"github.com/jackc/pgx/v5/pgproto3"
+)
+
+// readTimeout bounds every read, so a proxy that hangs fails the test
+// instead of hanging it.
+const readTimeout = 20 * time.Second
+
+// errStop ends a script early: a read or write failed, and what was seen
+// so far is what gets compared.
+var errStop = errors.New("script stopped")
+
+// peer is one raw protocol connection, direct or through the proxy, and the
+// normalised messages it received.
+type peer struct {
+	t       testing.TB
+	conn    net.Conn
+	fe      *pgproto3.Frontend
+	startup [][]byte
+	got     [][]byte
+	oids    map[uint32]uint32 // table OIDs, numbered by first appearance
+	err     error
+}
+
+// dialPeer connects to addr, starts a session on db as user postgres (trust)
+// and reads up to the first ReadyForQuery.
+func dialPeer(t testing.TB, addr, db string) *peer {
+	t.Helper()
+	conn, err := net.DialTimeout("tcp", addr, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &peer{t: t, conn: conn, fe: pgproto3.NewFrontend(conn, conn), oids: map[uint32]uint32{}}
+	t.Cleanup(func() { conn.Close() })
+	p.fe.Send(&pgproto3.StartupMessage{ProtocolVersion: pgproto3.ProtocolVersionNumber,
+		Parameters: map[string]string{"user": "postgres", "database": db}})
+	if err := p.fe.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	var params []string
+	for {
+		_ = conn.SetReadDeadline(time.Now().Add(readTimeout))
+		m, err := p.fe.Receive()
+		if err != nil {
+			t.Fatalf("start-up on %s: %v", addr, err)
+		}
+		raw := p.normalise(m)
+		if raw[0] == 'S' {
+			params = append(params, string(raw))
+			continue
+		}
+		if raw[0] == 'Z' {
+			// The ParameterStatus burst is a set: its order is not part
+			// of the protocol.
+			sort.Strings(params)
+			for _, s := range params {
+				p.startup = append(p.startup, []byte(s))
+			}
+		}
+		p.startup = append(p.startup, raw)
+		if raw[0] == 'Z' {
+			return p
+		}
+	}
+}
+
+// normalise encodes a received message after blanking what legitimately
+// differs between a direct and a proxied session.
+func (p *peer) normalise(m pgproto3.BackendMessage) []byte {
+	switch m := m.(type) {
+	case *pgproto3.BackendKeyData:
+		m.ProcessID = 0
+		for i := range m.SecretKey {
+			m.SecretKey[i] = 0
+		}
+	case *pgproto3.NotificationResponse:
+		m.PID = 0
+	case *pgproto3.RowDescription:
+		for i := range m.Fields {
+			f := &m.Fields[i]
+			if f.TableOID == 0 {
+				continue
+			}
+			n, ok := p.oids[f.TableOID]
+			if !ok {
+				n = uint32(len(p.oids) + 1)
+				p.oids[f.TableOID] = n
+			}
+			f.TableOID = n
+		}
+	}
+	raw, err := m.Encode(nil)
+	if err != nil {
+		p.t.Fatalf("re-encoding %T: %v", m, err)
+	}
+	return raw
+}
+
+// send writes messages and flushes them.
+func (p *peer) send(msgs ...pgproto3.FrontendMessage) {
+	for _, m := range msgs {
+		p.fe.Send(m)
+	}
+	if err := p.fe.Flush(); err != nil {
+		p.stop(fmt.Errorf("send: %w", err))
+	}
+}
+
+func (p *peer) stop(err error) {
+	p.err = err
+	p.got = append(p.got, []byte("!"+err.Error()))
+	panic(errStop)
+}
+
+// read receives one message and records it.
+func (p *peer) read() []byte {
+	_ = p.conn.SetReadDeadline(time.Now().Add(readTimeout))
+	m, err := p.fe.Receive()
+	if err != nil {
+		p.stop(fmt.Errorf("receive: %w", err))
+	}
+	raw := p.normalise(m)
+	p.got = append(p.got, raw)
+	return raw
+}
+
+// until reads until it has seen n messages of type typ.
+func (p *peer) until(typ byte, n int) {
+	for n > 0 {
+		if p.read()[0] == typ {
+			n--
+		}
+	}
+}
+
+// sync reads until n ReadyForQuery have arrived.
+func (p *peer) sync(n int) { p.until('Z', n) }
+
+// untilEOF reads until the server closes the connection.
+func (p *peer) untilEOF() {
+	for {
+		_ = p.conn.SetReadDeadline(time.Now().Add(readTimeout))
+		m, err := p.fe.Receive()
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				p.stop(err)
+			}
+			p.got = append(p.got, []byte("!EOF"))
+			return
+		}
+		p.got = append(p.got, p.normalise(m))
+	}
+}
+
+// script drives one scenario against one target; open starts further
+// sessions on the same target (for LISTEN/NOTIFY).
+type script struct {
+	t     testing.TB
+	addr  string
+	db    string
+	proxy bool
+	peers []*peer
+}
+
+func (s *script) open() *peer {
+	p := dialPeer(s.t, s.addr, s.db)
+	s.peers = append(s.peers, p)
+	return p
+}
+
+// diffEnv is a database with a direct address and a proxy in front of it.
+type diffEnv struct {
+	db, direct, proxied string
+}
+
+func newDiffEnv(t *testing.T, cfg wire.Config) *diffEnv {
+	db := srv.NewDatabase(t)
+	cfg.Upstream = srv.URL(db)
+	return &diffEnv{db: db, direct: "127.0.0.1:" + strconv.Itoa(int(srv.Port)), proxied: proxy(t, cfg)}
+}
+
+// run plays the scenario directly, then through the proxy, and compares
+// what every session received.
+func (env *diffEnv) run(t *testing.T, scenario func(s *script, p *peer)) {
+	t.Helper()
+	play := func(addr string, proxied bool) *script {
+		s := &script{t: t, addr: addr, db: env.db, proxy: proxied}
+		p := s.open()
+		func() {
+			defer func() {
+				if r := recover(); r != nil && r != errStop { //nolint:errorlint // sentinel identity
+					panic(r)
+				}
+			}()
+			scenario(s, p)
+		}()
+		for _, p := range s.peers {
+			p.conn.Close()
+		}
+		return s
+	}
+	direct := play(env.direct, false)
+	for _, p := range direct.peers {
+		if p.err != nil {
+			t.Fatalf("direct run failed (the scenario is wrong): %v", p.err)
+		}
+	}
+	proxied := play(env.proxied, true)
+	if len(direct.peers) != len(proxied.peers) {
+		t.Fatalf("%d sessions direct, %d through the proxy", len(direct.peers), len(proxied.peers))
+	}
+	for i := range direct.peers {
+		d, p := direct.peers[i], proxied.peers[i]
+		if msg := compare(d.startup, p.startup); msg != "" {
+			t.Errorf("session %d start-up differs:\n%s", i, msg)
+		}
+		if msg := compare(d.got, p.got); msg != "" {
+			t.Errorf("session %d differs:\n%s", i, msg)
+		}
+	}
+}
+
+// compare returns "" when the two message lists are equal, else a
+// readable account of the first difference.
+func compare(direct, proxied [][]byte) string {
+	i := 0
+	for i < len(direct) && i < len(proxied) && bytes.Equal(direct[i], proxied[i]) {
+		i++
+	}
+	if i == len(direct) && i == len(proxied) {
+		return ""
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "first difference at message %d (direct has %d, proxy %d)\n", i, len(direct), len(proxied))
+	from := max(0, i-3)
+	show := func(name string, ms [][]byte) {
+		fmt.Fprintf(&b, "  %s:\n", name)
+		for j := from; j < len(ms) && j < i+6; j++ {
+			mark := " "
+			if j == i {
+				mark = ">"
+			}
+			fmt.Fprintf(&b, "   %s%3d %s\n", mark, j, describe(ms[j]))
+		}
+	}
+	show("direct", direct)
+	show("proxy", proxied)
+	return b.String()
+}
+
+// describe renders a recorded message for a failure report.
+func describe(raw []byte) string {
+	if len(raw) > 0 && raw[0] == '!' {
+		return string(raw)
+	}
+	var m pgproto3.BackendMessage
+	switch raw[0] {
+	case '1':
+		m = &pgproto3.ParseComplete{}
+	case '2':
+		m = &pgproto3.BindComplete{}
+	case '3':
+		m = &pgproto3.CloseComplete{}
+	case 'A':
+		m = &pgproto3.NotificationResponse{}
+	case 'C':
+		m = &pgproto3.CommandComplete{}
+	case 'c':
+		m = &pgproto3.CopyDone{}
+	case 'D':
+		m = &pgproto3.DataRow{}
+	case 'd':
+		m = &pgproto3.CopyData{}
+	case 'E':
+		m = &pgproto3.ErrorResponse{}
+	case 'G':
+		m = &pgproto3.CopyInResponse{}
+	case 'H':
+		m = &pgproto3.CopyOutResponse{}
+	case 'I':
+		m = &pgproto3.EmptyQueryResponse{}
+	case 'K':
+		m = &pgproto3.BackendKeyData{}
+	case 'N':
+		m = &pgproto3.NoticeResponse{}
+	case 'n':
+		m = &pgproto3.NoData{}
+	case 'R':
+		m = &pgproto3.AuthenticationOk{}
+	case 'S':
+		m = &pgproto3.ParameterStatus{}
+	case 's':
+		m = &pgproto3.PortalSuspended{}
+	case 'T':
+		m = &pgproto3.RowDescription{}
+	case 't':
+		m = &pgproto3.ParameterDescription{}
+	case 'V':
+		m = &pgproto3.FunctionCallResponse{}
+	case 'Z':
+		m = &pgproto3.ReadyForQuery{}
+	}
+	out := fmt.Sprintf("%q len %d", raw[0], len(raw))
+	if m != nil && len(raw) >= 5 {
+		if dm, ok := m.(interface{ Decode([]byte) error }); ok && dm.Decode(raw[5:]) == nil {
+			if j, err := json.Marshal(m); err == nil {
+				out = string(j)
+			}
+		}
+	}
+	if len(out) > 300 {
+		out = out[:300] + "..."
+	}
+	return out
+}
+
+// Message constructors, to keep the scenarios readable.
+
+func parse(name, sql string, oids ...uint32) *pgproto3.Parse {
+	return &pgproto3.Parse{Name: name, Query: sql, ParameterOIDs: oids}
+}
+
+func bind(portal, stmt string, params ...string) *pgproto3.Bind {
+	b := &pgproto3.Bind{DestinationPortal: portal, PreparedStatement: stmt}
+	for _, v := range params {
+		b.Parameters = append(b.Parameters, []byte(v))
+	}
+	return b
+}
+
+func describeS(name string) *pgproto3.Describe {
+	return &pgproto3.Describe{ObjectType: 'S', Name: name}
+}
+
+func describeP(name string) *pgproto3.Describe {
+	return &pgproto3.Describe{ObjectType: 'P', Name: name}
+}
+
+func execute(portal string, maxRows uint32) *pgproto3.Execute {
+	return &pgproto3.Execute{Portal: portal, MaxRows: maxRows}
+}
+
+func closeS(name string) *pgproto3.Close { return &pgproto3.Close{ObjectType: 'S', Name: name} }
+func closeP(name string) *pgproto3.Close { return &pgproto3.Close{ObjectType: 'P', Name: name} }
+
+func query(sql string) *pgproto3.Query { return &pgproto3.Query{String: sql} }
+
+func copyData(s string) *pgproto3.CopyData { return &pgproto3.CopyData{Data: []byte(s)} }
+
+var (
+	syncMsg  = &pgproto3.Sync{}
+	flushMsg = &pgproto3.Flush{}
+	copyDone = &pgproto3.CopyDone{}
+)
+
+// exchange sends a simple Query and reads its responses.
+func (p *peer) exchange(sql string) {
+	p.send(query(sql))
+	p.sync(1)
+}
+
+// extended sends Parse/Bind/Describe/Execute/Sync for sql in the unnamed
+// statement and portal and reads the responses.
+func (p *peer) extended(sql string, params ...string) {
+	p.send(parse("", sql), bind("", "", params...), describeP(""), execute("", 0), syncMsg)
+	p.sync(1)
+}
+
+func TestDifferential(t *testing.T) {
+	env := newDiffEnv(t, wire.Config{})
+	cases := []struct {
+		name string
+		run  func(s *script, p *peer)
+	}{
+		{"startup and a query", func(s *script, p *peer) { p.exchange("SELECT 1 AS one") }},
+		{"unnamed statement and portal", func(s *script, p *peer) {
+			p.send(parse("", "SELECT $1::int + 1 AS n"), describeS(""), bind("", "", "41"), describeP(""), execute("", 0), syncMsg)
+			p.sync(1)
+		}},
+		{"named statements and portals", func(s *script, p *peer) {
+			p.send(parse("s1", "SELECT g, g * $1::int AS m FROM generate_series(1, 4) g"), describeS("s1"),
+				bind("p1", "s1", "2"), describeP("p1"), bind("p2", "s1", "3"),
+				execute("p1", 0), execute("p2", 0), closeP("p1"), closeS("s1"), syncMsg)
+			p.sync(1)
+			// The statement is gone; binding it fails, closing it again does not.
+			p.send(bind("", "s1", "1"), execute("", 0), syncMsg, closeS("s1"), closeP("nope"), syncMsg)
+			p.sync(2)
+		}},
+		{"describe insert gives NoData", func(s *script, p *peer) {
+			p.exchange("CREATE TEMP TABLE t (id int, v text)")
+			p.send(parse("ins", "INSERT INTO t VALUES ($1, $2)"), describeS("ins"), bind("", "ins", "1", "a"),
+				describeP(""), execute("", 0), syncMsg)
+			p.sync(1)
+			p.send(parse("", "INSERT INTO t VALUES (2, 'b') RETURNING *"), bind("", ""), describeP(""), execute("", 0), syncMsg)
+			p.sync(1)
+		}},
+		{"row limit suspends the portal", func(s *script, p *peer) {
+			p.send(parse("", "SELECT generate_series(1, 5)"), bind("", ""), execute("", 2), execute("", 2), execute("", 0), syncMsg)
+			p.sync(1)
+			// A named portal across Syncs lives inside a transaction block.
+			p.exchange("BEGIN")
+			p.send(parse("s", "SELECT generate_series(1, 7)"), bind("cur", "s"), execute("cur", 3), syncMsg)
+			p.sync(1)
+			p.send(execute("cur", 3), syncMsg)
+			p.sync(1)
+			p.send(execute("cur", 0), execute("cur", 0), syncMsg)
+			p.sync(1)
+			p.exchange("COMMIT")
+		}},
+		{"flush without sync", func(s *script, p *peer) {
+			p.send(parse("", "SELECT 'flushed'"), bind("", ""), describeP(""), execute("", 0), flushMsg)
+			p.until('C', 1)
+			p.send(parse("", "SELECT nonsense FROM"), flushMsg)
+			p.until('E', 1)
+			p.send(syncMsg)
+			p.sync(1)
+			p.send(flushMsg, syncMsg, flushMsg)
+			p.sync(1)
+		}},
+		{"several statements before one Sync", func(s *script, p *peer) {
+			var msgs []pgproto3.FrontendMessage
+			for i := 0; i < 20; i++ {
+				msgs = append(msgs, parse("", fmt.Sprintf("SELECT %d, $1::text", i)), bind("", "", strconv.Itoa(i)), describeP(""), execute("", 0))
+			}
+			p.send(append(msgs, syncMsg)...)
+			p.sync(1)
+		}},
+		{"error in the middle skips to Sync", func(s *script, p *peer) {
+			p.send(parse("", "SELECT 1"), bind("", ""), execute("", 0),
+				parse("", "SELECT 1/0"), bind("", ""), execute("", 0),
+				parse("", "SELECT 3"), bind("", ""), execute("", 0), query("SELECT 'skipped'"), flushMsg, syncMsg,
+				parse("", "SELECT 4"), bind("", ""), execute("", 0), syncMsg)
+			p.sync(2)
+			// Errors at Parse, at Bind and at Describe.
+			p.send(parse("", "SELEC 1"), bind("", ""), execute("", 0), syncMsg,
+				parse("x", "SELECT $1::int"), bind("", "x"), execute("", 0), syncMsg,
+				describeS("missing"), syncMsg, describeP("missing"), syncMsg, execute("missing", 0), syncMsg,
+				bind("", "x", "abc"), syncMsg)
+			p.sync(6)
+		}},
+		{"Sync with nothing before it", func(s *script, p *peer) {
+			p.send(syncMsg)
+			p.sync(1)
+			p.send(syncMsg, syncMsg, syncMsg)
+			p.sync(3)
+		}},
+		{"empty query string", func(s *script, p *peer) {
+			p.exchange("")
+			p.exchange(";")
+			p.exchange("  -- just a comment")
+			p.extended("")
+			p.send(parse("", ""), describeS(""), syncMsg)
+			p.sync(1)
+		}},
+		{"binary parameters and results", func(s *script, p *peer) {
+			b := &pgproto3.Bind{
+				ParameterFormatCodes: []int16{1, 0, 1},
+				Parameters:           [][]byte{{0, 0, 0, 41}, []byte("txt"), {0x40, 0x09, 0x21, 0xfb, 0x54, 0x44, 0x2d, 0x18}},
+				ResultFormatCodes:    []int16{1, 0, 1},
+			}
+			p.send(parse("", "SELECT $1::int4 + 1, $2::text, $3::float8 * 2"), b, describeP(""), execute("", 0), syncMsg)
+			p.sync(1)
+			// One format code for all results.
+			b = &pgproto3.Bind{ResultFormatCodes: []int16{1}}
+			p.send(parse("", "SELECT 1::int8, 'x'::text, '2024-02-29'::date, ARRAY[1,2], NULL::int"), b, describeP(""), execute("", 0), syncMsg)
+			p.sync(1)
+			// A binary parameter of the wrong length is PostgreSQL's error to report.
+			b = &pgproto3.Bind{ParameterFormatCodes: []int16{1}, Parameters: [][]byte{{1, 2}}}
+			p.send(parse("", "SELECT $1::int4"), b, execute("", 0), syncMsg)
+			p.sync(1)
+		}},
+		{"simple query with several statements and an error", func(s *script, p *peer) {
+			p.exchange("SELECT 1; SELECT 1/0; SELECT 3")
+			p.exchange("CREATE TEMP TABLE m (x int); INSERT INTO m VALUES (1); SELECT * FROM nowhere; INSERT INTO m VALUES (2)")
+			p.exchange("SELECT count(*) FROM m")
+		}},
+		{"transaction status bytes", func(s *script, p *peer) {
+			for _, q := range []string{"BEGIN", "SELECT 1", "COMMIT", "BEGIN", "SELECT 1/0", "SELECT 1",
+				"ROLLBACK", "START TRANSACTION; SELECT 2", "COMMIT; SELECT 3", "ROLLBACK", "BEGIN; SELECT 1/0; COMMIT",
+				"SAVEPOINT a", "BEGIN", "SAVEPOINT a", "SELECT 1/0", "ROLLBACK TO a", "SELECT 4", "END"} {
+				p.exchange(q)
+			}
+			// The same through the extended protocol.
+			for _, q := range []string{"BEGIN", "SELECT 1/0", "SELECT 1", "ROLLBACK"} {
+				p.extended(q)
+			}
+		}},
+		{"failed transaction in a pipeline", func(s *script, p *peer) {
+			p.send(parse("", "BEGIN"), bind("", ""), execute("", 0), parse("", "SELECT 1/0"), bind("", ""), execute("", 0), syncMsg,
+				parse("", "SELECT 1"), bind("", ""), execute("", 0), syncMsg, query("ROLLBACK"))
+			p.sync(3)
+		}},
+		{"notice", func(s *script, p *peer) {
+			p.exchange("DO $$BEGIN RAISE NOTICE 'hello %', 42; RAISE WARNING 'careful'; END$$")
+			p.extended("DO $$BEGIN RAISE NOTICE 'extended'; END$$")
+			p.exchange("SET client_min_messages = debug1; DO $$BEGIN RAISE DEBUG 'debug'; RAISE INFO 'info'; END$$; RESET client_min_messages")
+		}},
+		{"SET gives ParameterStatus", func(s *script, p *peer) {
+			p.exchange("SET application_name = 'differential'")
+			p.exchange("SET DateStyle = 'German'; SELECT '2024-02-29'::date")
+			p.extended("SET TimeZone = 'Asia/Tokyo'")
+			p.exchange("BEGIN; SET LOCAL TimeZone = 'UTC'; ROLLBACK")
+			p.exchange("RESET ALL")
+		}},
+		{"LISTEN and NOTIFY between sessions", func(s *script, p *peer) {
+			p.exchange("LISTEN ch")
+			q := s.open()
+			q.exchange("NOTIFY ch, 'from the other session'")
+			p.until('A', 1)
+			q.exchange("SELECT pg_notify('ch', 'two'); NOTIFY other, 'unheard'")
+			p.until('A', 1)
+			// A session's own notifications arrive before its ReadyForQuery.
+			p.exchange("NOTIFY ch, 'self'")
+			p.exchange("BEGIN; NOTIFY ch, 'a'; NOTIFY ch, 'b'; COMMIT")
+			p.extended("SELECT pg_notify('ch', 'extended')")
+			p.exchange("UNLISTEN *")
+		}},
+		{"FunctionCall", func(s *script, p *peer) {
+			// int4abs is OID 1397.
+			p.send(&pgproto3.FunctionCall{Function: 1397, ArgFormatCodes: []uint16{1}, Arguments: [][]byte{{0xff, 0xff, 0xff, 0xfb}}, ResultFormatCode: 1})
+			p.sync(1)
+			p.send(&pgproto3.FunctionCall{Function: 1397, ArgFormatCodes: []uint16{0}, Arguments: [][]byte{[]byte("-7")}, ResultFormatCode: 0})
+			p.sync(1)
+			p.send(&pgproto3.FunctionCall{Function: 1397, Arguments: [][]byte{nil}})
+			p.sync(1)
+			p.send(&pgproto3.FunctionCall{Function: 4294967, Arguments: [][]byte{[]byte("1")}})
+			p.sync(1)
+			p.exchange("BEGIN")
+			p.send(&pgproto3.FunctionCall{Function: 1397, ArgFormatCodes: []uint16{0}, Arguments: [][]byte{[]byte("x")}})
+			p.sync(1)
+			p.exchange("ROLLBACK")
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) { env.run(t, c.run) })
+	}
+}
