@@ -19,8 +19,10 @@ func parallelFor(n, workers int, fn func(i int)) {
 	}
 	var next atomic.Int64
 	var wg sync.WaitGroup
+	wg.Add(workers)
 	for range workers {
-		wg.Go(func() {
+		go func() {
+			defer wg.Done()
 			for {
 				i := int(next.Add(1) - 1)
 				if i >= n {
@@ -28,7 +30,7 @@ func parallelFor(n, workers int, fn func(i int)) {
 				}
 				fn(i)
 			}
-		})
+		}()
 	}
 	wg.Wait()
 }
