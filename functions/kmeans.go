@@ -520,14 +520,7 @@ func (km *kmeans) run(ctx context.Context, centers []float64, labels []int32) (f
 // label changed.
 func (km *kmeans) lloydStep(centers []float64, labels []int32, accumulate bool) bool {
 	d, k, x := km.d, km.k, km.x
-	if accumulate {
-		clear(km.blockSums)
-		clear(km.blockCounts)
-	}
-	km.forBlocks(func(b int) {
-		lo, hi := km.span(b)
-		sums := km.blockSums[b*k*d : (b+1)*k*d]
-		counts := km.blockCounts[b*k : (b+1)*k]
+	return km.eStep(accumulate, func(blk eBlock, lo, hi int) bool {
 		changed := false
 		for i := lo; i < hi; i++ {
 			row := x[i*d : i*d+d : i*d+d]
@@ -550,19 +543,53 @@ func (km *kmeans) lloydStep(centers []float64, labels []int32, accumulate bool) 
 					best, bestD = int32(c), s
 				}
 			}
-			if labels[i] != best {
+			if blk.assign(labels, i, best, row) {
 				changed = true
-				labels[i] = best
-			}
-			if accumulate {
-				acc := sums[int(best)*d : int(best)*d+d : int(best)*d+d]
-				for j, v := range row {
-					acc[j] += v
-				}
-				counts[best]++
 			}
 		}
-		km.blockChg[b] = changed
+		return changed
+	})
+}
+
+// eBlock is one block's share of an E-step's M-step accumulators.
+type eBlock struct {
+	d          int
+	accumulate bool
+	sums       []float64 // k×d: the block's row sums per cluster
+	counts     []int     // k: the block's rows per cluster
+}
+
+// assign gives row i (its values row) label c, adding the row to c's sums
+// when the step accumulates. It reports whether the label changed.
+func (e eBlock) assign(labels []int32, i int, c int32, row []float64) bool {
+	if e.accumulate {
+		acc := e.sums[int(c)*e.d : int(c)*e.d+e.d : int(c)*e.d+e.d]
+		for j, v := range row {
+			acc[j] += v
+		}
+		e.counts[c]++
+	}
+	if labels[i] == c {
+		return false
+	}
+	labels[i] = c
+	return true
+}
+
+// eStep runs one E-step, assignRows labelling rows [lo, hi) of each block
+// through blk.assign and reporting whether any label changed; so does
+// eStep. With accumulate, the block sums start from zero and end holding
+// every block's per-cluster sums in row order.
+func (km *kmeans) eStep(accumulate bool, assignRows func(blk eBlock, lo, hi int) bool) bool {
+	d, k := km.d, km.k
+	if accumulate {
+		clear(km.blockSums)
+		clear(km.blockCounts)
+	}
+	km.forBlocks(func(b int) {
+		lo, hi := km.span(b)
+		blk := eBlock{d: d, accumulate: accumulate, sums: km.blockSums[b*k*d : (b+1)*k*d], counts: km.blockCounts[b*k : (b+1)*k]}
+		km.blockChg[b] = assignRows(blk, lo, hi)
 	})
 	return slices.Contains(km.blockChg, true)
 }
@@ -717,21 +744,13 @@ func (km *kmeans) elkanInit(centers []float64, labels []int32) {
 // whose upper bound proves their centre is still nearest are skipped.
 func (km *kmeans) elkanStep(centers []float64, labels []int32, accumulate bool) bool {
 	d, k, x := km.d, km.k, km.x
-	if accumulate {
-		clear(km.blockSums)
-		clear(km.blockCounts)
-	}
-	km.forBlocks(func(b int) {
-		lo, hi := km.span(b)
-		sums := km.blockSums[b*k*d : (b+1)*k*d]
-		counts := km.blockCounts[b*k : (b+1)*k]
+	return km.eStep(accumulate, func(blk eBlock, lo, hi int) bool {
 		changed := false
 		for i := lo; i < hi; i++ {
 			row := x[i*d : i*d+d]
 			lb := km.lower[i*k : i*k+k]
 			ub := km.upper[i]
-			old := labels[i]
-			lab := int(old)
+			lab := int(labels[i])
 			if !(km.nextDist[lab] >= ub) {
 				tight := false
 				for j := 0; j < k; j++ {
@@ -754,21 +773,12 @@ func (km *kmeans) elkanStep(centers []float64, labels []int32, accumulate bool) 
 				}
 				km.upper[i] = ub
 			}
-			if int32(lab) != old {
+			if blk.assign(labels, i, int32(lab), row) {
 				changed = true
-				labels[i] = int32(lab)
-			}
-			if accumulate {
-				acc := sums[lab*d : lab*d+d]
-				for j, v := range row {
-					acc[j] += v
-				}
-				counts[lab]++
 			}
 		}
-		km.blockChg[b] = changed
+		return changed
 	})
-	return slices.Contains(km.blockChg, true)
 }
 
 // elkanShiftBounds loosens the bounds by how far each centre moved.
