@@ -330,15 +330,7 @@ func (sp *hwSpec) normalEqGeneric(y []float64, p *hwParams, sd *hwSeeds, w *hwWo
 		}
 		l, b = lN, bN
 	}
-	if math.IsNaN(sse) || math.IsInf(sse, 0) {
-		return math.Inf(1)
-	}
-	for _, v := range g {
-		if math.IsNaN(v) || math.IsInf(v, 0) {
-			return math.Inf(1)
-		}
-	}
-	return sse
+	return finiteSSE(sse, g)
 }
 
 // normalEqAdd is normalEq for the additive models (trend none or add,
@@ -417,11 +409,17 @@ func (sp *hwSpec) normalEqAdd(y []float64, p *hwParams, sd *hwSeeds, w *hwWork, 
 			ri = 0
 		}
 	}
-	if math.IsNaN(sse) || math.IsInf(sse, 0) {
+	return finiteSSE(sse, g)
+}
+
+// finiteSSE is normalEq's result: sse, or +Inf when sse or a gradient
+// entry is not finite (the recursion left the finite numbers).
+func finiteSSE(sse float64, g []float64) float64 {
+	if !finite(sse) {
 		return math.Inf(1)
 	}
 	for _, v := range g {
-		if math.IsNaN(v) || math.IsInf(v, 0) {
+		if !finite(v) {
 			return math.Inf(1)
 		}
 	}
