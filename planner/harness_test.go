@@ -184,16 +184,9 @@ func echoRows() *catalog.Func {
 			return []catalog.OutputColumn{{Name: in[0][0].Name, Type: in[0][0].Type}, {Name: "score", Type: 701}, {Name: "note", Type: 25}}, nil
 		},
 		Run: func(ctx context.Context, c *catalog.Call) (*catalog.Result, error) {
-			rel, err := c.Relation("input")
+			rel, n, err := relationAndN(c, "echo_rows", "input")
 			if err != nil {
 				return nil, err
-			}
-			n, err := c.Int("n")
-			if err != nil {
-				return nil, err
-			}
-			if n < 1 {
-				return nil, &catalog.ArgError{Func: "echo_rows", Arg: "n", Msg: "must be at least 1"}
 			}
 			rows := rel.Rows()
 			key := catalog.ResultColumn{From: rel.Columns[0], Rows: make([]int, rows)}
@@ -209,6 +202,23 @@ func echoRows() *catalog.Func {
 		},
 		StubReturns: "TABLE(key anyelement, score double precision, note text)",
 	}
+}
+
+// relationAndN reads the test function fn's relation argument arg and its
+// argument n, which must be at least 1.
+func relationAndN(c *catalog.Call, fn, arg string) (*catalog.Relation, int64, error) {
+	rel, err := c.Relation(arg)
+	if err != nil {
+		return nil, 0, err
+	}
+	n, err := c.Int("n")
+	if err != nil {
+		return nil, 0, err
+	}
+	if n < 1 {
+		return nil, 0, &catalog.ArgError{Func: fn, Arg: "n", Msg: "must be at least 1"}
+	}
+	return rel, n, nil
 }
 
 // rec(user, n => 10, ratings => (user, item, rating)) recommends the items
@@ -232,16 +242,9 @@ func rec() *catalog.Func {
 			return []catalog.OutputColumn{{Name: "item", Type: in[0][1].Type}, {Name: "score", Type: 701}, {Name: "rank", Type: 23}}, nil
 		},
 		Run: func(ctx context.Context, c *catalog.Call) (*catalog.Result, error) {
-			rel, err := c.Relation("ratings")
+			rel, n, err := relationAndN(c, "rec", "ratings")
 			if err != nil {
 				return nil, err
-			}
-			n, err := c.Int("n")
-			if err != nil {
-				return nil, err
-			}
-			if n < 1 {
-				return nil, &catalog.ArgError{Func: "rec", Arg: "n", Msg: "must be at least 1"}
 			}
 			user := fmt.Sprint(c.Values["user"])
 			users, items, ratings := rel.Columns[0], rel.Columns[1], rel.Columns[2]

@@ -522,19 +522,30 @@ func writeAlias(b *strings.Builder, alias string, names []string) {
 	b.WriteByte(')')
 }
 
-// writeUnnest writes unnest($a, $b, ...) [WITH ORDINALITY] AS alias(cols).
-func writeUnnest(b *strings.Builder, s *site, c *call) {
-	b.WriteString("unnest(")
-	for i := range c.out {
+// writeNumbered writes format applied to from, from+1, ..., from+n-1,
+// comma-separated: "$3, $4" for ("$%d", 3, 2).
+func writeNumbered(b *strings.Builder, format string, from, n int) {
+	for i := range n {
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		fmt.Fprintf(b, "$%d", c.first+i)
+		fmt.Fprintf(b, format, from+i)
 	}
+}
+
+// writeUnnestCall writes unnest($first, ..., $first+n-1) [WITH ORDINALITY].
+func writeUnnestCall(b *strings.Builder, first, n int, ordinality bool) {
+	b.WriteString("unnest(")
+	writeNumbered(b, "$%d", first, n)
 	b.WriteByte(')')
-	if s.rf.Ordinality {
+	if ordinality {
 		b.WriteString(" WITH ORDINALITY")
 	}
+}
+
+// writeUnnest writes unnest($a, $b, ...) [WITH ORDINALITY] AS alias(cols).
+func writeUnnest(b *strings.Builder, s *site, c *call) {
+	writeUnnestCall(b, c.first, len(c.out), s.rf.Ordinality)
 	writeAlias(b, s.alias, columnNames(s, c))
 }
 
@@ -549,36 +560,17 @@ func writeLateral(b *strings.Builder, s *site, c *call) {
 	}
 	nargs := len(c.lateral.types)
 	b.WriteString("(SELECT ")
-	for i := range c.out {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		fmt.Fprintf(b, "_fw._fw_c%d", i+1)
-	}
+	writeNumbered(b, "_fw._fw_c%d", 1, len(c.out))
 	if s.rf.Ordinality {
 		b.WriteString(", row_number() OVER (ORDER BY _fw._fw_ord) AS ordinality")
 	}
-	b.WriteString(" FROM unnest(")
-	for i := 0; i < nargs+len(c.out); i++ {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		fmt.Fprintf(b, "$%d", c.first+i)
-	}
-	b.WriteByte(')')
-	if s.rf.Ordinality {
-		b.WriteString(" WITH ORDINALITY")
-	}
+	b.WriteString(" FROM ")
+	writeUnnestCall(b, c.first, nargs+len(c.out), s.rf.Ordinality)
 	b.WriteString(" AS _fw(")
 	for i := 0; i < nargs; i++ {
 		fmt.Fprintf(b, "_fw_a%d, ", i+1)
 	}
-	for i := range c.out {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		fmt.Fprintf(b, "_fw_c%d", i+1)
-	}
+	writeNumbered(b, "_fw_c%d", 1, len(c.out))
 	if s.rf.Ordinality {
 		b.WriteString(", _fw_ord")
 	}
