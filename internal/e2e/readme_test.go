@@ -5,8 +5,6 @@ import (
 	"os"
 	"strings"
 	"testing"
-
-	"github.com/flywheeldb/flywheel/internal/demo"
 )
 
 var updateReadme = flag.Bool("update-readme", false, "rewrite README.md's walkthrough from testdata/demo/walkthrough.sql")
@@ -19,14 +17,7 @@ const (
 // TestReadmeWalkthrough keeps the README's walkthrough the same as the
 // tested walkthrough file, statement for statement.
 func TestReadmeWalkthrough(t *testing.T) {
-	data, err := os.ReadFile("../../testdata/demo/walkthrough.sql")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cases, err := demo.ParseWalkthrough(data)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cases := walkthroughCases(t)
 	var b strings.Builder
 	b.WriteString(walkthroughBegin + "\n")
 	for _, c := range cases {

@@ -24,14 +24,7 @@ func TestWalkthrough(t *testing.T) {
 		t.Fatal(err)
 	}
 	direct.Close(ctx)
-	data, err := os.ReadFile("../../testdata/demo/walkthrough.sql")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cases, err := demo.ParseWalkthrough(data)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cases := walkthroughCases(t)
 	conn, err := pgconn.Connect(ctx, pgURL(addr, db))
 	if err != nil {
 		t.Fatal(err)
@@ -49,4 +42,18 @@ func TestWalkthrough(t *testing.T) {
 	if models < 6 {
 		t.Fatalf("walkthrough has %d model-function statements, want one per function at least", models)
 	}
+}
+
+// walkthroughCases is testdata/demo/walkthrough.sql, statement by statement.
+func walkthroughCases(t *testing.T) []demo.Case {
+	t.Helper()
+	data, err := os.ReadFile("../../testdata/demo/walkthrough.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases, err := demo.ParseWalkthrough(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cases
 }
