@@ -440,7 +440,15 @@ func (s *session) runContext() (context.Context, context.CancelFunc) {
 	s.cancelMu.Lock()
 	s.cancelRun = cancel
 	s.cancelMu.Unlock()
+	// The session reads nothing from the client until the call is done, so
+	// a client that leaves meanwhile is noticed by a watcher.
+	stopWatch := watchHangup(s.client, func() {
+		s.log.Debug("client left during a model function call; cancelling it")
+		cancel()
+		s.srv.cancelUpstream(s.upKey, s.log)
+	})
 	return ctx, func() {
+		stopWatch()
 		s.cancelMu.Lock()
 		s.cancelRun = nil
 		s.cancelMu.Unlock()

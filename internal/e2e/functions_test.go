@@ -367,3 +367,43 @@ func TestRewrittenStatementErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A client that disconnects during a long model computation stops it: the
+// proxy notices the hang-up although it is not reading from the client.
+func TestDisconnectStopsComputation(t *testing.T) {
+	_, addr, db := seeded(t)
+	ctx := context.Background()
+	srv.Exec(t, db, `CREATE TABLE pts AS SELECT g AS id, random() AS a, random() AS b FROM generate_series(1, 200000) g`)
+	c, err := pgx.Connect(ctx, pgURL(addr, db)+"&application_name=victim")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		time.Sleep(time.Second)
+		c.PgConn().Conn().Close()
+	}()
+	_, _ = c.Exec(ctx, "SELECT count(*) FROM kmeans((SELECT id, a, b FROM pts), 50, n_init => 1000, max_iter => 1000)")
+	// The computation would take minutes; once stopped, the proxy's
+	// goroutines settle and a new session is served at once.
+	start := time.Now()
+	for {
+		c2, err := pgx.Connect(ctx, pgURL(addr, db))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var busy int
+		err = c2.QueryRow(ctx, "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'victim'").Scan(&busy)
+		c2.Close(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if busy == 0 {
+			break
+		}
+		if time.Since(start) > 20*time.Second {
+			t.Fatalf("the abandoned session's upstream connection is still open (%d)", busy)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Logf("upstream session gone %v after the client disconnected", time.Since(start))
+}
