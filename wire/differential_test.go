@@ -19,6 +19,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flywheeldb/flywheel/catalog"
+	"github.com/flywheeldb/flywheel/planner"
 	"github.com/flywheeldb/flywheel/wire"
 	"github.com/jackc/pgx/v5/pgproto3"
 )
@@ -205,6 +207,19 @@ func newDiffEnv(t *testing.T, cfg wire.Config) *diffEnv {
 // what every session received.
 func (env *diffEnv) run(t *testing.T, scenario func(s *script, p *peer)) {
 	t.Helper()
+	env.runWith(t, scenario, func(got [][]byte) [][]byte { return got })
+}
+
+// runStructural is run comparing only the shape of the responses (see
+// shape): the scenario sends a model-function call through the proxy and
+// an equivalent plain statement directly.
+func (env *diffEnv) runStructural(t *testing.T, scenario func(s *script, p *peer)) {
+	t.Helper()
+	env.runWith(t, scenario, shape)
+}
+
+func (env *diffEnv) runWith(t *testing.T, scenario func(s *script, p *peer), view func([][]byte) [][]byte) {
+	t.Helper()
 	play := func(addr string, proxied bool) *script {
 		s := &script{t: t, addr: addr, db: env.db, proxy: proxied}
 		p := s.open()
@@ -236,7 +251,7 @@ func (env *diffEnv) run(t *testing.T, scenario func(s *script, p *peer)) {
 		if msg := compare(d.startup, p.startup); msg != "" {
 			t.Errorf("session %d start-up differs:\n%s", i, msg)
 		}
-		if msg := compare(d.got, p.got); msg != "" {
+		if msg := compare(view(d.got), view(p.got)); msg != "" {
 			t.Errorf("session %d differs:\n%s", i, msg)
 		}
 	}
@@ -552,8 +567,256 @@ func TestDifferential(t *testing.T) {
 			p.sync(1)
 			p.exchange("ROLLBACK")
 		}},
+		{"COPY in and out, simple protocol", func(s *script, p *peer) {
+			p.exchange("CREATE TEMP TABLE c (id int, v text)")
+			p.send(query("COPY c FROM STDIN"))
+			p.until('G', 1)
+			p.send(copyData("1\ta\n2\t"), copyData("b\n"), copyData("3\t\\N\n"), copyDone)
+			p.sync(1)
+			p.exchange("COPY c TO STDOUT")
+			p.exchange("COPY (SELECT * FROM c ORDER BY id DESC) TO STDOUT WITH (FORMAT csv, HEADER)")
+			p.exchange("COPY c TO STDOUT WITH (FORMAT binary)")
+			// COPY between other statements in one Query.
+			p.send(query("SELECT 1; COPY c FROM STDIN; SELECT count(*) FROM c"))
+			p.until('G', 1)
+			p.send(copyData("4\td\n"), copyDone)
+			p.sync(1)
+		}},
+		{"COPY in and out, extended protocol", func(s *script, p *peer) {
+			p.exchange("CREATE TEMP TABLE c (id int, v text)")
+			p.send(parse("", "COPY c FROM STDIN"), bind("", ""), describeP(""), execute("", 0), flushMsg)
+			p.until('G', 1)
+			p.send(copyData("1\ta\n"), copyDone, syncMsg)
+			p.sync(1)
+			p.extended("COPY c TO STDOUT")
+			p.extended("COPY (SELECT id FROM c) TO STDOUT")
+		}},
+		{"CopyFail", func(s *script, p *peer) {
+			p.exchange("CREATE TEMP TABLE c (id int)")
+			p.send(query("COPY c FROM STDIN"))
+			p.until('G', 1)
+			p.send(copyData("1\n"), &pgproto3.CopyFail{Message: "client changed its mind"})
+			p.sync(1)
+			p.send(parse("", "COPY c FROM STDIN"), bind("", ""), execute("", 0), flushMsg)
+			p.until('G', 1)
+			p.send(copyData("1\n"), &pgproto3.CopyFail{Message: "again"}, syncMsg)
+			p.sync(1)
+			p.exchange("SELECT count(*) FROM c")
+		}},
+		{"Sync and Flush during COPY IN", func(s *script, p *peer) {
+			p.exchange("CREATE TEMP TABLE c (id int)")
+			// PostgreSQL ignores Sync and Flush until CopyDone.
+			p.send(query("COPY c FROM STDIN"), syncMsg, flushMsg)
+			p.until('G', 1)
+			p.send(copyData("1\n"), syncMsg, flushMsg, copyData("2\n"), syncMsg, copyDone)
+			p.sync(1)
+			p.exchange("SELECT count(*) FROM c")
+			// libpq's way: the Sync follows Execute at once, another
+			// follows CopyDone.
+			p.send(parse("", "COPY c FROM STDIN"), bind("", ""), describeP(""), execute("", 0), syncMsg)
+			p.until('G', 1)
+			p.send(copyData("3\n"), copyDone, syncMsg)
+			p.sync(1)
+			p.extended("SELECT count(*) FROM c")
+			p.exchange("SELECT count(*) FROM c")
+		}},
+		{"error in COPY data", func(s *script, p *peer) {
+			p.exchange("CREATE TEMP TABLE c (id int)")
+			p.send(query("COPY c FROM STDIN"))
+			p.until('G', 1)
+			p.send(copyData("1\n"), copyData("not a number\n"), copyData("3\n"), copyDone)
+			p.sync(1)
+			p.send(parse("", "COPY c FROM STDIN"), bind("", ""), execute("", 0), syncMsg)
+			p.until('G', 1)
+			p.send(copyData("x\n"), copyDone, syncMsg)
+			p.sync(1)
+			p.exchange("SELECT count(*) FROM c")
+			// COPY of a missing table fails before COPY mode: the data
+			// that follows is ignored.
+			p.send(query("COPY nowhere FROM STDIN"), copyData("1\n"), copyDone)
+			p.sync(1)
+			p.exchange("SELECT 1")
+		}},
+		{"large messages", func(s *script, p *peer) {
+			big := strings.Repeat("0123456789", 1<<20) // 10 MiB
+			p.exchange("SELECT repeat('x', 10 * 1024 * 1024) AS v, 1 AS w")
+			p.extended("SELECT md5($1), length($1), $1", big)
+			p.exchange("SELECT length('" + big[:1<<20] + "')")
+			p.exchange("CREATE TEMP TABLE c (v text)")
+			p.send(query("COPY c FROM STDIN"))
+			p.until('G', 1)
+			p.send(copyData(big+"\n"), copyDone)
+			p.sync(1)
+			p.exchange("COPY c TO STDOUT")
+		}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { env.run(t, c.run) })
+	}
+}
+
+// shape keeps what a model-function call must reproduce of the plain
+// statement it stands for: message types, the number of DataRows and
+// RowDescription columns, ParameterDescription and the transaction status,
+// but not values, names or error texts.
+func shape(got [][]byte) [][]byte {
+	out := make([][]byte, 0, len(got))
+	for _, raw := range got {
+		var m pgproto3.BackendMessage
+		switch raw[0] {
+		case 'T':
+			var rd pgproto3.RowDescription
+			if rd.Decode(raw[5:]) == nil {
+				rd.Fields = make([]pgproto3.FieldDescription, len(rd.Fields))
+				m = &rd
+			}
+		case 'D':
+			m = &pgproto3.DataRow{}
+		case 'C':
+			m = &pgproto3.CommandComplete{}
+		case 'E':
+			m = &pgproto3.ErrorResponse{}
+		case 'N':
+			m = &pgproto3.NoticeResponse{}
+		}
+		if m == nil {
+			out = append(out, raw)
+			continue
+		}
+		b, err := m.Encode(nil)
+		if err != nil {
+			panic(err)
+		}
+		out = append(out, b)
+	}
+	return out
+}
+
+// codes lists the SQLSTATEs of the ErrorResponses in got.
+func codes(got [][]byte) []string {
+	var out []string
+	for _, raw := range got {
+		if raw[0] == 'E' {
+			var er pgproto3.ErrorResponse
+			if er.Decode(raw[5:]) == nil {
+				out = append(out, er.Code)
+			}
+		}
+	}
+	return out
+}
+
+// Statements that call model functions go through the planner; what the
+// client sees must have the shape of the equivalent plain statement.
+func TestDifferentialModelCalls(t *testing.T) {
+	cat := catalog.Builtin()
+	env := newDiffEnv(t, wire.Config{Planner: planner.New(cat, planner.Options{})})
+	for _, stmt := range catalog.StubDDL(cat) {
+		srv.Exec(t, env.db, stmt)
+	}
+	const (
+		kmeans = "SELECT * FROM kmeans((VALUES (1, 1.0), (2, 2.0), (3, 10.0)), 2)"
+		plain  = "SELECT * FROM (VALUES (1, 0, 0.5::float8), (2, 0, 0.5::float8), (3, 1, 0::float8)) AS k(column1, cluster, distance)"
+		// The planner's error for k => 0 comes at Bind, where
+		// PostgreSQL's own error comes when planning folds 1/0.
+		kmeansBad = "SELECT * FROM kmeans((VALUES (1, 1.0), (2, 2.0), (3, 10.0)), k => 0)"
+		plainBad  = plain + " WHERE 1/0 = 1"
+	)
+	pick := func(s *script, viaProxy, direct string) string {
+		if s.proxy {
+			return viaProxy
+		}
+		return direct
+	}
+	// pipeline sends plain statements around a call, all before one Sync.
+	pipeline := func(s *script, p *peer, call, plainCall string) {
+		p.send(parse("", "SELECT 1"), bind("", ""), execute("", 0),
+			parse("km", pick(s, call, plainCall)), describeS("km"), bind("", "km"), describeP(""), execute("", 0),
+			parse("", "SELECT 2, 3"), bind("", ""), describeP(""), execute("", 0), syncMsg)
+		p.sync(1)
+	}
+	cases := []struct {
+		name string
+		run  func(s *script, p *peer)
+		// codes the proxy must answer, when not PostgreSQL's own.
+		codes []string
+	}{
+		{"pipeline mixing calls and plain statements", func(s *script, p *peer) {
+			pipeline(s, p, kmeans, plain)
+			// Again, and with the call bound twice to named portals.
+			pipeline(s, p, kmeans, plain)
+			p.send(bind("a", "km"), bind("b", "km"), execute("b", 0), execute("a", 2), syncMsg)
+			p.sync(1)
+		}, nil},
+		{"client parameter next to the proxy's", func(s *script, p *peer) {
+			p.send(parse("kp", pick(s,
+				"SELECT * FROM kmeans((VALUES (1, 1.0), (2, 2.0), (3, 10.0)), $1::int) WHERE cluster >= $2::int",
+				plain+" WHERE $1::int > 0 AND cluster >= $2::int")),
+				describeS("kp"), bind("", "kp", "2", "0"), describeP(""), execute("", 0), syncMsg)
+			p.sync(1)
+		}, nil},
+		{"simple Query with a call between plain statements", func(s *script, p *peer) {
+			p.exchange("SELECT 1; " + pick(s, kmeans, plain) + "; SELECT 2")
+			p.exchange(pick(s, kmeans, plain))
+		}, nil},
+		{"planner error in the middle of a pipeline", func(s *script, p *peer) {
+			pipeline(s, p, kmeansBad, plainBad)
+			p.extended("SELECT 'after'")
+		}, []string{"22023"}},
+		{"planner error inside a transaction block", func(s *script, p *peer) {
+			p.exchange("BEGIN")
+			pipeline(s, p, kmeansBad, plainBad)
+			p.extended("SELECT 'aborted'")
+			p.exchange("ROLLBACK")
+			p.extended("SELECT 'after'")
+		}, []string{"22023", "25P02"}},
+		{"planner error in a simple Query", func(s *script, p *peer) {
+			p.exchange("SELECT 1; " + pick(s, kmeansBad, plainBad) + "; SELECT 2")
+			p.exchange("BEGIN; SELECT 1; " + pick(s, kmeansBad, plainBad))
+			p.exchange("SELECT 'aborted'")
+			p.exchange("ROLLBACK")
+		}, []string{"22023", "22023", "25P02"}},
+		{"call after COPY with an early Sync", func(s *script, p *peer) {
+			// libpq sends Sync right after Execute of a COPY, and
+			// PostgreSQL ignores it.
+			p.exchange("CREATE TEMP TABLE c (id int)")
+			p.send(parse("", "COPY c FROM STDIN"), bind("", ""), execute("", 0), syncMsg)
+			p.until('G', 1)
+			p.send(copyData("1\n"), copyDone, syncMsg)
+			p.sync(1)
+			pipeline(s, p, kmeans, plain)
+			p.exchange(pick(s, kmeans, plain))
+		}, nil},
+		{"call after a simple COPY with Syncs in the data", func(s *script, p *peer) {
+			p.exchange("CREATE TEMP TABLE c (id int)")
+			p.send(query("COPY c FROM STDIN"), syncMsg)
+			p.until('G', 1)
+			p.send(copyData("1\n"), syncMsg, copyDone)
+			p.sync(1)
+			pipeline(s, p, kmeans, plain)
+		}, nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			env.runStructural(t, c.run)
+			if c.codes == nil {
+				return
+			}
+			// The proxy's own errors: run through the proxy again and
+			// check their SQLSTATEs.
+			s := &script{t: t, addr: env.proxied, db: env.db, proxy: true}
+			p := s.open()
+			func() {
+				defer func() {
+					if r := recover(); r != nil && r != errStop { //nolint:errorlint // sentinel identity
+						panic(r)
+					}
+				}()
+				c.run(s, p)
+			}()
+			if got := codes(p.got); strings.Join(got, ",") != strings.Join(c.codes, ",") {
+				t.Errorf("error codes through the proxy: %v, want %v", got, c.codes)
+			}
+		})
 	}
 }

@@ -50,6 +50,10 @@ type entry struct {
 	// Sync: it reports the very error that started the skipping (a side
 	// query's), so nothing is ahead of it.
 	force bool
+	// copyEnds is how many CopyDone/CopyFail the client had sent when the
+	// request went upstream: PostgreSQL ignores a Sync sent after a
+	// request that starts COPY FROM STDIN and before that COPY's end.
+	copyEnds uint32
 }
 
 // terminal reports whether a response of type typ completes a request of
@@ -115,6 +119,11 @@ type queue struct {
 	skipping bool
 	failed   bool // an ErrorResponse since the last ReadyForQuery
 	closed   error
+	// copyIn: the server is in COPY FROM STDIN, started by a request
+	// pushed when the client had ended copyEnds COPYs; Syncs pushed with
+	// the same count are ignored by the server.
+	copyIn   bool
+	copyEnds uint32
 }
 
 func (q *queue) front() *entry { return &q.ents[q.head] }
@@ -172,4 +181,24 @@ func (q *queue) closeLocked(err error) {
 		}
 		q.popLocked()
 	}
+}
+
+// startCopyInLocked notes that the front request started COPY FROM STDIN
+// and drops the Syncs queued behind it that the server will ignore (libpq
+// sends one right after Execute; the COPY's end comes with another).
+func (q *queue) startCopyInLocked() {
+	q.copyIn, q.copyEnds = true, q.front().copyEnds
+	kept := 1
+	for i := 1; i < q.n; i++ {
+		e := q.ents[(q.head+i)%len(q.ents)]
+		if e.kind == 'S' && e.copyEnds == q.copyEnds {
+			continue
+		}
+		q.ents[(q.head+kept)%len(q.ents)] = e
+		kept++
+	}
+	for i := kept; i < q.n; i++ {
+		q.ents[(q.head+i)%len(q.ents)] = entry{}
+	}
+	q.n = kept
 }

@@ -39,6 +39,9 @@ type session struct {
 	// clientSkip: a request failed in the proxy, so, like the server, the
 	// session drops the client's requests until Sync.
 	clientSkip bool
+	// copyEnds counts the client's CopyDone and CopyFail messages (see
+	// entry.copyEnds).
+	copyEnds uint32
 
 	ctx       context.Context // ends when the session ends
 	cancelMu  sync.Mutex
@@ -128,6 +131,9 @@ func (s *session) clientLoop() error {
 		}
 		switch typ {
 		case 'd', 'c', 'f', 'H': // CopyData, CopyDone, CopyFail, Flush: no response of their own
+			if typ == 'c' || typ == 'f' {
+				s.copyEnds++
+			}
 			if n > bufferedBodyLimit {
 				err = s.cr.copyTo(s.uw, n)
 			} else {
@@ -203,7 +209,11 @@ func (s *session) pushLocked(e entry) {
 		}
 		return
 	}
+	e.copyEnds = s.copyEnds
 	if e.kind == 'S' {
+		if q.copyIn && e.copyEnds == q.copyEnds {
+			return // sent during COPY IN: the server ignores it
+		}
 		q.skipping = false
 	}
 	if e.act == synthetic && q.n == 0 {
@@ -250,6 +260,12 @@ func (s *session) onUpstream(typ byte, n int) error {
 		}
 		if err != nil {
 			return err
+		}
+		switch {
+		case typ == 'G':
+			q.startCopyInLocked()
+		case q.copyIn && (typ == 'C' || typ == 'E'):
+			q.copyIn = false // the COPY is over, later Syncs count
 		}
 		if typ == 'E' {
 			q.failed = true
