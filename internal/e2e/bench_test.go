@@ -19,7 +19,7 @@ func BenchmarkRecommendEndToEnd(b *testing.B) {
 	}{{"prepared", pgx.QueryExecModeCacheStatement}, {"simple", pgx.QueryExecModeSimpleProtocol}} {
 		b.Run(mode.name, func(b *testing.B) {
 			ctx := context.Background()
-			c := seededConn(b)
+			c, _, _ := seeded(b)
 			const q = `SELECT item, score, rank FROM recommend($1::int, 10, ratings => (SELECT user_id, product_id, rating FROM ratings))`
 			lat := make([]time.Duration, 0, b.N)
 			for b.Loop() {
@@ -48,26 +48,11 @@ func BenchmarkRecommendEndToEnd(b *testing.B) {
 // for comparison: the planner's fast path must keep it cheap.
 func BenchmarkPlainQuery(b *testing.B) {
 	ctx := context.Background()
-	c := seededConn(b)
+	c, _, _ := seeded(b)
 	for b.Loop() {
 		var n int
 		if err := c.QueryRow(ctx, "SELECT count(*) FROM ratings WHERE user_id = $1", 1).Scan(&n); err != nil {
 			b.Fatal(err)
 		}
 	}
-}
-
-// seededConn is a client connection through a fresh proxy to a database
-// holding the seed's ratings, closed when tb ends.
-func seededConn(tb testing.TB) *pgx.Conn {
-	tb.Helper()
-	addr, db := startProxy(tb)
-	srv.Exec(tb, db, seedRatings)
-	ctx := context.Background()
-	c, err := pgx.Connect(ctx, pgURL(addr, db))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { c.Close(ctx) })
-	return c
 }

@@ -20,7 +20,7 @@ CREATE TABLE dim_customer (customer_id int PRIMARY KEY, customer_name text);
 INSERT INTO dim_customer VALUES (1, 'Alice'), (2, 'Bob'), (3, 'Carol'), (4, 'Dave');`
 
 // seeded starts a proxy over a database holding the seed's ratings.
-func seeded(t *testing.T) (*pgx.Conn, string, string) {
+func seeded(t testing.TB) (*pgx.Conn, string, string) {
 	t.Helper()
 	addr, db := startProxy(t)
 	srv.Exec(t, db, seedRatings)
