@@ -655,6 +655,17 @@ func TestDifferential(t *testing.T) {
 	}
 }
 
+// How a session ends is part of the protocol too.
+func TestDifferentialSessionEnd(t *testing.T) {
+	env := newDiffEnv(t, wire.Config{})
+	t.Run("backend terminated", func(t *testing.T) {
+		env.run(t, func(s *script, p *peer) {
+			p.send(query("SELECT pg_terminate_backend(pg_backend_pid())"))
+			p.untilEOF()
+		})
+	})
+}
+
 // shape keeps what a model-function call must reproduce of the plain
 // statement it stands for: message types, the number of DataRows and
 // RowDescription columns, ParameterDescription and the transaction status,

@@ -42,6 +42,10 @@ type session struct {
 	// copyEnds counts the client's CopyDone and CopyFail messages (see
 	// entry.copyEnds).
 	copyEnds uint32
+	// lastUp is the type of the upstream's latest message (guarded by
+	// q.mu): after an ErrorResponse, an upstream that hangs up has said
+	// why itself.
+	lastUp byte
 
 	ctx       context.Context // ends when the session ends
 	cancelMu  sync.Mutex
@@ -71,12 +75,14 @@ func (s *session) relay() {
 		if err != nil && !errors.Is(err, net.ErrClosed) {
 			s.log.Debug("upstream loop ended", "err", err)
 		}
-		// Tell the client, unless it is the one that left.
+		// Tell the client, unless it is the one that left or PostgreSQL
+		// already sent its FATAL.
 		s.q.mu.Lock()
 		if s.q.closed == nil {
 			s.q.closeLocked(errUpstreamGone)
-			if err != nil && !errors.Is(err, net.ErrClosed) {
-				s.writeErrorLocked(&pgproto3.ErrorResponse{Severity: "FATAL", Code: "08006",
+			explained := errors.Is(err, io.EOF) && s.lastUp == 'E'
+			if err != nil && !errors.Is(err, net.ErrClosed) && !explained {
+				s.writeErrorLocked(&pgproto3.ErrorResponse{Severity: "FATAL", SeverityUnlocalized: "FATAL", Code: "08006",
 					Message: "terminating connection: the upstream PostgreSQL connection was lost",
 					Detail:  err.Error()})
 				_ = s.cw.Flush()
@@ -90,7 +96,7 @@ func (s *session) relay() {
 		var pe *ProtocolError
 		if errors.As(err, &pe) {
 			s.q.mu.Lock()
-			s.writeErrorLocked(&pgproto3.ErrorResponse{Severity: "FATAL", Code: "08P01", Message: pe.Msg})
+			s.writeErrorLocked(&pgproto3.ErrorResponse{Severity: "FATAL", SeverityUnlocalized: "FATAL", Code: "08P01", Message: pe.Msg})
 			_ = s.cw.Flush()
 			s.q.mu.Unlock()
 		}
@@ -242,6 +248,7 @@ func (s *session) onUpstream(typ byte, n int) error {
 	q := &s.q
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	s.lastUp = typ
 	var err error
 	switch {
 	case typ == 'N' || typ == 'A' || typ == 'S' || q.n == 0:
