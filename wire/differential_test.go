@@ -664,6 +664,13 @@ func TestDifferentialSessionEnd(t *testing.T) {
 			p.untilEOF()
 		})
 	})
+	t.Run("Terminate after a pending query", func(t *testing.T) {
+		// PostgreSQL finishes what came before Terminate, then closes.
+		env.run(t, func(s *script, p *peer) {
+			p.send(query("SELECT pg_sleep(0.2); SELECT 'finished'"), &pgproto3.Terminate{})
+			p.untilEOF()
+		})
+	})
 }
 
 // shape keeps what a model-function call must reproduce of the plain

@@ -42,10 +42,11 @@ type session struct {
 	// copyEnds counts the client's CopyDone and CopyFail messages (see
 	// entry.copyEnds).
 	copyEnds uint32
-	// lastUp is the type of the upstream's latest message (guarded by
-	// q.mu): after an ErrorResponse, an upstream that hangs up has said
-	// why itself.
-	lastUp byte
+	// lastUp is the type of the upstream's latest message and terminated
+	// says the client sent Terminate (both guarded by q.mu): when the
+	// upstream then hangs up, it has said why itself, or was asked to.
+	lastUp     byte
+	terminated bool
 
 	ctx       context.Context // ends when the session ends
 	cancelMu  sync.Mutex
@@ -80,7 +81,7 @@ func (s *session) relay() {
 		s.q.mu.Lock()
 		if s.q.closed == nil {
 			s.q.closeLocked(errUpstreamGone)
-			explained := errors.Is(err, io.EOF) && s.lastUp == 'E'
+			explained := errors.Is(err, io.EOF) && (s.terminated || s.lastUp == 'E')
 			if err != nil && !errors.Is(err, net.ErrClosed) && !explained {
 				s.writeErrorLocked(&pgproto3.ErrorResponse{Severity: "FATAL", SeverityUnlocalized: "FATAL", Code: "08006",
 					Message: "terminating connection: the upstream PostgreSQL connection was lost",
@@ -92,6 +93,14 @@ func (s *session) relay() {
 		s.client.Close()
 	}()
 	err := s.clientLoop()
+	if errors.Is(err, errTerminate) {
+		// PostgreSQL finishes what came before Terminate, then hangs up:
+		// relay that to the end rather than cancel it.
+		stop := context.AfterFunc(s.ctx, func() { s.up.Close() })
+		<-upDone
+		stop()
+		return
+	}
 	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
 		var pe *ProtocolError
 		if errors.As(err, &pe) {
@@ -115,7 +124,10 @@ func (s *session) relay() {
 	<-upDone
 }
 
-var errUpstreamGone = errors.New("upstream connection closed")
+var (
+	errUpstreamGone = errors.New("upstream connection closed")
+	errTerminate    = errors.New("client sent Terminate")
+)
 
 // clientLoop reads the client's messages and forwards them upstream.
 func (s *session) clientLoop() error {
@@ -161,9 +173,12 @@ func (s *session) clientLoop() error {
 			s.clientSkip = false
 			err = s.forwardBuffered(typ, n, 'S')
 		case 'X':
+			s.q.mu.Lock()
+			s.terminated = true
+			s.q.mu.Unlock()
 			_ = s.forwardBuffered(typ, n, 0)
 			_ = s.uw.Flush()
-			return io.EOF
+			return errTerminate
 		default:
 			return &ProtocolError{fmt.Sprintf("invalid frontend message type %d", typ)}
 		}
