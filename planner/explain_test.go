@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 func TestExplain(t *testing.T) {
@@ -87,6 +89,25 @@ func TestCancel(t *testing.T) {
 	}
 	if r := s.mustRun(`SELECT * FROM series(1)`); len(r.rows) != 1 {
 		t.Errorf("after cancel: %s", r)
+	}
+}
+
+// FORMAT without a value once indexed an empty list and took the whole
+// proxy down; it must be PostgreSQL's error, and the session must go on.
+func TestExplainFormatWithoutValue(t *testing.T) {
+	s := newSession(t, Options{}, "")
+	for _, sql := range []string{
+		`EXPLAIN (FORMAT) SELECT * FROM series(1)`,
+		`EXPLAIN (FORMAT 1) SELECT * FROM series(1)`,
+	} {
+		_, err := s.run(sql, nil, nil, nil)
+		var pg *pgconn.PgError
+		if !errors.As(err, &pg) || (pg.Code != "42601" && pg.Code != "22023") {
+			t.Errorf("%s: %v, want PostgreSQL's error about FORMAT", sql, err)
+		}
+	}
+	if r := s.mustRun(`SELECT * FROM series(1)`); len(r.rows) != 1 {
+		t.Errorf("after the error: %s", r)
 	}
 }
 

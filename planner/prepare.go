@@ -274,17 +274,20 @@ func lookupArrayType(ctx context.Context, conn Conn, elem uint32) (uint32, error
 	return t, nil
 }
 
-// explainText reports whether EXPLAIN's output format is text.
+// explainText reports whether EXPLAIN's output format is text. FORMAT
+// without a value, or with a number, counts as text: PostgreSQL rejects it
+// when the EXPLAIN runs, with its own message.
 func explainText(e *pg_query.ExplainStmt) bool {
 	for _, o := range e.Options {
 		d := o.GetDefElem()
-		if d != nil && d.Defname == "format" {
-			f := d.Arg.GetString_().GetSval()
-			if f == "" {
-				f = d.Arg.GetTypeName().GetNames()[0].GetString_().GetSval()
-			}
-			return strings.EqualFold(f, "text")
+		if d == nil || d.Defname != "format" {
+			continue
 		}
+		f := d.Arg.GetString_().GetSval()
+		if names := d.Arg.GetTypeName().GetNames(); f == "" && len(names) > 0 {
+			f = names[len(names)-1].GetString_().GetSval()
+		}
+		return f == "" || strings.EqualFold(f, "text")
 	}
 	return true
 }
