@@ -134,3 +134,20 @@ type TypeError struct {
 func (e *TypeError) Error() string {
 	return fmt.Sprintf("%s: input column %q: %s", e.Func, e.Column, e.Msg)
 }
+
+// nameClash refuses output column names (taken from input columns) that
+// repeat each other or one of the function's fixed names: the result would
+// have two columns of one name, which no query could tell apart.
+func nameClash(fn string, names []string, fixed ...string) error {
+	seen := map[string]bool{}
+	for _, f := range fixed {
+		seen[f] = true
+	}
+	for _, n := range names {
+		if seen[n] {
+			return &TypeError{Func: fn, Column: n, Msg: "the output would have two columns of this name; rename it in the subquery (AS ...)"}
+		}
+		seen[n] = true
+	}
+	return nil
+}

@@ -117,20 +117,6 @@ func holtInput(fn string, inputs [][]InputColumn) (series *InputColumn, ts, valu
 	return series, ts, value, nil
 }
 
-func holtNameClash(fn string, names []string, fixed []string) error {
-	seen := map[string]bool{}
-	for _, n := range fixed {
-		seen[n] = true
-	}
-	for _, n := range names {
-		if seen[n] {
-			return &TypeError{Func: fn, Column: n, Msg: "the output would have two columns of this name; rename it in the subquery (AS ...)"}
-		}
-		seen[n] = true
-	}
-	return nil
-}
-
 func holtForecastColumns(inputs [][]InputColumn) ([]OutputColumn, error) {
 	series, ts, _, err := holtInput("holt_forecast", inputs)
 	if err != nil {
@@ -142,7 +128,7 @@ func holtForecastColumns(inputs [][]InputColumn) ([]OutputColumn, error) {
 		out = append(out, OutputColumn{Name: series.Name, Type: series.Type})
 		names = append(names, series.Name)
 	}
-	if err := holtNameClash("holt_forecast", names, []string{"forecast", "lower", "upper"}); err != nil {
+	if err := nameClash("holt_forecast", names, "forecast", "lower", "upper"); err != nil {
 		return nil, err
 	}
 	out = append(out, OutputColumn{Name: ts.Name, Type: ts.Type})
@@ -159,7 +145,7 @@ func holtFitColumns(inputs [][]InputColumn) ([]OutputColumn, error) {
 	}
 	var out []OutputColumn
 	if series != nil {
-		if err := holtNameClash("holt_fit", []string{series.Name}, holtFitNames); err != nil {
+		if err := nameClash("holt_fit", []string{series.Name}, holtFitNames...); err != nil {
 			return nil, err
 		}
 		out = append(out, OutputColumn{Name: series.Name, Type: series.Type})

@@ -75,26 +75,12 @@ func kmInputColumns(fn string, inputs [][]InputColumn) ([]InputColumn, error) {
 	return in, nil
 }
 
-func kmNameClash(fn string, names []string, fixed ...string) error {
-	seen := map[string]bool{}
-	for _, f := range fixed {
-		seen[f] = true
-	}
-	for _, n := range names {
-		if seen[n] {
-			return &TypeError{Func: fn, Column: n, Msg: "the output would have two columns of this name; rename it in the subquery (AS ...)"}
-		}
-		seen[n] = true
-	}
-	return nil
-}
-
 func kmeansColumns(inputs [][]InputColumn) ([]OutputColumn, error) {
 	in, err := kmInputColumns("kmeans", inputs)
 	if err != nil {
 		return nil, err
 	}
-	if err := kmNameClash("kmeans", []string{in[0].Name}, "cluster", "distance"); err != nil {
+	if err := nameClash("kmeans", []string{in[0].Name}, "cluster", "distance"); err != nil {
 		return nil, err
 	}
 	return []OutputColumn{
@@ -113,7 +99,7 @@ func kmeansCentersColumns(inputs [][]InputColumn) ([]OutputColumn, error) {
 	for _, c := range in[1:] {
 		names = append(names, c.Name)
 	}
-	if err := kmNameClash("kmeans_centers", names, "cluster", "size"); err != nil {
+	if err := nameClash("kmeans_centers", names, "cluster", "size"); err != nil {
 		return nil, err
 	}
 	out := []OutputColumn{{Name: "cluster", Type: Int4.OID}, {Name: "size", Type: Int8.OID}}

@@ -51,6 +51,9 @@ func nmfColumns(inputs [][]InputColumn) ([]OutputColumn, error) {
 	if !mfNumericType(in[2].Type) {
 		return nil, &TypeError{Func: "nmf", Column: in[2].Name, Msg: "the value column must be numeric"}
 	}
+	if err := nameClash("nmf", []string{in[0].Name, in[1].Name}, "predicted"); err != nil {
+		return nil, err
+	}
 	return []OutputColumn{
 		{Name: in[0].Name, Type: in[0].Type},
 		{Name: in[1].Name, Type: in[1].Type},

@@ -113,4 +113,14 @@ func TestNMFAdapterErrors(t *testing.T) {
 	if _, err := NMF().Columns([][]InputColumn{{{Name: "r", Type: 23}}}); !errors.As(err, &te) {
 		t.Errorf("one column: err = %v, want TypeError", err)
 	}
+	// Key columns named alike, or like the computed column, would give the
+	// result two columns of one name.
+	for _, cols := range [][]InputColumn{
+		{{Name: "k", Type: 23}, {Name: "k", Type: 23}, {Name: "v", Type: 701}},
+		{{Name: "r", Type: 23}, {Name: "predicted", Type: 23}, {Name: "v", Type: 701}},
+	} {
+		if _, err := NMF().Columns([][]InputColumn{cols}); !errors.As(err, &te) || !strings.Contains(te.Msg, "two columns of this name") {
+			t.Errorf("columns %v: err = %v, want a TypeError about the name clash", cols, err)
+		}
+	}
 }
