@@ -43,6 +43,13 @@ func TestEnvironmentFlags(t *testing.T) {
 	if f.listen != "127.0.0.1:7000" || f.maxConns != 9 {
 		t.Fatalf("listen %q (from the environment), max-connections %d (command line wins)", f.listen, f.maxConns)
 	}
+	// The planner's byte cap has a flag: its 53200 error's HINT names it.
+	if err := parseFlags(fs, []string{"--max-input-bytes", "4096", "--max-input-rows", "12"}, &bytes.Buffer{}); err != nil {
+		t.Fatal(err)
+	}
+	if o := f.plannerOptions(nil); o.MaxInputBytes != 4096 || o.MaxInputRows != 12 {
+		t.Fatalf("planner options %+v, want MaxInputBytes 4096 and MaxInputRows 12", o)
+	}
 	t.Setenv("FLYWHEEL_MAX_CONNECTIONS", "lots")
 	if err := parseFlags(newServeFlagSet(&serveFlags{}), nil, &bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), "FLYWHEEL_MAX_CONNECTIONS") {
 		t.Fatalf("bad environment value: %v", err)

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"runtime/pprof"
@@ -25,6 +26,7 @@ type serveFlags struct {
 	tlsCert, tlsKey, logLevel string
 	maxConns                  int
 	maxInputRows              int64
+	maxInputBytes             int64
 	startupTimeout            time.Duration
 	demo                      bool
 	cpuProfile                string
@@ -48,6 +50,7 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.tlsKey, "tls-key", "", "PEM private key for --tls-cert")
 	fs.IntVar(&f.maxConns, "max-connections", 100, "most concurrent client sessions; more get SQLSTATE 53300")
 	fs.Int64Var(&f.maxInputRows, "max-input-rows", 10_000_000, "most rows one model function call may read (SQLSTATE 53200 beyond)")
+	fs.Int64Var(&f.maxInputBytes, "max-input-bytes", 1<<30, "most bytes one model function call may read (SQLSTATE 53200 beyond)")
 	fs.DurationVar(&f.startupTimeout, "startup-timeout", 30*time.Second, "time a client has to start up and authenticate")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.BoolVar(&f.demo, "demo", false, "load the demo warehouse (scale 1) on first start")
@@ -133,7 +136,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		tlsCfg = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
-	pl := planner.New(cat, planner.Options{MaxInputRows: f.maxInputRows, Logger: log})
+	pl := planner.New(cat, f.plannerOptions(log))
 	srv, err := wire.NewServer(wire.Config{Upstream: upstream, TLS: tlsCfg, MaxConnections: f.maxConns,
 		StartupTimeout: f.startupTimeout, Planner: pl, Logger: log})
 	if err != nil {
@@ -147,6 +150,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	log.Info("flywheel ready", "listen", ln.Addr().String())
 	fmt.Fprintf(stdout, "flywheel is serving on %s; connect with: psql -h %s -p %s -U postgres\n", ln.Addr(), host, port)
 	return srv.Serve(ctx, ln)
+}
+
+// plannerOptions are the planner's limits as the flags set them.
+func (f *serveFlags) plannerOptions(log *slog.Logger) planner.Options {
+	return planner.Options{MaxInputRows: f.maxInputRows, MaxInputBytes: f.maxInputBytes, Logger: log}
 }
 
 // installStubs creates the flywheel schema's stub functions in the
