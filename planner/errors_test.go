@@ -1,10 +1,12 @@
 package planner
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"testing"
 
+	"github.com/flywheeldb/flywheel/catalog"
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
@@ -78,5 +80,39 @@ func TestMapPosition(t *testing.T) {
 		if got := mapPosition(orig, re, sp, c.pos); got != c.want {
 			t.Errorf("mapPosition(%d) = %d, want %d", c.pos, got, c.want)
 		}
+	}
+}
+
+// A panic in a model function (or the planner) is an XX000 error for that
+// statement; before, it ended the whole proxy process.
+func TestPanicIsAnError(t *testing.T) {
+	s := newSession(t, Options{}, "")
+	s.p = New(catalog.New(panicky("panic_in_columns", true), panicky("panic_in_run", false)), Options{})
+	for _, sql := range []string{`SELECT * FROM panic_in_columns()`, `SELECT * FROM panic_in_run()`} {
+		_, err := s.run(sql, nil, nil, nil)
+		var pe *Error
+		if !errors.As(err, &pe) || pe.Code != "XX000" || !strings.Contains(pe.Message, "boom") {
+			t.Errorf("%s: %v, want XX000 naming the panic", sql, err)
+		}
+	}
+	if r := s.mustRun(`SELECT 1 AS one`); len(r.rows) != 1 {
+		t.Errorf("after the panics: %s", r)
+	}
+}
+
+// panicky declares a function that panics in Columns (so at Prepare) or
+// in Run (at Bind).
+func panicky(name string, inColumns bool) *catalog.Func {
+	return &catalog.Func{
+		Name: name,
+		Columns: func([][]catalog.InputColumn) ([]catalog.OutputColumn, error) {
+			if inColumns {
+				panic("boom in Columns")
+			}
+			return []catalog.OutputColumn{{Name: "x", Type: 23}}, nil
+		},
+		Run: func(ctx context.Context, c *catalog.Call) (*catalog.Result, error) {
+			panic("boom in Run")
+		},
 	}
 }

@@ -22,7 +22,9 @@ package planner
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"unicode/utf8"
 
 	"github.com/flywheeldb/flywheel/catalog"
@@ -202,7 +204,8 @@ type Statement struct {
 // calls no model function, so the caller relays it unchanged. paramOIDs are
 // the types the client gave in Parse (may be shorter than the number of
 // parameters, 0 meaning unspecified).
-func (p *Planner) Prepare(ctx context.Context, conn Conn, sql string, paramOIDs []uint32) (*Statement, error) {
+func (p *Planner) Prepare(ctx context.Context, conn Conn, sql string, paramOIDs []uint32) (st *Statement, err error) {
+	defer recovered(p, &st, &err)
 	if !p.Mentions([]byte(sql)) {
 		return nil, nil
 	}
@@ -219,7 +222,7 @@ func (p *Planner) Prepare(ctx context.Context, conn Conn, sql string, paramOIDs 
 	if a == nil {
 		return nil, nil
 	}
-	st, err := p.prepare(ctx, conn, a, paramOIDs)
+	st, err = p.prepare(ctx, conn, a, paramOIDs)
 	if err == nil && p.opts.Logger.Enabled(ctx, slog.LevelDebug) {
 		p.opts.Logger.Debug("planner: rewrote a statement", "calls", len(st.calls), "sql", st.SQL)
 	}
@@ -230,8 +233,28 @@ func (p *Planner) Prepare(ctx context.Context, conn Conn, sql string, paramOIDs 
 // client's parameter values as sent in Bind (formats as in Bind: none means
 // all text, one applies to all), and returns the values of the proxy's own
 // parameters in text format, to be appended after the client's.
-func (s *Statement) Bind(ctx context.Context, conn Conn, params [][]byte, formats []int16) ([][]byte, error) {
+func (s *Statement) Bind(ctx context.Context, conn Conn, params [][]byte, formats []int16) (extra [][]byte, err error) {
+	defer recovered(s.p, &extra, &err)
 	return s.bind(ctx, conn, params, formats)
+}
+
+// recovered turns a panic below Prepare or Bind (a bug in the planner or
+// in a model function) into an error for this statement alone, so that the
+// session and every other session of the process carry on. Side queries
+// have finished by the time Run or the rewrite can panic, so the upstream
+// connection is in step. Panics on other goroutines (those a function
+// starts, or the wire's, which calls Conn.Query's row callbacks) are out
+// of its reach.
+func recovered[T any](p *Planner, result *T, err *error) {
+	r := recover()
+	if r == nil {
+		return
+	}
+	p.opts.Logger.Error("planner: recovered from a panic", "panic", r, "stack", string(debug.Stack()))
+	var zero T
+	*result = zero
+	*err = &Error{Code: "XX000", Message: fmt.Sprintf("internal error in Flywheel: %v", r),
+		Hint: "This is a bug in Flywheel; the session is still usable. The proxy's log has the details."}
 }
 
 // Error is an error the planner raises itself, sent to the client as an
