@@ -234,6 +234,13 @@ func (p *Planner) analyze(sql string, version int32, raw *pg_query.RawStmt) (*an
 			e.Hint = "Store the result with CREATE TABLE ... AS SELECT, or call the function in the query that reads the view."
 			return nil, e
 		}
+	case *pg_query.Node_SelectStmt, *pg_query.Node_InsertStmt, *pg_query.Node_UpdateStmt, *pg_query.Node_DeleteStmt,
+		*pg_query.Node_MergeStmt, *pg_query.Node_DeclareCursorStmt:
+	default:
+		// The rewrite passes the rows as parameters, which COPY and stored
+		// definitions (functions, rules) cannot take: PostgreSQL would
+		// only say "there is no parameter $1".
+		return nil, a.notHere(raw.Stmt)
 	}
 	// Text order: proxy parameters are numbered in the order calls are
 	// written.
@@ -274,6 +281,28 @@ func (p *Planner) analyze(sql string, version int32, raw *pg_query.RawStmt) (*an
 	}
 	a.sites = outer
 	return a, nil
+}
+
+// notHere is the error for a call in a statement that cannot run the
+// rewrite, naming the statement where it can.
+func (a *analysis) notHere(stmt *pg_query.Node) *Error {
+	s := a.sites[0]
+	kind, hint := "this kind of statement", ""
+	switch stmt.Node.(type) {
+	case *pg_query.Node_CopyStmt:
+		kind = "COPY"
+		hint = "Store the result first, e.g. CREATE TEMP TABLE r AS SELECT * FROM " + s.fn.Name + "(...); then COPY r TO STDOUT (in psql: \\copy r TO 'file')."
+	case *pg_query.Node_CreateFunctionStmt:
+		kind = "a function body"
+	case *pg_query.Node_RuleStmt:
+		kind = "a rule"
+	}
+	e := a.errorAt(int(s.fc.Location), "0A000", fmt.Sprintf("%s cannot be called inside %s", s.fn.Name, kind))
+	e.Hint = hint
+	if e.Hint == "" {
+		e.Hint = "Model functions can be called in SELECT, INSERT, UPDATE, DELETE, MERGE, DECLARE, CREATE TABLE AS and EXPLAIN."
+	}
+	return e
 }
 
 // errorAt makes an *Error positioned at a byte offset of the statement.
