@@ -559,7 +559,9 @@ func (a *analysis) classify(s *site, fa catalog.Arg, expr *pg_query.Node, text s
 		return spec, nil
 	}
 	if sub != nil {
-		return spec, a.errorAt(loc, "42804", fmt.Sprintf("argument %q of %s is a %s value, not a relation", fa.Name, s.fn.Name, fa.Type.Name))
+		e := a.errorAt(loc, "42804", fmt.Sprintf("argument %q of %s must be a value of type %s, not a subquery", fa.Name, s.fn.Name, fa.Type.Name))
+		e.Hint = "Relation arguments come first or by name (ratings => (SELECT ...)); a scalar argument takes a constant, a parameter or an expression."
+		return spec, e
 	}
 	// A parameter, possibly cast.
 	inner, cast := expr, uint32(0)
