@@ -444,15 +444,22 @@ func (a *analysis) classifyArgs(s *site, spans [][2]int) error {
 	given := make([]bool, len(fn.Args))
 	positional := 0
 	nexpr := 0
+	named := false
 	for i, arg := range s.fc.Args {
 		expr, name := arg, ""
 		from := spans[i][0]
 		if na := arg.GetNamedArgExpr(); na != nil {
 			expr, name = na.Arg, na.Name
 			from += 2 // name and => (or :=)
+			named = true
 		}
 		idx := -1
 		if name == "" {
+			if named {
+				// PostgreSQL's own rule (and wording), which its grammar
+				// leaves to analysis, so pg_query accepts the call.
+				return a.errorAt(int(a.toks[spans[i][0]].Start), "42601", "positional argument cannot follow named argument")
+			}
 			if positional >= len(fn.Args) {
 				return a.signatureError(s, fmt.Sprintf("function %s has %d arguments, %d given", fn.Name, len(fn.Args), len(s.fc.Args)))
 			}
