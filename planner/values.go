@@ -3,6 +3,7 @@ package planner
 import (
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -185,9 +186,12 @@ func constValue(n *pg_query.Node) (v any, oid uint32, ok bool, err error) {
 		case *pg_query.A_Const_Ival:
 			return int64(val.Ival.Ival), oidInt4, true, nil
 		case *pg_query.A_Const_Fval:
+			// Integers too large for int64 come as Fval too. A literal
+			// beyond float8's range reads as ±Inf, which the argument's
+			// own check refuses (PostgreSQL evaluating it instead gave a
+			// bare 22P02 on a 400-digit number).
 			f, err := strconv.ParseFloat(val.Fval.Fval, 64)
-			if err != nil {
-				// Integers too large for int64 come as Fval too.
+			if err != nil && !errors.Is(err, strconv.ErrRange) {
 				return nil, 0, false, nil
 			}
 			return f, oidNumeric, true, nil
