@@ -104,10 +104,15 @@ func (c *call) bindOne(ctx context.Context, conn Conn, s *Statement, params [][]
 	for i, spec := range c.args {
 		fa := c.fn.Args[i]
 		switch spec.kind {
-		case argDefault, argConst:
-			values[fa.Name] = spec.value
-		case argParam:
-			v, err := c.paramValue(spec, fa, s, params, formats)
+		case argDefault, argConst, argParam:
+			v := spec.value
+			var err error
+			if spec.kind == argParam {
+				v, err = c.paramValue(spec, fa, s, params, formats)
+			}
+			if err == nil && spec.kind != argDefault && fa.Type.OID == oidAnyElement && c.keyType != 0 {
+				v, err = c.keyText(ctx, conn, v)
+			}
 			if err != nil {
 				return nil, st, err
 			}
@@ -219,6 +224,41 @@ func (c *call) paramValue(spec argSpec, fa catalog.Arg, s *Statement, params [][
 		e.Position = c.pos
 	}
 	return v, err
+}
+
+// keyText is an anyelement argument (a user, an item) as PostgreSQL prints
+// a value of the key column's type. Functions match it to the key column's
+// values by text, and those arrive as PostgreSQL printed them, so
+// '2024-1-1' must become 2024-01-01, a uuid lower case, a timestamptz sent
+// in binary its text in the session's time zone. A value the type does not
+// accept is PostgreSQL's error, as it would be for a direct call.
+func (c *call) keyText(ctx context.Context, conn Conn, v any) (any, error) {
+	var text string
+	switch x := v.(type) {
+	case nil:
+		return nil, nil
+	case string:
+		text = x
+	case int64:
+		text = strconv.FormatInt(x, 10)
+	case float64:
+		text = strconv.FormatFloat(x, 'g', -1, 64)
+	case bool:
+		text = strconv.FormatBool(x)
+	default:
+		text = fmt.Sprint(x)
+	}
+	var out any
+	err := conn.Query(ctx, "SELECT $1", []uint32{c.keyType}, [][]byte{[]byte(text)}, nil, nil, func(row [][]byte) error {
+		if row[0] != nil {
+			out = string(row[0])
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, sideErr(ctx, err, noPosition)
+	}
+	return out, nil
 }
 
 // subParams picks the client parameters a side query uses.

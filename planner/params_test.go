@@ -8,6 +8,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 func int4(v int32) []byte { return binary.BigEndian.AppendUint32(nil, uint32(v)) }
@@ -170,5 +173,45 @@ CREATE TABLE customers AS SELECT generate_series(0, 32) AS id;`)
 	}
 	if len(gotRows) < 100 || !reflect.DeepEqual(gotRows, want) {
 		t.Errorf("lateral gave %d rows, per-row calls %d:\n%s\nwant\n%s", len(gotRows), len(want), strings.Join(gotRows, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// A user or item argument (anyelement) matches the key column by the text
+// PostgreSQL prints for the key's type, however the client wrote or sent
+// it: before, each of these found no user and returned no rows.
+func TestKeyArgumentsTakeTheKeyColumnsType(t *testing.T) {
+	s := newSession(t, Options{}, ratingsSQL+`
+SET TimeZone = 'Asia/Kolkata';
+CREATE TABLE keyed AS SELECT ('2024-01-0' || user_id)::date AS d, ('2024-01-0' || user_id)::timestamptz AS ts,
+    ('00000000-0000-0000-0000-00000000000' || user_id)::uuid AS u, product_id, rating FROM ratings;`)
+	want := s.mustRun(`SELECT item, score FROM rec(1, ratings => (SELECT user_id, product_id, rating FROM ratings)) ORDER BY rank`).String()
+	// 2024-01-01 00:00 in Asia/Kolkata, in microseconds since 2000-01-01 UTC.
+	ts := int8((time.Date(2024, 1, 1, 0, 0, 0, 0, time.FixedZone("IST", 19800)).Unix() - 946684800) * 1_000_000)
+	for _, c := range []struct {
+		sql     string
+		params  [][]byte
+		formats []int16
+	}{
+		{`SELECT item, score FROM rec('2024-1-1', ratings => (SELECT d, product_id, rating FROM keyed)) ORDER BY rank`, nil, nil},
+		{`SELECT item, score FROM rec('2024-1-1'::date, ratings => (SELECT d, product_id, rating FROM keyed)) ORDER BY rank`, nil, nil},
+		{`SELECT item, score FROM rec($1, ratings => (SELECT d, product_id, rating FROM keyed)) ORDER BY rank`, [][]byte{[]byte("Jan 1 2024")}, nil},
+		{`SELECT item, score FROM rec('{00000000-0000-0000-0000-000000000001}', ratings => (SELECT u, product_id, rating FROM keyed)) ORDER BY rank`, nil, nil},
+		{`SELECT item, score FROM rec($1, ratings => (SELECT ts, product_id, rating FROM keyed)) ORDER BY rank`, [][]byte{ts}, []int16{1}},
+	} {
+		r, err := s.run(c.sql, nil, c.params, c.formats)
+		if err != nil {
+			t.Errorf("%s: %v", c.sql, err)
+			continue
+		}
+		if r.String() != want {
+			t.Errorf("%s:\n%s\nwant\n%s", c.sql, r, want)
+		}
+	}
+	// A value the key's type refuses is PostgreSQL's error, as for a
+	// direct call, not an empty result.
+	_, err := s.run(`SELECT * FROM rec('no uuid', ratings => (SELECT u, product_id, rating FROM keyed))`, nil, nil, nil)
+	var pg *pgconn.PgError
+	if !errors.As(err, &pg) || pg.Code != "22P02" {
+		t.Errorf("a user that is no uuid: %v, want 22P02", err)
 	}
 }

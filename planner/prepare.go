@@ -25,6 +25,10 @@ type call struct {
 	// column.
 	first   int
 	lateral *lateral
+	// keyType, when set, is the type of the first relation's key column,
+	// whose text form constant and parameter anyelement arguments take at
+	// Bind (see keyText); 0 when the function can match them as they are.
+	keyType uint32
 }
 
 // lateral is the side query that fetches the distinct values of a call's
@@ -121,6 +125,9 @@ func (p *Planner) prepare(ctx context.Context, conn Conn, a *analysis, clientOID
 		// first relation's key column.
 		if key == 0 {
 			key = oidText
+		}
+		if !isInt(key) && !isFloat(key) && !isText(key) {
+			c.keyType = key
 		}
 		for i, spec := range c.args {
 			if spec.kind == argParam && spec.cast == 0 && s.fn.Args[i].Type.OID == oidAnyElement {
