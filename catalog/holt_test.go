@@ -245,6 +245,14 @@ func TestHoltBadInput(t *testing.T) {
 			r[10][1] = "-5"
 			return r
 		}), "horizon": int64(3), "trend": "mul"}, "input", "row 11"},
+		{"DateStyle German", HoltForecast(), map[string]any{"input": seedRows(func(r [][]string) [][]string {
+			r[0][0] = "31.01.2023" // as SET DateStyle TO German prints it
+			return r
+		}), "horizon": int64(3)}, "input", "SET DateStyle TO ISO"},
+		{"infinity", HoltForecast(), map[string]any{"input": seedRows(func(r [][]string) [][]string {
+			r[11][0] = "infinity"
+			return r
+		}), "horizon": int64(3)}, "input", "row 12: column \"d\": infinity is not a finite date"},
 		{"short for season", HoltForecast(), map[string]any{"input": seedRows(same), "horizon": int64(3), "seasonal": "add", "seasonal_periods": int64(12)}, "input", "two full periods"},
 		{"horizon 0", HoltForecast(), map[string]any{"input": seedRows(same), "horizon": int64(0)}, "horizon", ""},
 		{"horizon negative", HoltForecast(), map[string]any{"input": seedRows(same), "horizon": int64(-2)}, "horizon", ""},

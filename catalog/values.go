@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -98,7 +99,16 @@ func (c *Column) Time(i int) (time.Time, error) {
 			return t, nil
 		}
 	}
-	return time.Time{}, fmt.Errorf("row %d: column %q: %q is not a date or timestamp", i+1, c.Name, s)
+	// The column's type is a date or timestamp (the functions check), so
+	// PostgreSQL printed a valid one: either one no time.Time holds or a
+	// style other than ISO, which the session's DateStyle chose.
+	switch {
+	case s == "infinity" || s == "-infinity":
+		return time.Time{}, fmt.Errorf("row %d: column %q: %s is not a finite date or timestamp", i+1, c.Name, s)
+	case strings.HasSuffix(s, " BC"):
+		return time.Time{}, fmt.Errorf("row %d: column %q: %q: dates before the year 1 are not supported", i+1, c.Name, s)
+	}
+	return time.Time{}, fmt.Errorf("row %d: column %q: %q is not in the ISO date style that Flywheel reads; run SET DateStyle TO ISO (PostgreSQL's default)", i+1, c.Name, s)
 }
 
 // Relation is an evaluated relation argument.
