@@ -206,6 +206,10 @@ func (p *Planner) analyze(sql string, version int32, raw *pg_query.RawStmt) (*an
 					err = a.errorAt(int(fc.Location), "42601", fmt.Sprintf("a column definition list is not allowed for %s", f.Name))
 					return false
 				}
+				if msg := aggregateSyntax(fc, f.Name); msg != "" {
+					err = a.errorAt(int(fc.Location), "42809", msg)
+					return false
+				}
 				a.sites = append(a.sites, &site{fn: f, fc: fc, rf: n, stack: append([]proto.Message(nil), stack...)})
 			}
 		}
@@ -303,6 +307,27 @@ func (a *analysis) notHere(stmt *pg_query.Node) *Error {
 		e.Hint = "Model functions can be called in SELECT, INSERT, UPDATE, DELETE, MERGE, DECLARE, CREATE TABLE AS and EXPLAIN."
 	}
 	return e
+}
+
+// aggregateSyntax is PostgreSQL's message for aggregate or window syntax
+// on a call of a plain function, or "" when there is none. The grammar
+// accepts it for any function, so pg_query does too.
+func aggregateSyntax(fc *pg_query.FuncCall, name string) string {
+	switch {
+	case fc.AggStar:
+		return fmt.Sprintf("%s(*) specified, but %s is not an aggregate function", name, name)
+	case fc.AggDistinct:
+		return fmt.Sprintf("DISTINCT specified, but %s is not an aggregate function", name)
+	case fc.AggWithinGroup:
+		return fmt.Sprintf("WITHIN GROUP specified, but %s is not an aggregate function", name)
+	case len(fc.AggOrder) > 0:
+		return fmt.Sprintf("ORDER BY specified, but %s is not an aggregate function", name)
+	case fc.AggFilter != nil:
+		return fmt.Sprintf("FILTER specified, but %s is not an aggregate function", name)
+	case fc.Over != nil:
+		return fmt.Sprintf("OVER specified, but %s is not a window function nor an aggregate function", name)
+	}
+	return ""
 }
 
 // errorAt makes an *Error positioned at a byte offset of the statement.
