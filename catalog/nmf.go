@@ -102,10 +102,8 @@ func runNMF(ctx context.Context, call *Call) (*Result, error) {
 		return nil, &ArgError{Func: fn, Arg: "max_iter", Msg: fmt.Sprintf("must be at least 1, got %d", maxIter)}
 	}
 	opt.MaxIter = int(maxIter)
-	if _, ok := call.Values["alpha_w"]; ok {
-		if opt.AlphaW, err = call.Float("alpha_w"); err != nil {
-			return nil, err
-		}
+	if opt.AlphaW, err = call.Float("alpha_w"); err != nil {
+		return nil, err
 	}
 	if !call.IsNull("alpha_h") {
 		a, err := call.Float("alpha_h")
@@ -114,10 +112,8 @@ func runNMF(ctx context.Context, call *Call) (*Result, error) {
 		}
 		opt.AlphaH = &a
 	}
-	if _, ok := call.Values["l1_ratio"]; ok {
-		if opt.L1Ratio, err = call.Float("l1_ratio"); err != nil {
-			return nil, err
-		}
+	if opt.L1Ratio, err = call.Float("l1_ratio"); err != nil {
+		return nil, err
 	}
 
 	t, err := mfReadTriples(fn, "input", rel)

@@ -109,9 +109,6 @@ func runSGDRegress(ctx context.Context, call *Call) (*Result, error) {
 		name string
 		dst  *float64
 	}{{"alpha", &opt.Alpha}, {"eta0", &opt.Eta0}, {"power_t", &opt.PowerT}, {"l1_ratio", &opt.L1Ratio}} {
-		if _, ok := call.Values[a.name]; !ok && a.name == "l1_ratio" {
-			continue // a planner that predates l1_ratio
-		}
 		if *a.dst, err = call.Float(a.name); err != nil {
 			return nil, err
 		}
