@@ -225,23 +225,35 @@ func castValue(v any, from, to uint32) (any, error) {
 	}
 	switch {
 	case isInt(to):
+		var i int64
 		switch x := v.(type) {
 		case int64:
-			return x, nil
+			i = x
 		case float64:
-			return int64(math.Round(x)), nil
+			// Outside ±2^63 the conversion has no defined result.
+			if r := math.Round(x); r >= -(1<<63) && r < 1<<63 {
+				i = int64(r)
+			} else {
+				return nil, outOfRange(to)
+			}
 		case string:
-			i, err := strconv.ParseInt(strings.TrimSpace(x), 10, 64)
-			if err != nil {
+			var err error
+			if i, err = strconv.ParseInt(strings.TrimSpace(x), 10, 64); errors.Is(err, strconv.ErrRange) {
+				return nil, outOfRange(to)
+			} else if err != nil {
 				return nil, &Error{Code: "22P02", Message: fmt.Sprintf("invalid input syntax for type %s: %q", typeName(to), x)}
 			}
-			return i, nil
 		case bool:
 			if x {
-				return int64(1), nil
+				i = 1
 			}
-			return int64(0), nil
+		default:
+			return nil, &Error{Code: "42846", Message: fmt.Sprintf("cannot cast type %s to %s", typeName(from), typeName(to))}
 		}
+		if to == oidInt4 && (i < math.MinInt32 || i > math.MaxInt32) || to == oidInt2 && (i < math.MinInt16 || i > math.MaxInt16) {
+			return nil, outOfRange(to)
+		}
+		return i, nil
 	case isFloat(to):
 		switch x := v.(type) {
 		case int64:
@@ -281,6 +293,11 @@ func castValue(v any, from, to uint32) (any, error) {
 		}
 	}
 	return nil, &Error{Code: "42846", Message: fmt.Sprintf("cannot cast type %s to %s", typeName(from), typeName(to))}
+}
+
+// outOfRange is PostgreSQL's error for an integer cast that overflows.
+func outOfRange(to uint32) *Error {
+	return &Error{Code: "22003", Message: typeName(to) + " out of range"}
 }
 
 // coerce converts an argument's value of type oid to the catalog
