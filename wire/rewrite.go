@@ -383,11 +383,15 @@ func (s *session) onClose(n int) error {
 func (s *session) Describe(ctx context.Context, sql string, paramOIDs []uint32) ([]uint32, []catalog.InputColumn, error) {
 	sq := s.newSide(nil, nil)
 	s.q.mu.Lock()
-	s.pushLocked(entry{kind: 'P', act: capture, side: sq})
-	s.pushLocked(entry{kind: 'D', act: capture, side: sq})
-	s.pushLocked(entry{kind: 'C', act: capture, side: sq, last: true})
+	for _, k := range []byte{'C', 'P', 'D', 'C'} {
+		s.pushLocked(entry{kind: k, act: capture, side: sq})
+	}
+	s.q.ents[(s.q.head+s.q.n-1)%len(s.q.ents)].last = true
 	s.q.mu.Unlock()
 	for _, m := range []interface{ Encode([]byte) ([]byte, error) }{
+		// A side query that failed earlier was skipped up to Sync, its
+		// Close too: drop any leftover first (closing nothing is no error).
+		&pgproto3.Close{ObjectType: 'S', Name: sideName},
 		&pgproto3.Parse{Name: sideName, Query: sql, ParameterOIDs: paramOIDs},
 		&pgproto3.Describe{ObjectType: 'S', Name: sideName},
 		&pgproto3.Close{ObjectType: 'S', Name: sideName},
@@ -412,12 +416,13 @@ func (s *session) Query(ctx context.Context, sql string, paramOIDs []uint32, par
 	cols func([]catalog.InputColumn) error, row func([][]byte) error) error {
 	sq := s.newSide(cols, row)
 	s.q.mu.Lock()
-	for _, k := range []byte{'P', 'B', 'D', 'E', 'C', 'C'} {
+	for _, k := range []byte{'C', 'P', 'B', 'D', 'E', 'C', 'C'} {
 		s.pushLocked(entry{kind: k, act: capture, side: sq})
 	}
 	s.q.ents[(s.q.head+s.q.n-1)%len(s.q.ents)].last = true
 	s.q.mu.Unlock()
 	for _, m := range []interface{ Encode([]byte) ([]byte, error) }{
+		&pgproto3.Close{ObjectType: 'S', Name: sideName}, // see Describe
 		&pgproto3.Parse{Name: sideName, Query: sql, ParameterOIDs: paramOIDs},
 		&pgproto3.Bind{DestinationPortal: sideName, PreparedStatement: sideName, Parameters: params, ParameterFormatCodes: formats},
 		&pgproto3.Describe{ObjectType: 'P', Name: sideName},

@@ -407,3 +407,22 @@ func TestDisconnectStopsComputation(t *testing.T) {
 	}
 	t.Logf("upstream session gone %v after the client disconnected", time.Since(start))
 }
+
+// A relation argument that fails at run time (PostgreSQL skips the rest of
+// the proxy's side query up to Sync) leaves the session able to call
+// model functions again.
+func TestSideQueryRuntimeErrorThenWorks(t *testing.T) {
+	c, _, _ := seeded(t)
+	ctx := context.Background()
+	for _, mode := range []pgx.QueryExecMode{pgx.QueryExecModeSimpleProtocol, pgx.QueryExecModeCacheDescribe} {
+		_, err := c.Exec(ctx, "SELECT * FROM recommend(1, 2, ratings => (SELECT user_id, product_id, rating / 0 FROM ratings))", mode)
+		var pgErr *pgconn.PgError
+		if !errors.As(err, &pgErr) || pgErr.Code != "22012" {
+			t.Fatalf("mode %v: want 22012, got %v", mode, err)
+		}
+		recs := collectRecs(t, c, "SELECT item, score, rank FROM recommend(1, 2, neighbors => 2, ratings => (SELECT user_id, product_id, rating FROM ratings))", mode)
+		if len(recs) != 1 || recs[0].Item != 104 {
+			t.Fatalf("mode %v: after a failed relation argument: %v", mode, recs)
+		}
+	}
+}
