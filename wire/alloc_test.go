@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"io"
 	"log/slog"
+	"strings"
 	"testing"
 )
 
@@ -92,5 +93,17 @@ func BenchmarkRelayDataRow(b *testing.B) {
 		if err := s.onUpstream(typ, n); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// A panic while relaying ends that session only, and whoever waits on its
+// queue is released.
+func TestUpstreamPanicEndsSessionOnly(t *testing.T) {
+	s := testSession(&repeat{msg: frame('S', "\x00\x00\x00\x00")}, &repeat{msg: frame('D', "\x00\x01\x00\x00\x00\x01x")})
+	sq := s.newSide(nil, func([][]byte) error { panic("row callback bug") })
+	s.push(entry{kind: 'E', act: capture, side: sq, last: true})
+	err := s.upstreamLoopSafe()
+	if err == nil || !strings.Contains(err.Error(), "row callback bug") {
+		t.Fatalf("upstreamLoopSafe: %v", err)
 	}
 }

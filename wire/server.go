@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -117,6 +118,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		go func() {
 			defer s.wg.Done()
 			defer s.track(c, false)
+			defer s.recoverSession(c)
 			s.handle(ctx, c)
 		}()
 	}
@@ -139,6 +141,15 @@ func (s *Server) track(c net.Conn, add bool) {
 		s.conns[c] = struct{}{}
 	} else {
 		delete(s.conns, c)
+		c.Close()
+	}
+}
+
+// recoverSession turns a panic in one session into that session's end:
+// the other sessions and the proxy stay up.
+func (s *Server) recoverSession(c net.Conn) {
+	if r := recover(); r != nil {
+		s.log.Error("session panicked; closing it", "panic", r, "stack", string(debug.Stack()))
 		c.Close()
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"runtime/debug"
 	"sync"
 
 	"github.com/flywheeldb/flywheel/planner"
@@ -72,7 +73,7 @@ func (s *session) relay() {
 	upDone := make(chan struct{})
 	go func() {
 		defer close(upDone)
-		err := s.upstreamLoop()
+		err := s.upstreamLoopSafe()
 		if err != nil && !errors.Is(err, net.ErrClosed) {
 			s.log.Debug("upstream loop ended", "err", err)
 		}
@@ -243,6 +244,18 @@ func (s *session) pushLocked(e entry) {
 		return
 	}
 	q.pushLocked(e)
+}
+
+// upstreamLoopSafe runs upstreamLoop and turns a panic (in the relay or in
+// a side query's row callback) into an error that ends this session only.
+func (s *session) upstreamLoopSafe() (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.log.Error("upstream relay panicked; closing the session", "panic", r, "stack", string(debug.Stack()))
+			err = fmt.Errorf("internal error: %v", r)
+		}
+	}()
+	return s.upstreamLoop()
 }
 
 // upstreamLoop reads the upstream's messages and routes each by the
