@@ -858,6 +858,25 @@ func TestDifferentialModelCalls(t *testing.T) {
 			p.exchange(pick(s, "SELECT * FROM kmeans((SELECT id, x FROM pts), 2)", plain))
 			p.exchange("ROLLBACK")
 		}, nil, ""},
+		{"COPY in the same simple Query as a call", func(s *script, p *peer) {
+			p.exchange("CREATE TEMP TABLE c (id int)")
+			p.send(query(pick(s, kmeans, plain) + "; COPY c FROM STDIN; SELECT count(*) FROM c"))
+			p.until('G', 1)
+			p.send(copyData("1\n"), syncMsg, flushMsg, copyData("2\n"), copyDone)
+			p.sync(1)
+			p.send(query("COPY c FROM STDIN; " + pick(s, kmeans, plain)))
+			p.until('G', 1)
+			p.send(copyData("3\n"), &pgproto3.CopyFail{Message: "never mind"})
+			p.sync(1)
+			p.send(query("COPY c FROM STDIN; " + pick(s, kmeans, plain)))
+			p.until('G', 1)
+			p.send(copyData("x\n"), copyData("4\n"), copyDone)
+			p.sync(1)
+			p.send(query("COPY c FROM STDIN; " + pick(s, kmeans, plain) + "; COPY c TO STDOUT"))
+			p.until('G', 1)
+			p.send(copyData("5\n"), copyDone)
+			p.sync(1)
+		}, nil, ""},
 		{"a failed call rolls back the implicit transaction of its Query", func(s *script, p *peer) {
 			p.exchange("CREATE TEMP TABLE x (v int); INSERT INTO x VALUES (1); " + pick(s, kmeansBad, "SELECT 1/0"))
 			p.exchange("SELECT count(*) FROM x")

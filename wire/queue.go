@@ -91,6 +91,9 @@ type waiter struct {
 	done   chan struct{}
 	status byte // transaction status from ReadyForQuery
 	failed bool // an ErrorResponse came since the previous Sync
+	// copyIn: signalled early, the request started COPY FROM STDIN and
+	// the waiting session must relay the client's data first.
+	copyIn bool
 }
 
 // sideQuery collects the responses to a planner side query.

@@ -102,10 +102,51 @@ func (s *session) awaitSync() (status byte, failed bool, err error) {
 		return 'I', true, err
 	}
 	<-s.wait.done
+	for s.wait.copyIn {
+		// A plain statement started COPY FROM STDIN: the client's data
+		// must go upstream before the statement can end.
+		s.wait.copyIn = false
+		if err := s.relayCopyIn(); err != nil {
+			return 'I', true, err
+		}
+		<-s.wait.done
+	}
 	if s.q.closed != nil {
 		return 'I', true, s.q.closed
 	}
 	return s.wait.status, s.wait.failed, nil
+}
+
+// relayCopyIn forwards the client's messages upstream until the end of a
+// COPY FROM STDIN: CopyDone, CopyFail, or any message but CopyData, Flush
+// and Sync (which PostgreSQL ignores during COPY), which fails the COPY.
+func (s *session) relayCopyIn() error {
+	for {
+		if s.cr.r.Buffered() == 0 {
+			if err := s.uw.Flush(); err != nil {
+				return err
+			}
+		}
+		typ, n, err := s.cr.next()
+		if err != nil {
+			return err
+		}
+		if n > bufferedBodyLimit {
+			err = s.cr.copyTo(s.uw, n)
+		} else {
+			err = s.forwardBuffered(typ, n, 0)
+		}
+		if err != nil {
+			return err
+		}
+		switch typ {
+		case 'd', 'H', 'S':
+			continue
+		case 'c', 'f':
+			s.copyEnds++
+		}
+		return s.uw.Flush()
+	}
 }
 
 // simpleCall runs one statement of a simple Query that calls model

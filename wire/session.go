@@ -299,6 +299,10 @@ func (s *session) onUpstream(typ byte, n int) error {
 		switch {
 		case typ == 'G':
 			q.startCopyInLocked()
+			if e.wait != nil {
+				e.wait.copyIn = true
+				e.wait.done <- struct{}{}
+			}
 		case q.copyIn && (typ == 'C' || typ == 'E'):
 			q.copyIn = false // the COPY is over, later Syncs count
 		}
