@@ -883,6 +883,19 @@ func TestDifferentialModelCalls(t *testing.T) {
 		}, []string{"22023", "42P01"}, "a simple Query that calls model functions runs its statements " +
 			"one by one (rewrite.go runSimple), so they do not share PostgreSQL's implicit transaction: " +
 			"statements before a failing call stay committed"},
+		{"call in a simple Query while the server skips to Sync", func(s *script, p *peer) {
+			// PostgreSQL skips every message, Query included, from an
+			// extended-protocol error to the next Sync.
+			p.send(parse("", "SELECT 1/0"), bind("", ""), execute("", 0),
+				query(pick(s, kmeans, plain)), query(pick(s, kmeansBad, plainBad)), query("SELECT 1; "+pick(s, kmeans, plain)),
+				parse("", pick(s, kmeans, plain)), bind("", ""), execute("", 0), syncMsg)
+			p.sync(1)
+			p.exchange(pick(s, kmeans, plain))
+			p.exchange("BEGIN")
+			p.send(parse("", "SELECT 1/0"), bind("", ""), execute("", 0), query(pick(s, kmeans, plain)), syncMsg)
+			p.sync(1)
+			p.exchange("ROLLBACK")
+		}, []string{"22012", "22012"}, ""},
 		{"named call statement reused across Syncs and closed", func(s *script, p *peer) {
 			p.send(parse("k", pick(s, kmeans, plain)), syncMsg)
 			p.sync(1)
@@ -960,7 +973,9 @@ var randomSQL = []string{
 // transaction block is executed, e.g. Query("CREATE TEMP TABLE r (v
 // int)"), Query("BEGIN"), Query("ROLLBACK TO sp") (fails), Parse("a",
 // "INSERT INTO r SELECT 1 RETURNING v"), Sync, Execute(""), Sync.
-func randomSequence(rng *rand.Rand) []pgproto3.FrontendMessage {
+//
+// Statements come from pool; join says whether two may share a Query.
+func randomSequence(rng *rand.Rand, pool []string, join func(a, b string) bool) []pgproto3.FrontendMessage {
 	names := []string{"", "", "a", "b"}
 	portals := []string{"", "", "p"}
 	values := []string{"1", "2", "x", ""}
@@ -982,7 +997,7 @@ func randomSequence(rng *rand.Rand) []pgproto3.FrontendMessage {
 	for i := 0; i < n; i++ {
 		switch r := rng.IntN(100); {
 		case r < 18:
-			msgs = append(msgs, parse(names[rng.IntN(len(names))], randomSQL[rng.IntN(len(randomSQL))]))
+			msgs = append(msgs, parse(names[rng.IntN(len(names))], pool[rng.IntN(len(pool))]))
 		case r < 36:
 			b := bind(portals[rng.IntN(len(portals))], names[rng.IntN(len(names))])
 			bound[b.DestinationPortal] = true
@@ -1013,9 +1028,9 @@ func randomSequence(rng *rand.Rand) []pgproto3.FrontendMessage {
 			msgs = append(msgs, syncMsg)
 			clear(bound)
 		case r < 97:
-			sql := randomSQL[rng.IntN(len(randomSQL))]
-			if rng.IntN(3) == 0 {
-				sql += "; " + randomSQL[rng.IntN(len(randomSQL))]
+			sql := pool[rng.IntN(len(pool))]
+			if next := pool[rng.IntN(len(pool))]; rng.IntN(3) == 0 && join(sql, next) {
+				sql += "; " + next
 			}
 			msgs = append(msgs, query(sql))
 			clear(bound)
@@ -1059,18 +1074,7 @@ func TestDifferentialRandom(t *testing.T) {
 	env := newDiffEnv(t, wire.Config{})
 	proxiedDB := srv.NewDatabase(t)
 	env.proxied = proxy(t, wire.Config{Upstream: srv.URL(proxiedDB)})
-	seed := uint64(1)
-	if s := os.Getenv("FLYWHEEL_DIFF_SEED"); s != "" {
-		v, err := strconv.ParseUint(s, 10, 64)
-		if err != nil {
-			t.Fatal(err)
-		}
-		seed = v
-	}
-	count := 300
-	if testing.Short() {
-		count = 50
-	}
+	seed, count := randomRun(t, 300)
 	direct := dialPeer(t, env.direct, env.db)
 	proxied := dialPeer(t, env.proxied, proxiedDB)
 	setup := []pgproto3.FrontendMessage{query("CREATE TEMP TABLE r (v int)")}
@@ -1078,7 +1082,7 @@ func TestDifferentialRandom(t *testing.T) {
 	playSequence(proxied, setup, "setup_done")
 	rng := rand.New(rand.NewPCG(seed, 0))
 	for i := 0; i < count; i++ {
-		msgs := randomSequence(rng)
+		msgs := randomSequence(rng, randomSQL, func(a, b string) bool { return true })
 		marker := fmt.Sprintf("end_of_sequence_%d", i)
 		d := playSequence(direct, msgs, marker)
 		sent := func() string {
@@ -1098,4 +1102,31 @@ func TestDifferentialRandom(t *testing.T) {
 			t.Fatalf("seed %d sequence %d differs:\n%s\nsequence sent:\n%s", seed, i, msg, sent())
 		}
 	}
+}
+
+// randomRun returns the seed (FLYWHEEL_DIFF_SEED, default 1) and the
+// number of sequences to run (a sixth of n with -short).
+func randomRun(t *testing.T, n int) (uint64, int) {
+	seed := uint64(1)
+	if s := os.Getenv("FLYWHEEL_DIFF_SEED"); s != "" {
+		v, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seed = v
+	}
+	if testing.Short() {
+		n /= 6
+	}
+	return seed, n
+}
+
+// sentText renders a message sequence for a failure report.
+func sentText(msgs []pgproto3.FrontendMessage) string {
+	var b strings.Builder
+	for _, m := range msgs {
+		j, _ := json.Marshal(m)
+		fmt.Fprintf(&b, "  %s\n", j)
+	}
+	return b.String()
 }

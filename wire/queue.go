@@ -94,6 +94,9 @@ type waiter struct {
 	// copyIn: signalled early, the request started COPY FROM STDIN and
 	// the waiting session must relay the client's data first.
 	copyIn bool
+	// skipped: the server skipped the request (it is skipping to Sync
+	// after an earlier error), so no response will come.
+	skipped bool
 }
 
 // sideQuery collects the responses to a planner side query.
@@ -161,6 +164,10 @@ func (q *queue) skipToSyncLocked() {
 	for q.n > 0 && q.front().kind != 'S' {
 		if f := q.front(); f.side != nil {
 			f.side.skipped = f.side.err == nil
+		}
+		if f := q.front(); f.wait != nil {
+			f.wait.skipped = true
+			f.wait.done <- struct{}{}
 		}
 		q.popLocked()
 	}

@@ -77,6 +77,12 @@ func (s *session) runSimple(parts []planner.Part) error {
 				status, failed, err = s.awaitSync()
 			}
 		}
+		if errors.Is(err, errSkipped) {
+			// The server is skipping to the client's Sync after an
+			// earlier error in an extended-protocol batch, so it skips
+			// this whole Query, which gets no response at all.
+			return nil
+		}
 		if err != nil {
 			return err
 		}
@@ -92,7 +98,7 @@ func (s *session) newWait() *waiter {
 	if s.wait.done == nil {
 		s.wait.done = make(chan struct{}, 1)
 	}
-	s.wait.failed, s.wait.status = false, 'I'
+	s.wait.failed, s.wait.status, s.wait.skipped = false, 'I', false
 	return &s.wait
 }
 
@@ -113,6 +119,9 @@ func (s *session) awaitSync() (status byte, failed bool, err error) {
 	}
 	if s.q.closed != nil {
 		return 'I', true, s.q.closed
+	}
+	if s.wait.skipped {
+		return 'I', true, errSkipped
 	}
 	return s.wait.status, s.wait.failed, nil
 }
@@ -159,6 +168,9 @@ func (s *session) simpleCall(p planner.Part) (byte, bool, error) {
 		extra, err = st.Bind(ctx, s, nil, nil)
 	}
 	done()
+	if errors.Is(err, errSkipped) {
+		return 'I', true, err
+	}
 	if err != nil {
 		return s.simpleFail(err, p.Offset)
 	}
@@ -424,10 +436,7 @@ func (s *session) onClose(n int) error {
 func (s *session) Describe(ctx context.Context, sql string, paramOIDs []uint32) ([]uint32, []catalog.InputColumn, error) {
 	sq := s.newSide(nil, nil)
 	s.q.mu.Lock()
-	for _, k := range []byte{'C', 'P', 'D', 'C'} {
-		s.pushLocked(entry{kind: k, act: capture, side: sq})
-	}
-	s.q.ents[(s.q.head+s.q.n-1)%len(s.q.ents)].last = true
+	s.pushSide(sq, 'C', 'P', 'D', 'C')
 	s.q.mu.Unlock()
 	for _, m := range []interface{ Encode([]byte) ([]byte, error) }{
 		// A side query that failed earlier was skipped up to Sync, its
@@ -457,10 +466,7 @@ func (s *session) Query(ctx context.Context, sql string, paramOIDs []uint32, par
 	cols func([]catalog.InputColumn) error, row func([][]byte) error) error {
 	sq := s.newSide(cols, row)
 	s.q.mu.Lock()
-	for _, k := range []byte{'C', 'P', 'B', 'D', 'E', 'C', 'C'} {
-		s.pushLocked(entry{kind: k, act: capture, side: sq})
-	}
-	s.q.ents[(s.q.head+s.q.n-1)%len(s.q.ents)].last = true
+	s.pushSide(sq, 'C', 'P', 'B', 'D', 'E', 'C', 'C')
 	s.q.mu.Unlock()
 	for _, m := range []interface{ Encode([]byte) ([]byte, error) }{
 		&pgproto3.Close{ObjectType: 'S', Name: sideName}, // see Describe
@@ -480,6 +486,15 @@ func (s *session) Query(ctx context.Context, sql string, paramOIDs []uint32, par
 		return err
 	}
 	return sq.rowErr
+}
+
+// pushSide queues a side query's entries; q.mu is held. The last one is
+// marked as it is pushed: while the server skips to Sync, pushLocked drops
+// the entries and signals that last one, so nothing must be marked later.
+func (s *session) pushSide(sq *sideQuery, kinds ...byte) {
+	for i, k := range kinds {
+		s.pushLocked(entry{kind: k, act: capture, side: sq, last: i == len(kinds)-1})
+	}
 }
 
 func (s *session) newSide(cols func([]catalog.InputColumn) error, row func([][]byte) error) *sideQuery {

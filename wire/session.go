@@ -229,6 +229,10 @@ func (s *session) pushLocked(e entry) {
 			e.side.skipped = true
 			e.side.done <- struct{}{}
 		}
+		if e.wait != nil {
+			e.wait.skipped = true
+			e.wait.done <- struct{}{}
+		}
 		return
 	}
 	e.copyEnds = s.copyEnds
