@@ -232,6 +232,20 @@ func (env *diffEnv) runWith(t *testing.T, scenario func(s *script, p *peer), vie
 				}
 			}()
 			scenario(s, p)
+			// Whatever the scenario left unread is compared too: read
+			// up to the answer to a marker Query.
+			for _, p := range s.peers {
+				if n := len(p.got); n == 0 || string(p.got[n-1]) != "!EOF" {
+					p.send(query("end_of_scenario"))
+					for {
+						raw := p.read()
+						if raw[0] == 'E' && bytes.Contains(raw, []byte("end_of_scenario")) {
+							break
+						}
+					}
+					p.sync(1)
+				}
+			}
 		}()
 		for _, p := range s.peers {
 			p.conn.Close()
@@ -896,6 +910,43 @@ func TestDifferentialModelCalls(t *testing.T) {
 			p.sync(1)
 			p.exchange("ROLLBACK")
 		}, []string{"22012", "22012"}, ""},
+		{"statement names the server rejected or skipped", func(s *script, p *peer) {
+			// A Parse of a taken name fails and changes nothing.
+			p.send(parse("a", "SELECT 1"), syncMsg, parse("a", pick(s, kmeans, plain)), syncMsg,
+				bind("", "a"), describeP(""), execute("", 0), syncMsg)
+			p.sync(3)
+			p.send(parse("k", pick(s, kmeans, plain)), syncMsg, parse("k", "SELECT 2"), syncMsg,
+				describeS("k"), bind("", "k"), execute("", 0), syncMsg)
+			p.sync(3)
+			// A Parse or Close skipped after an error changes nothing.
+			p.send(parse("", "SELECT 1/0"), bind("", ""), execute("", 0), parse("s", pick(s, kmeans, plain)), closeS("k"), syncMsg,
+				describeS("s"), syncMsg, describeS("k"), bind("", "k"), execute("", 0), syncMsg)
+			p.sync(3)
+			// A Close that runs does.
+			p.send(closeS("k"), parse("k", "SELECT 3"), describeS("k"), bind("", "k"), execute("", 0), syncMsg)
+			p.sync(1)
+			// A failed Parse of the unnamed statement drops it, and a
+			// simple Query drops it too.
+			p.send(parse("", pick(s, kmeans, plain)), syncMsg, parse("", "SELEC"), syncMsg, bind("", ""), syncMsg)
+			p.sync(3)
+			p.send(parse("", pick(s, kmeans, plain)), syncMsg, query("SELECT 1"), bind("", ""), syncMsg)
+			p.sync(3)
+			// So does a Parse in an aborted transaction.
+			p.send(parse("", pick(s, kmeans, plain)), syncMsg, query("BEGIN"), query("SELECT 1/0"), parse("", "SELECT 1"), syncMsg,
+				bind("", ""), syncMsg, query("ROLLBACK"))
+			p.sync(6)
+			// A simple Query with a call leaves no unnamed statement
+			// either, whether it works or fails.
+			p.send(parse("", "SELECT 1"), syncMsg, query(pick(s, kmeans, plain)), describeS(""), syncMsg)
+			p.sync(3)
+			p.send(parse("", "SELECT 1"), syncMsg, query(pick(s, kmeansBad, plainBad)), bind("", ""), syncMsg)
+			p.sync(3)
+			// Unless the server skips the Query after an error.
+			p.send(parse("", pick(s, kmeans, plain)), parse("z", "SELECT 1/0"), bind("", "z"), execute("", 0), query("SELECT 1"), syncMsg,
+				bind("", ""), describeP(""), execute("", 0), syncMsg)
+			p.sync(2)
+		}, []string{"42P05", "42P05", "22012", "26000", "42601", "26000", "26000", "22012", "25P02", "26000",
+			"26000", "22023", "26000", "22012"}, ""},
 		{"named call statement reused across Syncs and closed", func(s *script, p *peer) {
 			p.send(parse("k", pick(s, kmeans, plain)), syncMsg)
 			p.sync(1)
@@ -928,7 +979,11 @@ func TestDifferentialModelCalls(t *testing.T) {
 				c.run(s, p)
 			}()
 			if got := codes(p.got); strings.Join(got, ",") != strings.Join(c.codes, ",") {
-				t.Errorf("error codes through the proxy: %v, want %v", got, c.codes)
+				var b strings.Builder
+				for _, m := range p.got {
+					b.WriteString("  " + describe(m) + "\n")
+				}
+				t.Errorf("error codes through the proxy: %v, want %v; received:\n%s", got, c.codes, b.String())
 			}
 		})
 	}
@@ -1129,4 +1184,74 @@ func sentText(msgs []pgproto3.FrontendMessage) string {
 		fmt.Fprintf(&b, "  %s\n", j)
 	}
 	return b.String()
+}
+
+// Seeded random sequences that mix model-function calls into the plain
+// statements, through a proxy with the real planner, compared by shape
+// with the same sequences sent directly with each call replaced by an
+// equivalent plain statement.
+func TestDifferentialRandomModelCalls(t *testing.T) {
+	cat := catalog.Builtin()
+	env := newDiffEnv(t, wire.Config{Planner: planner.New(cat, planner.Options{})})
+	for _, stmt := range catalog.StubDDL(cat) {
+		srv.Exec(t, env.db, stmt)
+	}
+	proxiedDB := env.db
+	directDB := srv.NewDatabase(t)
+	const values = "(VALUES (1, 1.0), (2, 2.0), (3, 10.0))"
+	const plain = "(VALUES (1, 0, 0.5::float8), (2, 0, 0.5::float8), (3, 1, 0::float8)) AS k(column1, cluster, distance)"
+	calls := [][2]string{
+		{"SELECT * FROM kmeans(" + values + ", 2)", "SELECT * FROM " + plain},
+		{"SELECT * FROM kmeans(" + values + ", $1::int)", "SELECT * FROM " + plain + " WHERE $1::int > 0"},
+		{"SELECT * FROM kmeans(" + values + ", k => 0)", "SELECT * FROM " + plain + " WHERE 1/0 = 1"},
+		{"SELECT cluster, count(*) FROM kmeans(" + values + ", 2) GROUP BY 1 ORDER BY 1",
+			"SELECT cluster, count(*) FROM " + plain + " GROUP BY 1 ORDER BY 1"},
+	}
+	pool := append([]string(nil), randomSQL...)
+	var pairs []string
+	isCall := map[string]bool{}
+	for _, c := range calls {
+		pool = append(pool, c[0], c[0])
+		pairs = append(pairs, c[0], c[1])
+		isCall[c[0]] = true
+	}
+	toPlain := strings.NewReplacer(pairs...)
+	// A call shares no Query with other statements: see the known
+	// difference in TestDifferentialModelCalls.
+	join := func(a, b string) bool { return !isCall[a] && !isCall[b] }
+
+	seed, count := randomRun(t, 300)
+	direct := dialPeer(t, env.direct, directDB)
+	proxied := dialPeer(t, env.proxied, proxiedDB)
+	setup := []pgproto3.FrontendMessage{query("CREATE TEMP TABLE r (v int)")}
+	playSequence(direct, setup, "setup_done")
+	playSequence(proxied, setup, "setup_done")
+	rng := rand.New(rand.NewPCG(seed, 1))
+	for i := 0; i < count; i++ {
+		msgs := randomSequence(rng, pool, join)
+		plainMsgs := make([]pgproto3.FrontendMessage, len(msgs))
+		for j, m := range msgs {
+			switch m := m.(type) {
+			case *pgproto3.Parse:
+				c := *m
+				c.Query = toPlain.Replace(c.Query)
+				plainMsgs[j] = &c
+			case *pgproto3.Query:
+				plainMsgs[j] = query(toPlain.Replace(m.String))
+			default:
+				plainMsgs[j] = m
+			}
+		}
+		marker := fmt.Sprintf("end_of_sequence_%d", i)
+		d := playSequence(direct, plainMsgs, marker)
+		if direct.err != nil {
+			t.Fatalf("seed %d sequence %d: direct run failed: %v\nreceived:\n%s\nsequence sent:\n%s",
+				seed, i, direct.err, compare(d, nil), sentText(plainMsgs))
+		}
+		p := playSequence(proxied, msgs, marker)
+		if msg := compare(shape(d), shape(p)); msg != "" {
+			t.Fatalf("seed %d sequence %d differs:\n%s\nin full:\n%s\nsequence sent through the proxy:\n%s",
+				seed, i, msg, compare(d, p), sentText(msgs))
+		}
+	}
 }

@@ -32,8 +32,9 @@ type entry struct {
 	// dropNoData drops NoData: a rewritten simple Query must look like a
 	// simple Query, which never sends it.
 	dropNoData bool
-	// wait, on a Sync, takes the ReadyForQuery instead of relaying it and
-	// signals the session with the transaction status.
+	// wait, on a Sync or Query, takes the ReadyForQuery instead of
+	// relaying it and signals the session with the transaction status; on
+	// a Parse or Close, it signals the request's outcome.
 	wait *waiter
 	side *sideQuery // capture target
 	last bool       // last entry of a side query: signal when removed

@@ -42,6 +42,19 @@ func (s *session) onQuery(n int) error {
 	if err != nil {
 		return err
 	}
+	if _, ok := s.stmts[""]; ok && len(s.stmts) > 0 {
+		// A simple Query drops the unnamed statement, unless the server
+		// skips it after an earlier error: a Close of the proxy's own
+		// ahead of it tells which.
+		done, _, err := s.sendAwaited(entry{kind: 'C', act: swallow},
+			func() error { return s.writeUp(&pgproto3.Close{ObjectType: 'S'}) })
+		if err != nil {
+			return err
+		}
+		if done {
+			delete(s.stmts, "")
+		}
+	}
 	if len(body) == 0 || !s.mentions(body[:len(body)-1]) {
 		s.push(entry{kind: 'Q', act: forward, trim: -1})
 		return writeFrame(s.uw, 'Q', body)
@@ -91,7 +104,13 @@ func (s *session) runSimple(parts []planner.Part) error {
 		}
 	}
 	s.push(entry{act: synthetic, syn: []byte{'Z', 0, 0, 0, 5, status}})
-	return nil
+	// A simple Query leaves no unnamed statement behind; the rewritten
+	// statements used it, or the client's own is still there.
+	s.push(entry{kind: 'C', act: swallow})
+	if err := s.writeUp(&pgproto3.Close{ObjectType: 'S'}); err != nil {
+		return err
+	}
+	return s.writeUp(&pgproto3.Flush{})
 }
 
 func (s *session) newWait() *waiter {
@@ -334,33 +353,75 @@ func (s *session) onParse(n int) error {
 	if !ok {
 		return &ProtocolError{"malformed Parse message"}
 	}
+	known := false
 	if len(s.stmts) > 0 {
-		delete(s.stmts, string(name))
+		_, known = s.stmts[string(name)]
 	}
-	if !s.mentions(query) {
+	var st *planner.Statement
+	if s.mentions(query) {
+		var msg pgproto3.Parse
+		if err := msg.Decode(body); err != nil {
+			return &ProtocolError{"malformed Parse message: " + err.Error()}
+		}
+		ctx, done := s.runContext()
+		st, err = s.srv.planner.Prepare(ctx, s, msg.Query, msg.ParameterOIDs)
+		done()
+		if err != nil {
+			if len(name) == 0 {
+				// PostgreSQL drops the unnamed statement before parsing.
+				delete(s.stmts, "")
+			}
+			return s.failExtended(err)
+		}
+	}
+	if st == nil && !known {
 		s.push(entry{kind: 'P', act: forward, trim: -1})
 		return writeFrame(s.uw, 'P', body)
 	}
-	var msg pgproto3.Parse
-	if err := msg.Decode(body); err != nil {
-		return &ProtocolError{"malformed Parse message: " + err.Error()}
+	// The map of call statements follows what the server does with the
+	// Parse, which fails on a taken name or in an aborted transaction and
+	// is skipped after an earlier error: wait for the outcome.
+	nm := string(name)
+	e := entry{kind: 'P', act: forward, trim: -1, st: st}
+	write := func() error { return writeFrame(s.uw, 'P', body) }
+	if st != nil {
+		write = func() error {
+			return s.writeUp(&pgproto3.Parse{Name: nm, Query: st.SQL, ParameterOIDs: st.ParamOIDs})
+		}
 	}
-	ctx, done := s.runContext()
-	st, err := s.srv.planner.Prepare(ctx, s, msg.Query, msg.ParameterOIDs)
-	done()
-	if err != nil {
-		return s.failExtended(err)
+	done, failed, err := s.sendAwaited(e, write)
+	switch {
+	case done && st != nil:
+		if s.stmts == nil {
+			s.stmts = make(map[string]*planner.Statement)
+		}
+		s.stmts[nm] = st
+	case done, failed && nm == "":
+		delete(s.stmts, nm)
 	}
-	if st == nil {
-		s.push(entry{kind: 'P', act: forward, trim: -1})
-		return s.writeUp(&msg)
+	return err
+}
+
+// sendAwaited sends a request and waits for the server's answer to it:
+// done, failed, or neither when the server skipped it.
+func (s *session) sendAwaited(e entry, write func() error) (done, failed bool, err error) {
+	e.wait = s.newWait()
+	s.push(e)
+	if err := write(); err != nil {
+		return false, false, err
 	}
-	if s.stmts == nil {
-		s.stmts = make(map[string]*planner.Statement)
+	// PostgreSQL holds its answers until Sync or Flush.
+	if err := s.writeUp(&pgproto3.Flush{}); err != nil {
+		return false, false, err
 	}
-	s.stmts[msg.Name] = st
-	s.push(entry{kind: 'P', act: forward, trim: -1, st: st})
-	return s.writeUp(&pgproto3.Parse{Name: msg.Name, Query: st.SQL, ParameterOIDs: st.ParamOIDs})
+	if err := s.uw.Flush(); err != nil {
+		return false, false, err
+	}
+	<-s.wait.done
+	if s.q.closed != nil {
+		return false, false, s.q.closed
+	}
+	return !s.wait.failed && !s.wait.skipped, s.wait.failed, nil
 }
 
 // onBind handles Bind: for a statement that calls model functions, the
@@ -426,7 +487,17 @@ func (s *session) onClose(n int) error {
 	}
 	if len(s.stmts) > 0 && len(body) > 1 && body[0] == 'S' {
 		name, _, _ := cstring(body[1:])
-		delete(s.stmts, string(name))
+		if _, ok := s.stmts[string(name)]; ok {
+			// Forget the statement once the server has closed it (it
+			// skips the Close after an earlier error).
+			nm := string(name)
+			done, _, err := s.sendAwaited(entry{kind: 'C', act: forward, trim: -1},
+				func() error { return writeFrame(s.uw, 'C', body) })
+			if done {
+				delete(s.stmts, nm)
+			}
+			return err
+		}
 	}
 	s.push(entry{kind: 'C', act: forward, trim: -1})
 	return writeFrame(s.uw, 'C', body)

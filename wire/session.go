@@ -313,6 +313,10 @@ func (s *session) onUpstream(typ byte, n int) error {
 		if typ == 'E' {
 			q.failed = true
 			if extended(e.kind) {
+				if e.wait != nil {
+					e.wait.failed = true
+					e.wait.done <- struct{}{}
+				}
 				s.q.popLocked()
 				q.skipToSyncLocked()
 			}
@@ -323,6 +327,8 @@ func (s *session) onUpstream(typ byte, n int) error {
 					e.wait.done <- struct{}{}
 				}
 				q.failed = false
+			} else if e.wait != nil {
+				e.wait.done <- struct{}{}
 			}
 			q.popLocked()
 		}
