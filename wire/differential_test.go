@@ -406,6 +406,25 @@ var (
 	copyDone = &pgproto3.CopyDone{}
 )
 
+// trickle writes messages in pieces of at most chunk bytes, one write
+// each, so that the reader sees frames split at every possible place.
+func (p *peer) trickle(chunk int, msgs ...pgproto3.FrontendMessage) {
+	var buf []byte
+	for _, m := range msgs {
+		var err error
+		if buf, err = m.Encode(buf); err != nil {
+			p.t.Fatal(err)
+		}
+	}
+	for len(buf) > 0 {
+		n := min(chunk, len(buf))
+		if _, err := p.conn.Write(buf[:n]); err != nil {
+			p.stop(fmt.Errorf("send: %w", err))
+		}
+		buf = buf[n:]
+	}
+}
+
 // exchange sends a simple Query and reads its responses.
 func (p *peer) exchange(sql string) {
 	p.send(query(sql))
@@ -653,6 +672,21 @@ func TestDifferential(t *testing.T) {
 			p.sync(1)
 			p.exchange("SELECT 1")
 		}},
+		{"messages split across many writes", func(s *script, p *peer) {
+			p.trickle(1, parse("", "SELECT $1::text, $2::int"), bind("", "", "abc", "7"), describeP(""), execute("", 0), syncMsg,
+				query("SELECT 1; SELECT 2"))
+			p.sync(2)
+			big := strings.Repeat("y", 200<<10)
+			p.trickle(997, parse("", "SELECT length($1)"), bind("", "", big), execute("", 0), syncMsg)
+			p.sync(1)
+			p.exchange("CREATE TEMP TABLE c (v text)")
+			p.trickle(3, query("COPY c FROM STDIN"))
+			p.until('G', 1)
+			p.trickle(997, copyData(big+"\n"), copyData("short\n"), copyDone)
+			p.sync(1)
+			p.trickle(2, query("SELECT length(v) FROM c ORDER BY 1"))
+			p.sync(1)
+		}},
 		{"large messages", func(s *script, p *peer) {
 			big := strings.Repeat("0123456789", 1<<20) // 10 MiB
 			p.exchange("SELECT repeat('x', 10 * 1024 * 1024) AS v, 1 AS w")
@@ -692,10 +726,22 @@ func TestDifferentialSessionEnd(t *testing.T) {
 // shape keeps what a model-function call must reproduce of the plain
 // statement it stands for: message types, the number of DataRows and
 // RowDescription columns, ParameterDescription and the transaction status,
-// but not values, names or error texts.
+// but not values, names or error texts. Notices move to just before the
+// next ReadyForQuery: a call's relation arguments are read before its
+// statement runs, so their notices come before its RowDescription.
 func shape(got [][]byte) [][]byte {
 	out := make([][]byte, 0, len(got))
+	var notices [][]byte
 	for _, raw := range got {
+		if raw[0] == 'N' {
+			b, _ := (&pgproto3.NoticeResponse{}).Encode(nil)
+			notices = append(notices, b)
+			continue
+		}
+		if raw[0] == 'Z' || raw[0] == '!' {
+			out = append(out, notices...)
+			notices = notices[:0]
+		}
 		var m pgproto3.BackendMessage
 		switch raw[0] {
 		case 'T':
@@ -710,8 +756,6 @@ func shape(got [][]byte) [][]byte {
 			m = &pgproto3.CommandComplete{}
 		case 'E':
 			m = &pgproto3.ErrorResponse{}
-		case 'N':
-			m = &pgproto3.NoticeResponse{}
 		}
 		if m == nil {
 			out = append(out, raw)
@@ -723,7 +767,7 @@ func shape(got [][]byte) [][]byte {
 		}
 		out = append(out, b)
 	}
-	return out
+	return append(out, notices...)
 }
 
 // codes lists the SQLSTATEs of the ErrorResponses in got.
@@ -910,6 +954,24 @@ func TestDifferentialModelCalls(t *testing.T) {
 			p.sync(1)
 			p.exchange("ROLLBACK")
 		}, []string{"22012", "22012"}, ""},
+		{"binary formats around a call", func(s *script, p *peer) {
+			b := &pgproto3.Bind{PreparedStatement: "kb", ParameterFormatCodes: []int16{1}, Parameters: [][]byte{{0, 0, 0, 2}},
+				ResultFormatCodes: []int16{1}}
+			p.send(parse("kb", pick(s, "SELECT * FROM kmeans((VALUES (1, 1.0), (2, 2.0), (3, 10.0)), $1::int)",
+				plain+" WHERE $1::int > 0")), describeS("kb"), b, describeP(""), execute("", 0), syncMsg)
+			p.sync(1)
+			b = &pgproto3.Bind{PreparedStatement: "kb", ParameterFormatCodes: []int16{1}, Parameters: [][]byte{{0, 2}}}
+			p.send(b, execute("", 0), syncMsg)
+			p.sync(1)
+		}, []string{"22P03"}, ""},
+		{"notices raised while reading a relation argument", func(s *script, p *peer) {
+			p.exchange(`CREATE FUNCTION pg_temp.noisy() RETURNS TABLE (id int, x float8) LANGUAGE plpgsql AS
+				$$BEGIN RAISE NOTICE 'reading'; RETURN QUERY VALUES (1, 1.0::float8), (2, 2.0), (3, 10.0); END$$`)
+			call := "SELECT * FROM kmeans((SELECT * FROM pg_temp.noisy()), 2)"
+			direct := plain + " WHERE (SELECT count(*) FROM pg_temp.noisy()) > 0"
+			p.exchange(pick(s, call, direct))
+			p.extended(pick(s, call, direct))
+		}, nil, ""},
 		{"statement names the server rejected or skipped", func(s *script, p *peer) {
 			// A Parse of a taken name fails and changes nothing.
 			p.send(parse("a", "SELECT 1"), syncMsg, parse("a", pick(s, kmeans, plain)), syncMsg,
