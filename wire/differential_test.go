@@ -954,6 +954,18 @@ func TestDifferentialModelCalls(t *testing.T) {
 			p.sync(1)
 			p.exchange("ROLLBACK")
 		}, []string{"22012", "22012"}, ""},
+		{"many calls in one pipeline", func(s *script, p *peer) {
+			var msgs []pgproto3.FrontendMessage
+			for i := 0; i < 30; i++ {
+				sql := pick(s, kmeans, plain)
+				if i%7 == 3 {
+					sql = "SELECT " + strconv.Itoa(i)
+				}
+				msgs = append(msgs, parse("", sql), bind("", ""), describeP(""), execute("", 0))
+			}
+			p.send(append(msgs, syncMsg)...)
+			p.sync(1)
+		}, nil, ""},
 		{"binary formats around a call", func(s *script, p *peer) {
 			b := &pgproto3.Bind{PreparedStatement: "kb", ParameterFormatCodes: []int16{1}, Parameters: [][]byte{{0, 0, 0, 2}},
 				ResultFormatCodes: []int16{1}}
