@@ -42,17 +42,19 @@ func (s *session) onQuery(n int) error {
 	if err != nil {
 		return err
 	}
-	if _, ok := s.stmts[""]; ok && len(s.stmts) > 0 {
-		// A simple Query drops the unnamed statement, unless the server
-		// skips it after an earlier error: a Close of the proxy's own
-		// ahead of it tells which.
-		done, _, err := s.sendAwaited(entry{kind: 'C', act: swallow},
-			func() error { return s.writeUp(&pgproto3.Close{ObjectType: 'S'}) })
-		if err != nil {
-			return err
-		}
-		if done {
-			delete(s.stmts, "")
+	if len(s.stmts) > 0 {
+		if _, ok := s.stmts[""]; ok {
+			// A simple Query drops the unnamed statement, unless the
+			// server skips it after an earlier error: a Close of the
+			// proxy's own ahead of it tells which.
+			done, _, err := s.sendAwaited(entry{kind: 'C', act: swallow},
+				func() error { return s.writeUp(&pgproto3.Close{ObjectType: 'S'}) })
+			if err != nil {
+				return err
+			}
+			if done {
+				delete(s.stmts, "")
+			}
 		}
 	}
 	if len(body) == 0 || !s.mentions(body[:len(body)-1]) {
