@@ -152,12 +152,7 @@ func (s *session) awaitSync() (status byte, failed bool, err error) {
 // and Sync (which PostgreSQL ignores during COPY), which fails the COPY.
 func (s *session) relayCopyIn() error {
 	for {
-		if s.cr.r.Buffered() == 0 {
-			if err := s.uw.Flush(); err != nil {
-				return err
-			}
-		}
-		typ, n, err := s.cr.next()
+		typ, n, err := s.nextClient()
 		if err != nil {
 			return err
 		}

@@ -130,15 +130,21 @@ var (
 	errTerminate    = errors.New("client sent Terminate")
 )
 
+// nextClient flushes what is pending upstream once the client has nothing
+// more buffered, then reads the client's next message header.
+func (s *session) nextClient() (byte, int, error) {
+	if s.cr.r.Buffered() == 0 {
+		if err := s.uw.Flush(); err != nil {
+			return 0, 0, err
+		}
+	}
+	return s.cr.next()
+}
+
 // clientLoop reads the client's messages and forwards them upstream.
 func (s *session) clientLoop() error {
 	for {
-		if s.cr.r.Buffered() == 0 {
-			if err := s.uw.Flush(); err != nil {
-				return err
-			}
-		}
-		typ, n, err := s.cr.next()
+		typ, n, err := s.nextClient()
 		if err != nil {
 			return err
 		}
