@@ -43,6 +43,13 @@ type Config struct {
 	// everything unchanged.
 	Planner *planner.Planner
 	Logger  *slog.Logger
+	// BusyPoll is how long a busy session keeps polling its sockets
+	// instead of sleeping, while the machine has idle CPU (see spin.go);
+	// 0 turns busy polling off.
+	BusyPoll time.Duration
+	// alwaysSpin makes every session busy-poll regardless of CPU pressure
+	// (tests use it to exercise that path).
+	alwaysSpin bool
 }
 
 // Server accepts client connections and relays each to its own upstream
@@ -61,6 +68,7 @@ type Server struct {
 	nextPID  uint32
 	active   atomic.Int64
 	wg       sync.WaitGroup
+	spin     *spinPolicy // nil: sessions never busy-poll
 }
 
 // Protocol codes of the start-up packets.
@@ -92,6 +100,7 @@ func NewServer(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, planner: cfg.Planner, log: cfg.Logger,
 		sessions: make(map[uint32]*session), conns: make(map[net.Conn]struct{})}
+	s.spin = newSpinPolicy(cfg.BusyPoll, cfg.alwaysSpin)
 	if filepath.IsAbs(pc.Host) {
 		s.upNetwork, s.upAddr = "unix", filepath.Join(pc.Host, ".s.PGSQL."+strconv.Itoa(int(pc.Port)))
 	} else {
@@ -106,6 +115,11 @@ func NewServer(cfg Config) (*Server, error) {
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	stop := context.AfterFunc(ctx, func() { ln.Close() })
 	defer stop()
+	if s.spin != nil && !s.cfg.alwaysSpin {
+		gctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		go s.spin.govern(gctx)
+	}
 	var err error
 	for {
 		var c net.Conn
@@ -258,11 +272,29 @@ func (s *Server) serveSession(ctx context.Context, c net.Conn, br *bufio.Reader,
 		return
 	}
 	defer up.Close()
+	var upSource io.Reader = up
+	var toClient io.Writer = c
+	var lend *clientSource
+	var spinUp *upstreamSource
+	if s.spin != nil {
+		// The client's reads can be lent to the spinner only when nothing
+		// is buffered ahead of them and the client is a plain socket.
+		if br.Buffered() == 0 {
+			if lend = newClientSource(c); lend != nil {
+				br.Reset(lend)
+				toClient = &clientSink{conn: c, lend: lend}
+			}
+		}
+		spinUp = &upstreamSource{conn: up, raw: newRawIO(up), policy: s.spin}
+		upSource = spinUp
+	}
 	sess := &session{srv: s, client: c, up: up,
-		cr: &frameReader{r: br, max: s.cfg.MaxMessageSize},
-		cw: bufio.NewWriterSize(c, 32<<10),
-		ur: newFrameReader(up, s.cfg.MaxMessageSize),
-		uw: bufio.NewWriterSize(up, 32<<10),
+		cr:     &frameReader{r: br, max: s.cfg.MaxMessageSize},
+		cw:     bufio.NewWriterSize(toClient, 32<<10),
+		ur:     newFrameReader(upSource, s.cfg.MaxMessageSize),
+		lend:   lend,
+		spinUp: spinUp,
+		uw:     bufio.NewWriterSize(up, 32<<10),
 	}
 	var sctx context.Context
 	var cancel context.CancelFunc

@@ -11,6 +11,7 @@ import (
 	"net"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 
 	"github.com/flywheeldb/flywheel/planner"
 	"github.com/jackc/pgx/v5/pgproto3"
@@ -55,7 +56,15 @@ type session struct {
 
 	side sideQuery
 	wait waiter
-	out  []byte // scratch for encoding messages
+	// lend, when busy polling, lets the upstream goroutine serve the
+	// client goroutine's reads (nil otherwise).
+	lend   *clientSource
+	spinUp *upstreamSource // the upstream reader, when busy polling
+	// upFree: the upstream goroutine is between messages and holds no
+	// lock, so it may relay a client's plain messages itself.
+	upFree atomic.Bool
+	inline inlineReader
+	out    []byte // scratch for encoding messages
 }
 
 func (s *session) writeUp(msg interface{ Encode([]byte) ([]byte, error) }) error {
@@ -70,10 +79,17 @@ func (s *session) writeUp(msg interface{ Encode([]byte) ([]byte, error) }) error
 
 // relay runs the two relay loops until either side ends.
 func (s *session) relay() {
+	if s.spinUp != nil && s.lend != nil {
+		// Reads are lent only between two goroutines: start-up ran on one.
+		s.spinUp.client, s.spinUp.inline = s.lend, s.inlineClient
+	}
 	upDone := make(chan struct{})
 	go func() {
 		defer close(upDone)
 		err := s.upstreamLoopSafe()
+		if s.lend != nil {
+			s.lend.withdraw() // nobody will serve a lent read now
+		}
 		if err != nil && !errors.Is(err, net.ErrClosed) {
 			s.log.Debug("upstream loop ended", "err", err)
 		}
@@ -137,6 +153,7 @@ func (s *session) nextClient() (byte, int, error) {
 		if err := s.uw.Flush(); err != nil {
 			return 0, 0, err
 		}
+		s.lend.startMessage()
 	}
 	return s.cr.next()
 }
@@ -154,45 +171,48 @@ func (s *session) clientLoop() error {
 			}
 			continue
 		}
-		switch typ {
-		case 'd', 'c', 'f', 'H': // CopyData, CopyDone, CopyFail, Flush: no response of their own
-			if typ == 'c' || typ == 'f' {
-				s.copyEnds++
-			}
-			if n > bufferedBodyLimit {
-				err = s.cr.copyTo(s.uw, n)
-			} else {
-				err = s.forwardBuffered(typ, n, 0)
-			}
-		case 'Q':
-			err = s.onQuery(n)
-		case 'P':
-			err = s.onParse(n)
-		case 'B':
-			err = s.onBind(n)
-		case 'D':
-			err = s.onDescribe(n)
-		case 'C':
-			err = s.onClose(n)
-		case 'E', 'F':
-			err = s.forwardBuffered(typ, n, typ)
-		case 'S':
-			s.clientSkip = false
-			err = s.forwardBuffered(typ, n, 'S')
-		case 'X':
-			s.q.mu.Lock()
-			s.terminated = true
-			s.q.mu.Unlock()
-			_ = s.forwardBuffered(typ, n, 0)
-			_ = s.uw.Flush()
-			return errTerminate
-		default:
-			return &ProtocolError{fmt.Sprintf("invalid frontend message type %d", typ)}
-		}
-		if err != nil {
+		if err := s.onClient(typ, n); err != nil {
 			return err
 		}
 	}
+}
+
+// onClient handles one client message whose header has been read from
+// s.cr.
+func (s *session) onClient(typ byte, n int) error {
+	switch typ {
+	case 'd', 'c', 'f', 'H': // CopyData, CopyDone, CopyFail, Flush: no response of their own
+		if typ == 'c' || typ == 'f' {
+			s.copyEnds++
+		}
+		if n > bufferedBodyLimit {
+			return s.cr.copyTo(s.uw, n)
+		}
+		return s.forwardBuffered(typ, n, 0)
+	case 'Q':
+		return s.onQuery(n)
+	case 'P':
+		return s.onParse(n)
+	case 'B':
+		return s.onBind(n)
+	case 'D':
+		return s.onDescribe(n)
+	case 'C':
+		return s.onClose(n)
+	case 'E', 'F':
+		return s.forwardBuffered(typ, n, typ)
+	case 'S':
+		s.clientSkip = false
+		return s.forwardBuffered(typ, n, 'S')
+	case 'X':
+		s.q.mu.Lock()
+		s.terminated = true
+		s.q.mu.Unlock()
+		_ = s.forwardBuffered(typ, n, 0)
+		_ = s.uw.Flush()
+		return errTerminate
+	}
+	return &ProtocolError{fmt.Sprintf("invalid frontend message type %d", typ)}
 }
 
 // forwardBuffered reads a message whole and forwards it unchanged,
@@ -272,7 +292,9 @@ func (s *session) upstreamLoopSafe() (err error) {
 // request at the front of the queue.
 func (s *session) upstreamLoop() error {
 	for {
+		s.upFree.Store(true) // reading a header holds no lock: see inlineClient
 		typ, n, err := s.ur.next()
+		s.upFree.Store(false)
 		if err != nil {
 			return err
 		}

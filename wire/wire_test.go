@@ -53,9 +53,19 @@ func TestMain(m *testing.M) {
 // proxy starts a wire.Server in front of upstream and returns its address.
 func proxy(t testing.TB, cfg wire.Config) string {
 	t.Helper()
+	_, addr := proxyServer(t, cfg)
+	return addr
+}
+
+// proxyServer is proxy, also returning the server.
+func proxyServer(t testing.TB, cfg wire.Config) (*wire.Server, string) {
+	t.Helper()
 	if cfg.Logger == nil && testing.Verbose() {
 		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
+	// The package's own tests run every session busy-polling, the most
+	// intricate path; the end-to-end tests run the default.
+	wire.AlwaysBusyPoll(&cfg)
 	s, err := wire.NewServer(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -73,7 +83,7 @@ func proxy(t testing.TB, cfg wire.Config) string {
 			t.Errorf("Serve: %v", err)
 		}
 	})
-	return ln.Addr().String()
+	return s, ln.Addr().String()
 }
 
 // proxyURL starts a proxy in front of a fresh database and returns the
