@@ -60,7 +60,8 @@ const psiCPU = "/proc/pressure/cpu"
 // offers no pressure information to govern it by. always skips the
 // governor: spinning is always allowed.
 func newSpinPolicy(window time.Duration, always bool) *spinPolicy {
-	if window <= 0 {
+	// A spinner holds its P: with only one, nothing else would run.
+	if window <= 0 || runtime.GOMAXPROCS(0) < 2 {
 		return nil
 	}
 	if _, err := readStall(psiCPU); err != nil && !always {
