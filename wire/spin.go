@@ -92,14 +92,20 @@ func (p *spinPolicy) govern(ctx context.Context) {
 				p.allowed.Store(false)
 				return
 			}
-			share := float64(cur-prev) / float64(now.Sub(last).Microseconds())
-			if p.allowed.Load() {
-				p.allowed.Store(share < stallStop)
-			} else {
-				p.allowed.Store(share < stallStart)
-			}
+			p.update(float64(cur-prev) / float64(now.Sub(last).Microseconds()))
 			prev, last = cur, now
 		}
+	}
+}
+
+// update allows or stops spinning from the share of the last period in
+// which some task waited for a CPU, with hysteresis so that the pressure
+// spinning itself adds does not flip it on and off.
+func (p *spinPolicy) update(share float64) {
+	if p.allowed.Load() {
+		p.allowed.Store(share < stallStop)
+	} else {
+		p.allowed.Store(share < stallStart)
 	}
 }
 
