@@ -190,27 +190,23 @@ func (r *rawIO) write(fd uintptr) bool {
 // tryRead reads once without blocking. got is false when nothing was
 // waiting.
 func (r *rawIO) tryRead(p []byte) (n int, err error, got bool) {
-	r.p = p
-	cerr := r.raw.Read(r.readFn)
-	r.p = nil
-	switch {
-	case cerr != nil:
-		return 0, cerr, true
-	case r.err == syscall.EAGAIN || r.err == syscall.EINTR:
-		return 0, nil, false
-	case r.err != nil:
-		return 0, r.err, true
-	case r.n == 0:
-		return 0, io.EOF, true
+	n, err, got = r.once(r.raw.Read, r.readFn, p)
+	if got && err == nil && n == 0 {
+		err = io.EOF
 	}
-	return r.n, nil, true
+	return n, err, got
 }
 
 // tryWrite writes once without blocking. done is false when the socket's
 // buffer is full.
 func (r *rawIO) tryWrite(p []byte) (n int, err error, done bool) {
+	return r.once(r.raw.Write, r.writeFn, p)
+}
+
+// once runs one non-blocking call through op (RawConn.Read or Write).
+func (r *rawIO) once(op func(func(uintptr) bool) error, fn func(uintptr) bool, p []byte) (int, error, bool) {
 	r.p = p
-	cerr := r.raw.Write(r.writeFn)
+	cerr := op(fn)
 	r.p = nil
 	switch {
 	case cerr != nil:
