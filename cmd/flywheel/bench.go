@@ -33,6 +33,7 @@ func benchProxy(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	clientList := fs.String("clients", "1,8", "pgbench client counts")
 	modes := fs.String("modes", "simple,extended", "pgbench query modes")
 	idle := fs.Int("idle", 500, "idle sessions opened to measure memory per session (0 skips)")
+	busyPoll := fs.Duration("busy-poll", 200*time.Microsecond, "Flywheel's --busy-poll for the run (0 turns busy polling off)")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), "Usage: flywheel bench proxy [flags]\n\nStarts a throwaway PostgreSQL, Flywheel (this binary) and pgbouncer if installed,\nruns pgbench -S against each in turn and prints TPS and the ratio to direct.\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -69,7 +70,8 @@ func benchProxy(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	fw := exec.CommandContext(ctx, self, "serve", "--upstream", pg.URL("postgres"),
-		"--listen", "127.0.0.1:"+strconv.Itoa(fwPort), "--max-connections", "1000", "--log-level", "warn")
+		"--listen", "127.0.0.1:"+strconv.Itoa(fwPort), "--max-connections", "1000", "--log-level", "warn",
+		"--busy-poll", busyPoll.String())
 	fw.Stdout, fw.Stderr = io.Discard, stderr
 	if err := fw.Start(); err != nil {
 		return err
@@ -91,7 +93,7 @@ func benchProxy(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if out, err := init.CombinedOutput(); err != nil {
 		return fmt.Errorf("pgbench -i: %w\n%s", err, out)
 	}
-	fmt.Fprintf(stdout, "pgbench -S, %s per run, median of %d alternating runs, %d cores\n\n", *duration, *pairs, numCPU())
+	fmt.Fprintf(stdout, "pgbench -S, %s per run, median of %d alternating runs, %d cores, flywheel --busy-poll %s\n\n", *duration, *pairs, numCPU(), *busyPoll)
 	fmt.Fprintf(stdout, "%-9s %7s", "mode", "clients")
 	for _, t := range targets {
 		fmt.Fprintf(stdout, " %12s", t.name+" tps")
