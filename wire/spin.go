@@ -377,13 +377,10 @@ func (c *clientSource) offer() {
 	c.offered.Store(true)
 	if c.blocked && !c.kicked {
 		c.kicked = true
-		_ = c.conn.SetReadDeadline(aLongTimeAgo)
+		_ = c.conn.SetReadDeadline(time.Unix(1, 0)) // long past
 	}
 	c.mu.Unlock()
 }
-
-// aLongTimeAgo is a read deadline that has passed.
-var aLongTimeAgo = time.Unix(1, 0)
 
 // withdraw ends the offer and returns a lent read unfilled; the upstream
 // goroutine calls it before anything that may block.
