@@ -26,7 +26,7 @@ type inlineReader struct {
 // would have left. It reports whether it took them; if not, the client
 // goroutine gets them.
 func (s *session) inlineClient(b []byte) (bool, error) {
-	if !s.upFree.Load() || len(b) > inlineMax || len(s.stmts) > 0 || s.clientSkip || !plainMessages(b, s.mentions) {
+	if !s.upFree || len(b) > inlineMax || len(s.stmts) > 0 || s.clientSkip || !plainMessages(b, s.mentions) {
 		return false, nil
 	}
 	s.q.mu.Lock()

@@ -11,7 +11,6 @@ import (
 	"net"
 	"runtime/debug"
 	"sync"
-	"sync/atomic"
 
 	"github.com/flywheeldb/flywheel/planner"
 	"github.com/jackc/pgx/v5/pgproto3"
@@ -61,8 +60,9 @@ type session struct {
 	lend   *clientSource
 	spinUp *upstreamSource // the upstream reader, when busy polling
 	// upFree: the upstream goroutine is between messages and holds no
-	// lock, so it may relay a client's plain messages itself.
-	upFree atomic.Bool
+	// lock, so it may relay a client's plain messages itself. Only that
+	// goroutine reads or writes it.
+	upFree bool
 	inline inlineReader
 	out    []byte // scratch for encoding messages
 }
@@ -292,9 +292,9 @@ func (s *session) upstreamLoopSafe() (err error) {
 // request at the front of the queue.
 func (s *session) upstreamLoop() error {
 	for {
-		s.upFree.Store(true) // reading a header holds no lock: see inlineClient
+		s.upFree = true // reading a header holds no lock: see inlineClient
 		typ, n, err := s.ur.next()
-		s.upFree.Store(false)
+		s.upFree = false
 		if err != nil {
 			return err
 		}
