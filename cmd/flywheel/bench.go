@@ -81,12 +81,12 @@ func benchProxy(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 
-	targets := []benchTarget{{"direct", pg.Port}, {"flywheel", fwPort}}
-	if bouncerPort, stop, err := startPgbouncer(ctx, dir, pg); err != nil {
+	targets := []benchTarget{{name: "direct", port: pg.Port}, {name: "flywheel", port: fwPort, pid: fw.Process.Pid}}
+	if bouncerPort, bouncerPid, stop, err := startPgbouncer(ctx, dir, pg); err != nil {
 		fmt.Fprintf(stdout, "pgbouncer: not measured (%v)\n", err)
 	} else {
 		defer stop()
-		targets = append(targets, benchTarget{"pgbouncer", bouncerPort})
+		targets = append(targets, benchTarget{name: "pgbouncer", port: bouncerPort, pid: bouncerPid})
 	}
 
 	init := exec.CommandContext(ctx, pgbench, "-i", "-q", "-s", "1", "-h", "127.0.0.1", "-p", strconv.Itoa(pg.Port), "-U", "postgres", "postgres")
@@ -102,6 +102,7 @@ func benchProxy(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		fmt.Fprintf(stdout, " %10s", t.name)
 	}
 	fmt.Fprintln(stdout)
+	var cpuRows []string
 	for _, mode := range strings.Split(*modes, ",") {
 		for _, cs := range strings.Split(*clientList, ",") {
 			clients, err := strconv.Atoi(cs)
@@ -110,20 +111,34 @@ func benchProxy(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			}
 			tps := make([][]float64, len(targets))
 			ratios := make([][]float64, len(targets))
+			machineCPU := make([][]float64, len(targets))
+			proxyCPU := make([][]float64, len(targets))
 			for p := 0; p < *pairs; p++ {
 				var direct float64
 				for i, t := range targets {
-					v, err := runPgbench(ctx, pgbench, t.port, mode, clients, *duration)
+					r, err := measurePgbench(ctx, pgbench, t, mode, clients, *duration)
 					if err != nil {
 						return fmt.Errorf("%s: %w", t.name, err)
 					}
 					if i == 0 {
-						direct = v
+						direct = r.tps
 					}
-					tps[i] = append(tps[i], v)
-					ratios[i] = append(ratios[i], v/direct)
+					tps[i] = append(tps[i], r.tps)
+					ratios[i] = append(ratios[i], r.tps/direct)
+					machineCPU[i] = append(machineCPU[i], r.machineCPU)
+					proxyCPU[i] = append(proxyCPU[i], r.proxyCPU)
 				}
 			}
+			row := fmt.Sprintf("%-9s %7d %12.1f", mode, clients, median(machineCPU[0]))
+			for i := range targets[1:] {
+				d, c := median(machineCPU[0]), median(proxyCPU[i+1])
+				limit := "-" // below saturation, latency rather than CPU bounds TPS
+				if clients > numCPU() {
+					limit = fmt.Sprintf("%.3f", d/(d+c))
+				}
+				row += fmt.Sprintf(" %12.1f %10s", c, limit)
+			}
+			cpuRows = append(cpuRows, row)
 			fmt.Fprintf(stdout, "%-9s %7d", mode, clients)
 			for i := range targets {
 				fmt.Fprintf(stdout, " %12.0f", median(tps[i]))
@@ -133,6 +148,16 @@ func benchProxy(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			}
 			fmt.Fprintln(stdout)
 		}
+	}
+	// Under saturation (more clients than cores) TPS is bounded by CPU per
+	// transaction: a proxy adding c µs to direct's d µs cannot pass d/(d+c).
+	fmt.Fprintf(stdout, "\nCPU per transaction in µs (medians, from /proc; the limit is direct/(direct+proxy),\nthe most a proxy of that cost can reach once the cores are saturated,\nshown when there are more clients than cores; busy polling spends idle CPU at 1 client)\n\n%-9s %7s %12s", "mode", "clients", "direct")
+	for _, t := range targets[1:] {
+		fmt.Fprintf(stdout, " %12s %10s", t.name, "limit")
+	}
+	fmt.Fprintln(stdout)
+	for _, row := range cpuRows {
+		fmt.Fprintln(stdout, row)
 	}
 	if *idle > 0 {
 		perSession, err := idleMemory(ctx, fw.Process.Pid, fwPort, *idle)
@@ -147,22 +172,112 @@ func benchProxy(ctx context.Context, args []string, stdout, stderr io.Writer) er
 type benchTarget struct {
 	name string
 	port int
+	pid  int // the proxy's process, 0 for direct
 }
 
-var tpsLine = regexp.MustCompile(`tps = ([0-9.]+)`)
+// pgbenchResult is one run: TPS, and the CPU each transaction cost the
+// whole machine and the proxy alone, in µs.
+type pgbenchResult struct {
+	tps, machineCPU, proxyCPU float64
+}
 
-func runPgbench(ctx context.Context, pgbench string, port int, mode string, clients int, d time.Duration) (float64, error) {
+var (
+	tpsLine = regexp.MustCompile(`tps = ([0-9.]+)`)
+	txnLine = regexp.MustCompile(`number of transactions actually processed: ([0-9]+)`)
+)
+
+func measurePgbench(ctx context.Context, pgbench string, t benchTarget, mode string, clients int, d time.Duration) (pgbenchResult, error) {
+	machine0, err := machineTicks()
+	if err != nil {
+		return pgbenchResult{}, err
+	}
+	proxy0, err := processTicks(t.pid)
+	if err != nil {
+		return pgbenchResult{}, err
+	}
 	cmd := exec.CommandContext(ctx, pgbench, "-S", "-n", "-M", mode, "-c", strconv.Itoa(clients), "-j", strconv.Itoa(min(clients, 2)),
-		"-T", strconv.Itoa(int(d.Seconds())), "-h", "127.0.0.1", "-p", strconv.Itoa(port), "-U", "postgres", "postgres")
+		"-T", strconv.Itoa(int(d.Seconds())), "-h", "127.0.0.1", "-p", strconv.Itoa(t.port), "-U", "postgres", "postgres")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		return 0, fmt.Errorf("pgbench: %w\n%s", err, out)
+		return pgbenchResult{}, fmt.Errorf("pgbench: %w\n%s", err, out)
 	}
-	m := tpsLine.FindSubmatch(out)
-	if m == nil {
-		return 0, fmt.Errorf("no tps in pgbench output:\n%s", out)
+	machine1, err := machineTicks()
+	if err != nil {
+		return pgbenchResult{}, err
 	}
-	return strconv.ParseFloat(string(m[1]), 64)
+	proxy1, err := processTicks(t.pid)
+	if err != nil {
+		return pgbenchResult{}, err
+	}
+	m, n := tpsLine.FindSubmatch(out), txnLine.FindSubmatch(out)
+	if m == nil || n == nil {
+		return pgbenchResult{}, fmt.Errorf("no tps in pgbench output:\n%s", out)
+	}
+	var r pgbenchResult
+	if r.tps, err = strconv.ParseFloat(string(m[1]), 64); err != nil {
+		return r, err
+	}
+	txns, err := strconv.ParseFloat(string(n[1]), 64)
+	if err != nil || txns == 0 {
+		return r, fmt.Errorf("no transactions in pgbench output:\n%s", out)
+	}
+	r.machineCPU = float64(machine1-machine0) * tickMicros / txns
+	r.proxyCPU = float64(proxy1-proxy0) * tickMicros / txns
+	return r, nil
+}
+
+// tickMicros is the length of a /proc clock tick: USER_HZ is 100 on every
+// Linux architecture Go supports.
+const tickMicros = 1e6 / 100
+
+// machineTicks is the CPU time all cores spent busy (user, nice, system,
+// irq, softirq, steal) since boot, in ticks.
+func machineTicks() (int64, error) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, err
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 9 || f[0] != "cpu" {
+		return 0, fmt.Errorf("unexpected /proc/stat: %q", line)
+	}
+	var busy int64
+	for _, i := range []int{1, 2, 3, 6, 7, 8} {
+		v, err := strconv.ParseInt(f[i], 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("/proc/stat: %w", err)
+		}
+		busy += v
+	}
+	return busy, nil
+}
+
+// processTicks is the user and system CPU time of process pid, in ticks;
+// 0 for pid 0.
+func processTicks(pid int) (int64, error) {
+	if pid == 0 {
+		return 0, nil
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// The command name may hold spaces; fields are counted after its ')'.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("unexpected /proc/%d/stat", pid)
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0, fmt.Errorf("unexpected /proc/%d/stat", pid)
+	}
+	utime, err1 := strconv.ParseInt(f[11], 10, 64)
+	stime, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err := errors.Join(err1, err2); err != nil {
+		return 0, fmt.Errorf("/proc/%d/stat: %w", pid, err)
+	}
+	return utime + stime, nil
 }
 
 // idleMemory opens n idle sessions through the proxy and returns the RSS
@@ -211,18 +326,18 @@ func rss(pid int) (int64, error) {
 }
 
 // startPgbouncer runs pgbouncer in session mode in front of pg.
-func startPgbouncer(ctx context.Context, dir string, pg *pgserver.Server) (int, func(), error) {
+func startPgbouncer(ctx context.Context, dir string, pg *pgserver.Server) (port, pid int, stop func(), err error) {
 	bin, err := findTool("pgbouncer")
 	if err != nil {
-		return 0, nil, err
+		return 0, 0, nil, err
 	}
-	port, err := freePort()
+	port, err = freePort()
 	if err != nil {
-		return 0, nil, err
+		return 0, 0, nil, err
 	}
 	bdir := filepath.Join(dir, "pgbouncer")
 	if err := os.MkdirAll(bdir, 0o755); err != nil {
-		return 0, nil, err
+		return 0, 0, nil, err
 	}
 	ini := fmt.Sprintf(`[databases]
 postgres = host=%s port=%d dbname=postgres
@@ -238,16 +353,16 @@ default_pool_size = 100
 logfile = %s/pgbouncer.log
 `, pg.SocketDir, pg.Port, port, bdir, bdir)
 	if err := os.WriteFile(filepath.Join(bdir, "pgbouncer.ini"), []byte(ini), 0o644); err != nil {
-		return 0, nil, err
+		return 0, 0, nil, err
 	}
 	if err := os.WriteFile(filepath.Join(bdir, "users.txt"), []byte(`"postgres" ""`+"\n"), 0o644); err != nil {
-		return 0, nil, err
+		return 0, 0, nil, err
 	}
 	cmd := exec.CommandContext(ctx, bin, filepath.Join(bdir, "pgbouncer.ini"))
 	if os.Geteuid() == 0 { // pgbouncer refuses to run as root
 		u, err := user.Lookup("postgres")
 		if err != nil {
-			return 0, nil, err
+			return 0, 0, nil, err
 		}
 		uid, _ := strconv.Atoi(u.Uid)
 		gid, _ := strconv.Atoi(u.Gid)
@@ -257,14 +372,14 @@ logfile = %s/pgbouncer.log
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
-		return 0, nil, err
+		return 0, 0, nil, err
 	}
-	stop := func() { _ = cmd.Process.Signal(syscall.SIGINT); _ = cmd.Wait() }
+	stop = func() { _ = cmd.Process.Signal(syscall.SIGINT); _ = cmd.Wait() }
 	if err := waitPort(ctx, port); err != nil {
 		stop()
-		return 0, nil, fmt.Errorf("%w: %s", err, out.String())
+		return 0, 0, nil, fmt.Errorf("%w: %s", err, out.String())
 	}
-	return port, stop, nil
+	return port, cmd.Process.Pid, stop, nil
 }
 
 func findTool(name string) (string, error) {
