@@ -22,6 +22,15 @@ type step struct {
 }
 
 func (s *Statement) bind(ctx context.Context, conn Conn, params [][]byte, formats []int16) ([][]byte, error) {
+	timeout, err := statementTimeout(ctx, conn)
+	if err != nil {
+		return nil, err
+	}
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, timeout, errStatementTimeout)
+		defer cancel()
+	}
 	extra, steps, err := s.run(ctx, conn, params, formats)
 	if err != nil {
 		return nil, err
@@ -30,6 +39,30 @@ func (s *Statement) bind(ctx context.Context, conn Conn, params [][]byte, format
 		return s.runExplain(ctx, conn, params, formats, extra, steps)
 	}
 	return extra, nil
+}
+
+// errStatementTimeout is the cause of a call's context ending at the
+// session's statement_timeout.
+var errStatementTimeout = errors.New("statement timeout")
+
+// statementTimeout reads the session's statement_timeout. PostgreSQL bounds
+// each side query with it, but not the Go work between them, which the
+// client sees as part of the same statement; so the call's context gets
+// the same limit. A round trip per execution is small beside a call.
+func statementTimeout(ctx context.Context, conn Conn) (time.Duration, error) {
+	var ms int64
+	err := conn.Query(ctx, "SELECT (extract(epoch FROM current_setting('statement_timeout')::interval) * 1000)::int8",
+		nil, nil, nil, nil, func(row [][]byte) error {
+			var err error
+			if row[0] != nil {
+				ms, err = strconv.ParseInt(string(row[0]), 10, 64)
+			}
+			return err
+		})
+	if err != nil {
+		return 0, sideErr(ctx, err, noPosition)
+	}
+	return time.Duration(ms) * time.Millisecond, nil
 }
 
 // run runs the statement's calls, those inside relation arguments first,
@@ -526,7 +559,7 @@ func (c *call) wrap(ctx context.Context, err error) error {
 		return err
 	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return cancelled()
+		return cancelled(ctx)
 	}
 	var ss sqlStater
 	if errors.As(err, &ss) {
@@ -541,7 +574,7 @@ func (c *call) wrap(ctx context.Context, err error) error {
 		return &Error{Code: "42804", Message: err.Error(), Position: c.pos}
 	}
 	if ctx.Err() != nil {
-		return cancelled()
+		return cancelled(ctx)
 	}
 	// Functions report bad input; anything else untyped is still about
 	// the call's input.

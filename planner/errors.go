@@ -42,7 +42,7 @@ func sideErr(ctx context.Context, err error, pos func(int) int) error {
 		return nil
 	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return cancelled()
+		return cancelled(ctx)
 	}
 	var pe *Error
 	if errors.As(err, &pe) {
@@ -61,8 +61,12 @@ func sideErr(ctx context.Context, err error, pos func(int) int) error {
 	return &SideQueryError{Err: err, Position: pos}
 }
 
-// cancelled is the error a cancelled call returns, as PostgreSQL words it.
-func cancelled() *Error {
+// cancelled is the error a cancelled call returns, as PostgreSQL words it
+// for a cancel request or for statement_timeout.
+func cancelled(ctx context.Context) *Error {
+	if errors.Is(context.Cause(ctx), errStatementTimeout) {
+		return &Error{Code: "57014", Message: "canceling statement due to statement timeout"}
+	}
 	return &Error{Code: "57014", Message: "canceling statement due to user request"}
 }
 
