@@ -148,6 +148,11 @@ type Part struct {
 	SQL    string // the statement's text, without the separating semicolon
 	Offset int    // where SQL starts in the whole string, in characters
 	Calls  bool   // whether it calls a model function
+	// Block is set for a statement that controls the transaction block
+	// (BEGIN, COMMIT, SAVEPOINT, ...) or that PostgreSQL refuses inside one
+	// (VACUUM, CREATE DATABASE, ...): a string holding one cannot simply be
+	// wrapped in a transaction to get PostgreSQL's implicit one.
+	Block bool
 }
 
 // Split splits a simple-Query string into its statements. A string the
@@ -165,7 +170,7 @@ func (p *Planner) Split(sql string) ([]Part, error) {
 		if raw.StmtLen > 0 {
 			end = start + int(raw.StmtLen)
 		}
-		part := Part{SQL: sql[start:end], Offset: utf8.RuneCountInString(sql[:start])}
+		part := Part{SQL: sql[start:end], Offset: utf8.RuneCountInString(sql[:start]), Block: blockStatement(raw.Stmt)}
 		if p.Mentions([]byte(part.SQL)) {
 			part.Calls = p.hasCalls(raw)
 		}
@@ -175,6 +180,24 @@ func (p *Planner) Split(sql string) ([]Part, error) {
 		return []Part{{SQL: sql}}, nil
 	}
 	return parts, nil
+}
+
+// blockStatement reports whether stmt controls the transaction block or is
+// one of those PostgreSQL runs only outside one (PreventInTransactionBlock).
+func blockStatement(stmt *pg_query.Node) bool {
+	switch n := stmt.GetNode().(type) {
+	case *pg_query.Node_TransactionStmt, *pg_query.Node_VacuumStmt, *pg_query.Node_CreatedbStmt,
+		*pg_query.Node_DropdbStmt, *pg_query.Node_CreateTableSpaceStmt, *pg_query.Node_DropTableSpaceStmt,
+		*pg_query.Node_AlterSystemStmt, *pg_query.Node_CreateSubscriptionStmt,
+		*pg_query.Node_AlterSubscriptionStmt, *pg_query.Node_DropSubscriptionStmt,
+		*pg_query.Node_ReindexStmt, *pg_query.Node_ClusterStmt, *pg_query.Node_DiscardStmt:
+		return true
+	case *pg_query.Node_IndexStmt:
+		return n.IndexStmt.Concurrent
+	case *pg_query.Node_DropStmt:
+		return n.DropStmt.Concurrent
+	}
+	return false
 }
 
 // Statement is a statement rewritten by Prepare.

@@ -59,6 +59,20 @@ func TestSplit(t *testing.T) {
 			t.Errorf("part %d: offset %d points at %q", i, parts[i].Offset, got)
 		}
 	}
+	// Block marks what an implicit transaction cannot wrap.
+	blocks := map[string]bool{
+		"BEGIN": true, "COMMIT": true, "ROLLBACK TO sp": true, "SAVEPOINT sp": true, "VACUUM t": true,
+		"CREATE DATABASE d": true, "CREATE INDEX CONCURRENTLY i ON t (x)": true, "DROP INDEX CONCURRENTLY i": true,
+		"DISCARD ALL": true, "REINDEX TABLE t": true,
+		"CREATE INDEX i ON t (x)": false, "DROP INDEX i": false, "SELECT 1": false, "SET x.y = 1": false,
+		"INSERT INTO t VALUES (1)": false, "LISTEN c": false,
+	}
+	for sql, want := range blocks {
+		parts, err := p.Split(sql + "; SELECT 2")
+		if err != nil || len(parts) != 2 || parts[0].Block != want || parts[1].Block {
+			t.Errorf("Split(%q; SELECT 2) = %+v, %v; want Block %v for the first part", sql, parts, err, want)
+		}
+	}
 	bad := "SELECT * FROM series(1; SELECT 2"
 	parts, err = p.Split(bad)
 	if err != nil || len(parts) != 1 || parts[0] != (Part{SQL: bad}) {

@@ -118,6 +118,13 @@ func writeFrame(w *bufio.Writer, typ byte, body []byte) error {
 	return err
 }
 
+// appendFrame appends a message with the given type and body to dst.
+func appendFrame(dst []byte, typ byte, body []byte) []byte {
+	dst = append(dst, typ)
+	dst = binary.BigEndian.AppendUint32(dst, uint32(len(body)+4))
+	return append(dst, body...)
+}
+
 // cstring splits a NUL-terminated string off the front of b.
 func cstring(b []byte) (s, rest []byte, ok bool) {
 	for i, c := range b {

@@ -77,13 +77,29 @@ func (s *session) onQuery(n int) error {
 // runSimple runs a simple Query whose statements include model function
 // calls, one statement at a time: plain ones as simple Queries, the others
 // rewritten through the extended protocol, so that the client sees what a
-// simple Query would have sent. Unlike one multi-statement Query, the
-// statements do not share an implicit transaction; BEGIN/COMMIT still work.
+// simple Query would have sent. Outside a transaction block, PostgreSQL
+// runs the statements of one Query in one implicit transaction; the proxy
+// gets the same by wrapping them in BEGIN and COMMIT (ROLLBACK after an
+// error) of its own.
 func (s *session) runSimple(parts []planner.Part) error {
+	implicit, err := s.wantsImplicitBlock(parts)
+	if errors.Is(err, errSkipped) {
+		// The server is skipping to the client's Sync after an earlier
+		// error in an extended-protocol batch, so it skips this whole
+		// Query, which gets no response at all.
+		return nil
+	}
+	if err != nil {
+		return err
+	}
 	status := byte('I')
-	for _, p := range parts {
-		var failed bool
-		var err error
+	failed := false
+	for i, p := range parts {
+		if implicit && i == len(parts)-1 {
+			s.q.mu.Lock()
+			s.holdComplete = true
+			s.q.mu.Unlock()
+		}
 		if p.Calls {
 			status, failed, err = s.simpleCall(p)
 		} else {
@@ -93,9 +109,6 @@ func (s *session) runSimple(parts []planner.Part) error {
 			}
 		}
 		if errors.Is(err, errSkipped) {
-			// The server is skipping to the client's Sync after an
-			// earlier error in an extended-protocol batch, so it skips
-			// this whole Query, which gets no response at all.
 			return nil
 		}
 		if err != nil {
@@ -103,6 +116,27 @@ func (s *session) runSimple(parts []planner.Part) error {
 		}
 		if failed {
 			break
+		}
+	}
+	if implicit {
+		end := "COMMIT"
+		if failed {
+			end = "ROLLBACK"
+		}
+		// COMMIT can still fail (a deferred constraint): its error is the
+		// Query's, as PostgreSQL reports it, in place of the last
+		// statement's CommandComplete.
+		var commitFailed bool
+		if status, commitFailed, err = s.ownQuery(end); err != nil {
+			return err
+		}
+		s.q.mu.Lock()
+		s.holdComplete = false
+		held := s.held
+		s.held = s.held[:0]
+		s.q.mu.Unlock()
+		if !failed && !commitFailed && len(held) > 0 {
+			s.push(entry{act: synthetic, syn: append([]byte(nil), held...)})
 		}
 	}
 	s.push(entry{act: synthetic, syn: []byte{'Z', 0, 0, 0, 5, status}})
@@ -113,6 +147,42 @@ func (s *session) runSimple(parts []planner.Part) error {
 		return err
 	}
 	return s.writeUp(&pgproto3.Flush{})
+}
+
+// wantsImplicitBlock starts the proxy's stand-in for PostgreSQL's implicit
+// transaction when the Query has several statements, none of which
+// controls the transaction block, and the session is outside one: an empty
+// Query asks the server for the status first.
+func (s *session) wantsImplicitBlock(parts []planner.Part) (bool, error) {
+	if len(parts) < 2 {
+		return false, nil
+	}
+	for _, p := range parts {
+		if p.Block {
+			// BEGIN, COMMIT, VACUUM and the like inside the string:
+			// statement by statement, as documented.
+			return false, nil
+		}
+	}
+	status, _, err := s.ownQuery("")
+	if err != nil || status != 'I' {
+		return false, err
+	}
+	if _, failed, err := s.ownQuery("BEGIN"); err != nil || failed {
+		return false, err
+	}
+	return true, nil
+}
+
+// ownQuery runs a simple Query of the proxy's own and returns the
+// transaction status after it. Its responses are dropped, but for an
+// ErrorResponse, which the client gets as part of its own Query.
+func (s *session) ownQuery(sql string) (status byte, failed bool, err error) {
+	s.push(entry{kind: 'Q', act: forward, trim: -1, swallowOK: true, wait: s.newWait()})
+	if err := s.writeUp(&pgproto3.Query{String: sql}); err != nil {
+		return 'I', true, err
+	}
+	return s.awaitSync()
 }
 
 func (s *session) newWait() *waiter {

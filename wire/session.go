@@ -55,6 +55,12 @@ type session struct {
 
 	side sideQuery
 	wait waiter
+	// holdComplete (under q.mu) keeps CommandComplete, NotificationResponse
+	// and ParameterStatus in held instead of relaying them: the last
+	// statement of a Query run in the proxy's implicit block completes only
+	// if the COMMIT does.
+	holdComplete bool
+	held         []byte
 	// lend, when busy polling, lets the upstream goroutine serve the
 	// client goroutine's reads (nil otherwise).
 	lend   *clientSource
@@ -311,6 +317,13 @@ func (s *session) onUpstream(typ byte, n int) error {
 	s.lastUp = typ
 	var err error
 	switch {
+	case (typ == 'A' || typ == 'S') && s.holdComplete:
+		// PostgreSQL sends these after the implicit COMMIT, just before
+		// ReadyForQuery: they wait with the held CommandComplete.
+		var body []byte
+		if body, err = s.ur.body(n); err == nil {
+			s.held = appendFrame(s.held, typ, body)
+		}
 	case typ == 'N' || typ == 'A' || typ == 'S' || q.n == 0:
 		// Notices, notifications and parameter changes come at any time;
 		// anything else unasked for (a FATAL at shutdown) is relayed too.
@@ -379,8 +392,6 @@ func (s *session) onUpstream(typ byte, n int) error {
 // that a rewritten request needs adjusted.
 func (s *session) forwardResponse(e *entry, typ byte, n int) error {
 	switch {
-	case e.swallowOK && typ != 'E':
-		return s.ur.skip(n)
 	case typ == 'Z' && e.wait != nil:
 		body, err := s.ur.body(n)
 		if err != nil {
@@ -389,6 +400,15 @@ func (s *session) forwardResponse(e *entry, typ byte, n int) error {
 		if len(body) > 0 {
 			e.wait.status = body[0]
 		}
+		return nil
+	case e.swallowOK && typ != 'E':
+		return s.ur.skip(n)
+	case typ == 'C' && s.holdComplete:
+		body, err := s.ur.body(n)
+		if err != nil {
+			return err
+		}
+		s.held = appendFrame(s.held, 'C', body)
 		return nil
 	case typ == 'n' && e.dropNoData:
 		return s.ur.skip(n)

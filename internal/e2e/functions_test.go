@@ -263,6 +263,56 @@ func TestCancelStopsComputation(t *testing.T) {
 	t.Logf("statement ran %v; the error came %v after the CancelRequest was sent", elapsed, end.Sub(<-sent))
 }
 
+// TestStatementTimeoutStopsComputation: the session's statement_timeout
+// bounds the Go work of a call, not only the side queries PostgreSQL runs
+// (here reading 20000 rows takes a few milliseconds; k-means runs far
+// longer than the timeout).
+func TestStatementTimeoutStopsComputation(t *testing.T) {
+	c, _, db := seeded(t)
+	ctx := context.Background()
+	srv.Exec(t, db, `CREATE TABLE pts AS SELECT g AS id, random() AS a, random() AS b, random() AS c
+		FROM generate_series(1, 20000) g`)
+	if _, err := c.Exec(ctx, "SET statement_timeout = '300ms'"); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_, err := c.Exec(ctx, "SELECT count(*) FROM kmeans((SELECT id, a, b, c FROM pts), 50, n_init => 1000, max_iter => 1000)")
+	elapsed := time.Since(start)
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) || pgErr.Code != "57014" || pgErr.Message != "canceling statement due to statement timeout" {
+		t.Fatalf("want 57014 canceling statement due to statement timeout, got %v after %v", err, elapsed)
+	}
+	t.Logf("statement ran %v", elapsed)
+	// The session goes on, and a call that fits in the timeout succeeds.
+	var n int
+	if err := c.QueryRow(ctx, "SELECT count(*) FROM kmeans((SELECT id, a, b FROM pts WHERE id <= 100), 2)").Scan(&n); err != nil || n != 100 {
+		t.Fatalf("a small call after the timeout: %d rows, %v", n, err)
+	}
+}
+
+// TestImplicitTransactionPSQL: psql -c sends its statements as one Query;
+// when one of them calls a model function and a later one fails, the
+// earlier ones are undone, as PostgreSQL's implicit transaction does.
+func TestImplicitTransactionPSQL(t *testing.T) {
+	c, addr, db := seeded(t)
+	ctx := context.Background()
+	out, err := clients.PSQL(t, pgURL(addr, db), "", "-c",
+		"CREATE TABLE clusters AS SELECT * FROM kmeans((SELECT user_id, rating FROM ratings), 2); "+
+			"INSERT INTO clusters SELECT * FROM kmeans((SELECT user_id, rating FROM ratings), 0)")
+	if err == nil || !strings.Contains(out, "ERROR:") {
+		t.Fatalf("psql: want the second statement's error, got %v:\n%s", err, out)
+	}
+	var exists bool
+	if err := c.QueryRow(ctx, "SELECT to_regclass('clusters') IS NOT NULL").Scan(&exists); err != nil || exists {
+		t.Fatalf("table created by the failed Query exists: %v, %v", exists, err)
+	}
+	out, err = clients.PSQL(t, pgURL(addr, db), "", "-c",
+		"CREATE TABLE clusters AS SELECT * FROM kmeans((SELECT user_id, rating FROM ratings), 2); SELECT count(*) FROM clusters")
+	if err != nil || !strings.Contains(out, "count\n8\n") {
+		t.Fatalf("psql: %v: %q", err, out)
+	}
+}
+
 func TestInputCap(t *testing.T) {
 	_, _, db := seeded(t)
 	// A proxy of its own with a small cap.
