@@ -20,6 +20,7 @@ type analysis struct {
 	sites    []*site
 	maxParam int
 	explain  *pg_query.ExplainStmt // set when the statement is EXPLAIN
+	copyOut  bool                  // COPY (query) TO: the rows go inline
 	version  int32                 // the parse tree's version, for Deparse
 }
 
@@ -238,10 +239,18 @@ func (p *Planner) analyze(sql string, version int32, raw *pg_query.RawStmt) (*an
 			e.Hint = "Store the result with CREATE TABLE ... AS SELECT, or call the function in the query that reads the view."
 			return nil, e
 		}
+	case *pg_query.Node_CopyStmt:
+		// COPY takes no parameters, so the proxy's rows are spliced into
+		// its query as literals (Statement.Inline). COPY ... FROM has no
+		// query to splice into.
+		if st.CopyStmt.Query == nil || st.CopyStmt.IsFrom {
+			return nil, a.notHere(raw.Stmt)
+		}
+		a.copyOut = true
 	case *pg_query.Node_SelectStmt, *pg_query.Node_InsertStmt, *pg_query.Node_UpdateStmt, *pg_query.Node_DeleteStmt,
 		*pg_query.Node_MergeStmt, *pg_query.Node_DeclareCursorStmt:
 	default:
-		// The rewrite passes the rows as parameters, which COPY and stored
+		// The rewrite passes the rows as parameters, which stored
 		// definitions (functions, rules) cannot take: PostgreSQL would
 		// only say "there is no parameter $1".
 		return nil, a.notHere(raw.Stmt)
@@ -294,8 +303,8 @@ func (a *analysis) notHere(stmt *pg_query.Node) *Error {
 	kind, hint := "this kind of statement", ""
 	switch stmt.Node.(type) {
 	case *pg_query.Node_CopyStmt:
-		kind = "COPY"
-		hint = "Store the result first, e.g. CREATE TEMP TABLE r AS SELECT * FROM " + s.fn.Name + "(...); then COPY r TO STDOUT (in psql: \\copy r TO 'file')."
+		kind = "COPY ... FROM"
+		hint = "COPY (SELECT ... FROM " + s.fn.Name + "(...)) TO STDOUT works (in psql: \\copy (SELECT ...) TO 'file')."
 	case *pg_query.Node_CreateFunctionStmt:
 		kind = "a function body"
 	case *pg_query.Node_RuleStmt:
@@ -304,7 +313,7 @@ func (a *analysis) notHere(stmt *pg_query.Node) *Error {
 	e := a.errorAt(int(s.fc.Location), "0A000", fmt.Sprintf("%s cannot be called inside %s", s.fn.Name, kind))
 	e.Hint = hint
 	if e.Hint == "" {
-		e.Hint = "Model functions can be called in SELECT, INSERT, UPDATE, DELETE, MERGE, DECLARE, CREATE TABLE AS and EXPLAIN."
+		e.Hint = "Model functions can be called in SELECT, INSERT, UPDATE, DELETE, MERGE, DECLARE, CREATE TABLE AS, EXPLAIN and COPY (query) TO."
 	}
 	return e
 }

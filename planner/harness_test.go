@@ -117,12 +117,31 @@ func (s *session) run(sql string, oids []uint32, params [][]byte, formats []int1
 	if err != nil {
 		return result{}, err
 	}
+	if sql, ok := st.Inline(extra); ok {
+		return s.copyOut(sql)
+	}
 	all := append(append([][]byte(nil), params...), extra...)
 	fmts := make([]int16, len(all))
 	for i := range params {
 		fmts[i] = paramFormat(formats, i)
 	}
 	return s.direct(st.SQL, st.ParamOIDs, all, fmts)
+}
+
+// copyOut runs COPY ... TO STDOUT and returns its lines as rows of one
+// column, "copy".
+func (s *session) copyOut(sql string) (result, error) {
+	var b strings.Builder
+	if _, err := s.conn.pg.CopyTo(s.ctx, &b, sql); err != nil {
+		return result{}, err
+	}
+	r := result{cols: []string{"copy"}}
+	for _, line := range strings.SplitAfter(b.String(), "\n") {
+		if line != "" {
+			r.rows = append(r.rows, []string{strings.TrimSuffix(line, "\n")})
+		}
+	}
+	return r, nil
 }
 
 func (s *session) direct(sql string, oids []uint32, params [][]byte, formats []int16) (result, error) {

@@ -221,6 +221,9 @@ type Statement struct {
 	// returns the plan lines Bind computes, and explain.sql is the
 	// EXPLAIN statement run upstream with the proxy's arrays.
 	explain *explainPlan
+	// inline is set for COPY (query) TO, which takes no parameters: see
+	// Inline.
+	inline *inlineSQL
 }
 
 // Prepare analyses one statement. It returns (nil, nil) when the statement

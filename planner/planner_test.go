@@ -1,6 +1,7 @@
 package planner
 
 import (
+	"strings"
 	"testing"
 )
 
@@ -77,5 +78,16 @@ func TestSplit(t *testing.T) {
 	parts, err = p.Split(bad)
 	if err != nil || len(parts) != 1 || parts[0] != (Part{SQL: bad}) {
 		t.Errorf("Split(%q) = %+v, %v; want the whole string, no calls", bad, parts, err)
+	}
+}
+
+func TestDollarQuote(t *testing.T) {
+	for _, v := range []string{"", "{1,2}", `{"it's","a\\b"}`, "$fw$", "x$fw", "$fw0$ and $fw$", "$fw$fw$"} {
+		q := dollarQuote([]byte(v))
+		tag := q[:strings.Index(q[1:], "$")+2]
+		body := q[len(tag):]
+		if end := strings.Index(body, tag); end != len(v) || body[:end] != v || !strings.HasSuffix(q, tag) {
+			t.Errorf("dollarQuote(%q) = %q: the literal does not end where the value does", v, q)
+		}
 	}
 }

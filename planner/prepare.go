@@ -1,6 +1,7 @@
 package planner
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -222,7 +223,111 @@ func (p *Planner) prepare(ctx context.Context, conn Conn, a *analysis, clientOID
 	}
 	st.SQL = sql
 	st.ParamOIDs = all
+	if a.copyOut {
+		if n > 0 {
+			return nil, &Error{Code: "42P02", Message: fmt.Sprintf("there is no parameter $%d", n),
+				Hint: "COPY takes no parameters; write the values into the statement."}
+		}
+		in, err := newInlineSQL(ctx, conn, sql, proxyOIDs)
+		if err != nil {
+			return nil, err
+		}
+		st.inline = in
+		st.ParamOIDs = nil
+	}
 	return st, nil
+}
+
+// inlineSQL is a rewritten statement that cannot take parameters (COPY):
+// the proxy's arrays are spliced into it as typed literals at each
+// execution. parts[i] comes before parameter i, the last part after all.
+type inlineSQL struct {
+	parts []string
+	param []int    // which proxy parameter (0-based) each gap takes
+	types []string // the parameters' array types, as SQL
+}
+
+// newInlineSQL splits sql at its parameters, which are all the proxy's,
+// and names their types.
+func newInlineSQL(ctx context.Context, conn Conn, sql string, oids []uint32) (*inlineSQL, error) {
+	scan, err := pg_query.Scan(sql)
+	if err != nil {
+		return nil, fmt.Errorf("planner: scan: %w", err)
+	}
+	in := &inlineSQL{}
+	last := 0
+	for _, t := range scan.Tokens {
+		if t.Token != pg_query.Token_PARAM {
+			continue
+		}
+		k, err := strconv.Atoi(sql[t.Start+1 : t.End])
+		if err != nil || k < 1 || k > len(oids) {
+			return nil, fmt.Errorf("planner: unexpected parameter %q in a rewritten COPY", sql[t.Start:t.End])
+		}
+		in.parts = append(in.parts, sql[last:t.Start])
+		in.param = append(in.param, k-1)
+		last = int(t.End)
+	}
+	in.parts = append(in.parts, sql[last:])
+	var list strings.Builder
+	list.WriteByte('{')
+	for i, o := range oids {
+		if i > 0 {
+			list.WriteByte(',')
+		}
+		list.WriteString(strconv.FormatUint(uint64(o), 10))
+	}
+	list.WriteByte('}')
+	err = conn.Query(ctx, "SELECT format_type(t, NULL) FROM unnest($1::oid[]) WITH ORDINALITY AS u(t, i) ORDER BY i",
+		nil, [][]byte{[]byte(list.String())}, nil, nil, func(row [][]byte) error {
+			in.types = append(in.types, string(row[0]))
+			return nil
+		})
+	if err != nil {
+		return nil, sideErr(ctx, err, noPosition)
+	}
+	if len(in.types) != len(oids) {
+		return nil, fmt.Errorf("planner: %d type names for %d parameters", len(in.types), len(oids))
+	}
+	return in, nil
+}
+
+// Inline returns the statement with the proxy's parameter values (Bind's
+// extra) spliced in as literals, for a statement that takes no parameters
+// (COPY (query) TO); ok is false for every other statement, which takes
+// them as parameters.
+func (s *Statement) Inline(extra [][]byte) (sql string, ok bool) {
+	in := s.inline
+	if in == nil {
+		return "", false
+	}
+	var b strings.Builder
+	for i, part := range in.parts {
+		b.WriteString(part)
+		if i == len(in.param) {
+			break
+		}
+		k := in.param[i]
+		if extra[k] == nil {
+			b.WriteString("NULL")
+		} else {
+			b.WriteString(dollarQuote(extra[k]))
+		}
+		b.WriteString("::")
+		b.WriteString(in.types[k])
+	}
+	return b.String(), true
+}
+
+// dollarQuote writes v as a dollar-quoted literal, with a tag that first
+// occurs where the literal ends, so no escaping is needed whatever the
+// settings (standard_conforming_strings, backslashes, quotes).
+func dollarQuote(v []byte) string {
+	tag := "$fw$"
+	for i := 0; bytes.Index(append(v[:len(v):len(v)], tag...), []byte(tag)) != len(v); i++ {
+		tag = "$fw" + strconv.Itoa(i) + "$"
+	}
+	return tag + string(v) + tag
 }
 
 // describeRelation describes a relation argument's query; one that calls

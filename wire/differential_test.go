@@ -952,6 +952,17 @@ func TestDifferentialModelCalls(t *testing.T) {
 			p.exchange("INSERT INTO child VALUES (7); " + pick(s, kmeans, plain))
 			p.exchange("SELECT count(*) FROM child")
 		}, []string{"23503"}, ""},
+		{"COPY (query with a call) TO STDOUT", func(s *script, p *peer) {
+			p.exchange("COPY (" + pick(s, kmeans, plain) + ") TO STDOUT")
+			p.exchange("COPY (" + pick(s, kmeans, plain) + ") TO STDOUT (FORMAT csv, HEADER); SELECT 1")
+			p.send(parse("cp", "COPY ("+pick(s, kmeans, plain)+") TO STDOUT (FORMAT csv)"), describeS("cp"),
+				bind("", "cp"), describeP(""), execute("", 0), bind("", "cp"), execute("", 0), syncMsg)
+			p.sync(1)
+			p.send(parse("", "COPY ("+pick(s, kmeans, plain)+") TO STDOUT"), bind("", ""), execute("", 0), syncMsg)
+			p.sync(1)
+			p.exchange("SELECT name FROM pg_prepared_statements WHERE name NOT LIKE '__flywheel%' ORDER BY 1")
+			p.exchange("COPY (" + pick(s, kmeansBad, plainBad) + ") TO STDOUT")
+		}, []string{"22023"}, ""},
 		{"notifications from a Query with a call come at its end", func(s *script, p *peer) {
 			p.exchange("LISTEN ch")
 			p.exchange("SELECT pg_notify('ch', 'before'); " + pick(s, kmeans, plain))

@@ -16,6 +16,9 @@ import (
 const (
 	sideName  = "__flywheel_side"
 	abortName = "__flywheel_abort"
+	// inlineName is the statement a COPY with calls runs from when the
+	// client binds it (see onBind): re-parsed at every Bind.
+	inlineName = "__flywheel_inline"
 	// abortSQL is a deliberate syntax error. After the proxy itself rejects
 	// a request, it sends this so that PostgreSQL fails the same way it
 	// would have: an open transaction becomes aborted, and the rest of an
@@ -293,6 +296,12 @@ func (s *session) simpleCall(p planner.Part) (byte, bool, error) {
 // sendCall sends Parse and Bind of a rewritten statement into the unnamed
 // statement and portal.
 func (s *session) sendCall(st *planner.Statement, portal string, params [][]byte, formats []int16, extra [][]byte) error {
+	if sql, ok := st.Inline(extra); ok {
+		if err := s.writeUp(&pgproto3.Parse{Query: sql}); err != nil {
+			return err
+		}
+		return s.writeUp(&pgproto3.Bind{DestinationPortal: portal, Parameters: params, ParameterFormatCodes: formats})
+	}
 	if err := s.writeUp(&pgproto3.Parse{Query: st.SQL, ParameterOIDs: st.ParamOIDs}); err != nil {
 		return err
 	}
@@ -523,6 +532,24 @@ func (s *session) onBind(n int) error {
 	done()
 	if err != nil {
 		return s.failExtended(err)
+	}
+	if sql, ok := st.Inline(extra); ok {
+		// COPY takes no parameters: the rows are in the text, parsed
+		// afresh under a name of the proxy's own that the portal is
+		// bound from (closing it would close the portal too).
+		s.q.mu.Lock()
+		s.pushLocked(entry{kind: 'C', act: swallow})
+		s.pushLocked(entry{kind: 'P', act: forward, trim: -1, st: st, swallowOK: true})
+		s.pushLocked(entry{kind: 'B', act: forward, trim: -1})
+		s.q.mu.Unlock()
+		if err := s.writeUp(&pgproto3.Close{ObjectType: 'S', Name: inlineName}); err != nil {
+			return err
+		}
+		if err := s.writeUp(&pgproto3.Parse{Name: inlineName, Query: sql}); err != nil {
+			return err
+		}
+		msg.PreparedStatement = inlineName
+		return s.writeUp(&msg)
 	}
 	s.push(entry{kind: 'B', act: forward, trim: -1})
 	return s.writeUp(bindWithExtra(&msg, extra))

@@ -13,6 +13,8 @@
 //   tables PATTERN     DatabaseMetaData.getTables names
 //   columns TABLE      DatabaseMetaData.getColumns name:type
 //   functions SCHEMA   DatabaseMetaData.getFunctions names
+//   copyout SQL        CopyManager.copyOut of a COPY ... TO STDOUT: the data,
+//                      then "(N rows)"
 // Errors print as "ERROR <sqlstate> <message>" and the session goes on.
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
@@ -57,6 +59,17 @@ public class JdbcRunner {
                 }
                 System.out.println("----");
                 break;
+            case "copyout": {
+                java.io.StringWriter w = new java.io.StringWriter();
+                try {
+                    long n = new org.postgresql.copy.CopyManager(c.unwrap(org.postgresql.core.BaseConnection.class)).copyOut(arg, w);
+                    System.out.print(w);
+                    System.out.println("(" + n + " rows)");
+                } catch (java.io.IOException e) {
+                    throw new SQLException(e);
+                }
+                break;
+            }
             case "exec":
                 try (Statement s = c.createStatement()) {
                     System.out.println("updated " + s.executeUpdate(arg));
