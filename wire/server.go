@@ -385,8 +385,12 @@ func (s *Server) cancel(body []byte) {
 	if sess == nil || sess.secret != secret {
 		return // as PostgreSQL: say nothing
 	}
-	sess.cancelComputation()
+	// Upstream first: once PostgreSQL has taken the cancel, the backend
+	// has its signal, and a cancel that finds it idle (the proxy
+	// computing) is dropped. Stopping the computation first would answer
+	// the client at once, and a late cancel could hit its next statement.
 	s.cancelUpstream(sess.upKey, sess.log)
+	sess.cancelComputation()
 }
 
 // cancelUpstream sends a CancelRequest for the given upstream key.
