@@ -22,16 +22,11 @@ type step struct {
 }
 
 func (s *Statement) bind(ctx context.Context, conn Conn, params [][]byte, formats []int16) ([][]byte, error) {
-	timeout, err := statementTimeout(ctx, conn)
-	if err != nil {
-		return nil, err
-	}
-	if timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeoutCause(ctx, timeout, errStatementTimeout)
-		defer cancel()
-	}
-	extra, steps, err := s.run(ctx, conn, params, formats)
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	w := &timeoutWatch{conn: conn, start: time.Now(), cancel: cancel}
+	defer w.stop()
+	extra, steps, err := s.run(ctx, conn, params, formats, w)
 	if err != nil {
 		return nil, err
 	}
@@ -45,10 +40,75 @@ func (s *Statement) bind(ctx context.Context, conn Conn, params [][]byte, format
 // session's statement_timeout.
 var errStatementTimeout = errors.New("statement timeout")
 
-// statementTimeout reads the session's statement_timeout. PostgreSQL bounds
-// each side query with it, but not the Go work between them, which the
-// client sees as part of the same statement; so the call's context gets
-// the same limit. A round trip per execution is small beside a call.
+// timeoutGrace is how long an execution runs before it asks for the
+// session's statement_timeout: most calls are done sooner, and the round
+// trip would be a large share of their time.
+const timeoutGrace = time.Millisecond
+
+// timeoutWatch applies the session's statement_timeout to the Go work of
+// one execution. PostgreSQL bounds each side query with it, but not the
+// functions that run between them, which the client sees as part of the
+// same statement. The setting is read from the session once the execution
+// has run for timeoutGrace, while a function computes and the upstream
+// connection is idle; the deadline counts from the execution's start.
+type timeoutWatch struct {
+	conn   Conn
+	start  time.Time
+	cancel context.CancelCauseFunc
+
+	looked   bool        // the setting has been read
+	err      error       // reading it failed
+	pending  *time.Timer // a read due at the end of the grace period
+	done     chan struct{}
+	deadline *time.Timer // cancels at the timeout
+}
+
+// run runs f, one function call's Go work, under the watch.
+func (w *timeoutWatch) run(ctx context.Context, f func() (*catalog.Result, error)) (*catalog.Result, error) {
+	if !w.looked {
+		if grace := timeoutGrace - time.Since(w.start); grace <= 0 {
+			w.look(ctx)
+		} else {
+			w.done = make(chan struct{})
+			w.pending = time.AfterFunc(grace, func() {
+				w.look(ctx)
+				close(w.done)
+			})
+		}
+	}
+	res, err := f()
+	if w.pending != nil {
+		if !w.pending.Stop() {
+			<-w.done // the read is under way on the connection: let it end
+		}
+		w.pending = nil
+	}
+	if err == nil && w.err != nil {
+		return nil, w.err
+	}
+	return res, err
+}
+
+// look reads statement_timeout and arms the deadline.
+func (w *timeoutWatch) look(ctx context.Context) {
+	w.looked = true
+	d, err := statementTimeout(ctx, w.conn)
+	if err != nil {
+		w.err = err
+		return
+	}
+	if d > 0 {
+		w.deadline = time.AfterFunc(time.Until(w.start.Add(d)), func() { w.cancel(errStatementTimeout) })
+	}
+}
+
+func (w *timeoutWatch) stop() {
+	if w.deadline != nil {
+		w.deadline.Stop()
+	}
+}
+
+// statementTimeout reads the session's statement_timeout.
 func statementTimeout(ctx context.Context, conn Conn) (time.Duration, error) {
 	var ms int64
 	err := conn.Query(ctx, "SELECT (extract(epoch FROM current_setting('statement_timeout')::interval) * 1000)::int8",
@@ -67,7 +127,7 @@ func statementTimeout(ctx context.Context, conn Conn) (time.Duration, error) {
 
 // run runs the statement's calls, those inside relation arguments first,
 // and returns the proxy's arrays and what each call did.
-func (s *Statement) run(ctx context.Context, conn Conn, params [][]byte, formats []int16) ([][]byte, []step, error) {
+func (s *Statement) run(ctx context.Context, conn Conn, params [][]byte, formats []int16, w *timeoutWatch) ([][]byte, []step, error) {
 	if len(params) != s.ClientParams {
 		return nil, nil, &Error{Code: "08P01", Message: fmt.Sprintf("bind message supplies %d parameters, but prepared statement requires %d", len(params), s.ClientParams)}
 	}
@@ -77,7 +137,7 @@ func (s *Statement) run(ctx context.Context, conn Conn, params [][]byte, formats
 	var extra [][]byte
 	steps := make([]step, 0, len(s.calls))
 	for _, c := range s.calls {
-		arrays, err := c.bind(ctx, conn, s, params, formats, &steps)
+		arrays, err := c.bind(ctx, conn, s, params, formats, &steps, w)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -121,8 +181,8 @@ func (b *budget) add(rows, bytes int64) error {
 // bind evaluates one call's arguments, runs it, and returns its arrays.
 // What it did, and what calls in its relation arguments did, goes to
 // steps.
-func (c *call) bind(ctx context.Context, conn Conn, s *Statement, params [][]byte, formats []int16, steps *[]step) ([][]byte, error) {
-	arrays, st, err := c.bindOne(ctx, conn, s, params, formats, steps)
+func (c *call) bind(ctx context.Context, conn Conn, s *Statement, params [][]byte, formats []int16, steps *[]step, w *timeoutWatch) ([][]byte, error) {
+	arrays, st, err := c.bindOne(ctx, conn, s, params, formats, steps, w)
 	if err != nil {
 		return nil, err
 	}
@@ -130,7 +190,7 @@ func (c *call) bind(ctx context.Context, conn Conn, s *Statement, params [][]byt
 	return arrays, nil
 }
 
-func (c *call) bindOne(ctx context.Context, conn Conn, s *Statement, params [][]byte, formats []int16, steps *[]step) ([][]byte, step, error) {
+func (c *call) bindOne(ctx context.Context, conn Conn, s *Statement, params [][]byte, formats []int16, steps *[]step, w *timeoutWatch) ([][]byte, step, error) {
 	st := step{name: c.fn.Name, calls: 1}
 	b := &budget{fn: c.fn.Name, maxRows: s.p.opts.MaxInputRows, maxByte: s.p.opts.MaxInputBytes}
 	values := make(map[string]any, len(c.args))
@@ -151,7 +211,7 @@ func (c *call) bindOne(ctx context.Context, conn Conn, s *Statement, params [][]
 			}
 			values[fa.Name] = v
 		case argRelation:
-			rel, err := c.read(ctx, conn, spec.rel, s, params, formats, b, steps)
+			rel, err := c.read(ctx, conn, spec.rel, s, params, formats, b, steps, w)
 			if err != nil {
 				return nil, st, err
 			}
@@ -162,7 +222,9 @@ func (c *call) bindOne(ctx context.Context, conn Conn, s *Statement, params [][]
 	arrays := make([]arrayBuf, c.arrays())
 	if c.lateral == nil {
 		start := time.Now()
-		res, err := c.fn.Run(ctx, &catalog.Call{Func: c.fn, Values: values})
+		res, err := w.run(ctx, func() (*catalog.Result, error) {
+			return c.fn.Run(ctx, &catalog.Call{Func: c.fn, Values: values})
+		})
 		st.dur = time.Since(start)
 		if err != nil {
 			return nil, st, c.wrap(ctx, err)
@@ -209,7 +271,9 @@ func (c *call) bindOne(ctx context.Context, conn Conn, s *Statement, params [][]
 			continue
 		}
 		start := time.Now()
-		res, err := c.fn.Run(ctx, &catalog.Call{Func: c.fn, Values: values, Memo: memo})
+		res, err := w.run(ctx, func() (*catalog.Result, error) {
+			return c.fn.Run(ctx, &catalog.Call{Func: c.fn, Values: values, Memo: memo})
+		})
 		st.dur += time.Since(start)
 		if err != nil {
 			return nil, st, c.wrap(ctx, err)
@@ -308,11 +372,11 @@ func subParams(nums []int, s *Statement, params [][]byte, formats []int16) ([]ui
 }
 
 // read runs a relation argument's query and collects its rows.
-func (c *call) read(ctx context.Context, conn Conn, rel *relArg, s *Statement, params [][]byte, formats []int16, b *budget, steps *[]step) (*catalog.Relation, error) {
+func (c *call) read(ctx context.Context, conn Conn, rel *relArg, s *Statement, params [][]byte, formats []int16, b *budget, steps *[]step, w *timeoutWatch) (*catalog.Relation, error) {
 	oids, vals, fmts := subParams(rel.params, s, params, formats)
 	sql := rel.sql
 	if rel.sub != nil {
-		extra, sub, err := rel.sub.run(ctx, conn, vals, fmts)
+		extra, sub, err := rel.sub.run(ctx, conn, vals, fmts, w)
 		*steps = append(*steps, sub...)
 		if err != nil {
 			var pe *Error
