@@ -64,7 +64,7 @@ type timeoutWatch struct {
 }
 
 // run runs f, one function call's Go work, under the watch.
-func (w *timeoutWatch) run(ctx context.Context, f func() (*catalog.Result, error)) (*catalog.Result, error) {
+func (w *timeoutWatch) run(ctx context.Context, f func() (*catalog.Result, error)) (res *catalog.Result, err error) {
 	if !w.looked {
 		if grace := timeoutGrace - time.Since(w.start); grace <= 0 {
 			w.look(ctx)
@@ -76,17 +76,20 @@ func (w *timeoutWatch) run(ctx context.Context, f func() (*catalog.Result, error
 			})
 		}
 	}
-	res, err := f()
-	if w.pending != nil {
-		if !w.pending.Stop() {
-			<-w.done // the read is under way on the connection: let it end
+	// Deferred, so that a panicking function (which Bind recovers from)
+	// leaves no read behind to run on the connection later.
+	defer func() {
+		if w.pending != nil {
+			if !w.pending.Stop() {
+				<-w.done // the read is under way on the connection: let it end
+			}
+			w.pending = nil
 		}
-		w.pending = nil
-	}
-	if err == nil && w.err != nil {
-		return nil, w.err
-	}
-	return res, err
+		if err == nil && w.err != nil {
+			res, err = nil, w.err
+		}
+	}()
+	return f()
 }
 
 // look reads statement_timeout and arms the deadline.
