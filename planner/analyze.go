@@ -21,6 +21,7 @@ type analysis struct {
 	maxParam int
 	explain  *pg_query.ExplainStmt // set when the statement is EXPLAIN
 	copyOut  bool                  // COPY (query) TO: the rows go inline
+	prepare  *pg_query.PrepareStmt // set when the statement is PREPARE
 	version  int32                 // the parse tree's version, for Deparse
 }
 
@@ -226,11 +227,7 @@ func (p *Planner) analyze(sql string, version int32, raw *pg_query.RawStmt) (*an
 	case *pg_query.Node_ExplainStmt:
 		a.explain = st.ExplainStmt
 	case *pg_query.Node_PrepareStmt:
-		// EXECUTE would have to bind the proxy's arrays, which only a
-		// protocol-level Bind can do without splicing values into SQL.
-		e := a.errorAt(int(a.sites[0].fc.Location), "0A000", fmt.Sprintf("%s cannot be called inside PREPARE", a.sites[0].fn.Name))
-		e.Hint = "Use the driver's prepared statements (protocol-level Parse/Bind), or run the statement directly."
-		return nil, e
+		a.prepare = st.PrepareStmt
 	case *pg_query.Node_ViewStmt, *pg_query.Node_CreateTableAsStmt:
 		// A view's definition outlives the execution that computed the
 		// rows; a materialized view could be refreshed without the proxy.

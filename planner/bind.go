@@ -22,6 +22,9 @@ type step struct {
 }
 
 func (s *Statement) bind(ctx context.Context, conn Conn, params [][]byte, formats []int16) ([][]byte, error) {
+	if s.exec != nil {
+		return s.bindExecute(ctx, conn)
+	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	w := &timeoutWatch{conn: conn, start: time.Now(), cancel: cancel}

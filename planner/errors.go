@@ -114,7 +114,7 @@ func mapPosition(orig, rewritten string, splices []splice, pos int) int {
 // statement the client wrote; 0 when there is none (EXPLAIN's SQL is the
 // proxy's own).
 func (s *Statement) ClientPosition(pos int) int {
-	if s.explain != nil || s.inline != nil {
+	if s.explain != nil || s.inline != nil || s.prepared != nil {
 		return 0
 	}
 	return mapPosition(s.orig, s.SQL, s.splices, pos)

@@ -153,6 +153,10 @@ type Part struct {
 	// (VACUUM, CREATE DATABASE, ...): a string holding one cannot simply be
 	// wrapped in a transaction to get PostgreSQL's implicit one.
 	Block bool
+	// Execute is the name an EXECUTE runs; Forgets, the SQL-level prepared
+	// statement name the statement ends or replaces ("*" for all of them:
+	// DEALLOCATE ALL, DISCARD ALL).
+	Execute, Forgets string
 }
 
 // Split splits a simple-Query string into its statements. A string the
@@ -171,6 +175,21 @@ func (p *Planner) Split(sql string) ([]Part, error) {
 			end = start + int(raw.StmtLen)
 		}
 		part := Part{SQL: sql[start:end], Offset: utf8.RuneCountInString(sql[:start]), Block: blockStatement(raw.Stmt)}
+		switch n := raw.Stmt.GetNode().(type) {
+		case *pg_query.Node_ExecuteStmt:
+			part.Execute = n.ExecuteStmt.Name
+		case *pg_query.Node_PrepareStmt:
+			part.Forgets = n.PrepareStmt.Name
+		case *pg_query.Node_DeallocateStmt:
+			part.Forgets = n.DeallocateStmt.Name
+			if n.DeallocateStmt.Isall {
+				part.Forgets = "*"
+			}
+		case *pg_query.Node_DiscardStmt:
+			if n.DiscardStmt.Target == pg_query.DiscardMode_DISCARD_ALL {
+				part.Forgets = "*"
+			}
+		}
 		if p.Mentions([]byte(part.SQL)) {
 			part.Calls = p.hasCalls(raw)
 		}
@@ -221,9 +240,13 @@ type Statement struct {
 	// returns the plan lines Bind computes, and explain.sql is the
 	// EXPLAIN statement run upstream with the proxy's arrays.
 	explain *explainPlan
-	// inline is set for COPY (query) TO, which takes no parameters: see
-	// Inline.
+	// inline is set for COPY (query) TO and EXECUTE, which take no
+	// parameters: see Inline.
 	inline *inlineSQL
+	// prepared is set for a PREPARE, exec for an EXECUTE of one (see
+	// sqlprepare.go).
+	prepared *Prepared
+	exec     *executeCall
 }
 
 // Prepare analyses one statement. It returns (nil, nil) when the statement
@@ -247,6 +270,13 @@ func (p *Planner) Prepare(ctx context.Context, conn Conn, sql string, paramOIDs 
 	}
 	if a == nil {
 		return nil, nil
+	}
+	if a.prepare != nil {
+		// The body's parameters have the types PREPARE declares; it takes
+		// no protocol-level parameters itself.
+		if paramOIDs, err = declaredTypes(ctx, conn, tree.Version, a.prepare); err != nil {
+			return nil, err
+		}
 	}
 	st, err = p.prepare(ctx, conn, a, paramOIDs)
 	if err == nil && p.opts.Logger.Enabled(ctx, slog.LevelDebug) {

@@ -200,8 +200,14 @@ func (p *Planner) prepare(ctx context.Context, conn Conn, a *analysis, clientOID
 		if t != 0 {
 			continue
 		}
-		// Let PostgreSQL infer the rest of the client's parameters.
-		ptypes, _, err := conn.Describe(ctx, sql, all)
+		// Let PostgreSQL infer the rest of the client's parameters (of a
+		// PREPARE, in its body: PostgreSQL infers nothing for a utility
+		// statement).
+		described := sql
+		if a.prepare != nil {
+			described = sql[bodyStart(a):]
+		}
+		ptypes, _, err := conn.Describe(ctx, described, all)
 		if err != nil {
 			return nil, sideErr(ctx, err, func(p int) int { return mapPosition(a.sql, sql, splices, p) })
 		}
@@ -223,16 +229,21 @@ func (p *Planner) prepare(ctx context.Context, conn Conn, a *analysis, clientOID
 	}
 	st.SQL = sql
 	st.ParamOIDs = all
+	if a.prepare != nil {
+		return p.preparePrepare(ctx, conn, a, st)
+	}
 	if a.copyOut {
 		if n > 0 {
 			return nil, &Error{Code: "42P02", Message: fmt.Sprintf("there is no parameter $%d", n),
 				Hint: "COPY takes no parameters; write the values into the statement."}
 		}
-		in, err := newInlineSQL(ctx, conn, sql, proxyOIDs)
+		names, err := typeNames(ctx, conn, proxyOIDs)
 		if err != nil {
 			return nil, err
 		}
-		st.inline = in
+		if st.inline, err = newInlineSQL(sql, names); err != nil {
+			return nil, err
+		}
 		st.ParamOIDs = nil
 	}
 	return st, nil
@@ -247,48 +258,28 @@ type inlineSQL struct {
 	types []string // the parameters' array types, as SQL
 }
 
-// newInlineSQL splits sql at its parameters, which are all the proxy's,
-// and names their types.
-func newInlineSQL(ctx context.Context, conn Conn, sql string, oids []uint32) (*inlineSQL, error) {
+// newInlineSQL splits sql at its parameters, whose types are named in
+// order by types.
+func newInlineSQL(sql string, types []string) (*inlineSQL, error) {
 	scan, err := pg_query.Scan(sql)
 	if err != nil {
 		return nil, fmt.Errorf("planner: scan: %w", err)
 	}
-	in := &inlineSQL{}
+	in := &inlineSQL{types: types}
 	last := 0
 	for _, t := range scan.Tokens {
 		if t.Token != pg_query.Token_PARAM {
 			continue
 		}
 		k, err := strconv.Atoi(sql[t.Start+1 : t.End])
-		if err != nil || k < 1 || k > len(oids) {
-			return nil, fmt.Errorf("planner: unexpected parameter %q in a rewritten COPY", sql[t.Start:t.End])
+		if err != nil || k < 1 || k > len(types) {
+			return nil, fmt.Errorf("planner: unexpected parameter %q in a statement taking none", sql[t.Start:t.End])
 		}
 		in.parts = append(in.parts, sql[last:t.Start])
 		in.param = append(in.param, k-1)
 		last = int(t.End)
 	}
 	in.parts = append(in.parts, sql[last:])
-	var list strings.Builder
-	list.WriteByte('{')
-	for i, o := range oids {
-		if i > 0 {
-			list.WriteByte(',')
-		}
-		list.WriteString(strconv.FormatUint(uint64(o), 10))
-	}
-	list.WriteByte('}')
-	err = conn.Query(ctx, "SELECT format_type(t, NULL) FROM unnest($1::oid[]) WITH ORDINALITY AS u(t, i) ORDER BY i",
-		nil, [][]byte{[]byte(list.String())}, nil, nil, func(row [][]byte) error {
-			in.types = append(in.types, string(row[0]))
-			return nil
-		})
-	if err != nil {
-		return nil, sideErr(ctx, err, noPosition)
-	}
-	if len(in.types) != len(oids) {
-		return nil, fmt.Errorf("planner: %d type names for %d parameters", len(in.types), len(oids))
-	}
 	return in, nil
 }
 

@@ -963,6 +963,17 @@ func TestDifferentialModelCalls(t *testing.T) {
 			p.exchange("SELECT name FROM pg_prepared_statements WHERE name NOT LIKE '__flywheel%' ORDER BY 1")
 			p.exchange("COPY (" + pick(s, kmeansBad, plainBad) + ") TO STDOUT")
 		}, []string{"22023"}, ""},
+		{"SQL-level PREPARE and EXECUTE of a call", func(s *script, p *peer) {
+			p.exchange("PREPARE pk AS " + pick(s, kmeans, plain))
+			p.exchange("EXECUTE pk")
+			p.exchange("EXECUTE pk; SELECT 1")
+			p.exchange("PREPARE pk AS SELECT 1")
+			p.exchange("BEGIN; EXECUTE pk; COMMIT")
+			p.exchange("DEALLOCATE pk")
+			p.exchange("EXECUTE pk")
+			p.exchange("PREPARE pk AS SELECT 2; EXECUTE pk; DEALLOCATE ALL")
+			p.exchange("EXECUTE pk")
+		}, nil, ""},
 		{"notifications from a Query with a call come at its end", func(s *script, p *peer) {
 			p.exchange("LISTEN ch")
 			p.exchange("SELECT pg_notify('ch', 'before'); " + pick(s, kmeans, plain))

@@ -23,10 +23,12 @@ type inlineReader struct {
 // busy-polls, when they are whole messages that need nothing but relaying
 // and the server has nothing outstanding: the same handlers run, so the
 // queue and the session's state are exactly what the client goroutine
-// would have left. It reports whether it took them; if not, the client
-// goroutine gets them.
+// would have left. Nothing that may reach the planner qualifies (its side
+// queries wait for this very goroutine), hence no prepared call
+// statements of either kind. It reports whether it took them; if not, the
+// client goroutine gets them.
 func (s *session) inlineClient(b []byte) (bool, error) {
-	if !s.upFree || len(b) > inlineMax || len(s.stmts) > 0 || s.clientSkip || !plainMessages(b, s.mentions) {
+	if !s.upFree || len(b) > inlineMax || len(s.stmts) > 0 || len(s.sqlPrepared) > 0 || s.clientSkip || !plainMessages(b, s.mentions) {
 		return false, nil
 	}
 	s.q.mu.Lock()

@@ -39,6 +39,44 @@ func (s *session) mentions(sql []byte) bool {
 	return s.srv.planner != nil && s.srv.planner.Mentions(sql)
 }
 
+// sqlPrepareExtended refuses SQL-level PREPARE and EXECUTE of a call
+// statement in the extended protocol, where the proxy does not track them.
+func sqlPrepareExtended() error {
+	return &planner.Error{Code: "0A000",
+		Message: "PREPARE and EXECUTE of a statement that calls model functions work in a simple Query only",
+		Hint:    "Use the driver's prepared statements (protocol-level Parse/Bind) instead."}
+}
+
+// mentionsPrepared reports whether a Query may execute, replace or end one
+// of the session's SQL-level prepared statements that call functions. It
+// costs nothing in a session that has none.
+func (s *session) mentionsPrepared(sql []byte) bool {
+	if len(s.sqlPrepared) == 0 {
+		return false
+	}
+	for _, w := range [][]byte{[]byte("execute"), []byte("prepare"), []byte("deallocate"), []byte("discard")} {
+		if containsFold(sql, w) {
+			return true
+		}
+	}
+	return false
+}
+
+// containsFold reports whether s contains the lower-case ASCII word w in
+// any case, without allocating.
+func containsFold(s, w []byte) bool {
+	for i := 0; i+len(w) <= len(s); i++ {
+		j := 0
+		for j < len(w) && s[i+j]|0x20 == w[j] {
+			j++
+		}
+		if j == len(w) {
+			return true
+		}
+	}
+	return false
+}
+
 // onQuery handles a simple Query.
 func (s *session) onQuery(n int) error {
 	body, err := s.cr.body(n)
@@ -60,7 +98,7 @@ func (s *session) onQuery(n int) error {
 			}
 		}
 	}
-	if len(body) == 0 || !s.mentions(body[:len(body)-1]) {
+	if len(body) == 0 || !s.mentions(body[:len(body)-1]) && !s.mentionsPrepared(body) {
 		s.push(entry{kind: 'Q', act: forward, trim: -1})
 		return writeFrame(s.uw, 'Q', body)
 	}
@@ -68,7 +106,7 @@ func (s *session) onQuery(n int) error {
 	parts, err := s.srv.planner.Split(sql)
 	calls := false
 	for _, p := range parts {
-		calls = calls || p.Calls
+		calls = calls || p.Calls || s.sqlPrepared[p.Execute] != nil || p.Forgets != "" && len(s.sqlPrepared) > 0
 	}
 	if err != nil || !calls {
 		s.push(entry{kind: 'Q', act: forward, trim: -1})
@@ -103,8 +141,14 @@ func (s *session) runSimple(parts []planner.Part) error {
 			s.holdComplete = true
 			s.q.mu.Unlock()
 		}
-		if p.Calls {
-			status, failed, err = s.simpleCall(p)
+		if prep := s.sqlPrepared[p.Execute]; prep != nil {
+			status, failed, err = s.simpleCall(p, func(ctx context.Context) (*planner.Statement, error) {
+				return s.srv.planner.PrepareExecute(ctx, s, p.SQL, prep)
+			})
+		} else if p.Calls {
+			status, failed, err = s.simpleCall(p, func(ctx context.Context) (*planner.Statement, error) {
+				return s.srv.planner.Prepare(ctx, s, p.SQL, nil)
+			})
 		} else {
 			s.push(entry{kind: 'Q', act: forward, trim: -1, wait: s.newWait()})
 			if err = s.writeUp(&pgproto3.Query{String: p.SQL}); err == nil {
@@ -119,6 +163,15 @@ func (s *session) runSimple(parts []planner.Part) error {
 		}
 		if failed {
 			break
+		}
+		switch p.Forgets {
+		case "":
+		case "*":
+			clear(s.sqlPrepared)
+		default:
+			if !p.Calls { // a PREPARE with calls records its own
+				delete(s.sqlPrepared, p.Forgets)
+			}
 		}
 	}
 	if implicit {
@@ -248,10 +301,10 @@ func (s *session) relayCopyIn() error {
 }
 
 // simpleCall runs one statement of a simple Query that calls model
-// functions.
-func (s *session) simpleCall(p planner.Part) (byte, bool, error) {
+// functions, as prepare analyses it.
+func (s *session) simpleCall(p planner.Part, prepare func(context.Context) (*planner.Statement, error)) (byte, bool, error) {
 	ctx, done := s.runContext()
-	st, err := s.srv.planner.Prepare(ctx, s, p.SQL, nil)
+	st, err := prepare(ctx)
 	var extra [][]byte
 	if err == nil && st != nil {
 		extra, err = st.Bind(ctx, s, nil, nil)
@@ -290,7 +343,14 @@ func (s *session) simpleCall(p planner.Part) (byte, bool, error) {
 	if err := s.writeUp(&pgproto3.Sync{}); err != nil {
 		return 'I', true, err
 	}
-	return s.awaitSync()
+	status, failed, err := s.awaitSync()
+	if prep := st.Prepared(); prep != nil && err == nil && !failed {
+		if s.sqlPrepared == nil {
+			s.sqlPrepared = make(map[string]*planner.Prepared)
+		}
+		s.sqlPrepared[prep.Name] = prep
+	}
+	return status, failed, err
 }
 
 // sendCall sends Parse and Bind of a rewritten statement into the unnamed
@@ -442,12 +502,20 @@ func (s *session) onParse(n int) error {
 		ctx, done := s.runContext()
 		st, err = s.srv.planner.Prepare(ctx, s, msg.Query, msg.ParameterOIDs)
 		done()
+		if err == nil && st != nil && st.Prepared() != nil {
+			err = sqlPrepareExtended()
+		}
 		if err != nil {
 			if len(name) == 0 {
 				// PostgreSQL drops the unnamed statement before parsing.
 				delete(s.stmts, "")
 			}
 			return s.failExtended(err)
+		}
+	}
+	if st == nil && s.mentionsPrepared(query) {
+		if parts, _ := s.srv.planner.Split(string(query)); len(parts) == 1 && s.sqlPrepared[parts[0].Execute] != nil {
+			return s.failExtended(sqlPrepareExtended())
 		}
 	}
 	if st == nil && !known {

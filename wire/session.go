@@ -37,6 +37,9 @@ type session struct {
 
 	// Statements the client prepared that call model functions, by name.
 	stmts map[string]*planner.Statement
+	// sqlPrepared are the SQL-level prepared statements (PREPARE) that
+	// call model functions, by name: their EXECUTEs go through the planner.
+	sqlPrepared map[string]*planner.Prepared
 	// clientSkip: a request failed in the proxy, so, like the server, the
 	// session drops the client's requests until Sync.
 	clientSkip bool

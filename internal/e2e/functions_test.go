@@ -372,6 +372,91 @@ func TestCopyOut(t *testing.T) {
 	}
 }
 
+// TestSQLPrepare: PREPARE and EXECUTE of statements that call model
+// functions, as psql users write them; PostgreSQL keeps the statement, so
+// DEALLOCATE and pg_prepared_statements work as usual.
+func TestSQLPrepare(t *testing.T) {
+	c, addr, db := seeded(t)
+	ctx := context.Background()
+	// The simple protocol, as psql speaks it: the last result's rows.
+	simple := func(sql string) ([][]string, error) {
+		results, err := c.PgConn().Exec(ctx, sql).ReadAll()
+		if err != nil {
+			return nil, err
+		}
+		var out [][]string
+		for _, r := range results[len(results)-1].Rows {
+			var row []string
+			for _, v := range r {
+				row = append(row, string(v))
+			}
+			out = append(out, row)
+		}
+		return out, nil
+	}
+	mustRows := func(sql string) string {
+		t.Helper()
+		rows, err := simple(sql)
+		if err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+		return fmt.Sprint(rows)
+	}
+	direct := mustRows("SELECT item, score FROM recommend(1, 2, ratings => (SELECT user_id, product_id, rating FROM ratings))")
+	mustRows("PREPARE recs (int, int) AS SELECT item, score FROM recommend($1, $2, ratings => (SELECT user_id, product_id, rating FROM ratings))")
+	if got := mustRows("EXECUTE recs(1, 2)"); got != direct {
+		t.Errorf("EXECUTE recs(1, 2) = %s, want %s", got, direct)
+	}
+	if got := mustRows("EXECUTE recs(0 + 1, (SELECT 2))"); got != direct {
+		t.Errorf("EXECUTE with expressions = %s, want %s", got, direct)
+	}
+	if got := mustRows("SELECT name, cardinality(parameter_types) FROM pg_prepared_statements"); got != "[[recs 5]]" {
+		t.Errorf("pg_prepared_statements = %s; want recs with the client's 2 parameters and the proxy's 3 arrays", got)
+	}
+	// Types inferred from the call; several statements in one Query.
+	if got := mustRows("PREPARE km AS SELECT count(*) FROM kmeans((SELECT user_id, rating FROM ratings), $1); EXECUTE km(2)"); got != "[[8]]" {
+		t.Errorf("PREPARE km ...; EXECUTE km(2) = %s", got)
+	}
+	var pgErr *pgconn.PgError
+	if _, err := simple("EXECUTE km(0)"); !errors.As(err, &pgErr) || pgErr.Code != "22023" {
+		t.Errorf("EXECUTE km(0): want the function's 22023, got %v", err)
+	}
+	if _, err := simple("EXECUTE km(1, 2)"); !errors.As(err, &pgErr) || pgErr.Code != "42601" {
+		t.Errorf("EXECUTE with too many arguments: want 42601, got %v", err)
+	}
+	if _, err := simple("PREPARE km AS SELECT 1"); !errors.As(err, &pgErr) || pgErr.Code != "42P05" {
+		t.Errorf("PREPARE of a taken name: want 42P05, got %v", err)
+	}
+	mustRows("DEALLOCATE recs")
+	if _, err := simple("EXECUTE recs(1, 2)"); !errors.As(err, &pgErr) || pgErr.Code != "26000" {
+		t.Errorf("EXECUTE after DEALLOCATE: want 26000, got %v", err)
+	}
+	// The name is free again, for a plain statement this time.
+	if got := mustRows("PREPARE recs AS SELECT 41 + 1; EXECUTE recs"); got != "[[42]]" {
+		t.Errorf("a plain statement under a freed name = %s", got)
+	}
+	mustRows("DISCARD ALL")
+	if got := mustRows("SELECT count(*) FROM pg_prepared_statements"); got != "[[0]]" {
+		t.Errorf("after DISCARD ALL, %s prepared statements", got)
+	}
+	// psql: the statements a user types, one Query each.
+	out, err := clients.PSQL(t, pgURL(addr, db), "PREPARE r (int) AS SELECT item FROM recommend($1, 1, ratings => (SELECT user_id, product_id, rating FROM ratings));\nEXECUTE r(1);\n")
+	if err != nil || !strings.Contains(out, "item\n104\n") {
+		t.Errorf("psql PREPARE/EXECUTE: %v\n%s", err, out)
+	}
+	// The extended protocol refuses them clearly.
+	mustRows("PREPARE km AS SELECT * FROM kmeans((SELECT user_id, rating FROM ratings), 2)")
+	for _, sql := range []string{"PREPARE x AS SELECT * FROM kmeans((SELECT user_id, rating FROM ratings), 2)", "EXECUTE km"} {
+		_, err := c.PgConn().ExecParams(ctx, sql, nil, nil, nil, nil).Close()
+		if !errors.As(err, &pgErr) || pgErr.Code != "0A000" {
+			t.Errorf("%s in the extended protocol: want 0A000, got %v", sql, err)
+		}
+	}
+	if got := mustRows("EXECUTE km"); !strings.HasPrefix(got, "[[1 ") {
+		t.Errorf("EXECUTE km after the refusals = %s", got)
+	}
+}
+
 func TestInputCap(t *testing.T) {
 	_, _, db := seeded(t)
 	// A proxy of its own with a small cap.
