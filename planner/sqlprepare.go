@@ -20,8 +20,9 @@ import (
 // Prepared is what a PREPARE of a statement with calls made, for its
 // EXECUTEs.
 type Prepared struct {
-	Name string
-	body *Statement // the statement as prepared, run by Bind at EXECUTE
+	Name  string
+	body  *Statement // the statement as prepared, run by Bind at EXECUTE
+	types []string   // its parameters' types as SQL, the proxy's included
 }
 
 // Prepared returns the SQL-level prepared statement a PREPARE makes, or nil
@@ -51,7 +52,7 @@ func (p *Planner) preparePrepare(ctx context.Context, conn Conn, a *analysis, st
 	}
 	b.WriteString(" AS")
 	b.WriteString(body)
-	return &Statement{SQL: b.String(), p: p, orig: a.sql, prepared: &Prepared{Name: a.prepare.Name, body: st}}, nil
+	return &Statement{SQL: b.String(), p: p, orig: a.sql, prepared: &Prepared{Name: a.prepare.Name, body: st, types: names}}, nil
 }
 
 // bodyStart is the byte offset just past PREPARE's AS keyword: the first AS
@@ -154,10 +155,7 @@ func (p *Planner) PrepareExecute(ctx context.Context, conn Conn, sql string, pre
 		return nil, &Error{Code: "42601", Message: fmt.Sprintf("wrong number of parameters for prepared statement %q", prep.Name),
 			Detail: fmt.Sprintf("Expected %d parameters but got %d.", body.ClientParams, len(ex.Params))}
 	}
-	names, err := typeNames(ctx, conn, body.ParamOIDs)
-	if err != nil {
-		return nil, err
-	}
+	names := prep.types
 	exec := &executeCall{body: body}
 	if len(ex.Params) > 0 {
 		// Each argument alone, cast as PostgreSQL would assign it.
