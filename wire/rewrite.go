@@ -17,7 +17,8 @@ const (
 	sideName  = "__flywheel_side"
 	abortName = "__flywheel_abort"
 	// inlineName is the statement a COPY with calls runs from when the
-	// client binds it (see onBind): re-parsed at every Bind.
+	// client binds it (see onBind): re-parsed at every Bind, closed at the
+	// next Sync.
 	inlineName = "__flywheel_inline"
 	// abortSQL is a deliberate syntax error. After the proxy itself rejects
 	// a request, it sends this so that PostgreSQL fails the same way it
@@ -617,6 +618,7 @@ func (s *session) onBind(n int) error {
 			return err
 		}
 		msg.PreparedStatement = inlineName
+		s.inlineOpen = true
 		return s.writeUp(&msg)
 	}
 	s.push(entry{kind: 'B', act: forward, trim: -1})

@@ -64,6 +64,9 @@ type session struct {
 	// if the COMMIT does.
 	holdComplete bool
 	held         []byte
+	// inlineOpen: a Bind used the proxy's statement inlineName, to be
+	// closed at the client's next Sync.
+	inlineOpen bool
 	// lend, when busy polling, lets the upstream goroutine serve the
 	// client goroutine's reads (nil otherwise).
 	lend   *clientSource
@@ -212,6 +215,16 @@ func (s *session) onClient(typ byte, n int) error {
 		return s.forwardBuffered(typ, n, typ)
 	case 'S':
 		s.clientSkip = false
+		if s.inlineOpen {
+			// The COPY bound from the proxy's statement ran to completion
+			// in its Execute: drop the statement, so the session's list
+			// of prepared statements is the client's own again.
+			s.inlineOpen = false
+			s.push(entry{kind: 'C', act: swallow})
+			if err := s.writeUp(&pgproto3.Close{ObjectType: 'S', Name: inlineName}); err != nil {
+				return err
+			}
+		}
 		return s.forwardBuffered(typ, n, 'S')
 	case 'X':
 		s.q.mu.Lock()
