@@ -23,6 +23,7 @@ type Prepared struct {
 	Name  string
 	body  *Statement // the statement as prepared, run by Bind at EXECUTE
 	types []string   // its parameters' types as SQL, the proxy's included
+	sql   string     // the PREPARE sent upstream
 }
 
 // Prepared returns the SQL-level prepared statement a PREPARE makes, or nil
@@ -52,7 +53,7 @@ func (p *Planner) preparePrepare(ctx context.Context, conn Conn, a *analysis, st
 	}
 	b.WriteString(" AS")
 	b.WriteString(body)
-	return &Statement{SQL: b.String(), p: p, orig: a.sql, prepared: &Prepared{Name: a.prepare.Name, body: st, types: names}}, nil
+	return &Statement{SQL: b.String(), p: p, orig: a.sql, prepared: &Prepared{Name: a.prepare.Name, body: st, types: names, sql: b.String()}}, nil
 }
 
 // bodyStart is the byte offset just past PREPARE's AS keyword: the first AS
@@ -143,8 +144,24 @@ type executeCall struct {
 
 // PrepareExecute analyses sql, an EXECUTE of prep. Its Bind returns every
 // parameter value of the prepared statement, and Inline splices them in.
+// It returns (nil, nil) when the session's statement of that name is no
+// longer prep (the client replaced it in a way the proxy did not see, such
+// as DEALLOCATE through the extended protocol): the EXECUTE is then
+// PostgreSQL's alone.
 func (p *Planner) PrepareExecute(ctx context.Context, conn Conn, sql string, prep *Prepared) (st *Statement, err error) {
 	defer recovered(p, &st, &err)
+	current := false
+	err = conn.Query(ctx, "SELECT statement = $2 FROM pg_prepared_statements WHERE name = $1", nil,
+		[][]byte{[]byte(prep.Name), []byte(prep.sql)}, nil, nil, func(row [][]byte) error {
+			current = string(row[0]) == "t"
+			return nil
+		})
+	if err != nil {
+		return nil, sideErr(ctx, err, noPosition)
+	}
+	if !current {
+		return nil, nil
+	}
 	tree, err := pg_query.Parse(sql)
 	if err != nil || len(tree.Stmts) != 1 || tree.Stmts[0].Stmt.GetExecuteStmt() == nil {
 		return nil, fmt.Errorf("planner: not an EXECUTE: %q", sql)

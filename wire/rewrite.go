@@ -144,7 +144,11 @@ func (s *session) runSimple(parts []planner.Part) error {
 		}
 		if prep := s.sqlPrepared[p.Execute]; prep != nil {
 			status, failed, err = s.simpleCall(p, func(ctx context.Context) (*planner.Statement, error) {
-				return s.srv.planner.PrepareExecute(ctx, s, p.SQL, prep)
+				st, err := s.srv.planner.PrepareExecute(ctx, s, p.SQL, prep)
+				if st == nil && err == nil {
+					delete(s.sqlPrepared, p.Execute) // replaced behind the proxy's back
+				}
+				return st, err
 			})
 		} else if p.Calls {
 			status, failed, err = s.simpleCall(p, func(ctx context.Context) (*planner.Statement, error) {

@@ -455,6 +455,16 @@ func TestSQLPrepare(t *testing.T) {
 	if got := mustRows("EXECUTE km"); !strings.HasPrefix(got, "[[1 ") {
 		t.Errorf("EXECUTE km after the refusals = %s", got)
 	}
+	// Replaced through the extended protocol, which the proxy does not
+	// follow: EXECUTE finds out and leaves the statement to PostgreSQL.
+	for _, sql := range []string{"DEALLOCATE km", "PREPARE km AS SELECT 7"} {
+		if _, err := c.PgConn().ExecParams(ctx, sql, nil, nil, nil, nil).Close(); err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+	}
+	if got := mustRows("EXECUTE km"); got != "[[7]]" {
+		t.Errorf("EXECUTE of a statement replaced behind the proxy's back = %s, want [[7]]", got)
+	}
 }
 
 func TestInputCap(t *testing.T) {
