@@ -23,7 +23,7 @@ type step struct {
 
 func (s *Statement) bind(ctx context.Context, conn Conn, params [][]byte, formats []int16) ([][]byte, error) {
 	if s.exec != nil {
-		return s.bindExecute(ctx, conn)
+		return s.bindExecute(ctx, conn, params, formats)
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)

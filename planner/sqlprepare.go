@@ -148,7 +148,11 @@ type executeCall struct {
 // longer prep (the client replaced it in a way the proxy did not see, such
 // as DEALLOCATE through the extended protocol): the EXECUTE is then
 // PostgreSQL's alone.
-func (p *Planner) PrepareExecute(ctx context.Context, conn Conn, sql string, prep *Prepared) (st *Statement, err error) {
+//
+// SQL, to Parse for Describe in the extended protocol, is the client's
+// EXECUTE with typed NULLs for the proxy's arrays, so that PostgreSQL types
+// the client's parameters (paramOIDs, as in Parse) as it would have.
+func (p *Planner) PrepareExecute(ctx context.Context, conn Conn, sql string, paramOIDs []uint32, prep *Prepared) (st *Statement, err error) {
 	defer recovered(p, &st, &err)
 	current := false
 	err = conn.Query(ctx, "SELECT statement = $2 FROM pg_prepared_statements WHERE name = $1", nil,
@@ -174,19 +178,32 @@ func (p *Planner) PrepareExecute(ctx context.Context, conn Conn, sql string, pre
 	}
 	names := prep.types
 	exec := &executeCall{body: body}
-	if len(ex.Params) > 0 {
-		// Each argument alone, cast as PostgreSQL would assign it.
-		exprs := make([]string, len(ex.Params))
-		for i, e := range ex.Params {
-			one, err := pg_query.Deparse(&pg_query.ParseResult{Version: tree.Version, Stmts: []*pg_query.RawStmt{{
-				Stmt: &pg_query.Node{Node: &pg_query.Node_SelectStmt{SelectStmt: &pg_query.SelectStmt{
-					TargetList: []*pg_query.Node{{Node: &pg_query.Node_ResTarget{ResTarget: &pg_query.ResTarget{Val: e}}}}}}}}}})
-			if err != nil {
-				return nil, fmt.Errorf("planner: deparse EXECUTE's arguments: %w", err)
-			}
-			exprs[i] = fmt.Sprintf("CAST((%s) AS %s)", strings.TrimPrefix(one, "SELECT "), names[i])
+	// PostgreSQL counts no parameters in a utility statement: EXECUTE
+	// takes only those Parse declares, as it would without the proxy.
+	nparams := len(paramOIDs)
+	// Each argument alone, cast as PostgreSQL would assign it.
+	exprs := make([]string, len(ex.Params))
+	casts := make([]string, len(names))
+	for i, e := range ex.Params {
+		one, err := pg_query.Deparse(&pg_query.ParseResult{Version: tree.Version, Stmts: []*pg_query.RawStmt{{
+			Stmt: &pg_query.Node{Node: &pg_query.Node_SelectStmt{SelectStmt: &pg_query.SelectStmt{
+				TargetList: []*pg_query.Node{{Node: &pg_query.Node_ResTarget{ResTarget: &pg_query.ResTarget{Val: e}}}}}}}}}})
+		if err != nil {
+			return nil, fmt.Errorf("planner: deparse EXECUTE's arguments: %w", err)
 		}
-		exec.args = "SELECT " + strings.Join(exprs, ", ")
+		exprs[i] = strings.TrimPrefix(one, "SELECT ")
+		casts[i] = fmt.Sprintf("CAST((%s) AS %s)", exprs[i], names[i])
+	}
+	if len(exprs) > 0 {
+		exec.args = "SELECT " + strings.Join(casts[:len(exprs)], ", ")
+	}
+	for i := len(exprs); i < len(names); i++ {
+		casts[i] = "NULL::" + names[i]
+	}
+	oids := append([]uint32(nil), paramOIDs...)
+	describe := "EXECUTE " + quoteIdent(prep.Name)
+	if args := append(exprs[:len(exprs):len(exprs)], casts[len(exprs):]...); len(args) > 0 {
+		describe += "(" + strings.Join(args, ", ") + ")"
 	}
 	var text strings.Builder
 	text.WriteString("EXECUTE ")
@@ -200,15 +217,18 @@ func (p *Planner) PrepareExecute(ctx context.Context, conn Conn, sql string, pre
 	if err != nil {
 		return nil, err
 	}
-	return &Statement{SQL: text.String(), p: p, orig: sql, inline: in, exec: exec}, nil
+	return &Statement{SQL: describe, ParamOIDs: oids, ClientParams: nparams, p: p, orig: sql, inline: in, exec: exec}, nil
 }
 
 // bindExecute evaluates an EXECUTE's arguments and runs the prepared
 // statement's calls for them: the arguments then the proxy's arrays.
-func (s *Statement) bindExecute(ctx context.Context, conn Conn) ([][]byte, error) {
+func (s *Statement) bindExecute(ctx context.Context, conn Conn, params [][]byte, formats []int16) ([][]byte, error) {
+	if len(params) != s.ClientParams {
+		return nil, &Error{Code: "08P01", Message: fmt.Sprintf("bind message supplies %d parameters, but prepared statement requires %d", len(params), s.ClientParams)}
+	}
 	var vals [][]byte
 	if s.exec.args != "" {
-		err := conn.Query(ctx, s.exec.args, nil, nil, nil, nil, func(row [][]byte) error {
+		err := conn.Query(ctx, s.exec.args, s.ParamOIDs, params, formats, nil, func(row [][]byte) error {
 			for _, v := range row {
 				if v != nil {
 					v = append(make([]byte, 0, len(v)), v...)

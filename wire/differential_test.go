@@ -973,6 +973,14 @@ func TestDifferentialModelCalls(t *testing.T) {
 			p.exchange("EXECUTE pk")
 			p.exchange("PREPARE pk AS SELECT 2; EXECUTE pk; DEALLOCATE ALL")
 			p.exchange("EXECUTE pk")
+			// The extended protocol: PREPARE and EXECUTE as a driver sends them.
+			p.send(parse("", "PREPARE px AS "+pick(s, kmeans, plain)), bind("", ""), execute("", 0),
+				parse("ex", "EXECUTE px"), describeS("ex"), bind("", "ex"), describeP(""), execute("", 0),
+				bind("a", "ex"), execute("a", 0), syncMsg)
+			p.sync(1)
+			p.send(bind("", "ex"), execute("", 0), syncMsg)
+			p.sync(1)
+			p.exchange("SELECT name FROM pg_prepared_statements ORDER BY 1")
 		}, nil, ""},
 		{"notifications from a Query with a call come at its end", func(s *script, p *peer) {
 			p.exchange("LISTEN ch")

@@ -40,14 +40,6 @@ func (s *session) mentions(sql []byte) bool {
 	return s.srv.planner != nil && s.srv.planner.Mentions(sql)
 }
 
-// sqlPrepareExtended refuses SQL-level PREPARE and EXECUTE of a call
-// statement in the extended protocol, where the proxy does not track them.
-func sqlPrepareExtended() error {
-	return &planner.Error{Code: "0A000",
-		Message: "PREPARE and EXECUTE of a statement that calls model functions work in a simple Query only",
-		Hint:    "Use the driver's prepared statements (protocol-level Parse/Bind) instead."}
-}
-
 // mentionsPrepared reports whether a Query may execute, replace or end one
 // of the session's SQL-level prepared statements that call functions. It
 // costs nothing in a session that has none.
@@ -144,7 +136,7 @@ func (s *session) runSimple(parts []planner.Part) error {
 		}
 		if prep := s.sqlPrepared[p.Execute]; prep != nil {
 			status, failed, err = s.simpleCall(p, func(ctx context.Context) (*planner.Statement, error) {
-				st, err := s.srv.planner.PrepareExecute(ctx, s, p.SQL, prep)
+				st, err := s.srv.planner.PrepareExecute(ctx, s, p.SQL, nil, prep)
 				if st == nil && err == nil {
 					delete(s.sqlPrepared, p.Execute) // replaced behind the proxy's back
 				}
@@ -499,28 +491,34 @@ func (s *session) onParse(n int) error {
 		_, known = s.stmts[string(name)]
 	}
 	var st *planner.Statement
-	if s.mentions(query) {
+	calls := s.mentions(query)
+	var prep *planner.Prepared // an EXECUTE of a PREPARE with calls
+	if !calls && s.mentionsPrepared(query) {
+		if parts, _ := s.srv.planner.Split(string(query)); len(parts) == 1 {
+			prep = s.sqlPrepared[parts[0].Execute]
+		}
+	}
+	if calls || prep != nil {
 		var msg pgproto3.Parse
 		if err := msg.Decode(body); err != nil {
 			return &ProtocolError{"malformed Parse message: " + err.Error()}
 		}
 		ctx, done := s.runContext()
-		st, err = s.srv.planner.Prepare(ctx, s, msg.Query, msg.ParameterOIDs)
-		done()
-		if err == nil && st != nil && st.Prepared() != nil {
-			err = sqlPrepareExtended()
+		if prep != nil {
+			st, err = s.srv.planner.PrepareExecute(ctx, s, msg.Query, msg.ParameterOIDs, prep)
+			if st == nil && err == nil {
+				delete(s.sqlPrepared, prep.Name) // replaced behind the proxy's back
+			}
+		} else {
+			st, err = s.srv.planner.Prepare(ctx, s, msg.Query, msg.ParameterOIDs)
 		}
+		done()
 		if err != nil {
 			if len(name) == 0 {
 				// PostgreSQL drops the unnamed statement before parsing.
 				delete(s.stmts, "")
 			}
 			return s.failExtended(err)
-		}
-	}
-	if st == nil && s.mentionsPrepared(query) {
-		if parts, _ := s.srv.planner.Split(string(query)); len(parts) == 1 && s.sqlPrepared[parts[0].Execute] != nil {
-			return s.failExtended(sqlPrepareExtended())
 		}
 	}
 	if st == nil && !known {
@@ -606,8 +604,16 @@ func (s *session) onBind(n int) error {
 	if err != nil {
 		return s.failExtended(err)
 	}
+	if prep := st.Prepared(); prep != nil {
+		// Recorded before the PREPARE runs, which may yet fail: EXECUTE
+		// checks with the server that the statement is this one.
+		if s.sqlPrepared == nil {
+			s.sqlPrepared = make(map[string]*planner.Prepared)
+		}
+		s.sqlPrepared[prep.Name] = prep
+	}
 	if sql, ok := st.Inline(extra); ok {
-		// COPY takes no parameters: the rows are in the text, parsed
+		// COPY and EXECUTE take no parameters: the values are in the text, parsed
 		// afresh under a name of the proxy's own that the portal is
 		// bound from (closing it would close the portal too).
 		s.q.mu.Lock()
@@ -621,7 +627,9 @@ func (s *session) onBind(n int) error {
 		if err := s.writeUp(&pgproto3.Parse{Name: inlineName, Query: sql}); err != nil {
 			return err
 		}
+		// Every value is in the text now, the client's parameters too.
 		msg.PreparedStatement = inlineName
+		msg.Parameters, msg.ParameterFormatCodes = nil, nil
 		s.inlineOpen = true
 		return s.writeUp(&msg)
 	}

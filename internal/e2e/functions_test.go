@@ -444,16 +444,27 @@ func TestSQLPrepare(t *testing.T) {
 	if err != nil || !strings.Contains(out, "item\n104\n") {
 		t.Errorf("psql PREPARE/EXECUTE: %v\n%s", err, out)
 	}
-	// The extended protocol refuses them clearly.
-	mustRows("PREPARE km AS SELECT * FROM kmeans((SELECT user_id, rating FROM ratings), 2)")
-	for _, sql := range []string{"PREPARE x AS SELECT * FROM kmeans((SELECT user_id, rating FROM ratings), 2)", "EXECUTE km"} {
-		_, err := c.PgConn().ExecParams(ctx, sql, nil, nil, nil, nil).Close()
-		if !errors.As(err, &pgErr) || pgErr.Code != "0A000" {
-			t.Errorf("%s in the extended protocol: want 0A000, got %v", sql, err)
+	// The extended protocol, as drivers speak it: PREPARE, then EXECUTE
+	// parsed, described and bound by pgx. (PostgreSQL counts no parameters
+	// in EXECUTE, so the arguments are literals there too.)
+	if _, err := c.PgConn().ExecParams(ctx, "PREPARE km AS SELECT count(*) FROM kmeans((SELECT user_id, rating FROM ratings), $1)",
+		nil, nil, nil, nil).Close(); err != nil {
+		t.Fatalf("PREPARE in the extended protocol: %v", err)
+	}
+	var n int
+	for _, sql := range []string{"EXECUTE km(2)", "EXECUTE km(1 + 2)", "EXECUTE km(2)"} {
+		if err := c.QueryRow(ctx, sql).Scan(&n); err != nil || n != 8 {
+			t.Errorf("%s in the extended protocol: %d, %v", sql, n, err)
 		}
 	}
-	if got := mustRows("EXECUTE km"); !strings.HasPrefix(got, "[[1 ") {
-		t.Errorf("EXECUTE km after the refusals = %s", got)
+	if err := c.QueryRow(ctx, "EXECUTE km(0)").Scan(&n); !errors.As(err, &pgErr) || pgErr.Code != "22023" {
+		t.Errorf("EXECUTE km(0) in the extended protocol: want the function's 22023, got %v", err)
+	}
+	if err := c.QueryRow(ctx, "EXECUTE km($1)", 2).Scan(&n); err == nil {
+		t.Errorf("EXECUTE km($1) with an argument: want pgx's error (no parameters, as PostgreSQL describes it)")
+	}
+	if got := mustRows("EXECUTE km(2)"); got != "[[8]]" {
+		t.Errorf("EXECUTE km(2) in a simple Query after the extended ones = %s", got)
 	}
 	// Replaced through the extended protocol, which the proxy does not
 	// follow: EXECUTE finds out and leaves the statement to PostgreSQL.
