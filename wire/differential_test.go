@@ -960,6 +960,9 @@ func TestDifferentialModelCalls(t *testing.T) {
 			p.sync(1)
 			p.send(parse("", "COPY ("+pick(s, kmeans, plain)+") TO STDOUT"), bind("", ""), execute("", 0), syncMsg)
 			p.sync(1)
+			// Two portals bound before either runs.
+			p.send(bind("a", "cp"), bind("b", "cp"), execute("a", 0), execute("b", 0), syncMsg)
+			p.sync(1)
 			p.exchange("SELECT name FROM pg_prepared_statements ORDER BY 1")
 			p.exchange("COPY (" + pick(s, kmeansBad, plainBad) + ") TO STDOUT")
 		}, []string{"22023"}, ""},
