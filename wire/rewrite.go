@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 
 	"github.com/flywheeldb/flywheel/catalog"
 	"github.com/flywheeldb/flywheel/planner"
@@ -17,10 +16,10 @@ import (
 const (
 	sideName  = "__flywheel_side"
 	abortName = "__flywheel_abort"
-	// inlineName prefixes the statements that a COPY or EXECUTE with
-	// calls runs from when the client binds it (see onBind): parsed at
-	// every Bind, closed at the next Sync.
-	inlineName = "__flywheel_inline_"
+	// inlineName is the statement a COPY with calls runs from when the
+	// client binds it (see onBind): re-parsed at every Bind, closed at the
+	// next Sync.
+	inlineName = "__flywheel_inline"
 	// abortSQL is a deliberate syntax error. After the proxy itself rejects
 	// a request, it sends this so that PostgreSQL fails the same way it
 	// would have: an open transaction becomes aborted, and the rest of an
@@ -550,9 +549,6 @@ func (s *session) onParse(n int) error {
 	return err
 }
 
-// inlineStatement names the i-th inline statement of a batch.
-func inlineStatement(i int) string { return inlineName + strconv.Itoa(i) }
-
 // sendAwaited sends a request and waits for the server's answer to it:
 // done, failed, or neither when the server skipped it.
 func (s *session) sendAwaited(e entry, write func() error) (done, failed bool, err error) {
@@ -620,24 +616,21 @@ func (s *session) onBind(n int) error {
 		// COPY and EXECUTE take no parameters: the values are in the text, parsed
 		// afresh under a name of the proxy's own that the portal is
 		// bound from (closing it would close the portal too).
-		// One name per Bind until Sync, as portals bound earlier may not
-		// have run yet; a leftover of a batch that failed is closed first.
-		s.inlineOpen++
-		name := inlineStatement(s.inlineOpen)
 		s.q.mu.Lock()
 		s.pushLocked(entry{kind: 'C', act: swallow})
 		s.pushLocked(entry{kind: 'P', act: forward, trim: -1, st: st, swallowOK: true})
 		s.pushLocked(entry{kind: 'B', act: forward, trim: -1})
 		s.q.mu.Unlock()
-		if err := s.writeUp(&pgproto3.Close{ObjectType: 'S', Name: name}); err != nil {
+		if err := s.writeUp(&pgproto3.Close{ObjectType: 'S', Name: inlineName}); err != nil {
 			return err
 		}
-		if err := s.writeUp(&pgproto3.Parse{Name: name, Query: sql}); err != nil {
+		if err := s.writeUp(&pgproto3.Parse{Name: inlineName, Query: sql}); err != nil {
 			return err
 		}
 		// Every value is in the text now, the client's parameters too.
-		msg.PreparedStatement = name
+		msg.PreparedStatement = inlineName
 		msg.Parameters, msg.ParameterFormatCodes = nil, nil
+		s.inlineOpen = true
 		return s.writeUp(&msg)
 	}
 	s.push(entry{kind: 'B', act: forward, trim: -1})

@@ -64,9 +64,9 @@ type session struct {
 	// if the COMMIT does.
 	holdComplete bool
 	held         []byte
-	// inlineOpen counts the proxy's inline statements bound since the
-	// last Sync, which closes them.
-	inlineOpen int
+	// inlineOpen: a Bind used the proxy's statement inlineName, to be
+	// closed at the client's next Sync.
+	inlineOpen bool
 	// lend, when busy polling, lets the upstream goroutine serve the
 	// client goroutine's reads (nil otherwise).
 	lend   *clientSource
@@ -215,12 +215,13 @@ func (s *session) onClient(typ byte, n int) error {
 		return s.forwardBuffered(typ, n, typ)
 	case 'S':
 		s.clientSkip = false
-		// The COPY or EXECUTE portals bound from the proxy's statements
-		// ran to completion in their Executes: drop the statements, so
-		// the session's list of prepared statements is the client's own.
-		for ; s.inlineOpen > 0; s.inlineOpen-- {
+		if s.inlineOpen {
+			// The COPY bound from the proxy's statement ran to completion
+			// in its Execute: drop the statement, so the session's list
+			// of prepared statements is the client's own again.
+			s.inlineOpen = false
 			s.push(entry{kind: 'C', act: swallow})
-			if err := s.writeUp(&pgproto3.Close{ObjectType: 'S', Name: inlineStatement(s.inlineOpen)}); err != nil {
+			if err := s.writeUp(&pgproto3.Close{ObjectType: 'S', Name: inlineName}); err != nil {
 				return err
 			}
 		}
