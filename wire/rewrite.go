@@ -613,9 +613,11 @@ func (s *session) onBind(n int) error {
 		s.sqlPrepared[prep.Name] = prep
 	}
 	if sql, ok := st.Inline(extra); ok {
-		// COPY and EXECUTE take no parameters: the values are in the text, parsed
-		// afresh under a name of the proxy's own that the portal is
-		// bound from (closing it would close the portal too).
+		// COPY and EXECUTE take no parameters: the values are in the
+		// text, parsed afresh under a name of the proxy's own (the
+		// client's unnamed statement stays theirs). A portal outlives the
+		// statement it was bound from, so the next such Bind may replace
+		// it.
 		s.q.mu.Lock()
 		s.pushLocked(entry{kind: 'C', act: swallow})
 		s.pushLocked(entry{kind: 'P', act: forward, trim: -1, st: st, swallowOK: true})

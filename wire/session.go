@@ -216,9 +216,9 @@ func (s *session) onClient(typ byte, n int) error {
 	case 'S':
 		s.clientSkip = false
 		if s.inlineOpen {
-			// The COPY bound from the proxy's statement ran to completion
-			// in its Execute: drop the statement, so the session's list
-			// of prepared statements is the client's own again.
+			// Drop the proxy's inline statement (its portals live on), so
+			// the session's list of prepared statements is the client's
+			// own again.
 			s.inlineOpen = false
 			s.push(entry{kind: 'C', act: swallow})
 			if err := s.writeUp(&pgproto3.Close{ObjectType: 'S', Name: inlineName}); err != nil {
