@@ -178,9 +178,6 @@ func (p *Planner) PrepareExecute(ctx context.Context, conn Conn, sql string, par
 	}
 	names := prep.types
 	exec := &executeCall{body: body}
-	// PostgreSQL counts no parameters in a utility statement: EXECUTE
-	// takes only those Parse declares, as it would without the proxy.
-	nparams := len(paramOIDs)
 	// Each argument alone, cast as PostgreSQL would assign it.
 	exprs := make([]string, len(ex.Params))
 	casts := make([]string, len(names))
@@ -200,6 +197,8 @@ func (p *Planner) PrepareExecute(ctx context.Context, conn Conn, sql string, par
 	for i := len(exprs); i < len(names); i++ {
 		casts[i] = "NULL::" + names[i]
 	}
+	// PostgreSQL counts no parameters in a utility statement: EXECUTE
+	// takes only those Parse declares, as it would without the proxy.
 	oids := append([]uint32(nil), paramOIDs...)
 	describe := "EXECUTE " + quoteIdent(prep.Name)
 	if args := append(exprs[:len(exprs):len(exprs)], casts[len(exprs):]...); len(args) > 0 {
@@ -217,7 +216,7 @@ func (p *Planner) PrepareExecute(ctx context.Context, conn Conn, sql string, par
 	if err != nil {
 		return nil, err
 	}
-	return &Statement{SQL: describe, ParamOIDs: oids, ClientParams: nparams, p: p, orig: sql, inline: in, exec: exec}, nil
+	return &Statement{SQL: describe, ParamOIDs: oids, ClientParams: len(oids), p: p, orig: sql, inline: in, exec: exec}, nil
 }
 
 // bindExecute evaluates an EXECUTE's arguments and runs the prepared

@@ -40,6 +40,19 @@ func (s *session) mentions(sql []byte) bool {
 	return s.srv.planner != nil && s.srv.planner.Mentions(sql)
 }
 
+// rememberPrepared records the SQL-level prepared statement st makes, if
+// it is a PREPARE with calls, for its EXECUTEs.
+func (s *session) rememberPrepared(st *planner.Statement) {
+	prep := st.Prepared()
+	if prep == nil {
+		return
+	}
+	if s.sqlPrepared == nil {
+		s.sqlPrepared = make(map[string]*planner.Prepared)
+	}
+	s.sqlPrepared[prep.Name] = prep
+}
+
 // mentionsPrepared reports whether a Query may execute, replace or end one
 // of the session's SQL-level prepared statements that call functions. It
 // costs nothing in a session that has none.
@@ -341,11 +354,8 @@ func (s *session) simpleCall(p planner.Part, prepare func(context.Context) (*pla
 		return 'I', true, err
 	}
 	status, failed, err := s.awaitSync()
-	if prep := st.Prepared(); prep != nil && err == nil && !failed {
-		if s.sqlPrepared == nil {
-			s.sqlPrepared = make(map[string]*planner.Prepared)
-		}
-		s.sqlPrepared[prep.Name] = prep
+	if err == nil && !failed {
+		s.rememberPrepared(st)
 	}
 	return status, failed, err
 }
@@ -604,14 +614,9 @@ func (s *session) onBind(n int) error {
 	if err != nil {
 		return s.failExtended(err)
 	}
-	if prep := st.Prepared(); prep != nil {
-		// Recorded before the PREPARE runs, which may yet fail: EXECUTE
-		// checks with the server that the statement is this one.
-		if s.sqlPrepared == nil {
-			s.sqlPrepared = make(map[string]*planner.Prepared)
-		}
-		s.sqlPrepared[prep.Name] = prep
-	}
+	// Recorded before a PREPARE runs, which may yet fail: EXECUTE checks
+	// with the server that the statement is this one.
+	s.rememberPrepared(st)
 	if sql, ok := st.Inline(extra); ok {
 		// COPY and EXECUTE take no parameters: the values are in the
 		// text, parsed afresh under a name of the proxy's own (the

@@ -187,11 +187,7 @@ var (
 )
 
 func measurePgbench(ctx context.Context, pgbench string, t benchTarget, mode string, clients int, d time.Duration) (pgbenchResult, error) {
-	machine0, err := machineTicks()
-	if err != nil {
-		return pgbenchResult{}, err
-	}
-	proxy0, err := processTicks(t.pid)
+	machine0, proxy0, err := cpuTicks(t.pid)
 	if err != nil {
 		return pgbenchResult{}, err
 	}
@@ -201,11 +197,7 @@ func measurePgbench(ctx context.Context, pgbench string, t benchTarget, mode str
 	if err != nil {
 		return pgbenchResult{}, fmt.Errorf("pgbench: %w\n%s", err, out)
 	}
-	machine1, err := machineTicks()
-	if err != nil {
-		return pgbenchResult{}, err
-	}
-	proxy1, err := processTicks(t.pid)
+	machine1, proxy1, err := cpuTicks(t.pid)
 	if err != nil {
 		return pgbenchResult{}, err
 	}
@@ -224,6 +216,15 @@ func measurePgbench(ctx context.Context, pgbench string, t benchTarget, mode str
 	r.machineCPU = float64(machine1-machine0) * tickMicros / txns
 	r.proxyCPU = float64(proxy1-proxy0) * tickMicros / txns
 	return r, nil
+}
+
+// cpuTicks reads the machine's busy ticks and process pid's.
+func cpuTicks(pid int) (machine, process int64, err error) {
+	if machine, err = machineTicks(); err != nil {
+		return 0, 0, err
+	}
+	process, err = processTicks(pid)
+	return machine, process, err
 }
 
 // tickMicros is the length of a /proc clock tick: USER_HZ is 100 on every
