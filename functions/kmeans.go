@@ -91,6 +91,12 @@ type KMeansResult struct {
 	Inertia float64   `json:"inertia"`
 	NIter   int       `json:"n_iter"` // iterations of the winning run
 	Scaler  Scaler    `json:"scaler"`
+
+	// scaled and order keep the fit's centres in the scaled space and the
+	// order it compared them in, so Model can reproduce its assignments
+	// exactly.
+	scaled []float64
+	order  []int
 }
 
 const (
@@ -857,6 +863,7 @@ func (km *kmeans) finish(res *KMeansResult, labels []int32, centers []float64) {
 	for c := 0; c < k; c++ {
 		copy(res.Centers[perm[c]*d:perm[c]*d+d], centers[c*d:c*d+d])
 	}
+	res.scaled, res.order = slices.Clone(res.Centers), perm
 	res.Scaler.inverse(res.Centers)
 }
 
