@@ -30,10 +30,8 @@ type session struct {
 	uw     *bufio.Writer // upstream writer, used by the client goroutine only
 	q      queue
 
-	pid       uint32 // the key we gave the client
-	secret    uint32
-	upKey     []byte // the upstream's BackendKeyData body
-	upKeyOnce sync.Once
+	key   cancelKey // the key the client was given; set once, before relay
+	upKey []byte    // the upstream's BackendKeyData body
 
 	// Statements the client prepared that call model functions, by name.
 	stmts map[string]*planner.Statement
