@@ -1220,6 +1220,16 @@ func TestDifferentialModelCalls(t *testing.T) {
 			p.send(closeS("k"), parse("k", "SELECT 'plain now'"), bind("", "k"), describeP(""), execute("", 0), syncMsg)
 			p.sync(1)
 		}, []string{"22012"}, ""},
+		{"pg_terminate_backend while a call reads its input", func(s *script, p *peer) {
+			// The relation argument sleeps upstream; a DO block is the
+			// plain statement that fails before any RowDescription too.
+			p.send(query(pick(s, "SELECT * FROM kmeans((SELECT g, g::float8 FROM generate_series(1, 3) g, pg_sleep(10)), 2)",
+				"DO $$BEGIN PERFORM pg_sleep(10); END$$")))
+			q := s.open()
+			s.waitSleeping(p)
+			q.exchange(fmt.Sprintf("SELECT pg_terminate_backend(%d)", p.pid))
+			p.untilEOF()
+		}, []string{"57P01"}, ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
