@@ -11,7 +11,8 @@ import (
 // upstream until the upstream is ready for queries: the database checks the
 // password (trust, cleartext, MD5, SCRAM-SHA-256), so the proxy stores none
 // and pg_hba.conf stays in force. The upstream's BackendKeyData is kept
-// and the client gets the proxy's own key instead.
+// and the client gets the backend's PID with a secret of the proxy's own
+// (see cancelKey).
 func (s *session) authenticate() error {
 	if err := s.uw.Flush(); err != nil {
 		return err
@@ -47,11 +48,12 @@ func (s *session) authenticate() error {
 				return err
 			}
 		case 'K':
-			s.upKey = append([]byte(nil), body...)
-			var key [8]byte
-			binary.BigEndian.PutUint32(key[:], s.pid)
-			binary.BigEndian.PutUint32(key[4:], s.secret)
-			if err := s.toClient('K', key[:]); err != nil {
+			if err := s.srv.register(s, body); err != nil {
+				return err
+			}
+			s.log = s.log.With("pid", s.key.pid)
+			key := binary.BigEndian.AppendUint32(make([]byte, 0, 4+len(s.key.secret)), s.key.pid)
+			if err := s.toClient('K', append(key, s.key.secret...)); err != nil {
 				return err
 			}
 		case 'Z':

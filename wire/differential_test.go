@@ -9,9 +9,12 @@ package wire_test
 
 import (
 	"bytes"
+	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
 	"os"
@@ -24,6 +27,7 @@ import (
 	"github.com/flywheeldb/flywheel/catalog"
 	"github.com/flywheeldb/flywheel/planner"
 	"github.com/flywheeldb/flywheel/wire"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgproto3"
 )
 
@@ -45,6 +49,9 @@ type peer struct {
 	got     [][]byte
 	oids    map[uint32]uint32 // table OIDs, numbered by first appearance
 	err     error
+	// pid and key are the session's BackendKeyData, as received.
+	pid uint32
+	key []byte
 }
 
 // dialPeer connects to addr, starts a session on db as user postgres (trust)
@@ -94,6 +101,7 @@ func dialPeer(t testing.TB, addr, db string) *peer {
 func (p *peer) normalise(m pgproto3.BackendMessage) []byte {
 	switch m := m.(type) {
 	case *pgproto3.BackendKeyData:
+		p.pid, p.key = m.ProcessID, append([]byte(nil), m.SecretKey...)
 		m.ProcessID = 0
 		for i := range m.SecretKey {
 			m.SecretKey[i] = 0
@@ -723,6 +731,129 @@ func TestDifferentialSessionEnd(t *testing.T) {
 	})
 }
 
+// A client sees its real backend: the process ID in BackendKeyData is
+// PostgreSQL's own, so another session can cancel or terminate it by that
+// ID and find it in pg_stat_activity, as it could on a direct connection.
+func TestDifferentialBackendPID(t *testing.T) {
+	env := newDiffEnv(t, wire.Config{})
+	cases := []struct {
+		name string
+		run  func(s *script, p *peer)
+	}{
+		{"BackendKeyData has pg_backend_pid()", func(s *script, p *peer) {
+			p.exchange(fmt.Sprintf("SELECT pg_backend_pid() = %d AS same", p.pid))
+			p.extended("SELECT pg_backend_pid() = $1::int AS same", strconv.Itoa(int(p.pid)))
+		}},
+		{"pg_stat_activity finds the session by its pid", func(s *script, p *peer) {
+			p.exchange("SELECT 'find me'")
+			q := s.open()
+			q.exchange(fmt.Sprintf("SELECT usename, datname = current_database() AS here, state, query FROM pg_stat_activity WHERE pid = %d", p.pid))
+		}},
+		{"pg_cancel_backend from another session", func(s *script, p *peer) {
+			p.send(query("SELECT pg_sleep(10)"))
+			q := s.open()
+			s.waitSleeping(p)
+			q.exchange(fmt.Sprintf("SELECT pg_cancel_backend(%d)", p.pid))
+			p.sync(1)
+			p.exchange("SELECT 'still usable'")
+			// And in the extended protocol.
+			p.send(parse("", "SELECT pg_sleep(10)"), bind("", ""), execute("", 0), syncMsg)
+			s.waitSleeping(p)
+			q.exchange(fmt.Sprintf("SELECT pg_cancel_backend(%d)", p.pid))
+			p.sync(1)
+		}},
+		{"CancelRequest reaches only its own session", func(s *script, p *peer) {
+			q := s.open()
+			p.send(query("SELECT pg_sleep(1)"))
+			q.send(query("SELECT pg_sleep(10)"))
+			s.waitSleeping(p)
+			s.waitSleeping(q)
+			wrong := append([]byte(nil), p.key...)
+			wrong[0] ^= 1
+			s.cancelRequest(p, p.pid, wrong) // a wrong secret does nothing
+			s.cancelRequest(q, q.pid, q.key)
+			q.sync(1)
+			p.sync(1)
+		}},
+		{"pg_terminate_backend of an idle session", func(s *script, p *peer) {
+			p.exchange("SELECT 1")
+			q := s.open()
+			q.exchange(fmt.Sprintf("SELECT pg_terminate_backend(%d)", p.pid))
+			// PostgreSQL sends the FATAL at once, unasked, and hangs up.
+			p.untilEOF()
+		}},
+		{"pg_terminate_backend of a busy session", func(s *script, p *peer) {
+			p.send(query("SELECT pg_sleep(10)"))
+			q := s.open()
+			s.waitSleeping(p)
+			q.exchange(fmt.Sprintf("SELECT pg_terminate_backend(%d)", p.pid))
+			p.untilEOF()
+		}},
+		{"pg_terminate_backend in the extended protocol", func(s *script, p *peer) {
+			p.send(parse("", "SELECT pg_sleep(10)"), bind("", ""), describeP(""), execute("", 0), syncMsg)
+			q := s.open()
+			s.waitSleeping(p)
+			q.exchange(fmt.Sprintf("SELECT pg_terminate_backend(%d)", p.pid))
+			p.untilEOF()
+		}},
+		{"pg_terminate_backend inside a transaction block", func(s *script, p *peer) {
+			p.exchange("BEGIN")
+			p.exchange("CREATE TEMP TABLE doomed (x int)")
+			q := s.open()
+			q.exchange(fmt.Sprintf("SELECT pg_terminate_backend(%d)", p.pid))
+			p.untilEOF()
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) { env.run(t, c.run) })
+	}
+}
+
+// waitSleeping waits until p's backend is in pg_sleep, looking it up by the
+// pid p was given, on a connection of its own whose messages are not
+// compared.
+func (s *script) waitSleeping(p *peer) {
+	ctx, cancel := context.WithTimeout(context.Background(), readTimeout)
+	defer cancel()
+	c, err := pgx.Connect(ctx, srv.URL(s.db))
+	if err != nil {
+		p.stop(fmt.Errorf("waitSleeping: %w", err))
+	}
+	defer c.Close(context.Background())
+	for {
+		var n int
+		err := c.QueryRow(ctx, "SELECT count(*) FROM pg_stat_activity WHERE pid = $1 AND state = 'active' AND wait_event = 'PgSleep'", int64(p.pid)).Scan(&n)
+		if err != nil {
+			p.stop(fmt.Errorf("waitSleeping: no backend with pid %d in pg_sleep: %w", p.pid, err))
+		}
+		if n == 1 {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// cancelRequest sends a CancelRequest for pid and secret to the script's
+// target and waits until the target has handled it (it closes the
+// connection then), so the cancel has reached the backend on return.
+func (s *script) cancelRequest(p *peer, pid uint32, secret []byte) {
+	c, err := net.DialTimeout("tcp", s.addr, 10*time.Second)
+	if err != nil {
+		p.stop(fmt.Errorf("cancel: %w", err))
+	}
+	defer c.Close()
+	msg := binary.BigEndian.AppendUint32(nil, uint32(12+len(secret)))
+	msg = binary.BigEndian.AppendUint32(msg, 80877102)
+	msg = binary.BigEndian.AppendUint32(msg, pid)
+	if _, err := c.Write(append(msg, secret...)); err != nil {
+		p.stop(fmt.Errorf("cancel: %w", err))
+	}
+	_ = c.SetReadDeadline(time.Now().Add(readTimeout))
+	if _, err := io.Copy(io.Discard, c); err != nil {
+		p.stop(fmt.Errorf("cancel: %w", err))
+	}
+}
+
 // shape keeps what a model-function call must reproduce of the plain
 // statement it stands for: message types, the number of DataRows and
 // RowDescription columns, ParameterDescription and the transaction status,
@@ -1089,6 +1220,16 @@ func TestDifferentialModelCalls(t *testing.T) {
 			p.send(closeS("k"), parse("k", "SELECT 'plain now'"), bind("", "k"), describeP(""), execute("", 0), syncMsg)
 			p.sync(1)
 		}, []string{"22012"}, ""},
+		{"pg_terminate_backend while a call reads its input", func(s *script, p *peer) {
+			// The relation argument sleeps upstream; a DO block is the
+			// plain statement that fails before any RowDescription too.
+			p.send(query(pick(s, "SELECT * FROM kmeans((SELECT g, g::float8 FROM generate_series(1, 3) g, pg_sleep(10)), 2)",
+				"DO $$BEGIN PERFORM pg_sleep(10); END$$")))
+			q := s.open()
+			s.waitSleeping(p)
+			q.exchange(fmt.Sprintf("SELECT pg_terminate_backend(%d)", p.pid))
+			p.untilEOF()
+		}, []string{"57P01"}, ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -451,6 +451,11 @@ func (s *session) errorResponse(err error, offset int) (resp *pgproto3.ErrorResp
 			r.Position = int32(pe.Position + offset)
 		}
 		return r, true
+	case errors.Is(err, errUpstreamGone):
+		// The session is over; the client has been told why, if anyone
+		// knew.
+		return &pgproto3.ErrorResponse{Severity: "FATAL", SeverityUnlocalized: "FATAL", Code: "08006",
+			Message: "terminating connection: the upstream PostgreSQL connection was lost"}, false
 	case errors.Is(err, context.Canceled):
 		return &pgproto3.ErrorResponse{Severity: "ERROR", SeverityUnlocalized: "ERROR", Code: "57014",
 			Message: "canceling statement due to user request"}, true

@@ -62,10 +62,10 @@ type Server struct {
 	upAddr    string
 	upTLS     *tls.Config
 
-	mu       sync.Mutex
-	sessions map[uint32]*session
+	mu sync.Mutex
+	// sessions finds a session by the key its client was given.
+	sessions map[cancelKey]*session
 	conns    map[net.Conn]struct{}
-	nextPID  uint32
 	active   atomic.Int64
 	wg       sync.WaitGroup
 	spin     *spinPolicy // nil: sessions never busy-poll
@@ -99,7 +99,7 @@ func NewServer(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("upstream URL: %w", err)
 	}
 	s := &Server{cfg: cfg, planner: cfg.Planner, log: cfg.Logger,
-		sessions: make(map[uint32]*session), conns: make(map[net.Conn]struct{})}
+		sessions: make(map[cancelKey]*session), conns: make(map[net.Conn]struct{})}
 	s.spin = newSpinPolicy(cfg.BusyPoll, cfg.alwaysSpin)
 	if filepath.IsAbs(pc.Host) {
 		s.upNetwork, s.upAddr = "unix", filepath.Join(pc.Host, ".s.PGSQL."+strconv.Itoa(int(pc.Port)))
@@ -301,9 +301,10 @@ func (s *Server) serveSession(ctx context.Context, c net.Conn, br *bufio.Reader,
 	sctx, cancel = context.WithCancel(ctx)
 	defer cancel()
 	sess.ctx = sctx
-	s.register(sess)
+	// The session is registered for cancels once the upstream has sent
+	// its BackendKeyData (see authenticate).
 	defer s.unregister(sess)
-	sess.log = s.log.With("pid", sess.pid, "user", sm.Parameters["user"])
+	sess.log = s.log.With("user", sm.Parameters["user"])
 
 	if err := sess.writeUp(sm); err != nil {
 		return
@@ -347,28 +348,50 @@ func (s *Server) dialUpstream(ctx context.Context) (net.Conn, error) {
 	return tc, nil
 }
 
-func (s *Server) register(sess *session) {
-	var b [4]byte
-	_, _ = rand.Read(b[:])
+// cancelKey is the key a client cancels its session with: the upstream
+// backend's own process ID, so that the client sees the PID that
+// pg_backend_pid(), pg_stat_activity and the server's log show, and a
+// secret of the proxy's own, so that the upstream's secret never leaves the
+// proxy and a cancel always passes through it (to stop a model computation
+// too). PIDs are unique only per server, and one may be reused once its
+// backend exits while the proxy still holds the old session, so the secret
+// is part of the key.
+type cancelKey struct {
+	pid    uint32
+	secret string
+}
+
+// register gives sess its client key for the upstream's BackendKeyData
+// body upKey and makes the session reachable by CancelRequest. The secret
+// is as long as the upstream's (4 bytes in protocol 3.0, up to 256 in 3.2).
+func (s *Server) register(sess *session, upKey []byte) error {
+	if len(upKey) < 8 || len(upKey) > 4+256 {
+		return &ProtocolError{fmt.Sprintf("malformed BackendKeyData from upstream (%d bytes)", len(upKey))}
+	}
+	if sess.upKey != nil {
+		return &ProtocolError{"second BackendKeyData from upstream"}
+	}
+	sess.upKey = append([]byte(nil), upKey...)
+	secret := make([]byte, len(upKey)-4)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for {
-		s.nextPID++
-		if s.nextPID == 0 {
-			s.nextPID = 1
-		}
-		if _, taken := s.sessions[s.nextPID]; !taken {
-			break
+		_, _ = rand.Read(secret)
+		k := cancelKey{pid: binary.BigEndian.Uint32(upKey), secret: string(secret)}
+		if _, taken := s.sessions[k]; !taken {
+			sess.key = k
+			s.sessions[k] = sess
+			return nil
 		}
 	}
-	sess.pid, sess.secret = s.nextPID, binary.BigEndian.Uint32(b[:])
-	s.sessions[sess.pid] = sess
 }
 
 func (s *Server) unregister(sess *session) {
 	s.mu.Lock()
-	delete(s.sessions, sess.pid)
-	s.mu.Unlock()
+	defer s.mu.Unlock()
+	if s.sessions[sess.key] == sess {
+		delete(s.sessions, sess.key)
+	}
 }
 
 // cancel handles a CancelRequest: it stops the session's model
@@ -377,12 +400,11 @@ func (s *Server) cancel(body []byte) {
 	if len(body) < 12 {
 		return
 	}
-	pid := binary.BigEndian.Uint32(body[4:])
-	secret := binary.BigEndian.Uint32(body[8:])
+	k := cancelKey{pid: binary.BigEndian.Uint32(body[4:]), secret: string(body[8:])}
 	s.mu.Lock()
-	sess := s.sessions[pid]
+	sess := s.sessions[k]
 	s.mu.Unlock()
-	if sess == nil || sess.secret != secret {
+	if sess == nil {
 		return // as PostgreSQL: say nothing
 	}
 	// Upstream first: once PostgreSQL has taken the cancel, the backend

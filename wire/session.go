@@ -30,10 +30,8 @@ type session struct {
 	uw     *bufio.Writer // upstream writer, used by the client goroutine only
 	q      queue
 
-	pid       uint32 // the key we gave the client
-	secret    uint32
-	upKey     []byte // the upstream's BackendKeyData body
-	upKeyOnce sync.Once
+	key   cancelKey // the key the client was given; set once, before relay
+	upKey []byte    // the upstream's BackendKeyData body
 
 	// Statements the client prepared that call model functions, by name.
 	stmts map[string]*planner.Statement
@@ -120,6 +118,8 @@ func (s *session) relay() {
 		}
 		s.q.mu.Unlock()
 		s.client.Close()
+		// A model computation has no one to answer now.
+		s.cancelComputation()
 	}()
 	err := s.clientLoop()
 	if errors.Is(err, errTerminate) {
@@ -331,6 +331,13 @@ func (s *session) onUpstream(typ byte, n int) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	s.lastUp = typ
+	// ErrorResponses are rare and small: peeking at one costs nothing
+	// on the hot path (one too large for the buffer is taken as not fatal).
+	var ended bool
+	if typ == 'E' {
+		b, err := s.ur.r.Peek(n)
+		ended = err == nil && fatal(b)
+	}
 	var err error
 	switch {
 	case (typ == 'A' || typ == 'S') && s.holdComplete:
@@ -350,7 +357,11 @@ func (s *session) onUpstream(typ byte, n int) error {
 		case forward:
 			err = s.forwardResponse(e, typ, n)
 		case swallow:
-			err = s.ur.skip(n)
+			if typ == 'E' {
+				err = s.relayFatal(n)
+			} else {
+				err = s.ur.skip(n)
+			}
 		case capture:
 			err = s.captureResponse(e.side, typ, n)
 		}
@@ -389,8 +400,9 @@ func (s *session) onUpstream(typ byte, n int) error {
 			}
 			q.popLocked()
 		}
-		// Synthetic responses that were waiting for this one go now.
-		for q.n > 0 && q.front().act == synthetic {
+		// Synthetic responses that were waiting for this one go now
+		// (none after a FATAL: the session is over).
+		for !ended && q.n > 0 && q.front().act == synthetic {
 			_, err = s.cw.Write(q.front().syn)
 			q.popLocked()
 		}
@@ -398,10 +410,51 @@ func (s *session) onUpstream(typ byte, n int) error {
 	if err != nil {
 		return err
 	}
+	if ended {
+		// PostgreSQL sends nothing after a FATAL and hangs up: whoever
+		// waits for an answer (the planner's side query, a Sync of the
+		// proxy's own) learns at once that none will come.
+		q.closeLocked(errUpstreamGone)
+		return s.cw.Flush()
+	}
 	if s.ur.r.Buffered() == 0 {
 		return s.cw.Flush()
 	}
 	return nil
+}
+
+// relayFatal reads an ErrorResponse to one of the proxy's own requests,
+// which the client does not see, unless it ends the session (a backend
+// terminated by pg_terminate_backend or at shutdown): the client gets
+// PostgreSQL's own FATAL, as on a direct connection.
+func (s *session) relayFatal(n int) error {
+	body, err := s.ur.body(n)
+	if err != nil || !fatal(body) {
+		return err
+	}
+	return writeFrame(s.cw, 'E', body)
+}
+
+// fatal reports whether an ErrorResponse body has severity FATAL or PANIC.
+func fatal(body []byte) bool {
+	for len(body) > 0 && body[0] != 0 {
+		code := body[0]
+		v, rest, ok := cstring(body[1:])
+		if !ok {
+			return false
+		}
+		// V is the unlocalized severity (9.6 on); S may be translated.
+		if code == 'V' || code == 'S' {
+			if string(v) == "FATAL" || string(v) == "PANIC" {
+				return true
+			}
+			if code == 'V' {
+				return false
+			}
+		}
+		body = rest
+	}
+	return false
 }
 
 // forwardResponse relays one response to the client, adjusting the few
@@ -514,6 +567,11 @@ func (s *session) captureResponse(sq *sideQuery, typ byte, n int) error {
 			return err
 		}
 		sq.err = &er
+		if fatal(body) {
+			// The session ends with it: the client hears it from
+			// PostgreSQL, as on a direct connection (see relayFatal).
+			return writeFrame(s.cw, 'E', body)
+		}
 	}
 	return nil
 }

@@ -659,3 +659,41 @@ func TestProtocol32Negotiated(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// pgx's PID is the backend's: the client's own notifications carry it,
+// another session terminates this one by it, and the client sees
+// PostgreSQL's own FATAL.
+func TestBackendPID(t *testing.T) {
+	url, db := proxyURL(t)
+	ctx := context.Background()
+	c := connect(t, url)
+	var pid uint32
+	if err := c.QueryRow(ctx, "SELECT pg_backend_pid()").Scan(&pid); err != nil {
+		t.Fatal(err)
+	}
+	if got := c.PgConn().PID(); got != pid {
+		t.Fatalf("PgConn().PID() = %d, pg_backend_pid() = %d", got, pid)
+	}
+	// libpq and pgx clients tell their own notifications by this PID.
+	if _, err := c.Exec(ctx, "LISTEN me; NOTIFY me"); err != nil {
+		t.Fatal(err)
+	}
+	wctx, wcancel := context.WithTimeout(ctx, 10*time.Second)
+	defer wcancel()
+	n, err := c.WaitForNotification(wctx)
+	if err != nil || n.PID != pid {
+		t.Fatalf("own notification: %+v %v, want PID %d", n, err, pid)
+	}
+	direct := connect(t, srv.URL(db))
+	var ok bool
+	if err := direct.QueryRow(ctx, "SELECT pg_terminate_backend($1, 10000)", int64(pid)).Scan(&ok); err != nil || !ok {
+		t.Fatalf("pg_terminate_backend(%d): %v %v", pid, ok, err)
+	}
+	qctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	_, err = c.Exec(qctx, "SELECT 1")
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) || pgErr.Code != "57P01" {
+		t.Fatalf("after pg_terminate_backend: want 57P01, got %v", err)
+	}
+}
