@@ -42,7 +42,12 @@ type Arg struct {
 	Default  any
 	// Nullable allows an explicit SQL NULL.
 	Nullable bool
-	Doc      string
+	// Fit marks an argument of fitting (the training relation, the
+	// algorithm's options) of a function that can predict from a stored
+	// model instead: a call with model => neither needs nor takes it, and
+	// flywheel.train takes it as an option of the function's kind.
+	Fit bool
+	Doc string
 }
 
 // OutputColumn is one column of a function's result.
@@ -64,6 +69,13 @@ type Func struct {
 	// Run computes the result. It must honour ctx and return an *ArgError
 	// (SQLSTATE 22023) for a bad argument value.
 	Run func(ctx context.Context, call *Call) (*Result, error)
+	// ModelColumns, when set, gives the result's columns for a call that
+	// predicts from a stored model (a constant model => 'name' argument):
+	// m is that model's deployed version, inputs as for Columns.
+	ModelColumns func(m *Model, inputs [][]InputColumn) ([]OutputColumn, error)
+	// Qualified functions are found only when called as flywheel.name:
+	// the lifecycle functions' names (train, deploy) are common words.
+	Qualified bool
 	// StubReturns is the RETURNS TABLE clause of the stub function created
 	// in the backing database, e.g. "TABLE(key anyelement, cluster integer)".
 	StubReturns string
@@ -71,8 +83,8 @@ type Func struct {
 
 // InputColumn describes one column of a relation argument.
 type InputColumn struct {
-	Name string
-	Type uint32 // type OID
+	Name string `json:"name"`
+	Type uint32 `json:"type"` // type OID
 }
 
 // Catalog is the set of model functions, looked up by lower-case name.

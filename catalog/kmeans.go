@@ -21,11 +21,12 @@ const kmeansDoc = "k-means clustering as scikit-learn 1.2's KMeans does it: gree
 func kmeansArgs() []Arg {
 	return []Arg{
 		{Name: "input", Relation: true, Required: true, Doc: "(key, feature, ...): a key of any type, then numeric features"},
-		{Name: "k", Type: Int4, Required: true, Doc: "number of clusters, 1 .. number of distinct rows"},
-		{Name: "max_iter", Type: Int4, Default: int64(300), Doc: "iterations per restart"},
-		{Name: "n_init", Type: Int4, Default: int64(10), Doc: "restarts; the lowest inertia wins"},
-		{Name: "seed", Type: Int8, Default: int64(0), Doc: "random seed for the k-means++ seeding"},
-		{Name: "scale", Type: Text, Default: "none", Doc: "'none', 'standard' (mean 0, std 1) or 'minmax' ([0, 1]) per feature before clustering"},
+		{Name: "k", Type: Int4, Required: true, Fit: true, Doc: "number of clusters, 1 .. number of distinct rows"},
+		{Name: "max_iter", Type: Int4, Default: int64(300), Fit: true, Doc: "iterations per restart"},
+		{Name: "n_init", Type: Int4, Default: int64(10), Fit: true, Doc: "restarts; the lowest inertia wins"},
+		{Name: "seed", Type: Int8, Default: int64(0), Fit: true, Doc: "random seed for the k-means++ seeding"},
+		{Name: "scale", Type: Text, Default: "none", Fit: true, Doc: "'none', 'standard' (mean 0, std 1) or 'minmax' ([0, 1]) per feature before clustering"},
+		{Name: "model", Type: Text, Default: nil, Nullable: true, Doc: "kmeans: a stored model (flywheel.train(name, 'kmeans', ...)) whose centres and scaling the rows are assigned to, in place of k and fitting"},
 	}
 }
 
@@ -33,12 +34,13 @@ func kmeansArgs() []Arg {
 // its distance to the cluster's centre.
 func KMeans() *Func {
 	return &Func{
-		Name:        "kmeans",
-		Doc:         kmeansDoc + " Returns each row's key, cluster and Euclidean distance to its centre (in the scaled space).",
-		Args:        kmeansArgs(),
-		Columns:     kmeansColumns,
-		Run:         runKMeans,
-		StubReturns: "TABLE(key text, cluster integer, distance double precision)",
+		Name:         "kmeans",
+		Doc:          kmeansDoc + " Returns each row's key, cluster and Euclidean distance to its centre (in the scaled space).",
+		Args:         kmeansArgs(),
+		Columns:      kmeansColumns,
+		ModelColumns: kmeansModelColumns,
+		Run:          runKMeans,
+		StubReturns:  "TABLE(key text, cluster integer, distance double precision)",
 	}
 }
 
@@ -176,6 +178,9 @@ func kmFit(ctx context.Context, fn string, columns func([][]InputColumn) ([]Outp
 }
 
 func runKMeans(ctx context.Context, call *Call) (*Result, error) {
+	if call.Model != nil {
+		return runKMeansModel(ctx, call)
+	}
 	rel, res, err := kmFit(ctx, "kmeans", kmeansColumns, call)
 	if err != nil {
 		return nil, err

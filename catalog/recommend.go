@@ -21,15 +21,16 @@ func Recommend() *Func {
 		Args: []Arg{
 			{Name: "user", Type: AnyType, Required: true, Nullable: true, Doc: "the user, matched to the ratings' user column by its text form"},
 			{Name: "n", Type: Int4, Default: int64(10), Doc: "number of items, >= 1"},
-			{Name: "ratings", Relation: true, Default: nil, Nullable: true, Doc: "(user, item, numeric rating); one row per (user, item)"},
-			{Name: "method", Type: Text, Default: "user_cf", Doc: "'user_cf' or 'nmf'"},
+			{Name: "ratings", Relation: true, Default: nil, Nullable: true, Fit: true, Doc: "(user, item, numeric rating); one row per (user, item)"},
+			{Name: "method", Type: Text, Default: "user_cf", Fit: true, Doc: "'user_cf' or 'nmf'"},
 			{Name: "neighbors", Type: Int4, Default: int64(20), Doc: "user_cf: number of most similar users averaged"},
-			{Name: "k", Type: Int4, Default: int64(10), Doc: "nmf: number of components"},
-			{Name: "model", Type: Text, Default: nil, Nullable: true, Doc: "a stored model's name (the model catalog is not available yet)"},
+			{Name: "k", Type: Int4, Default: int64(10), Fit: true, Doc: "nmf: number of components"},
+			{Name: "model", Type: Text, Default: nil, Nullable: true, Doc: "a stored model (flywheel.train(name, 'recommend', ...)) to predict from, in place of ratings"},
 		},
-		Columns:     recommendColumns,
-		Run:         runRecommend,
-		StubReturns: "TABLE(item text, score double precision, rank integer)",
+		Columns:      recommendColumns,
+		ModelColumns: recommendModelColumns,
+		Run:          runRecommend,
+		StubReturns:  "TABLE(item text, score double precision, rank integer)",
 	}
 }
 
@@ -54,11 +55,14 @@ func recommendColumns(inputs [][]InputColumn) ([]OutputColumn, error) {
 
 func runRecommend(ctx context.Context, call *Call) (*Result, error) {
 	const fn = "recommend"
+	if call.Model != nil {
+		return runRecommendModel(call)
+	}
 	if !call.IsNull("model") {
-		return nil, &ArgError{Func: fn, Arg: "model", Msg: "model catalog not available yet; pass ratings => (SELECT user, item, rating FROM ...)"}
+		return nil, &ArgError{Func: fn, Arg: "model", Msg: "names a stored model, which only a call through Flywheel's planner resolves"}
 	}
 	if call.IsNull("ratings") {
-		return nil, &ArgError{Func: fn, Arg: "ratings", Msg: "is required: pass ratings => (SELECT user, item, rating FROM ...)"}
+		return nil, &ArgError{Func: fn, Arg: "ratings", Msg: "is required: pass ratings => (SELECT user, item, rating FROM ...) or model => 'name'"}
 	}
 	rel, err := call.Relation("ratings")
 	if err != nil {

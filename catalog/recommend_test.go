@@ -114,7 +114,7 @@ func TestRecommendErrors(t *testing.T) {
 		arg  string
 		msg  string
 	}{
-		{"model", map[string]any{"user": int64(1), "model": "m", "ratings": seedRatings()}, "model", "model catalog not available yet"},
+		{"model", map[string]any{"user": int64(1), "model": "m", "ratings": seedRatings()}, "model", "only a call through"},
 		{"no ratings", map[string]any{"user": int64(1)}, "ratings", "required"},
 		{"method", map[string]any{"user": int64(1), "method": "item_cf", "ratings": seedRatings()}, "method", "user_cf"},
 		{"n", map[string]any{"user": int64(1), "n": int64(0), "ratings": seedRatings()}, "n", "at least 1"},

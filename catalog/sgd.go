@@ -20,19 +20,21 @@ func SGDRegress() *Func {
 			"passes stop early, as scikit-learn's do, once the training loss has not improved by 1e-3 per row for 5 passes " +
 			"('adaptive' divides eta by 5 instead).",
 		Args: []Arg{
-			{Name: "train", Relation: true, Required: true, Doc: "(x1, ..., xn, y), numeric, in learning order"},
+			{Name: "train", Relation: true, Required: true, Fit: true, Doc: "(x1, ..., xn, y), numeric, in learning order"},
 			{Name: "predict", Relation: true, Required: true, Doc: "(key, x1, ..., xn): rows to predict"},
-			{Name: "alpha", Type: Float8, Default: 0.0001, Doc: "regularisation strength, >= 0 (> 0 for 'optimal')"},
-			{Name: "eta0", Type: Float8, Default: 0.01, Doc: "initial learning rate, > 0 (unused by 'optimal')"},
-			{Name: "power_t", Type: Float8, Default: 0.25, Doc: "exponent of 'invscaling': eta = eta0 / t^power_t"},
-			{Name: "learning_rate", Type: Text, Default: "invscaling", Doc: "'invscaling', 'constant', 'optimal' or 'adaptive'"},
-			{Name: "penalty", Type: Text, Default: "l2", Doc: "'l2', 'l1', 'elasticnet' or 'none'"},
-			{Name: "epochs", Type: Int4, Default: int64(1), Doc: "passes over train, in order (at most; see above)"},
-			{Name: "l1_ratio", Type: Float8, Default: 0.15, Doc: "L1 share of 'elasticnet', 0 .. 1"},
+			{Name: "alpha", Type: Float8, Default: 0.0001, Fit: true, Doc: "regularisation strength, >= 0 (> 0 for 'optimal')"},
+			{Name: "eta0", Type: Float8, Default: 0.01, Fit: true, Doc: "initial learning rate, > 0 (unused by 'optimal')"},
+			{Name: "power_t", Type: Float8, Default: 0.25, Fit: true, Doc: "exponent of 'invscaling': eta = eta0 / t^power_t"},
+			{Name: "learning_rate", Type: Text, Default: "invscaling", Fit: true, Doc: "'invscaling', 'constant', 'optimal' or 'adaptive'"},
+			{Name: "penalty", Type: Text, Default: "l2", Fit: true, Doc: "'l2', 'l1', 'elasticnet' or 'none'"},
+			{Name: "epochs", Type: Int4, Default: int64(1), Fit: true, Doc: "passes over train, in order (at most; see above)"},
+			{Name: "l1_ratio", Type: Float8, Default: 0.15, Fit: true, Doc: "L1 share of 'elasticnet', 0 .. 1"},
+			{Name: "model", Type: Text, Default: nil, Nullable: true, Doc: "a stored model (flywheel.train(name, 'sgd_regress', ...)) to predict from, in place of train"},
 		},
-		Columns:     sgdColumns,
-		Run:         runSGDRegress,
-		StubReturns: "TABLE(key text, prediction double precision)",
+		Columns:      sgdColumns,
+		ModelColumns: sgdModelColumns,
+		Run:          runSGDRegress,
+		StubReturns:  "TABLE(key text, prediction double precision)",
 	}
 }
 
@@ -85,25 +87,49 @@ func sgdMatrix(fn, arg string, cols []*Column, n int) ([]float64, error) {
 
 func runSGDRegress(ctx context.Context, call *Call) (*Result, error) {
 	const fn = "sgd_regress"
-	train, err := call.Relation("train")
-	if err != nil {
-		return nil, err
-	}
 	pred, err := call.Relation("predict")
 	if err != nil {
 		return nil, err
 	}
-	var tc, pc []InputColumn
-	for _, c := range train.Columns {
-		tc = append(tc, c.InputColumn)
-	}
+	var pc []InputColumn
 	for _, c := range pred.Columns {
 		pc = append(pc, c.InputColumn)
+	}
+	if call.Model != nil {
+		if _, err := sgdModelColumns(call.Model, [][]InputColumn{nil, pc}); err != nil {
+			return nil, err
+		}
+		m, ok := call.Model.State.(*functions.SGDRegressor)
+		if !ok {
+			return nil, kindError(fn, call.Model)
+		}
+		return sgdPredict(m, pred)
+	}
+	if call.IsNull("train") {
+		return nil, &ArgError{Func: fn, Arg: "train", Msg: "is required: pass train => (SELECT x1, ..., y FROM ...) or model => 'name'"}
+	}
+	train, err := call.Relation("train")
+	if err != nil {
+		return nil, err
+	}
+	var tc []InputColumn
+	for _, c := range train.Columns {
+		tc = append(tc, c.InputColumn)
 	}
 	if _, err := sgdColumns([][]InputColumn{tc, pc}); err != nil {
 		return nil, err
 	}
+	m, err := sgdFit(ctx, call, train)
+	if err != nil {
+		return nil, err
+	}
+	return sgdPredict(m, pred)
+}
 
+// sgdFit learns from train's rows with the call's options.
+func sgdFit(ctx context.Context, call *Call, train *Relation) (*functions.SGDRegressor, error) {
+	const fn = "sgd_regress"
+	var err error
 	opt := functions.DefaultSGDOptions()
 	for _, a := range []struct {
 		name string
@@ -147,7 +173,12 @@ func runSGDRegress(ctx context.Context, call *Call) (*Result, error) {
 	if err := m.Fit(ctx, x, y, int(epochs)); err != nil {
 		return nil, kmArgError(fn, "train", err)
 	}
+	return m, nil
+}
 
+// sgdPredict applies a fitted regressor to predict's rows.
+func sgdPredict(m *functions.SGDRegressor, pred *Relation) (*Result, error) {
+	const fn = "sgd_regress"
 	np := pred.Rows()
 	px, err := sgdMatrix(fn, "predict", pred.Columns[1:], np)
 	if err != nil {
@@ -166,4 +197,64 @@ func runSGDRegress(ctx context.Context, call *Call) (*Result, error) {
 		{OutputColumn: OutputColumn{Name: key.Name, Type: key.Type}, From: key, Rows: rows},
 		{OutputColumn: OutputColumn{Name: "prediction", Type: Float8.OID}, Floats: p},
 	}}, nil
+}
+
+func sgdModelColumns(m *Model, inputs [][]InputColumn) ([]OutputColumn, error) {
+	const fn = "sgd_regress"
+	if m.Kind != fn {
+		return nil, kindError(fn, m)
+	}
+	if len(inputs) > 0 && inputs[0] != nil {
+		return nil, &ArgError{Func: fn, Arg: "train", Msg: "pass either train or model, not both"}
+	}
+	if len(inputs) < 2 || inputs[1] == nil {
+		return nil, &TypeError{Func: fn, Column: "predict", Msg: "is required: pass predict => (SELECT key, x1, ..., xn FROM ...)"}
+	}
+	pred := inputs[1]
+	if err := predictFeatures(fn, "predict", m, pred, 0, len(m.Inputs)-1); err != nil {
+		return nil, err
+	}
+	if pred[0].Name == "prediction" {
+		return nil, &TypeError{Func: fn, Column: pred[0].Name, Msg: "the output would have two columns of this name; rename the key in the subquery (AS ...)"}
+	}
+	return []OutputColumn{{Name: pred[0].Name, Type: pred[0].Type}, {Name: "prediction", Type: Float8.OID}}, nil
+}
+
+// fitSGD trains a stored sgd_regress model: its state is the regressor,
+// which a later learn can continue exactly where it stopped.
+func fitSGD(ctx context.Context, call *Call) (*fitted, error) {
+	const fn = "sgd_regress"
+	train, err := call.Relation("train")
+	if err != nil {
+		return nil, err
+	}
+	if len(train.Columns) < 2 {
+		return nil, &TypeError{Func: fn, Column: "train", Msg: fmt.Sprintf("want at least one feature column and the target, got %d columns", len(train.Columns))}
+	}
+	for _, c := range train.Columns {
+		if !c.Numeric() {
+			return nil, &TypeError{Func: fn, Column: c.Name, Msg: "train's columns must be numeric"}
+		}
+	}
+	m, err := sgdFit(ctx, call, train)
+	if err != nil {
+		return nil, err
+	}
+	b, err := m.MarshalBinary()
+	if err != nil {
+		return nil, err
+	}
+	return &fitted{state: b, metrics: map[string]float64{"rows": float64(train.Rows())}}, nil
+}
+
+func decodeSGD(m *Model, state []byte) error {
+	r := &functions.SGDRegressor{}
+	if err := r.UnmarshalBinary(state); err != nil {
+		return err
+	}
+	if err := modelInputs(m, len(r.Coef())+1); err != nil {
+		return err
+	}
+	m.State = r
+	return nil
 }

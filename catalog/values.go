@@ -136,6 +136,15 @@ type Call struct {
 	// a function can build an index of a relation once per batch. Keys
 	// should include the *Relation they derive from.
 	Memo map[any]any
+	// Model is the deployed model a constant model => argument names, nil
+	// without one; the planner resolves it for each execution.
+	Model *Model
+	// DB is the session's own connection and Store the model store, for
+	// the lifecycle functions; Sources holds each given relation
+	// argument's query text by argument name.
+	DB      DB
+	Store   ModelStore
+	Sources map[string]string
 }
 
 // Int returns an integer argument.

@@ -124,7 +124,7 @@ func (p *Planner) lookup(fc *pg_query.FuncCall) *catalog.Func {
 		return nil
 	}
 	f, ok := p.cat.Lookup(name)
-	if !ok {
+	if !ok || f.Qualified && len(fc.Funcname) != 2 {
 		return nil
 	}
 	return f
@@ -525,11 +525,22 @@ func (a *analysis) classifyArgs(s *site, spans [][2]int) error {
 		}
 		s.args[idx] = spec
 	}
+	// A call that predicts from a stored model takes none of the
+	// arguments of fitting: the model was fitted with its own.
+	withModel := false
+	for j, fa := range fn.Args {
+		withModel = withModel || fa.Name == "model" && !fa.Relation && given[j]
+	}
 	for j, fa := range fn.Args {
 		if given[j] {
+			if withModel && fa.Fit {
+				e := a.errorAt(s.start, "22023", fmt.Sprintf("%s: argument %q fits a model; a call with model => predicts from the stored one", fn.Name, fa.Name))
+				e.Hint = "Leave it out (flywheel.model_versions shows the options the model was trained with), or leave out model to fit afresh."
+				return e
+			}
 			continue
 		}
-		if fa.Required {
+		if fa.Required && !(withModel && fa.Fit) {
 			return a.signatureError(s, fmt.Sprintf("function %s: missing argument %q", fn.Name, fa.Name))
 		}
 		s.args[j] = argSpec{kind: argDefault, value: fa.Default}

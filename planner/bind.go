@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/flywheeldb/flywheel/catalog"
@@ -27,6 +28,9 @@ func (s *Statement) bind(ctx context.Context, conn Conn, params [][]byte, format
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
+	// The watch reads statement_timeout while a function runs, and a
+	// lifecycle function runs queries of its own: they take turns.
+	conn = &lockedConn{Conn: conn}
 	w := &timeoutWatch{conn: conn, start: time.Now(), cancel: cancel}
 	defer w.stop()
 	extra, steps, err := s.run(ctx, conn, params, formats, w)
@@ -200,6 +204,14 @@ func (c *call) bindOne(ctx context.Context, conn Conn, s *Statement, params [][]
 	st := step{name: c.fn.Name, calls: 1}
 	b := &budget{fn: c.fn.Name, maxRows: s.p.opts.MaxInputRows, maxByte: s.p.opts.MaxInputBytes}
 	values := make(map[string]any, len(c.args))
+	proto := catalog.Call{Func: c.fn, Values: values, DB: conn, Store: s.p.opts.Models}
+	if c.model != "" {
+		m, err := c.deployed(ctx, s.p)
+		if err != nil {
+			return nil, st, err
+		}
+		proto.Model = m
+	}
 	for i, spec := range c.args {
 		fa := c.fn.Args[i]
 		switch spec.kind {
@@ -223,13 +235,18 @@ func (c *call) bindOne(ctx context.Context, conn Conn, s *Statement, params [][]
 			}
 			values[fa.Name] = rel
 			st.inRows += rel.Rows()
+			if proto.Sources == nil {
+				proto.Sources = map[string]string{}
+			}
+			proto.Sources[fa.Name] = spec.rel.sql
 		}
 	}
 	arrays := make([]arrayBuf, c.arrays())
 	if c.lateral == nil {
 		start := time.Now()
 		res, err := w.run(ctx, func() (*catalog.Result, error) {
-			return c.fn.Run(ctx, &catalog.Call{Func: c.fn, Values: values})
+			call := proto
+			return c.fn.Run(ctx, &call)
 		})
 		st.dur = time.Since(start)
 		if err != nil {
@@ -278,7 +295,9 @@ func (c *call) bindOne(ctx context.Context, conn Conn, s *Statement, params [][]
 		}
 		start := time.Now()
 		res, err := w.run(ctx, func() (*catalog.Result, error) {
-			return c.fn.Run(ctx, &catalog.Call{Func: c.fn, Values: values, Memo: memo})
+			call := proto
+			call.Memo = memo
+			return c.fn.Run(ctx, &call)
 		})
 		st.dur += time.Since(start)
 		if err != nil {
@@ -635,6 +654,10 @@ func (c *call) wrap(ctx context.Context, err error) error {
 	if errors.As(err, &ss) {
 		return err
 	}
+	var ce *catalog.Error
+	if errors.As(err, &ce) {
+		return &Error{Code: ce.Code, Message: ce.Message, Hint: ce.Hint, Position: c.pos}
+	}
 	var ae *catalog.ArgError
 	if errors.As(err, &ae) {
 		return &Error{Code: "22023", Message: err.Error(), Position: c.pos}
@@ -649,4 +672,50 @@ func (c *call) wrap(ctx context.Context, err error) error {
 	// Functions report bad input; anything else untyped is still about
 	// the call's input.
 	return &Error{Code: "22023", Message: fmt.Sprintf("%s: %v", c.fn.Name, err), Position: c.pos}
+}
+
+// deployed resolves the call's model for this execution: the version
+// deployed now, which must give the result the statement was prepared
+// with (PostgreSQL's own rule for a cached plan).
+func (c *call) deployed(ctx context.Context, p *Planner) (*catalog.Model, error) {
+	if p.opts.Models == nil {
+		return nil, &Error{Code: "55000", Message: "this Flywheel runs without a model store", Position: c.pos}
+	}
+	m, err := p.opts.Models.Deployed(ctx, c.model)
+	if err != nil {
+		return nil, c.wrap(ctx, err)
+	}
+	out, err := c.columns(m, c.inputs)
+	if err != nil {
+		return nil, c.wrap(ctx, err)
+	}
+	same := len(out) == len(c.out)
+	for i := 0; same && i < len(out); i++ {
+		same = out[i] == c.out[i]
+	}
+	if !same {
+		return nil, &Error{Code: "0A000", Message: "cached plan must not change result type", Position: c.pos,
+			Detail: fmt.Sprintf("model %q version %d has other columns than the version the statement was prepared with", m.Name, m.Version),
+			Hint:   "Prepare the statement again."}
+	}
+	return m, nil
+}
+
+// lockedConn lets one execution's users of the connection take turns.
+type lockedConn struct {
+	Conn
+	mu sync.Mutex
+}
+
+func (l *lockedConn) Query(ctx context.Context, sql string, paramOIDs []uint32, params [][]byte, formats []int16,
+	cols func([]catalog.InputColumn) error, row func([][]byte) error) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.Conn.Query(ctx, sql, paramOIDs, params, formats, cols, row)
+}
+
+func (l *lockedConn) Describe(ctx context.Context, sql string, paramOIDs []uint32) ([]uint32, []catalog.InputColumn, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.Conn.Describe(ctx, sql, paramOIDs)
 }

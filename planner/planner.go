@@ -39,6 +39,9 @@ type Options struct {
 	// MaxInputBytes caps the bytes one call reads. Zero means 1 GiB.
 	MaxInputBytes int64
 	Logger        *slog.Logger
+	// Models is the model store that model => arguments and the
+	// lifecycle functions (flywheel.train, ...) use; nil refuses them.
+	Models catalog.ModelStore
 }
 
 const (
@@ -74,7 +77,19 @@ func New(cat *catalog.Catalog, opts Options) *Planner {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	p := &Planner{cat: cat, opts: opts}
-	for _, n := range cat.Names() {
+	names := cat.Names()
+	for _, f := range cat.Funcs() {
+		if f.Qualified {
+			// Called only as flywheel.name: the schema's name is the
+			// cheaper mark (train would match every CONSTRAINT).
+			names = append(names, catalog.StubSchema)
+			break
+		}
+	}
+	for _, n := range names {
+		if f, ok := cat.Lookup(n); ok && f.Qualified {
+			continue
+		}
 		b := []byte(n)
 		for i, c := range b {
 			b[i] = lower(c)

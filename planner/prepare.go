@@ -30,6 +30,60 @@ type call struct {
 	// whose text form constant and parameter anyelement arguments take at
 	// Bind (see keyText); 0 when the function can match them as they are.
 	keyType uint32
+	// model is the name a constant model => argument gives, "" if none:
+	// Bind resolves it to the deployed version at each execution.
+	model  string
+	inputs [][]catalog.InputColumn // relation arguments' columns, for columns at Bind
+}
+
+// columns is the call's result shape, predicting from model when it is
+// set.
+func (c *call) columns(model *catalog.Model, inputs [][]catalog.InputColumn) ([]catalog.OutputColumn, error) {
+	if model == nil {
+		return c.fn.Columns(inputs)
+	}
+	if c.fn.ModelColumns == nil {
+		return nil, &catalog.ArgError{Func: c.fn.Name, Arg: "model", Msg: "this function cannot predict from a stored model"}
+	}
+	return c.fn.ModelColumns(model, inputs)
+}
+
+// callModel resolves a call's model => argument, which must be a
+// constant: the model decides the result's columns, which a statement
+// must know before it runs.
+func (p *Planner) callModel(ctx context.Context, a *analysis, s *site) (*catalog.Model, error) {
+	for i, fa := range s.fn.Args {
+		if fa.Name != "model" || fa.Relation {
+			continue
+		}
+		spec := s.args[i]
+		switch spec.kind {
+		case argDefault:
+			return nil, nil
+		case argConst:
+			name, ok := spec.value.(string)
+			if !ok {
+				return nil, nil // NULL: no model
+			}
+			if p.opts.Models == nil {
+				return nil, a.errorAt(spec.loc, "55000", "this Flywheel runs without a model store")
+			}
+			m, err := p.opts.Models.Deployed(ctx, name)
+			var ce *catalog.Error
+			if errors.As(err, &ce) {
+				return nil, &Error{Code: ce.Code, Message: ce.Message, Hint: ce.Hint, Position: a.charPos(spec.loc)}
+			}
+			if err != nil {
+				return nil, err
+			}
+			return m, nil
+		default:
+			e := a.errorAt(spec.loc, "0A000", fmt.Sprintf("the model argument of %s must be a constant", s.fn.Name))
+			e.Hint = "The model decides the result's columns, which PostgreSQL must know before the statement runs: write its name as a literal."
+			return nil, e
+		}
+	}
+	return nil, nil
 }
 
 // lateral is the side query that fetches the distinct values of a call's
@@ -122,6 +176,16 @@ func (p *Planner) prepare(ctx context.Context, conn Conn, a *analysis, clientOID
 				key = cols[0].Type
 			}
 		}
+		model, err := p.callModel(ctx, a, s)
+		if err != nil {
+			return nil, err
+		}
+		if model != nil {
+			c.model = model.Name
+			if key == 0 && len(model.Inputs) > 0 {
+				key = model.Inputs[0].Type // the model's user or item key
+			}
+		}
 		// anyelement scalars (a user or item key) take the type of the
 		// first relation's key column.
 		if key == 0 {
@@ -135,10 +199,11 @@ func (p *Planner) prepare(ctx context.Context, conn Conn, a *analysis, clientOID
 				setType(spec.param, key)
 			}
 		}
-		out, err := s.fn.Columns(inputs)
+		out, err := c.columns(model, inputs)
 		if err != nil {
 			return nil, c.wrap(ctx, err)
 		}
+		c.inputs = inputs
 		if len(out) == 0 {
 			return nil, fmt.Errorf("planner: %s declares no output columns", s.fn.Name)
 		}

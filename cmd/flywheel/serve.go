@@ -16,6 +16,7 @@ import (
 
 	"github.com/flywheeldb/flywheel/catalog"
 	"github.com/flywheeldb/flywheel/internal/pgserver"
+	"github.com/flywheeldb/flywheel/models"
 	"github.com/flywheeldb/flywheel/planner"
 	"github.com/flywheeldb/flywheel/wire"
 	"github.com/jackc/pgx/v5"
@@ -31,6 +32,7 @@ type serveFlags struct {
 	busyPoll                  time.Duration
 	demo                      bool
 	cpuProfile                string
+	modelCacheBytes           int64
 }
 
 func newServeFlagSet(f *serveFlags) *flag.FlagSet {
@@ -56,6 +58,7 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.busyPoll, "busy-poll", 200*time.Microsecond, "how long a busy session polls its sockets instead of sleeping, while CPUs are idle (lower latency for some CPU); 0 turns it off")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.BoolVar(&f.demo, "demo", false, "load the demo warehouse (scale 1) on first start")
+	fs.Int64Var(&f.modelCacheBytes, "model-cache-bytes", 1<<30, "memory for deployed models kept decoded (least recently used go first)")
 	fs.StringVar(&f.cpuProfile, "cpu-profile", "", "write a Go CPU profile to this file until shutdown (diagnostics)")
 }
 
@@ -138,7 +141,14 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		tlsCfg = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
-	pl := planner.New(cat, f.plannerOptions(log))
+	store, err := models.Open(ctx, models.Config{URL: upstream, CacheBytes: f.modelCacheBytes, Decode: catalog.DecodeModel, Logger: log})
+	if err != nil {
+		return fmt.Errorf("model store: %w", err)
+	}
+	defer store.Close()
+	opts := f.plannerOptions(log)
+	opts.Models = store
+	pl := planner.New(cat, opts)
 	srv, err := wire.NewServer(wire.Config{Upstream: upstream, TLS: tlsCfg, MaxConnections: f.maxConns,
 		StartupTimeout: f.startupTimeout, Planner: pl, Logger: log, BusyPoll: f.busyPoll})
 	if err != nil {

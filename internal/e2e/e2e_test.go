@@ -13,6 +13,7 @@ import (
 	"github.com/flywheeldb/flywheel/catalog"
 	"github.com/flywheeldb/flywheel/internal/clients"
 	"github.com/flywheeldb/flywheel/internal/pgtest"
+	"github.com/flywheeldb/flywheel/models"
 	"github.com/flywheeldb/flywheel/planner"
 	"github.com/flywheeldb/flywheel/wire"
 	"github.com/jackc/pgx/v5"
@@ -58,6 +59,14 @@ func serveProxy(t testing.TB, db string, opts planner.Options) string {
 	direct.Close(ctx)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if opts.Models == nil {
+		store, err := models.Open(ctx, models.Config{URL: srv.URL(db), Decode: catalog.DecodeModel})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(store.Close) // after the proxy's cleanup below: cleanups run last first
+		opts.Models = store
 	}
 	s, err := wire.NewServer(wire.Config{Upstream: srv.URL(db), Planner: planner.New(cat, opts)})
 	if err != nil {

@@ -1,0 +1,95 @@
+package catalog
+
+import (
+	"context"
+
+	"github.com/flywheeldb/flywheel/functions"
+)
+
+// A stored kmeans model is the fit's functions.KMeansModel: centres in
+// scaled space, numbered as the one-shot call numbers its clusters, and
+// the scaling. Assigning the training rows gives the one-shot result.
+func kmeansKind() *modelKind {
+	return &modelKind{
+		fn: KMeans, input: "input", fit: fitKMeans, decode: decodeKMeans, primary: "inertia",
+	}
+}
+
+func fitKMeans(ctx context.Context, call *Call) (*fitted, error) {
+	_, res, err := kmFit(ctx, "kmeans", kmeansColumns, call)
+	if err != nil {
+		return nil, err
+	}
+	b, err := res.Model().MarshalBinary()
+	if err != nil {
+		return nil, err
+	}
+	return &fitted{state: b, metrics: map[string]float64{"inertia": res.Inertia, "k": float64(res.K), "n_iter": float64(res.NIter)}}, nil
+}
+
+func decodeKMeans(m *Model, state []byte) error {
+	km := &functions.KMeansModel{}
+	if err := km.UnmarshalBinary(state); err != nil {
+		return err
+	}
+	if err := modelInputs(m, km.D+1); err != nil {
+		return err
+	}
+	m.State = km
+	return nil
+}
+
+func kmeansModelColumns(m *Model, inputs [][]InputColumn) ([]OutputColumn, error) {
+	if m.Kind != "kmeans" {
+		return nil, kindError("kmeans", m)
+	}
+	in, err := kmInputColumns("kmeans", inputs)
+	if err != nil {
+		return nil, err
+	}
+	if err := predictFeatures("kmeans", "input", m, in, 1, len(m.Inputs)); err != nil {
+		return nil, err
+	}
+	return kmeansColumns(inputs)
+}
+
+// runKMeansModel assigns the input's rows to a stored model's clusters.
+func runKMeansModel(ctx context.Context, call *Call) (*Result, error) {
+	const fn = "kmeans"
+	km, ok := call.Model.State.(*functions.KMeansModel)
+	if !ok {
+		return nil, kindError(fn, call.Model)
+	}
+	rel, err := call.Relation("input")
+	if err != nil {
+		return nil, err
+	}
+	var cols []InputColumn
+	for _, c := range rel.Columns {
+		cols = append(cols, c.InputColumn)
+	}
+	if _, err := kmeansModelColumns(call.Model, [][]InputColumn{cols}); err != nil {
+		return nil, err
+	}
+	n := rel.Rows()
+	x, err := sgdMatrix(fn, "input", rel.Columns[1:], n)
+	if err != nil {
+		return nil, err
+	}
+	labels, dist, err := km.Assign(x, n)
+	if err != nil {
+		return nil, kmArgError(fn, "input", err)
+	}
+	rows := make([]int, n)
+	clusters := make([]int64, n)
+	for i, l := range labels {
+		rows[i] = i
+		clusters[i] = int64(l)
+	}
+	key := rel.Columns[0]
+	return &Result{Columns: []ResultColumn{
+		{OutputColumn: OutputColumn{Name: key.Name, Type: key.Type}, From: key, Rows: rows},
+		{OutputColumn: OutputColumn{Name: "cluster", Type: Int4.OID}, Ints: clusters},
+		{OutputColumn: OutputColumn{Name: "distance", Type: Float8.OID}, Floats: dist},
+	}}, nil
+}

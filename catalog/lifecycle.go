@@ -1,0 +1,336 @@
+package catalog
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+)
+
+// The model lifecycle functions, called as flywheel.train(...),
+// flywheel.deploy(...) and so on. They run in the proxy like the model
+// functions, and write through the session's connection, so they belong
+// to its transaction.
+
+// trainOwn reports whether an argument is train's own; the rest are the
+// kinds' options.
+func trainOwn(name string) bool {
+	switch name {
+	case "name", "kind", "input", "holdout", "promote":
+		return true
+	}
+	return false
+}
+
+// Jsonb is the type of metrics columns.
+var Jsonb = Type{"jsonb", 3802}
+
+// Train declares flywheel.train(name, kind, input, <options>, holdout,
+// promote): fit a model once and store it as the name's next version.
+func Train() *Func {
+	kinds := modelKinds()
+	names := make([]string, 0, len(kinds))
+	for n := range kinds {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	args := []Arg{
+		{Name: "name", Type: Text, Required: true, Doc: "the model's name; the same name again makes its next version"},
+		{Name: "kind", Type: Text, Required: true, Doc: "the function whose fit is stored: " + quoteList(names)},
+		{Name: "input", Relation: true, Required: true, Doc: "the relation the function takes to fit: recommend's ratings, kmeans's input, sgd_regress's train"},
+		{Name: "holdout", Type: Float8, Default: 0.0, Doc: "share of the input, 0 .. 0.9, held out to measure the version (a deterministic split: by key hash, for sgd_regress the last rows)"},
+		{Name: "promote", Type: Text, Default: "always", Doc: "'always' deploys the new version, 'if_better' only when its primary holdout metric beats the deployed version's, 'never' keeps it as a challenger"},
+	}
+	// Every kind's training options, once each, defaulting to the kind's
+	// own default (NULL here).
+	seen := map[string]bool{}
+	for _, a := range args {
+		seen[a.Name] = true
+	}
+	for _, n := range names {
+		k := kinds[n]
+		for _, a := range k.fn().Args {
+			if a.Relation || !a.Fit || seen[a.Name] {
+				continue
+			}
+			seen[a.Name] = true
+			args = append(args, Arg{Name: a.Name, Type: a.Type, Default: nil, Nullable: true, Doc: n + ": " + a.Doc})
+		}
+	}
+	return &Func{
+		Name:      "train",
+		Qualified: true,
+		Doc: "Trains a model once and stores it in the database as the name's next version (schema flywheel: views models and model_versions). " +
+			"Calls then predict from it with model => name, e.g. recommend(user, n, model => 'recs'), without fitting again. " +
+			"Options not given take the kind's defaults. Part of the session's transaction: ROLLBACK leaves no version. " +
+			"Returns the version made, its training rows, metrics (jsonb), whether it was deployed and the training time in milliseconds.",
+		Args:        args,
+		Columns:     fixedColumns(lifecycleColumns()),
+		Run:         runTrain,
+		StubReturns: "TABLE(model text, version integer, kind text, rows bigint, metrics jsonb, deployed boolean, train_ms double precision)",
+	}
+}
+
+func lifecycleColumns() []OutputColumn {
+	return []OutputColumn{
+		{Name: "model", Type: Text.OID}, {Name: "version", Type: Int4.OID}, {Name: "kind", Type: Text.OID},
+		{Name: "rows", Type: Int8.OID}, {Name: "metrics", Type: Jsonb.OID}, {Name: "deployed", Type: Bool.OID},
+		{Name: "train_ms", Type: Float8.OID},
+	}
+}
+
+// fixedColumns is a Columns for a function whose result never depends on
+// its input's columns.
+func fixedColumns(out []OutputColumn) func([][]InputColumn) ([]OutputColumn, error) {
+	return func([][]InputColumn) ([]OutputColumn, error) { return out, nil }
+}
+
+func quoteList(names []string) string {
+	q := make([]string, len(names))
+	for i, n := range names {
+		q[i] = "'" + n + "'"
+	}
+	return strings.Join(q, ", ")
+}
+
+// store returns the call's model store, or the error for its absence.
+func store(call *Call) (ModelStore, error) {
+	if call.Store == nil || call.DB == nil {
+		return nil, &Error{Code: "55000", Message: "this Flywheel runs without a model store"}
+	}
+	return call.Store, nil
+}
+
+// modelName reads a non-empty name argument.
+func modelName(call *Call) (string, error) {
+	name, err := call.String("name")
+	if err == nil && strings.TrimSpace(name) == "" {
+		err = &ArgError{Func: call.Func.Name, Arg: "name", Msg: "must not be empty"}
+	}
+	return name, err
+}
+
+func runTrain(ctx context.Context, call *Call) (*Result, error) {
+	const fn = "train"
+	st, err := store(call)
+	if err != nil {
+		return nil, err
+	}
+	name, err := modelName(call)
+	if err != nil {
+		return nil, err
+	}
+	kindName, err := call.String("kind")
+	if err != nil {
+		return nil, err
+	}
+	kinds := modelKinds()
+	k, ok := kinds[kindName]
+	if !ok {
+		var names []string
+		for n := range kinds {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		return nil, &Error{Code: "22023", Message: fmt.Sprintf("train: %q is not a kind of model", kindName),
+			Hint: "kind is the function whose fit is stored: " + quoteList(names) + "."}
+	}
+	holdout, err := call.Float("holdout")
+	if err != nil {
+		return nil, err
+	}
+	if holdout < 0 || holdout > 0.9 {
+		return nil, &ArgError{Func: fn, Arg: "holdout", Msg: fmt.Sprintf("must be between 0 and 0.9, got %g", holdout)}
+	}
+	promote, err := call.String("promote")
+	if err != nil {
+		return nil, err
+	}
+	if promote != "always" && promote != "if_better" && promote != "never" {
+		return nil, &ArgError{Func: fn, Arg: "promote", Msg: fmt.Sprintf("must be 'always', 'if_better' or 'never', got %q", promote)}
+	}
+	rel, err := call.Relation("input")
+	if err != nil {
+		return nil, err
+	}
+
+	// The kind's own call: its defaults, the options given, the input.
+	kfn := k.fn()
+	kc := &Call{Func: kfn, Values: map[string]any{}}
+	options := map[string]any{}
+	for _, a := range kfn.Args {
+		if !a.Relation {
+			kc.Values[a.Name] = a.Default
+		}
+	}
+	for _, a := range call.Func.Args {
+		v := call.Values[a.Name]
+		if trainOwn(a.Name) || v == nil {
+			continue
+		}
+		i := slices.IndexFunc(kfn.Args, func(b Arg) bool { return b.Name == a.Name })
+		if i < 0 || !kfn.Args[i].Fit {
+			return nil, &ArgError{Func: fn, Arg: a.Name, Msg: fmt.Sprintf("is not an option of %s models", kindName)}
+		}
+		kc.Values[a.Name] = v
+	}
+	for _, a := range kfn.Args {
+		if !a.Relation && a.Fit {
+			options[a.Name] = kc.Values[a.Name]
+		}
+	}
+	inputs := make([]InputColumn, len(rel.Columns))
+	for i, c := range rel.Columns {
+		inputs[i] = c.InputColumn
+	}
+	t := &Trained{Name: name, Kind: kindName, Inputs: inputs, Options: options, Source: call.Sources["input"],
+		Rows: int64(rel.Rows()), Primary: k.primary, Higher: k.higher, Promote: promote}
+
+	start := time.Now()
+	f, err := k.fit(ctx, withRelation(kc, k.input, rel))
+	t.TrainMS = float64(time.Since(start).Microseconds()) / 1000
+	if err != nil {
+		if ctx.Err() == nil {
+			st.Failed(ctx, t, err)
+		}
+		return nil, err
+	}
+	t.State, t.Metrics = f.state, f.metrics
+	saved, err := st.Save(ctx, call.DB, t)
+	if err != nil {
+		return nil, err
+	}
+	return savedResult(saved, saved.Deployed == saved.Version), nil
+}
+
+// withRelation returns call with a relation argument set.
+func withRelation(call *Call, name string, rel *Relation) *Call {
+	c := *call
+	c.Values = make(map[string]any, len(call.Values)+1)
+	for k, v := range call.Values {
+		c.Values[k] = v
+	}
+	c.Values[name] = rel
+	return &c
+}
+
+// savedResult is the one row a lifecycle function returns.
+func savedResult(s *Saved, deployed bool) *Result {
+	metrics := string(s.Metrics)
+	if metrics == "" {
+		metrics = "{}"
+	}
+	return &Result{Columns: []ResultColumn{
+		{OutputColumn: OutputColumn{Name: "model", Type: Text.OID}, Texts: []string{s.Name}},
+		{OutputColumn: OutputColumn{Name: "version", Type: Int4.OID}, Ints: []int64{int64(s.Version)}},
+		{OutputColumn: OutputColumn{Name: "kind", Type: Text.OID}, Texts: []string{s.Kind}},
+		{OutputColumn: OutputColumn{Name: "rows", Type: Int8.OID}, Ints: []int64{s.Rows}},
+		{OutputColumn: OutputColumn{Name: "metrics", Type: Jsonb.OID}, Texts: []string{metrics}},
+		{OutputColumn: OutputColumn{Name: "deployed", Type: Bool.OID}, Texts: []string{boolText(deployed)}},
+		{OutputColumn: OutputColumn{Name: "train_ms", Type: Float8.OID}, Floats: []float64{s.TrainMS}},
+	}}
+}
+
+func boolText(b bool) string {
+	if b {
+		return "true"
+	}
+	return "false"
+}
+
+// Deploy declares flywheel.deploy(name, version).
+func Deploy() *Func {
+	return &Func{
+		Name: "deploy", Qualified: true,
+		Doc: "Makes a stored version the one calls with model => name use, in every session and every Flywheel on the database once the transaction commits.",
+		Args: []Arg{
+			{Name: "name", Type: Text, Required: true, Doc: "the model"},
+			{Name: "version", Type: Int4, Required: true, Doc: "the version to deploy (flywheel.model_versions lists them)"},
+		},
+		Columns: fixedColumns(lifecycleColumns()),
+		Run: func(ctx context.Context, call *Call) (*Result, error) {
+			st, err := store(call)
+			if err != nil {
+				return nil, err
+			}
+			name, err := modelName(call)
+			if err != nil {
+				return nil, err
+			}
+			v, err := call.Int("version")
+			if err != nil {
+				return nil, err
+			}
+			if v < 1 || v > math.MaxInt32 {
+				return nil, &Error{Code: "22023", Message: fmt.Sprintf("model %q has no version %d", name, v), Hint: "Versions are numbered from 1; flywheel.model_versions lists them."}
+			}
+			s, err := st.Deploy(ctx, call.DB, name, int(v))
+			if err != nil {
+				return nil, err
+			}
+			return savedResult(s, true), nil
+		},
+		StubReturns: "TABLE(model text, version integer, kind text, rows bigint, metrics jsonb, deployed boolean, train_ms double precision)",
+	}
+}
+
+// Rollback declares flywheel.rollback(name).
+func Rollback() *Func {
+	return &Func{
+		Name: "rollback", Qualified: true,
+		Doc:     "Deploys again the version that was deployed before the current one. Repeatable: each rollback goes one deployment further back.",
+		Args:    []Arg{{Name: "name", Type: Text, Required: true, Doc: "the model"}},
+		Columns: fixedColumns(lifecycleColumns()),
+		Run: func(ctx context.Context, call *Call) (*Result, error) {
+			st, err := store(call)
+			if err != nil {
+				return nil, err
+			}
+			name, err := modelName(call)
+			if err != nil {
+				return nil, err
+			}
+			s, err := st.Rollback(ctx, call.DB, name)
+			if err != nil {
+				return nil, err
+			}
+			return savedResult(s, true), nil
+		},
+		StubReturns: "TABLE(model text, version integer, kind text, rows bigint, metrics jsonb, deployed boolean, train_ms double precision)",
+	}
+}
+
+// DropModel declares flywheel.drop_model(name).
+func DropModel() *Func {
+	return &Func{
+		Name: "drop_model", Qualified: true,
+		Doc:  "Removes a model and every version of it. Returns the model's name, kind and the version that was deployed.",
+		Args: []Arg{{Name: "name", Type: Text, Required: true, Doc: "the model"}},
+		Columns: fixedColumns([]OutputColumn{
+			{Name: "model", Type: Text.OID}, {Name: "kind", Type: Text.OID}, {Name: "deployed_version", Type: Int4.OID},
+		}),
+		Run: func(ctx context.Context, call *Call) (*Result, error) {
+			st, err := store(call)
+			if err != nil {
+				return nil, err
+			}
+			name, err := modelName(call)
+			if err != nil {
+				return nil, err
+			}
+			s, err := st.Drop(ctx, call.DB, name)
+			if err != nil {
+				return nil, err
+			}
+			return &Result{Columns: []ResultColumn{
+				{OutputColumn: OutputColumn{Name: "model", Type: Text.OID}, Texts: []string{s.Name}},
+				{OutputColumn: OutputColumn{Name: "kind", Type: Text.OID}, Texts: []string{s.Kind}},
+				{OutputColumn: OutputColumn{Name: "deployed_version", Type: Int4.OID}, Ints: []int64{int64(s.Version)}, Nulls: []bool{s.Version == 0}},
+			}}, nil
+		},
+		StubReturns: "TABLE(model text, kind text, deployed_version integer)",
+	}
+}

@@ -1,0 +1,247 @@
+package catalog
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/flywheeldb/flywheel/functions"
+)
+
+// recommendModel is a stored recommend model: the ratings' users and items
+// with the method's index.
+type recommendModel struct {
+	method       string
+	users, items *functions.KeyIndex[string]
+	itemCol      *Column // the items' keys, for results
+	userType     InputColumn
+	cf           *functions.UserCF
+	nmf          *functions.NMFModel
+	// ratedPtr/rated list each user's rated items (nmf: they are not
+	// recommended again).
+	ratedPtr []int
+	rated    []int32
+}
+
+// State format "recommend" v1: method, user keys, item keys, then for
+// user_cf the UserCF state, for nmf the NMFModel state and the rated
+// items as a CSR by user (ptr, items).
+const (
+	recommendStateKind    = "recommend"
+	recommendStateVersion = 1
+)
+
+func recommendKind() *modelKind {
+	return &modelKind{
+		fn: Recommend, input: "ratings", fit: fitRecommend, decode: decodeRecommend,
+	}
+}
+
+func fitRecommend(ctx context.Context, call *Call) (*fitted, error) {
+	const fn = "recommend"
+	rel, err := call.Relation("ratings")
+	if err != nil {
+		return nil, err
+	}
+	if len(rel.Columns) != 3 {
+		return nil, &TypeError{Func: fn, Column: "ratings", Msg: fmt.Sprintf("want 3 columns (user, item, rating), got %d", len(rel.Columns))}
+	}
+	var cols []InputColumn
+	for _, c := range rel.Columns {
+		cols = append(cols, c.InputColumn)
+	}
+	if _, err := recommendColumns([][]InputColumn{cols}); err != nil {
+		return nil, err
+	}
+	method, err := call.String("method")
+	if err != nil {
+		return nil, err
+	}
+	k, err := mfPositive(call, "k")
+	if err != nil {
+		return nil, err
+	}
+	if method != "user_cf" && method != "nmf" {
+		return nil, &ArgError{Func: fn, Arg: "method", Msg: fmt.Sprintf("must be 'user_cf' or 'nmf', got %q", method)}
+	}
+	ix, err := recommendIndex(ctx, call, rel, method, k)
+	if err != nil {
+		return nil, err
+	}
+	t := ix.t
+	e := functions.NewEncoder(recommendStateKind, recommendStateVersion, 16*len(t.v))
+	e.String(method)
+	e.Strings(t.rows.Keys)
+	e.Strings(t.cols.Keys)
+	metrics := map[string]float64{"users": float64(t.rows.Len()), "items": float64(t.cols.Len()), "ratings": float64(len(t.v))}
+	switch method {
+	case "user_cf":
+		b, err := ix.cf.MarshalBinary()
+		if err != nil {
+			return nil, err
+		}
+		e.Bytes(b)
+	case "nmf":
+		b, err := ix.model.MarshalBinary()
+		if err != nil {
+			return nil, err
+		}
+		e.Bytes(b)
+		ptr, items := ratedCSR(t)
+		e.Ints(ptr)
+		e.Int32s(items)
+		metrics["reconstruction_err"] = ix.model.ReconstructionErr
+		metrics["n_iter"] = float64(ix.model.NIter)
+	}
+	return &fitted{state: e.Finish(), metrics: metrics}, nil
+}
+
+// ratedCSR lists each row's columns of t, by row.
+func ratedCSR(t *mfTriples) ([]int, []int32) {
+	ptr := make([]int, t.rows.Len()+1)
+	for _, r := range t.r {
+		ptr[r+1]++
+	}
+	for i := 1; i < len(ptr); i++ {
+		ptr[i] += ptr[i-1]
+	}
+	next := append([]int(nil), ptr[:len(ptr)-1]...)
+	items := make([]int32, len(t.r))
+	for p, r := range t.r {
+		items[next[r]] = int32(t.c[p])
+		next[r]++
+	}
+	return ptr, items
+}
+
+func decodeRecommend(m *Model, state []byte) error {
+	if err := modelInputs(m, 3); err != nil {
+		return err
+	}
+	d, err := functions.NewDecoder(state, recommendStateKind, recommendStateVersion)
+	if err != nil {
+		return err
+	}
+	st := &recommendModel{method: d.String(), userType: m.Inputs[0]}
+	users, items := d.Strings(), d.Strings()
+	blob := d.Bytes()
+	switch st.method {
+	case "user_cf":
+		st.cf = &functions.UserCF{}
+		if d.Err() == nil {
+			if err := st.cf.UnmarshalBinary(blob); err != nil {
+				return err
+			}
+		}
+		if d.Err() == nil && (st.cf.Users != len(users) || st.cf.Items != len(items)) {
+			d.Fail("%d users and %d items, but the index has %d and %d", len(users), len(items), st.cf.Users, st.cf.Items)
+		}
+	case "nmf":
+		st.nmf = &functions.NMFModel{}
+		if d.Err() == nil {
+			if err := st.nmf.UnmarshalBinary(blob); err != nil {
+				return err
+			}
+		}
+		st.ratedPtr, st.rated = d.Ints(), d.Int32s()
+		if d.Err() == nil && (st.nmf.Rows != len(users) || st.nmf.Cols != len(items) || len(st.ratedPtr) != len(users)+1) {
+			d.Fail("%d users and %d items, but the factors are %d×%d", len(users), len(items), st.nmf.Rows, st.nmf.Cols)
+		}
+		if d.Err() == nil && !validCSR(st.ratedPtr, st.rated, len(items)) {
+			d.Fail("the rated items are not a valid index")
+		}
+	default:
+		d.Fail("unknown method %q", st.method)
+	}
+	if err := d.Finish(); err != nil {
+		return err
+	}
+	st.users, st.items = keyIndex(users), keyIndex(items)
+	st.itemCol = keyColumn(m.Inputs[1], items)
+	m.State = st
+	// Decoded, the index holds about what it was encoded in, plus the keys.
+	m.Size = int64(len(state)) * 2
+	return nil
+}
+
+// validCSR checks a CSR's pointers rise from 0 to len(idx) and its
+// indices are in [0, n).
+func validCSR(ptr []int, idx []int32, n int) bool {
+	if len(ptr) == 0 || ptr[0] != 0 || ptr[len(ptr)-1] != len(idx) {
+		return false
+	}
+	for i := 1; i < len(ptr); i++ {
+		if ptr[i] < ptr[i-1] {
+			return false
+		}
+	}
+	for _, j := range idx {
+		if j < 0 || int(j) >= n {
+			return false
+		}
+	}
+	return true
+}
+
+func recommendModelColumns(m *Model, inputs [][]InputColumn) ([]OutputColumn, error) {
+	if m.Kind != "recommend" {
+		return nil, kindError("recommend", m)
+	}
+	if len(inputs) > 0 && inputs[0] != nil {
+		return nil, &ArgError{Func: "recommend", Arg: "ratings", Msg: "pass either ratings or model, not both"}
+	}
+	if err := modelInputs(m, 3); err != nil {
+		return nil, err
+	}
+	return []OutputColumn{
+		{Name: "item", Type: m.Inputs[1].Type},
+		{Name: "score", Type: Float8.OID},
+		{Name: "rank", Type: Int4.OID},
+	}, nil
+}
+
+// runRecommendModel predicts from a stored model: the same ranking the
+// one-shot call gives on the ratings the model was trained on.
+func runRecommendModel(call *Call) (*Result, error) {
+	const fn = "recommend"
+	st, ok := call.Model.State.(*recommendModel)
+	if !ok {
+		return nil, kindError(fn, call.Model)
+	}
+	n, err := mfPositive(call, "n")
+	if err != nil {
+		return nil, err
+	}
+	neighbors, err := mfPositive(call, "neighbors")
+	if err != nil {
+		return nil, err
+	}
+	out := &Result{Columns: []ResultColumn{
+		{OutputColumn: OutputColumn{Name: "item", Type: st.itemCol.Type}, From: st.itemCol, Rows: []int{}},
+		{OutputColumn: OutputColumn{Name: "score", Type: Float8.OID}, Floats: []float64{}},
+		{OutputColumn: OutputColumn{Name: "rank", Type: Int4.OID}, Ints: []int64{}},
+	}}
+	u, ok := mfFindKey(st.users, &Column{InputColumn: st.userType}, call.Values["user"])
+	if !ok {
+		return out, nil
+	}
+	var recs []functions.Scored
+	switch st.method {
+	case "user_cf":
+		recs, err = st.cf.Recommend(u, n, neighbors)
+	case "nmf":
+		rated := make([]int, 0, st.ratedPtr[u+1]-st.ratedPtr[u])
+		for _, j := range st.rated[st.ratedPtr[u]:st.ratedPtr[u+1]] {
+			rated = append(rated, int(j))
+		}
+		recs, err = st.nmf.Recommend(u, rated, n)
+	}
+	if err != nil {
+		return nil, mfArgError(fn, "model", err)
+	}
+	for r, s := range recs {
+		out.Columns[0].Rows = append(out.Columns[0].Rows, s.Index)
+		out.Columns[1].Floats = append(out.Columns[1].Floats, s.Score)
+		out.Columns[2].Ints = append(out.Columns[2].Ints, int64(r+1))
+	}
+	return out, nil
+}

@@ -1,0 +1,120 @@
+package models
+
+import (
+	"container/list"
+	"sync"
+
+	"github.com/flywheeldb/flywheel/catalog"
+)
+
+// cache holds deployed models by name, least recently used first out once
+// their sizes pass the bound. It is only trusted while the store listens
+// for changes: every NOTIFY for a name drops it, and losing the LISTEN
+// connection drops everything and stops caching until it is back.
+//
+// A load races with changes: the version read may be replaced while it is
+// decoded. So a load takes a ticket first, and put keeps the model only if
+// no change to the name (and no reconnect) came in between.
+type cache struct {
+	mu        sync.Mutex
+	max, used int64
+	listening bool
+	epoch     uint64            // bumped when listening starts or stops
+	changes   map[string]uint64 // per name, bumped by each NOTIFY
+	entries   map[string]*list.Element
+	lru       list.List // of *cacheEntry, most recent first
+
+	hits, misses uint64
+}
+
+type cacheEntry struct {
+	name  string
+	model *catalog.Model
+}
+
+type ticket struct{ epoch, change uint64 }
+
+func newCache(max int64) *cache {
+	return &cache{max: max, changes: map[string]uint64{}, entries: map[string]*list.Element{}}
+}
+
+func (c *cache) get(name string) (*catalog.Model, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.entries[name]
+	if !ok {
+		c.misses++
+		return nil, false
+	}
+	c.hits++
+	c.lru.MoveToFront(e)
+	return e.Value.(*cacheEntry).model, true
+}
+
+func (c *cache) ticket(name string) ticket {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return ticket{c.epoch, c.changes[name]}
+}
+
+// put keeps m unless the name changed since t was taken, the store is not
+// listening, or m alone is over the bound.
+func (c *cache) put(name string, m *catalog.Model, t ticket) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.listening || t.epoch != c.epoch || t.change != c.changes[name] || m.Size > c.max {
+		return
+	}
+	if e, ok := c.entries[name]; ok {
+		c.remove(e)
+	}
+	c.entries[name] = c.lru.PushFront(&cacheEntry{name: name, model: m})
+	c.used += m.Size
+	for c.used > c.max {
+		c.remove(c.lru.Back())
+	}
+}
+
+func (c *cache) remove(e *list.Element) {
+	ce := e.Value.(*cacheEntry)
+	c.lru.Remove(e)
+	delete(c.entries, ce.name)
+	c.used -= ce.model.Size
+}
+
+// changed drops name: a NOTIFY said it changed.
+func (c *cache) changed(name string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.changes[name]++
+	if e, ok := c.entries[name]; ok {
+		c.remove(e)
+	}
+}
+
+// setListening starts or stops caching; either way what is held is
+// dropped, since changes may have been missed.
+func (c *cache) setListening(on bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.listening = on
+	c.epoch++
+	c.entries = map[string]*list.Element{}
+	c.changes = map[string]uint64{}
+	c.lru.Init()
+	c.used = 0
+}
+
+// CacheStats is what the cache holds and how it has served.
+type CacheStats struct {
+	Models       int
+	Bytes        int64
+	Hits, Misses uint64
+	Listening    bool
+}
+
+func (c *cache) stats() CacheStats {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return CacheStats{Models: len(c.entries), Bytes: c.used, Hits: c.hits, Misses: c.misses, Listening: c.listening}
+}

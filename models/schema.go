@@ -1,0 +1,69 @@
+package models
+
+// The store's tables, in schema flywheel of the backing database. Flywheel
+// creates and migrates them at start-up (Migrate); each migration runs
+// once, in order, recorded in flywheel.store_migrations, under an advisory
+// lock so that several Flywheels starting together do not race. The tables
+// are ordinary ones: pg_dump carries models along, and plain SQL reads
+// them (through the views models and model_versions).
+var migrations = []string{
+	// 1: models, their versions with the encoded state, and the history
+	// of deployments that rollback walks back.
+	`CREATE TABLE flywheel.model (
+	name text PRIMARY KEY,
+	kind text NOT NULL,
+	deployed_version integer,
+	created timestamptz NOT NULL DEFAULT now()
+);
+CREATE TABLE flywheel.model_version (
+	model text NOT NULL REFERENCES flywheel.model (name) ON DELETE CASCADE,
+	version integer NOT NULL,
+	status text NOT NULL CHECK (status IN ('ready', 'failed')),
+	rows bigint,
+	metrics jsonb NOT NULL DEFAULT '{}',
+	primary_metric text,
+	options jsonb NOT NULL DEFAULT '{}',
+	inputs jsonb NOT NULL DEFAULT '[]',
+	source_sql text,
+	trained_at timestamptz NOT NULL DEFAULT now(),
+	train_ms double precision,
+	error text,
+	state bytea,
+	PRIMARY KEY (model, version)
+);
+CREATE TABLE flywheel.model_deployment (
+	id bigserial PRIMARY KEY,
+	model text NOT NULL REFERENCES flywheel.model (name) ON DELETE CASCADE,
+	version integer NOT NULL,
+	deployed_at timestamptz NOT NULL DEFAULT now(),
+	FOREIGN KEY (model, version) REFERENCES flywheel.model_version (model, version) ON DELETE CASCADE
+);
+CREATE INDEX ON flywheel.model_deployment (model, id);
+CREATE VIEW flywheel.models AS
+SELECT m.name, m.kind, m.deployed_version,
+	(SELECT count(*) FROM flywheel.model_version v WHERE v.model = m.name) AS versions,
+	m.created,
+	(SELECT max(v.trained_at) FROM flywheel.model_version v WHERE v.model = m.name) AS last_trained,
+	d.primary_metric,
+	(d.metrics ->> d.primary_metric)::double precision AS primary_value
+FROM flywheel.model m
+LEFT JOIN flywheel.model_version d ON d.model = m.name AND d.version = m.deployed_version;
+CREATE VIEW flywheel.model_versions AS
+SELECT v.model, v.version,
+	CASE WHEN v.status = 'failed' THEN 'failed'
+	     WHEN m.deployed_version = v.version THEN 'deployed'
+	     ELSE 'challenger' END AS status,
+	v.rows, v.metrics, v.options, v.source_sql, v.trained_at, v.train_ms, v.error,
+	octet_length(v.state) AS state_bytes
+FROM flywheel.model_version v
+JOIN flywheel.model m ON m.name = v.model;
+COMMENT ON VIEW flywheel.models IS 'Flywheel''s stored models: one row per name, with the deployed version and its primary metric.';
+COMMENT ON VIEW flywheel.model_versions IS 'Every trained version of every model: status deployed, challenger or failed, metrics, options, the training SQL.'`,
+}
+
+// migrateLock is the advisory lock key that serialises migrations.
+const migrateLock = "flywheel.store"
+
+// Channel is the LISTEN/NOTIFY channel on which a change to a model is
+// announced (payload: the model's name) when its transaction commits.
+const Channel = "flywheel_models"

@@ -1,0 +1,275 @@
+// Package models keeps trained models in the backing database and serves
+// them to calls: the store of catalog.ModelStore. Versions, their encoded
+// state and the deployment history live in tables of schema flywheel
+// (schema.go), so they survive restarts, are shared by every Flywheel in
+// front of the database, and pg_dump carries them along.
+//
+// Writes (train, deploy, rollback, drop) go through the session's own
+// connection and so belong to its transaction; each also sends a NOTIFY
+// that PostgreSQL delivers when the transaction commits. Reads for calls
+// come from an in-memory cache of deployed models, bounded in bytes,
+// filled from a pool of the store's own and emptied of a name whenever a
+// NOTIFY for it arrives (listen.go). While the LISTEN connection is down
+// nothing is cached, so a change is never missed: calls then read the
+// database each time.
+package models
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/flywheeldb/flywheel/catalog"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Config configures a Store.
+type Config struct {
+	// URL is the backing database's connection string; the store opens a
+	// small pool of its own for loading models and recording failures,
+	// and one connection that listens for changes.
+	URL string
+	// CacheBytes bounds the decoded models kept in memory (least recently
+	// used go first). Zero means 1 GiB.
+	CacheBytes int64
+	// Decode decodes a stored state into m.State and sets m.Size.
+	Decode func(m *catalog.Model, state []byte) error
+	Logger *slog.Logger
+}
+
+// Store is the model store. It is safe for concurrent use.
+type Store struct {
+	pool   *pgxpool.Pool
+	decode func(*catalog.Model, []byte) error
+	log    *slog.Logger
+	cache  *cache
+	stop   context.CancelFunc
+	done   chan struct{}
+}
+
+// Open connects to the database, creates or migrates the store's tables
+// and starts listening for changes.
+func Open(ctx context.Context, cfg Config) (*Store, error) {
+	if cfg.Decode == nil {
+		return nil, errors.New("models: Config.Decode is required")
+	}
+	if cfg.CacheBytes <= 0 {
+		cfg.CacheBytes = 1 << 30
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	pcfg, err := pgxpool.ParseConfig(cfg.URL)
+	if err != nil {
+		return nil, fmt.Errorf("models: %w", err)
+	}
+	pcfg.MaxConns = 4
+	pcfg.ConnConfig.RuntimeParams["application_name"] = "flywheel model store"
+	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
+	if err != nil {
+		return nil, fmt.Errorf("models: %w", err)
+	}
+	if err := Migrate(ctx, pool); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	lctx, stop := context.WithCancel(context.Background())
+	s := &Store{pool: pool, decode: cfg.Decode, log: cfg.Logger, cache: newCache(cfg.CacheBytes), stop: stop, done: make(chan struct{})}
+	ready := make(chan struct{})
+	go s.listen(lctx, pcfg.ConnConfig, ready)
+	select {
+	case <-ready:
+	case <-time.After(5 * time.Second):
+		s.log.Warn("models: not yet listening for model changes; reading models uncached until then")
+	case <-ctx.Done():
+	}
+	return s, nil
+}
+
+// Close stops listening and closes the pool.
+func (s *Store) Close() {
+	s.stop()
+	<-s.done
+	s.pool.Close()
+}
+
+// Migrate creates the store's tables or brings them up to date.
+func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
+	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(hashtext($1))", migrateLock); err != nil {
+			return fmt.Errorf("models: migrate: %w", err)
+		}
+		if _, err := tx.Exec(ctx, `CREATE SCHEMA IF NOT EXISTS flywheel;
+CREATE TABLE IF NOT EXISTS flywheel.store_migrations (version integer PRIMARY KEY, applied timestamptz NOT NULL DEFAULT now())`); err != nil {
+			return fmt.Errorf("models: migrate: %w", err)
+		}
+		var done int
+		if err := tx.QueryRow(ctx, "SELECT coalesce(max(version), 0) FROM flywheel.store_migrations").Scan(&done); err != nil {
+			return fmt.Errorf("models: migrate: %w", err)
+		}
+		if done > len(migrations) {
+			return fmt.Errorf("models: the database's model store is at version %d, newer than this Flywheel's %d: upgrade Flywheel", done, len(migrations))
+		}
+		for v := done + 1; v <= len(migrations); v++ {
+			if _, err := tx.Exec(ctx, migrations[v-1]); err != nil {
+				return fmt.Errorf("models: migration %d: %w", v, err)
+			}
+			if _, err := tx.Exec(ctx, "INSERT INTO flywheel.store_migrations (version) VALUES ($1)", v); err != nil {
+				return fmt.Errorf("models: migration %d: %w", v, err)
+			}
+		}
+		return nil
+	})
+}
+
+// Deployed returns name's deployed version, from the cache when it holds
+// it.
+func (s *Store) Deployed(ctx context.Context, name string) (*catalog.Model, error) {
+	if m, ok := s.cache.get(name); ok {
+		return m, nil
+	}
+	ticket := s.cache.ticket(name)
+	m, err := s.loadDeployed(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	s.cache.put(name, m, ticket)
+	return m, nil
+}
+
+// loadDeployed reads and decodes name's deployed version from the pool.
+func (s *Store) loadDeployed(ctx context.Context, name string) (*catalog.Model, error) {
+	var (
+		kind            string
+		version         *int32
+		status          *string
+		inputs, options []byte
+		state           []byte
+	)
+	err := s.pool.QueryRow(ctx, `SELECT m.kind, v.version, v.status, v.inputs, v.options, v.state
+FROM flywheel.model m LEFT JOIN flywheel.model_version v ON v.model = m.name AND v.version = m.deployed_version
+WHERE m.name = $1`, name).Scan(&kind, &version, &status, &inputs, &options, &state)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, s.unknown(ctx, name)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("models: load %q: %w", name, err)
+	}
+	if version == nil {
+		return nil, &catalog.Error{Code: "42704", Message: fmt.Sprintf("model %q has no deployed version", name),
+			Hint: fmt.Sprintf("Deploy one: SELECT * FROM flywheel.deploy(%s, <version>); flywheel.model_versions lists them.", quote(name))}
+	}
+	return s.build(name, kind, int(*version), inputs, options, state)
+}
+
+// build decodes a stored version.
+func (s *Store) build(name, kind string, version int, inputs, options, state []byte) (*catalog.Model, error) {
+	m := &catalog.Model{Name: name, Kind: kind, Version: version}
+	err := json.Unmarshal(inputs, &m.Inputs)
+	if err == nil {
+		err = decodeOptions(options, &m.Options)
+	}
+	if err == nil {
+		err = s.decode(m, state)
+	}
+	if err != nil {
+		return nil, &catalog.Error{Code: "XX001", Message: fmt.Sprintf("model %q version %d: the stored state cannot be decoded: %v", name, version, err),
+			Hint: "Other models are unaffected. Deploy another version (flywheel.deploy) or train this one again."}
+	}
+	return m, nil
+}
+
+// decodeOptions reads options as stored: JSON numbers that are integers
+// become int64, the others float64, as the catalog passes arguments.
+func decodeOptions(b []byte, out *map[string]any) error {
+	d := json.NewDecoder(strings.NewReader(string(b)))
+	d.UseNumber()
+	var raw map[string]any
+	if err := d.Decode(&raw); err != nil {
+		return err
+	}
+	for k, v := range raw {
+		if n, ok := v.(json.Number); ok {
+			if i, err := strconv.ParseInt(string(n), 10, 64); err == nil {
+				raw[k] = i
+			} else if f, err := n.Float64(); err == nil {
+				raw[k] = f
+			}
+		}
+	}
+	*out = raw
+	return nil
+}
+
+// unknown is the error for a model name that is not stored, with the
+// nearest names as a hint.
+func (s *Store) unknown(ctx context.Context, name string) error {
+	e := &catalog.Error{Code: "42704", Message: fmt.Sprintf("model %q does not exist", name)}
+	rows, err := s.pool.Query(ctx, "SELECT name FROM flywheel.model")
+	if err != nil {
+		return e
+	}
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return e
+	}
+	if near := nearest(name, names); len(near) > 0 {
+		e.Hint = "Did you mean " + strings.Join(near, ", ") + "? flywheel.models lists the stored models."
+	} else {
+		e.Hint = "Train it first: SELECT * FROM flywheel.train(name, kind, (SELECT ...)); flywheel.models lists the stored models."
+	}
+	return e
+}
+
+// nearest returns up to three names within a small edit distance of
+// name, closest first.
+func nearest(name string, names []string) []string {
+	type cand struct {
+		n string
+		d int
+	}
+	var cs []cand
+	for _, n := range names {
+		d := editDistance(strings.ToLower(name), strings.ToLower(n))
+		if d <= max(2, len(name)/3) || strings.Contains(strings.ToLower(n), strings.ToLower(name)) {
+			cs = append(cs, cand{n, d})
+		}
+	}
+	sort.Slice(cs, func(i, j int) bool { return cs[i].d < cs[j].d || cs[i].d == cs[j].d && cs[i].n < cs[j].n })
+	var out []string
+	for i := 0; i < len(cs) && i < 3; i++ {
+		out = append(out, quote(cs[i].n))
+	}
+	return out
+}
+
+// editDistance is the Levenshtein distance of a and b (bytes).
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+// quote writes s as a SQL string literal.
+func quote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
