@@ -1,56 +1,5 @@
 package functions
 
-// Trained states as bytes.
-//
-// A model trained once (flywheel.train) is stored as a bytea and decoded
-// by later calls, possibly by a newer Flywheel, so every state type here
-// implements encoding.BinaryMarshaler and encoding.BinaryUnmarshaler with
-// the small format below. It is documented here and nowhere else.
-//
-// # Blob layout
-//
-//	magic    4 bytes  "FWMS" (Flywheel model state)
-//	kind     string   which type the payload holds, e.g. "usercf"
-//	version  uvarint  the kind's format version, from 1
-//	payload  ...      the kind's fields, in the order its version defines
-//	crc      4 bytes  CRC-32C (Castagnoli) of every byte before it, little-endian
-//
-// The payload is built from these primitives (Encoder and Decoder):
-//
-//	Uvarint   encoding/binary's unsigned varint (LEB128)
-//	Varint    encoding/binary's zig-zag signed varint
-//	Float64   the IEEE 754 bits, 8 bytes little-endian: bit-exact, NaN included
-//	Float64s  Uvarint count, then count Float64s
-//	Int32s    Uvarint count, then count Varints
-//	Ints      Uvarint count, then count Varints
-//	String    Uvarint byte length, then the bytes
-//	Strings   Uvarint count, then count Strings
-//	Bytes     Uvarint length, then the bytes
-//	Bool      one byte, 0 or 1
-//
-// A zero count decodes as a nil slice. Each kind's MarshalBinary documents
-// its payload.
-//
-// # Versions
-//
-// Every kind carries its own version. A change to a kind's payload (a
-// field added, removed or re-encoded) bumps that kind's version; the
-// decoder keeps a branch for every version it has ever written, so a
-// model stored by an older Flywheel still loads, with the documented
-// default for whatever the older payload lacks. A version newer than the
-// decoder knows is refused with ErrStateVersion: reading it as an older
-// one would mistake its fields. The magic, the kind string and the CRC
-// trailer are fixed for all versions.
-//
-// # Robustness
-//
-// Decoding never panics on bad bytes. The CRC catches storage corruption;
-// beyond it, every count is checked against the bytes remaining before
-// anything is allocated, every index against the dimension it indexes,
-// and every decoded state is validated as its constructor would, so a
-// decoded model's methods cannot index out of range. Errors wrap
-// ErrStateCorrupt, ErrStateVersion or ErrStateKind.
-
 import (
 	"encoding/binary"
 	"errors"
@@ -79,8 +28,69 @@ var (
 // hardware-accelerated one, so this is a constant in all but name.
 func castagnoli() *crc32.Table { return crc32.MakeTable(crc32.Castagnoli) }
 
-// Encoder appends a state blob: NewEncoder writes the header, the methods
-// append payload fields, Finish appends the CRC and returns the blob.
+// Encoder writes a trained model's state blob; Decoder reads one. This
+// comment is the format's documentation.
+//
+// A model trained once (flywheel.train) is stored as a bytea and decoded
+// by later calls, possibly by a newer Flywheel, so every state type here
+// implements encoding.BinaryMarshaler and encoding.BinaryUnmarshaler with
+// the small format below. It is documented here and nowhere else.
+//
+// # Blob layout
+//
+//	magic    4 bytes  "FWMS" (Flywheel model state)
+//	kind     string   which type the payload holds, e.g. "usercf"
+//	version  uvarint  the kind's format version, from 1
+//	payload  ...      the kind's fields, in the order its version defines
+//	crc      4 bytes  CRC-32C (Castagnoli) of every byte before it, little-endian
+//
+// The payload is built from these primitives (Encoder and Decoder):
+//
+//	Uvarint   encoding/binary's unsigned varint (LEB128)
+//	Varint    encoding/binary's zig-zag signed varint
+//	Float64   the IEEE 754 bits, 8 bytes little-endian: bit-exact, NaN included
+//	Float64s  Uvarint count, then count Float64s
+//	Int32s    Uvarint count, then count Varints
+//	Ints      Uvarint count, then count Varints
+//	String    Uvarint byte length, then the bytes
+//	Strings   Uvarint count, then count Strings
+//	Bytes     Uvarint length, then the bytes
+//	Bool      one byte, 0 or 1
+//
+// A zero count decodes as a nil slice. The kinds:
+//
+//	usercf     *UserCF            ratings by user; the rest is rebuilt
+//	nmf        *NMFModel          W, H and fit statistics
+//	kmeans     *KMeansModel       scaled centres, comparison order, scaler
+//	sgd        *SGDRegressor      options and the whole training state
+//	holt       *HoltModel         one series' parameters and final state
+//	holt-many  MarshalHoltModels  several series, as one blob
+//	tfidf      *TfidfIndex        vocabulary, idf, document vectors
+//
+// # Versions
+//
+// Every kind carries its own version. A change to a kind's payload (a
+// field added, removed or re-encoded) bumps that kind's version; the
+// decoder keeps a branch for every version it has ever written, so a
+// model stored by an older Flywheel still loads, with the documented
+// default for whatever the older payload lacks. A version newer than the
+// decoder knows is refused with ErrStateVersion: reading it as an older
+// one would mistake its fields. The magic, the kind string and the CRC
+// trailer are fixed for all versions.
+//
+// # Robustness
+//
+// Decoding never panics on bad bytes. The CRC catches storage corruption;
+// beyond it, every count is checked against the bytes remaining before
+// anything is allocated, every index against the dimension it indexes,
+// and every decoded state is validated as its constructor would, so a
+// decoded model's methods cannot index out of range. Errors wrap
+// ErrStateCorrupt, ErrStateVersion or ErrStateKind.
+//
+// # Use
+//
+// NewEncoder writes the header, the methods append payload fields,
+// Finish appends the CRC and returns the blob.
 type Encoder struct {
 	buf []byte
 }

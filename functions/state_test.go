@@ -374,10 +374,38 @@ func TestKMeansModelState(t *testing.T) {
 	}
 }
 
-// BenchmarkUserCFDecode decodes a 50k users × 200 items × ~871k ratings
+// stBenchCF is a 50k users × 200 items model with exactly 871k ratings
+// (17 or 18 distinct items per user, values 1..5).
+func stBenchCF(b *testing.B) *UserCF {
+	const users, items, total = 50000, 200, 871000
+	rng := rand.New(rand.NewPCG(7, 5))
+	perm := make([]int, items)
+	for i := range perm {
+		perm[i] = i
+	}
+	us, is, vs := make([]int, 0, total), make([]int, 0, total), make([]float64, 0, total)
+	for u := 0; u < users; u++ {
+		k := total / users
+		if u < total%users {
+			k++
+		}
+		for j := 0; j < k; j++ { // partial Fisher-Yates: k distinct items
+			r := j + rng.IntN(items-j)
+			perm[j], perm[r] = perm[r], perm[j]
+			us, is, vs = append(us, u), append(is, perm[j]), append(vs, float64(1+rng.IntN(5)))
+		}
+	}
+	m, err := NewUserCF(us, is, vs, users, items)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return m
+}
+
+// BenchmarkUserCFDecode decodes a 50k users × 200 items × 871k ratings
 // model.
 func BenchmarkUserCFDecode(b *testing.B) {
-	m := stUserCF(b, 7, 50000, 200, 18)
+	m := stBenchCF(b)
 	blob, err := m.MarshalBinary()
 	if err != nil {
 		b.Fatal(err)
@@ -393,7 +421,7 @@ func BenchmarkUserCFDecode(b *testing.B) {
 }
 
 func BenchmarkUserCFEncode(b *testing.B) {
-	m := stUserCF(b, 7, 50000, 200, 18)
+	m := stBenchCF(b)
 	for b.Loop() {
 		if _, err := m.MarshalBinary(); err != nil {
 			b.Fatal(err)
