@@ -29,6 +29,12 @@ import (
 //   - Work is split into a fixed partition of row blocks that depends only on
 //     the number of rows; partial sums are reduced in block order. The result
 //     is therefore the same for any number of goroutines.
+//
+// The result is a function of the rows in the order given: seeding, tie
+// breaks (nearest centre, empty-cluster relocation) and cluster numbers
+// follow it. Callers that must not depend on an arrival order (SQL
+// relations are unordered) pass the rows in a canonical order; the
+// catalog sorts them by key.
 
 // Scaling names accepted by KMeansOptions.Scale.
 const (
@@ -75,7 +81,8 @@ type Scaler struct {
 }
 
 // KMeansResult is a fitted clustering. Cluster numbers follow the order in
-// which clusters first appear in the input.
+// which clusters first appear in the rows as given (in key order, as the
+// catalog gives them: the cluster of the smallest key is 0).
 type KMeansResult struct {
 	K        int `json:"k"`
 	Features int `json:"features"`

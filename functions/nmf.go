@@ -274,8 +274,11 @@ func mfParallel(n, block int, fn func(lo, hi int)) {
 // NMF factorises the non-negative n×m matrix given by the triples
 // (rows[p], cols[p], vals[p]) — every other entry is 0 — with
 // scikit-learn 1.2's coordinate-descent solver (Frobenius loss). Rows and
-// columns are dense indices (see KeyIndex). Rows run in parallel in fixed
-// blocks, so the result is the same on any number of cores.
+// columns are dense indices (see KeyIndex); the result depends on them but
+// not on the order of the triples, so a caller that numbers keys in key
+// order (KeyIndex.Sort) gets a result independent of its input's order.
+// Rows run in parallel in fixed blocks, so the result is the same on any
+// number of cores.
 //
 // Errors are *InputError: "input" for an empty matrix, a negative,
 // non-finite or above-1e100 value or a repeated (row, col) pair (Row is
