@@ -1,7 +1,6 @@
 package catalog
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -304,8 +303,8 @@ func readHolt(fn string, call *Call, columns func([][]InputColumn) ([]OutputColu
 			}
 			groups[g] = append(groups[g], i)
 		}
-		cmp := seriesKeyCompare(d.series)
-		slices.SortFunc(groups, func(a, b []int) int { return cmp(a[0], b[0]) })
+		// Series in key order (keyorder.go), NULL last.
+		slices.SortFunc(groups, func(a, b []int) int { return d.series.compare(a[0], b[0]) })
 	}
 	for _, g := range groups {
 		if isInt {
@@ -341,41 +340,6 @@ func cmpInt(a, b int64) int {
 		return 1
 	}
 	return 0
-}
-
-// seriesKeyCompare orders series keys by value for numeric types and by
-// text otherwise (ISO dates and timestamps sort correctly as text), NULL
-// last.
-func seriesKeyCompare(c *Column) func(a, b int) int {
-	return func(a, b int) int {
-		na, nb := c.Null(a), c.Null(b)
-		switch {
-		case na && nb:
-			return 0
-		case na:
-			return 1
-		case nb:
-			return -1
-		}
-		switch c.Type {
-		case 20, 21, 23:
-			x, errx := strconv.ParseInt(c.Text(a), 10, 64)
-			y, erry := strconv.ParseInt(c.Text(b), 10, 64)
-			if errx == nil && erry == nil {
-				return cmpInt(x, y)
-			}
-		case 700, 701, 1700:
-			x, errx := strconv.ParseFloat(c.Text(a), 64)
-			y, erry := strconv.ParseFloat(c.Text(b), 64)
-			if errx == nil && erry == nil && x != y {
-				if x < y {
-					return -1
-				}
-				return 1
-			}
-		}
-		return bytes.Compare(c.Bytes(a), c.Bytes(b))
-	}
 }
 
 // seriesLabel names series s in an error message.

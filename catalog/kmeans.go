@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 
 	"github.com/flywheeldb/flywheel/functions"
@@ -13,7 +14,9 @@ const kmeansDoc = "k-means clustering as scikit-learn 1.2's KMeans does it: gree
 	"n_init restarts keeping the lowest inertia, tol 1e-4 relative to the mean feature variance. " +
 	"Input columns: key, then one or more numeric features. Features are optionally scaled first " +
 	"(scale => 'standard' as StandardScaler, 'minmax' as MinMaxScaler); distances are measured after scaling. " +
-	"Clusters are numbered 0.. in order of first appearance in the input. " +
+	"The result depends on the input's rows, not on their order: rows are clustered in key order (then by the features), so the seeding, tie breaks and numbering are the same for any order of the same rows. " +
+	"Clusters are numbered 0.. in key order of their first key: the cluster of the smallest key is 0, the cluster of the smallest key not in cluster 0 is 1, and so on. " +
+	"Key order is the key type's own (numbers numerically, dates chronologically, text by bytes as in the C collation; NULL last). " +
 	"k larger than the number of distinct rows is an error (scikit-learn would return coinciding clusters). " +
 	"seed drives Flywheel's own generator: results are deterministic for a seed but are not scikit-learn's for the same random_state."
 
@@ -113,17 +116,20 @@ func kmeansCentersColumns(inputs [][]InputColumn) ([]OutputColumn, error) {
 
 // kmFit reads the call's arguments and input, checks the input's columns
 // with the function's Columns, and clusters.
-func kmFit(ctx context.Context, fn string, columns func([][]InputColumn) ([]OutputColumn, error), call *Call) (*Relation, *functions.KMeansResult, error) {
-	rel, err := call.Relation("input")
+//
+// The rows are clustered in key order (kmRowOrder); order[p] is the input
+// row behind the result's row p.
+func kmFit(ctx context.Context, fn string, columns func([][]InputColumn) ([]OutputColumn, error), call *Call) (rel *Relation, order []int, res *functions.KMeansResult, err error) {
+	rel, err = call.Relation("input")
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	var cols []InputColumn
 	for _, c := range rel.Columns {
 		cols = append(cols, c.InputColumn)
 	}
 	if _, err := columns([][]InputColumn{cols}); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	opt := functions.KMeansOptions{}
 	for _, a := range []struct {
@@ -133,75 +139,106 @@ func kmFit(ctx context.Context, fn string, columns func([][]InputColumn) ([]Outp
 	}{{"k", &opt.K, 1}, {"max_iter", &opt.MaxIter, 1}, {"n_init", &opt.NInit, 1}} {
 		v, err := call.Int(a.name)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		if v < a.min || v > math.MaxInt32 {
-			return nil, nil, &ArgError{Func: fn, Arg: a.name, Msg: fmt.Sprintf("must be between %d and %d, got %d", a.min, math.MaxInt32, v)}
+			return nil, nil, nil, &ArgError{Func: fn, Arg: a.name, Msg: fmt.Sprintf("must be between %d and %d, got %d", a.min, math.MaxInt32, v)}
 		}
 		*a.dst = int(v)
 	}
 	seed, err := call.Int("seed")
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	opt.Seed = uint64(seed) // any bigint is a seed; negative ones wrap
 	if opt.Scale, err = call.String("scale"); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	switch opt.Scale {
 	case functions.ScaleNone, functions.ScaleStandard, functions.ScaleMinMax:
 	default:
-		return nil, nil, &ArgError{Func: fn, Arg: "scale", Msg: fmt.Sprintf("must be 'none', 'standard' or 'minmax', got %q", opt.Scale)}
+		return nil, nil, nil, &ArgError{Func: fn, Arg: "scale", Msg: fmt.Sprintf("must be 'none', 'standard' or 'minmax', got %q", opt.Scale)}
 	}
 
 	n, d := rel.Rows(), len(rel.Columns)-1
 	if n == 0 {
-		return nil, nil, &ArgError{Func: fn, Arg: "input", Msg: "is empty"}
+		return nil, nil, nil, &ArgError{Func: fn, Arg: "input", Msg: "is empty"}
 	}
-	// One flat row-major matrix, filled straight from the text values: no
-	// per-column float slices on the way.
+	order = kmRowOrder(rel)
+	pos := make([]int, n) // pos[i] is input row i's position in key order
+	for p, i := range order {
+		pos[i] = p
+	}
+	// One flat row-major matrix in key order, filled straight from the
+	// text values (in input order, so a bad value's error is the same as
+	// ever): no per-column float slices on the way.
 	x := make([]float64, n*d)
 	for j, c := range rel.Columns[1:] {
 		for i := 0; i < n; i++ {
 			v, err := c.Float(i)
 			if err != nil {
-				return nil, nil, &ArgError{Func: fn, Arg: "input", Msg: err.Error()}
+				return nil, nil, nil, &ArgError{Func: fn, Arg: "input", Msg: err.Error()}
 			}
-			x[i*d+j] = v
+			x[pos[i]*d+j] = v
 		}
 	}
-	res, err := functions.KMeans(ctx, x, d, opt)
+	res, err = functions.KMeans(ctx, x, d, opt)
 	if err != nil {
-		return nil, nil, kmArgError(fn, "input", err)
+		if ie, ok := functions.AsInputError(err); ok && ie.Row >= 0 {
+			ie.Row = order[ie.Row] // name the row as the input has it
+		}
+		return nil, nil, nil, kmArgError(fn, "input", err)
 	}
-	return rel, res, nil
+	return rel, order, res, nil
+}
+
+// kmRowOrder is the order k-means sees the rows in: by key (see
+// keyorder.go), then by the features, so that seeding, tie breaks and
+// cluster numbers depend on the input's contents only. Rows equal in key
+// and every feature are interchangeable, so their relative order does not
+// show in the result. order[p] is the input row at position p.
+func kmRowOrder(rel *Relation) []int {
+	order := make([]int, rel.Rows())
+	for i := range order {
+		order[i] = i
+	}
+	cmp := func(a, b int) int {
+		for _, c := range rel.Columns {
+			if r := c.compare(a, b); r != 0 {
+				return r
+			}
+		}
+		return 0
+	}
+	// Tables read by a sequential scan are often in key order already.
+	if !slices.IsSortedFunc(order, cmp) {
+		slices.SortStableFunc(order, cmp)
+	}
+	return order
 }
 
 func runKMeans(ctx context.Context, call *Call) (*Result, error) {
 	if call.Model != nil {
 		return runKMeansModel(ctx, call)
 	}
-	rel, res, err := kmFit(ctx, "kmeans", kmeansColumns, call)
+	rel, order, res, err := kmFit(ctx, "kmeans", kmeansColumns, call)
 	if err != nil {
 		return nil, err
 	}
-	n := len(res.Labels)
-	rows := make([]int, n)
-	clusters := make([]int64, n)
-	for i, l := range res.Labels {
-		rows[i] = i
-		clusters[i] = int64(l)
+	clusters := make([]int64, len(res.Labels))
+	for p, l := range res.Labels {
+		clusters[p] = int64(l)
 	}
 	key := rel.Columns[0]
 	return &Result{Columns: []ResultColumn{
-		{OutputColumn: OutputColumn{Name: key.Name, Type: key.Type}, From: key, Rows: rows},
+		{OutputColumn: OutputColumn{Name: key.Name, Type: key.Type}, From: key, Rows: order},
 		{OutputColumn: OutputColumn{Name: "cluster", Type: Int4.OID}, Ints: clusters},
 		{OutputColumn: OutputColumn{Name: "distance", Type: Float8.OID}, Floats: res.Distances},
 	}}, nil
 }
 
 func runKMeansCenters(ctx context.Context, call *Call) (*Result, error) {
-	rel, res, err := kmFit(ctx, "kmeans_centers", kmeansCentersColumns, call)
+	rel, _, res, err := kmFit(ctx, "kmeans_centers", kmeansCentersColumns, call)
 	if err != nil {
 		return nil, err
 	}

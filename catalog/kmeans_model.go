@@ -16,7 +16,7 @@ func kmeansKind() *modelKind {
 }
 
 func fitKMeans(ctx context.Context, call *Call) (*fitted, error) {
-	_, res, err := kmFit(ctx, "kmeans", kmeansColumns, call)
+	_, _, res, err := kmFit(ctx, "kmeans", kmeansColumns, call)
 	if err != nil {
 		return nil, err
 	}

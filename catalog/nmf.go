@@ -20,8 +20,9 @@ func NMF() *Func {
 		Name: "nmf",
 		Doc: "Non-negative matrix factorisation (scikit-learn 1.2 NMF, coordinate descent, Frobenius loss) of the sparse matrix given as (row, col, value) triples, " +
 			"unlisted entries being 0. Returns the reconstruction W·H for every (row, col) pair of the dense matrix, or only for the pairs absent from the input " +
-			"(only_missing => true), e.g. predicted ratings. Rows and columns keep the input's key names and types and come in order of first appearance, " +
-			"which is also the order init 'random' draws in: to reproduce a NumPy matrix, list its entries row by row, zeros included.",
+			"(only_missing => true), e.g. predicted ratings. Rows and columns keep the input's key names and types. The matrix's rows and columns are in key order " +
+			"(numbers numerically, dates chronologically, text by bytes as in the C collation), as pandas' pivot_table orders them, whatever order the input's rows come in; " +
+			"that is also the order init 'random' draws in, so keys 0..n-1 reproduce a NumPy matrix's own indices.",
 		Args: []Arg{
 			{Name: "input", Relation: true, Required: true, Doc: "(row key, column key, non-negative value); keys of any type"},
 			{Name: "k", Type: Int4, Required: true, Doc: "number of components, >= 1 (<= min(rows, cols) for the nndsvd inits)"},
@@ -175,8 +176,8 @@ type mfTriples struct {
 }
 
 // mfReadTriples reads a (row key, col key, value) relation; keys are
-// matched by their text form, NULL keys and values are errors naming the
-// row and the argument arg.
+// matched by their text form and numbered in key order, NULL keys and
+// values are errors naming the row and the argument arg.
 func mfReadTriples(fn, arg string, rel *Relation) (*mfTriples, error) {
 	n := rel.Rows()
 	if n == 0 {
@@ -202,7 +203,19 @@ func mfReadTriples(fn, arg string, rel *Relation) (*mfTriples, error) {
 		t.c[i] = mfAddKey(t.cols, ck.Bytes(i), i)
 		t.v[i] = v
 	}
+	mfSortKeys(t.rows, rk, t.r)
+	mfSortKeys(t.cols, ck, t.c)
 	return t, nil
+}
+
+// mfSortKeys renumbers keys, the index of col's values, in key order (see
+// keyorder.go) and idx, built with the old numbers, with them: the matrix
+// and every tie break then depend on the keys, not on the rows' order.
+func mfSortKeys(keys *functions.KeyIndex[string], col *Column, idx []int) {
+	remap := keys.Sort(func(a, b int) int { return col.compare(keys.First[a], keys.First[b]) })
+	for p, d := range idx {
+		idx[p] = remap[d]
+	}
 }
 
 // mfAddKey is keys.Add for a key's bytes, allocating its string only the

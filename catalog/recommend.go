@@ -16,7 +16,8 @@ func Recommend() *Func {
 		Name: "recommend",
 		Doc: "Top-n recommendations for one user from (user, item, rating) rows, excluding items the user already rated. " +
 			"method 'user_cf': cosine similarity between users over the user×item matrix (0 = not rated), mean of the rows of the `neighbors` most similar other users " +
-			"(ties by input order); 'nmf': the predicted scores W·H of an NMF with k components (init nndsvda). Highest score first, ties by the item's first appearance; " +
+			"(ties by user key); 'nmf': the predicted scores W·H of an NMF with k components (init nndsvda) of that matrix, rows and columns in key order. " +
+			"Highest score first, ties by item key. Key order is the keys' type order (numbers numerically, text by bytes), so the result never depends on the order of the ratings' rows; " +
 			"items no neighbour rated score 0 and fill the list. A user without ratings (or NULL) gets no rows. item keeps the input item column's type.",
 		Args: []Arg{
 			{Name: "user", Type: AnyType, Required: true, Nullable: true, Doc: "the user, matched to the ratings' user column by its text form"},

@@ -16,7 +16,8 @@ func SimilarItems() *Func {
 		Name: "similar_items",
 		Doc: "Content-based recommendation: the n items whose text is most similar to the given item's, by cosine similarity of TF-IDF vectors " +
 			"(scikit-learn TfidfVectorizer(stop_words='english') defaults: lower-cased, tokens of 2+ word characters, smooth idf, l2 norm). " +
-			"The item itself is excluded; ties keep input order; items sharing no word score 0. item NULL returns the neighbours of every item. " +
+			"The item itself is excluded; ties rank by key order (numbers numerically, text by bytes), never by the rows' order; items sharing no word score 0 " +
+			"and fill the list in key order. item NULL returns the neighbours of every item. " +
 			"An item not in the input returns no rows. A NULL text counts as empty.",
 		Args: []Arg{
 			{Name: "input", Relation: true, Required: true, Doc: "(item key, text); keys must be distinct"},
@@ -100,6 +101,14 @@ func runSimilar(ctx context.Context, call *Call) (*Result, error) {
 			docs[i] = string(textCol.Bytes(i))
 		}
 	}
+	// Documents in key order, so that ties rank by key whatever order the
+	// rows came in; keys are distinct, so row i had index i.
+	remap := keys.Sort(func(a, b int) int { return keyCol.compare(keys.First[a], keys.First[b]) })
+	sorted := make([]string, nd)
+	for i, d := range remap {
+		sorted[d] = docs[i]
+	}
+	docs = sorted
 	var queries []int
 	if call.IsNull("item") {
 		queries = make([]int, nd)
@@ -136,8 +145,8 @@ func runSimilar(ctx context.Context, call *Call) (*Result, error) {
 	ranks := make([]int64, 0, total)
 	for qi, t := range tops {
 		for r, s := range t {
-			items = append(items, queries[qi])
-			similar = append(similar, s.Index)
+			items = append(items, keys.First[queries[qi]])
+			similar = append(similar, keys.First[s.Index])
 			scores = append(scores, s.Score)
 			ranks = append(ranks, int64(r+1))
 		}

@@ -9,42 +9,6 @@ import (
 	"gonum.org/v1/gonum/mat"
 )
 
-// KeyIndex maps keys of any comparable type to dense indices 0, 1, ...
-// in order of first appearance, and remembers the input row where each key
-// first appeared, so results can be mapped back to the caller's keys.
-type KeyIndex[K comparable] struct {
-	idx   map[K]int
-	Keys  []K   // Keys[i] is the key of dense index i
-	First []int // First[i] is the input row where Keys[i] first appeared
-}
-
-// NewKeyIndex makes an empty index.
-func NewKeyIndex[K comparable]() *KeyIndex[K] {
-	return &KeyIndex[K]{idx: make(map[K]int)}
-}
-
-// Add returns key's dense index, assigning the next one (and recording row)
-// the first time key is seen.
-func (x *KeyIndex[K]) Add(key K, row int) int {
-	if i, ok := x.idx[key]; ok {
-		return i
-	}
-	i := len(x.Keys)
-	x.idx[key] = i
-	x.Keys = append(x.Keys, key)
-	x.First = append(x.First, row)
-	return i
-}
-
-// Lookup returns key's dense index.
-func (x *KeyIndex[K]) Lookup(key K) (int, bool) {
-	i, ok := x.idx[key]
-	return i, ok
-}
-
-// Len is the number of distinct keys.
-func (x *KeyIndex[K]) Len() int { return len(x.Keys) }
-
 // NMFOptions configures NMF. The zero value of each field means
 // scikit-learn 1.2's default.
 type NMFOptions struct {
@@ -246,8 +210,11 @@ func mfParallel(n, block int, fn func(lo, hi int)) {
 // NMF factorises the non-negative n×m matrix given by the triples
 // (rows[p], cols[p], vals[p]) — every other entry is 0 — with
 // scikit-learn 1.2's coordinate-descent solver (Frobenius loss). Rows and
-// columns are dense indices (see KeyIndex). Rows run in parallel in fixed
-// blocks, so the result is the same on any number of cores.
+// columns are dense indices (see KeyIndex); the result depends on them but
+// not on the order of the triples, so a caller that numbers keys in key
+// order (KeyIndex.Sort) gets a result independent of its input's order.
+// Rows run in parallel in fixed blocks, so the result is the same on any
+// number of cores.
 //
 // Errors are *InputError: "input" for an empty matrix, a negative,
 // non-finite or above-1e100 value or a repeated (row, col) pair (Row is

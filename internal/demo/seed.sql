@@ -47,8 +47,8 @@ INSERT INTO seed.monthly_sales VALUES
 
 -- Section 7 (NMF): the non-zero entries of R as (row, col, value) triples,
 -- 0-based like the article's matrix, so user 0 is the article's user 0.
--- nmf numbers rows and columns in order of first appearance, so to get R's
--- own order (and scikit-learn's random init) read them ORDER BY col, row.
+-- nmf puts rows and columns in key order, R's own, so scikit-learn's random
+-- init comes out whatever order the rows are read in.
 CREATE TABLE seed.nmf_ratings (row int, col int, value float8, PRIMARY KEY (row, col));
 INSERT INTO seed.nmf_ratings VALUES
     (0, 0, 5), (0, 1, 3), (0, 3, 1),

@@ -151,7 +151,9 @@ row 48: Beauty | 2024-12-31 | *
 -- Customer segments: k-means on the segment inputs (standardised, 4
 -- clusters), profiled by joining back to dim_customer. Each cluster's most
 -- common generating segment is a different one; clusters are numbered in
--- order of first appearance (customer 1 is lapsed, customer 3 occasional).
+-- key order (cluster 0 is customer 1's, a lapsed one; cluster 1 that of the
+-- first customer not in it, customer 3, occasional), whatever order the rows
+-- come in.
 query needs=flywheel
 SELECT k.cluster, count(*) AS customers,
        round(avg(c.purchase_frequency), 2) AS purchase_frequency,
@@ -254,7 +256,7 @@ distinct customer_id: 5
 range rank: 1..3
 
 -- Similar products: TF-IDF over the descriptions, the 5 nearest to product
--- 17 (an Electronics keyboard). Ranks 2 and 3 tie; ties keep input order.
+-- 17 (an Electronics keyboard). Ranks 2 and 3 tie; ties rank by key.
 query needs=flywheel
 SELECT s.rank, s.similar_item AS product_id, p.product_name, p.category,
        round(s.similarity::numeric, 3) AS similarity
@@ -341,7 +343,7 @@ rows: 1
 row 1: 1 | 1 | 1 | 1200 | 2023-09-01
 
 -- Section 3: bought the Smartphone, you may also like (all scores tie at 0;
--- ties keep input order).
+-- ties rank by key).
 query needs=flywheel
 SELECT p.product_name FROM similar_items((SELECT product_id, description FROM dim_product), 2, n => 2) s
 JOIN dim_product p ON p.product_id = s.similar_item ORDER BY s.rank;
@@ -378,8 +380,8 @@ rows: 2
 row 1: 102 | 3±1e-9
 row 2: 103 | 3±1e-9
 
--- Section 5: k-means, k = 3, unscaled: {1,5} {2,4} {3}, numbered by first
--- appearance.
+-- Section 5: k-means, k = 3, unscaled: {1,5} {2,4} {3}, numbered in key
+-- order (the cluster of user 1 is 0, of user 2 is 1).
 query needs=flywheel
 SELECT * FROM kmeans((SELECT user_id, purchase_frequency, avg_spend, last_purchase_days_ago
                       FROM user_data), 3);
@@ -418,11 +420,10 @@ row 3: 2024-03-31 | 480.174820±1e-4 | * | *
 ordered: lower <= forecast <= upper
 
 -- Section 7: NMF, k = 2, random init with seed 0: scikit-learn's matrix.
--- Rows and columns are numbered in order of first appearance, which is the
--- order init 'random' draws in, so list the entries column by column to
--- match R's own order (row 4 is the first to rate column 2).
+-- Rows and columns are in key order, R's own (as pandas' pivot_table puts
+-- them), whatever order the rows come in, so no ORDER BY is needed.
 query needs=flywheel
-SELECT * FROM nmf((SELECT row, col, value FROM nmf_ratings ORDER BY col, row), 2, init => 'random', seed => 0);
+SELECT * FROM nmf((SELECT row, col, value FROM nmf_ratings), 2, init => 'random', seed => 0);
 ----
 columns: row, col, predicted
 rows: 20
