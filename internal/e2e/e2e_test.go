@@ -29,20 +29,19 @@ func TestMain(m *testing.M) { pgtest.Main(m, &srv) }
 func startProxy(t testing.TB) (string, string) {
 	t.Helper()
 	db := srv.NewDatabase(t)
-	return serveProxy(t, db, planner.Options{}), db
+	return serveProxy(t, db, planner.Options{}, catalog.Builtin()), db
 }
 
 // startProxyWithCap serves a database through a proxy whose calls may
 // read at most maxRows input rows, and returns the client URL.
 func startProxyWithCap(t testing.TB, db string, maxRows int64) (string, string) {
-	addr := serveProxy(t, db, planner.Options{MaxInputRows: maxRows})
+	addr := serveProxy(t, db, planner.Options{MaxInputRows: maxRows}, catalog.Builtin())
 	return addr, pgURL(addr, db)
 }
 
-func serveProxy(t testing.TB, db string, opts planner.Options) string {
+func serveProxy(t testing.TB, db string, opts planner.Options, cat *catalog.Catalog) string {
 	t.Helper()
 	ctx := context.Background()
-	cat := catalog.Builtin()
 	direct, err := pgx.Connect(ctx, srv.URL(db))
 	if err != nil {
 		t.Fatal(err)
