@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/flywheeldb/flywheel/internal/pgident"
 )
 
 // StubSchema is the schema that holds the stub functions.
@@ -30,7 +32,7 @@ func StubDDL(c *Catalog) []string {
 			if a.Relation || typ == "" {
 				typ = "text"
 			}
-			p := quoteIdent(a.Name) + " " + typ
+			p := pgident.Quote(a.Name) + " " + typ
 			switch {
 			case !a.Required:
 				p += " DEFAULT " + sqlLiteral(a.Default)
@@ -41,7 +43,7 @@ func StubDDL(c *Catalog) []string {
 			params = append(params, p)
 			types = append(types, typ)
 		}
-		name := StubSchema + "." + quoteIdent(f.Name)
+		name := StubSchema + "." + pgident.Quote(f.Name)
 		sig := name + "(" + strings.Join(types, ", ") + ")"
 		returns := stubReturns(f)
 		stmts = append(stmts,
@@ -94,22 +96,6 @@ func argDocs(f *Func) string {
 		}
 	}
 	return b.String()
-}
-
-func quoteIdent(s string) string {
-	if s == strings.ToLower(s) && !strings.ContainsAny(s, " \"-.") && !reserved(s) {
-		return s
-	}
-	return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
-}
-
-// reserved reports whether an argument name is a word SQL reserves.
-func reserved(s string) bool {
-	switch s {
-	case "user", "table", "select", "from", "order", "limit", "offset", "default":
-		return true
-	}
-	return false
 }
 
 func sqlLiteral(v any) string {

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/flywheeldb/flywheel/catalog"
+	"github.com/flywheeldb/flywheel/internal/pgident"
 	pg_query "github.com/pganalyze/pg_query_go/v6"
 	"google.golang.org/protobuf/proto"
 )
@@ -617,13 +618,13 @@ func columnNames(s *site, c *call) []string {
 
 func writeAlias(b *strings.Builder, alias string, names []string) {
 	b.WriteString(" AS ")
-	b.WriteString(quoteIdent(alias))
+	b.WriteString(pgident.Quote(alias))
 	b.WriteByte('(')
 	for i, n := range names {
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		b.WriteString(quoteIdent(n))
+		b.WriteString(pgident.Quote(n))
 	}
 	b.WriteByte(')')
 }
@@ -692,38 +693,4 @@ func writeLateral(b *strings.Builder, s *site, c *call) {
 	}
 	b.WriteByte(')')
 	writeAlias(b, s.alias, columnNames(s, c))
-}
-
-// quoteIdent quotes an identifier unless it is a plain lower-case name
-// that is not a reserved word.
-func quoteIdent(s string) string {
-	plain := s != ""
-	for i := 0; i < len(s) && plain; i++ {
-		c := s[i]
-		plain = c >= 'a' && c <= 'z' || c == '_' || i > 0 && (c >= '0' && c <= '9' || c == '$')
-	}
-	if plain && !reserved(s) {
-		return s
-	}
-	return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
-}
-
-// reserved reports whether a word is a reserved or type/function-name
-// keyword in PostgreSQL 17, which cannot be a column alias unquoted.
-func reserved(s string) bool {
-	switch s {
-	case "all", "analyse", "analyze", "and", "any", "array", "as", "asc", "asymmetric", "both", "case", "cast",
-		"check", "collate", "column", "constraint", "create", "current_catalog", "current_date", "current_role",
-		"current_time", "current_timestamp", "current_user", "default", "deferrable", "desc", "distinct", "do",
-		"else", "end", "except", "false", "fetch", "for", "foreign", "from", "grant", "group", "having", "in",
-		"initially", "intersect", "into", "lateral", "leading", "limit", "localtime", "localtimestamp", "not",
-		"null", "offset", "on", "only", "or", "order", "placing", "primary", "references", "returning", "select",
-		"session_user", "some", "symmetric", "system_user", "table", "then", "to", "trailing", "true", "union",
-		"unique", "user", "using", "variadic", "when", "where", "window", "with",
-		"authorization", "binary", "collation", "concurrently", "cross", "current_schema", "freeze", "full",
-		"ilike", "inner", "is", "isnull", "join", "left", "like", "natural", "notnull", "outer", "overlaps",
-		"right", "similar", "tablesample", "verbose":
-		return true
-	}
-	return false
 }
