@@ -64,9 +64,17 @@ type Func struct {
 	// Run computes the result. It must honour ctx and return an *ArgError
 	// (SQLSTATE 22023) for a bad argument value.
 	Run func(ctx context.Context, call *Call) (*Result, error)
-	// StubReturns is the RETURNS TABLE clause of the stub function created
-	// in the backing database, e.g. "TABLE(key anyelement, cluster integer)".
-	StubReturns string
+	// Returns declares the result's fixed columns, as the stub function in
+	// the backing database lists them; AnyType marks one that takes an
+	// input column's type. Columns may add columns (one per feature) or
+	// leave out optional ones (holt's series).
+	Returns []ReturnColumn
+}
+
+// ReturnColumn is one declared result column.
+type ReturnColumn struct {
+	Name string
+	Type Type
 }
 
 // InputColumn describes one column of a relation argument.

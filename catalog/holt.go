@@ -61,10 +61,10 @@ func HoltForecast() *Func {
 			"sigma² = SSE/n: exact variances (Hyndman et al.'s ETS formulas, as statsmodels' ETSModel) for additive models; for models " +
 			"with a multiplicative component, quantiles of 5000 simulated paths with a seed derived from the fit (deterministic). " +
 			"At steps that are multiples of the season length statsmodels 0.13 reuses a stale seasonal state; Flywheel uses the latest.",
-		Args:        args,
-		Columns:     holtForecastColumns,
-		Run:         runHoltForecast,
-		StubReturns: "TABLE(ts text, forecast double precision, lower double precision, upper double precision)",
+		Args:    args,
+		Columns: holtForecastColumns,
+		Run:     runHoltForecast,
+		Returns: []ReturnColumn{{"ts", AnyType}, {"forecast", Float8}, {"lower", Float8}, {"upper", Float8}},
 	}
 }
 
@@ -83,8 +83,8 @@ func HoltFit() *Func {
 		Args:    args,
 		Columns: holtFitColumns,
 		Run:     runHoltFit,
-		StubReturns: "TABLE(alpha double precision, beta double precision, gamma double precision, phi double precision, " +
-			"initial_level double precision, initial_trend double precision, sse double precision, aic double precision)",
+		Returns: []ReturnColumn{{"alpha", Float8}, {"beta", Float8}, {"gamma", Float8}, {"phi", Float8},
+			{"initial_level", Float8}, {"initial_trend", Float8}, {"sse", Float8}, {"aic", Float8}},
 	}
 }
 

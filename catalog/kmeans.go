@@ -33,12 +33,12 @@ func kmeansArgs() []Arg {
 // its distance to the cluster's centre.
 func KMeans() *Func {
 	return &Func{
-		Name:        "kmeans",
-		Doc:         kmeansDoc + " Returns each row's key, cluster and Euclidean distance to its centre (in the scaled space).",
-		Args:        kmeansArgs(),
-		Columns:     kmeansColumns,
-		Run:         runKMeans,
-		StubReturns: "TABLE(key text, cluster integer, distance double precision)",
+		Name:    "kmeans",
+		Doc:     kmeansDoc + " Returns each row's key, cluster and Euclidean distance to its centre (in the scaled space).",
+		Args:    kmeansArgs(),
+		Columns: kmeansColumns,
+		Run:     runKMeans,
+		Returns: []ReturnColumn{{"key", AnyType}, {"cluster", Int4}, {"distance", Float8}},
 	}
 }
 
@@ -49,10 +49,10 @@ func KMeansCenters() *Func {
 		Name: "kmeans_centers",
 		Doc: kmeansDoc + " Returns one row per cluster: cluster, size, then the centre's coordinates in the input's units, " +
 			"one double precision column per feature, named as the input's feature columns.",
-		Args:        kmeansArgs(),
-		Columns:     kmeansCentersColumns,
-		Run:         runKMeansCenters,
-		StubReturns: "TABLE(cluster integer, size bigint)",
+		Args:    kmeansArgs(),
+		Columns: kmeansCentersColumns,
+		Run:     runKMeansCenters,
+		Returns: []ReturnColumn{{"cluster", Int4}, {"size", Int8}},
 	}
 }
 

@@ -27,9 +27,9 @@ func Recommend() *Func {
 			{Name: "k", Type: Int4, Default: int64(10), Doc: "nmf: number of components"},
 			{Name: "model", Type: Text, Default: nil, Nullable: true, Doc: "a stored model's name (the model catalog is not available yet)"},
 		},
-		Columns:     recommendColumns,
-		Run:         runRecommend,
-		StubReturns: "TABLE(item text, score double precision, rank integer)",
+		Columns: recommendColumns,
+		Run:     runRecommend,
+		Returns: []ReturnColumn{{"item", AnyType}, {"score", Float8}, {"rank", Int4}},
 	}
 }
 

@@ -30,9 +30,9 @@ func SGDRegress() *Func {
 			{Name: "epochs", Type: Int4, Default: int64(1), Doc: "passes over train, in order (at most; see above)"},
 			{Name: "l1_ratio", Type: Float8, Default: 0.15, Doc: "L1 share of 'elasticnet', 0 .. 1"},
 		},
-		Columns:     sgdColumns,
-		Run:         runSGDRegress,
-		StubReturns: "TABLE(key text, prediction double precision)",
+		Columns: sgdColumns,
+		Run:     runSGDRegress,
+		Returns: []ReturnColumn{{"key", AnyType}, {"prediction", Float8}},
 	}
 }
 

@@ -23,9 +23,9 @@ func SimilarItems() *Func {
 			{Name: "item", Type: AnyType, Required: true, Nullable: true, Doc: "the item to find neighbours of, matched to the key column by its text form; NULL for every item"},
 			{Name: "n", Type: Int4, Default: int64(10), Doc: "neighbours per item, >= 1"},
 		},
-		Columns:     similarColumns,
-		Run:         runSimilar,
-		StubReturns: "TABLE(item text, similar_item text, similarity double precision, rank integer)",
+		Columns: similarColumns,
+		Run:     runSimilar,
+		Returns: []ReturnColumn{{"item", AnyType}, {"similar_item", AnyType}, {"similarity", Float8}, {"rank", Int4}},
 	}
 }
 
