@@ -209,7 +209,7 @@ func (c *call) bindOne(ctx context.Context, conn Conn, s *Statement, params [][]
 			if spec.kind == argParam {
 				v, err = c.paramValue(spec, fa, s, params, formats)
 			}
-			if err == nil && spec.kind != argDefault && fa.Type.OID == oidAnyElement && c.keyType != 0 {
+			if err == nil && spec.kind != argDefault && fa.Type.OID == catalog.AnyType.OID && c.keyType != 0 {
 				v, err = c.keyText(ctx, conn, v)
 			}
 			if err != nil {

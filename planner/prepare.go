@@ -11,6 +11,7 @@ import (
 
 	"github.com/flywheeldb/flywheel/catalog"
 	"github.com/flywheeldb/flywheel/internal/pgident"
+	"github.com/jackc/pgx/v5/pgtype"
 	pg_query "github.com/pganalyze/pg_query_go/v6"
 	"google.golang.org/protobuf/proto"
 )
@@ -74,7 +75,7 @@ func (p *Planner) prepare(ctx context.Context, conn Conn, a *analysis, clientOID
 				continue
 			}
 			t := spec.cast
-			if t == 0 && s.fn.Args[i].Type.OID != oidAnyElement {
+			if t == 0 && s.fn.Args[i].Type.OID != catalog.AnyType.OID {
 				t = s.fn.Args[i].Type.OID
 			}
 			setType(spec.param, t)
@@ -126,13 +127,13 @@ func (p *Planner) prepare(ctx context.Context, conn Conn, a *analysis, clientOID
 		// anyelement scalars (a user or item key) take the type of the
 		// first relation's key column.
 		if key == 0 {
-			key = oidText
+			key = pgtype.TextOID
 		}
 		if !isInt(key) && !isFloat(key) && !isText(key) {
 			c.keyType = key
 		}
 		for i, spec := range c.args {
-			if spec.kind == argParam && spec.cast == 0 && s.fn.Args[i].Type.OID == oidAnyElement {
+			if spec.kind == argParam && spec.cast == 0 && s.fn.Args[i].Type.OID == catalog.AnyType.OID {
 				setType(spec.param, key)
 			}
 		}
@@ -225,7 +226,7 @@ func (p *Planner) prepare(ctx context.Context, conn Conn, a *analysis, clientOID
 	if a.explain != nil {
 		st.explain = &explainPlan{sql: sql, oids: all, textLines: explainText(a.explain)}
 		st.SQL = fmt.Sprintf(`SELECT unnest($%d::text[]) AS "QUERY PLAN"`, n+1)
-		st.ParamOIDs = append(append([]uint32(nil), oids...), oidTextArray)
+		st.ParamOIDs = append(append([]uint32(nil), oids...), pgtype.TextArrayOID)
 		return st, nil
 	}
 	st.SQL = sql
@@ -362,7 +363,7 @@ func hasExprArgs(args []argSpec) bool {
 // lookupArrayType asks the database for a type's array type.
 func lookupArrayType(ctx context.Context, conn Conn, elem uint32) (uint32, error) {
 	var t uint32
-	err := conn.Query(ctx, "SELECT typarray FROM pg_type WHERE oid = $1", []uint32{oidOID},
+	err := conn.Query(ctx, "SELECT typarray FROM pg_type WHERE oid = $1", []uint32{pgtype.OIDOID},
 		[][]byte{[]byte(strconv.FormatUint(uint64(elem), 10))}, nil, nil,
 		func(row [][]byte) error {
 			v, err := strconv.ParseUint(string(row[0]), 10, 32)
