@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/flywheeldb/flywheel/functions"
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
 const holtDoc = "Exponential smoothing as statsmodels 0.13's ExponentialSmoothing(trend, damped_trend, seasonal, seasonal_periods).fit(): " +
@@ -91,7 +92,7 @@ func HoltFit() *Func {
 var holtFitNames = []string{"alpha", "beta", "gamma", "phi", "initial_level", "initial_trend", "sse", "aic"}
 
 // holtTimeOIDs are the time column types holt_* accept.
-var holtTimeOIDs = map[uint32]string{1082: "date", 1114: "timestamp", 1184: "timestamptz", 20: "bigint", 21: "smallint", 23: "integer"}
+var holtTimeOIDs = map[uint32]string{pgtype.DateOID: "date", pgtype.TimestampOID: "timestamp", pgtype.TimestamptzOID: "timestamptz", pgtype.Int8OID: "bigint", pgtype.Int2OID: "smallint", pgtype.Int4OID: "integer"}
 
 // holtInput checks the input's shape: [series,] ts, value.
 func holtInput(fn string, inputs [][]InputColumn) (series *InputColumn, ts, value InputColumn, err error) {
@@ -241,7 +242,7 @@ func readHolt(fn string, call *Call, columns func([][]InputColumn) ([]OutputColu
 	}
 	d.ts = c[0]
 	val := c[1]
-	isInt := d.ts.Type == 20 || d.ts.Type == 21 || d.ts.Type == 23
+	isInt := d.ts.Type == pgtype.Int8OID || d.ts.Type == pgtype.Int2OID || d.ts.Type == pgtype.Int4OID
 
 	// Parse every row's time and value.
 	var times []time.Time
@@ -358,13 +359,13 @@ func seriesKeyCompare(c *Column) func(a, b int) int {
 			return -1
 		}
 		switch c.Type {
-		case 20, 21, 23:
+		case pgtype.Int8OID, pgtype.Int2OID, pgtype.Int4OID:
 			x, errx := strconv.ParseInt(c.Text(a), 10, 64)
 			y, erry := strconv.ParseInt(c.Text(b), 10, 64)
 			if errx == nil && erry == nil {
 				return cmpInt(x, y)
 			}
-		case 700, 701, 1700:
+		case pgtype.Float4OID, pgtype.Float8OID, pgtype.NumericOID:
 			x, errx := strconv.ParseFloat(c.Text(a), 64)
 			y, erry := strconv.ParseFloat(c.Text(b), 64)
 			if errx == nil && erry == nil && x != y {
@@ -568,9 +569,9 @@ func runHoltFit(ctx context.Context, call *Call) (*Result, error) {
 // timestamptz with the UTC offset (+00, +05:30).
 func formatPGTime(t time.Time, oid uint32) string {
 	switch oid {
-	case 1082:
+	case pgtype.DateOID:
 		return t.Format("2006-01-02")
-	case 1114:
+	case pgtype.TimestampOID:
 		return t.Format("2006-01-02 15:04:05.999999")
 	}
 	s := t.Format("2006-01-02 15:04:05.999999")

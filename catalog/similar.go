@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"github.com/flywheeldb/flywheel/functions"
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
 // SimilarItems declares similar_items(input, item, n): content-based
@@ -54,7 +55,7 @@ func similarColumns(inputs [][]InputColumn) ([]OutputColumn, error) {
 // name, json, citext, ...) is tokenised from its text form.
 func similarTextType(oid uint32) bool {
 	switch oid {
-	case 16, 20, 21, 23, 700, 701, 1700, 1082, 1083, 1114, 1184, 1186, 1266:
+	case pgtype.BoolOID, pgtype.Int8OID, pgtype.Int2OID, pgtype.Int4OID, pgtype.Float4OID, pgtype.Float8OID, pgtype.NumericOID, pgtype.DateOID, pgtype.TimeOID, pgtype.TimestampOID, pgtype.TimestamptzOID, pgtype.IntervalOID, pgtype.TimetzOID:
 		return false
 	}
 	return true

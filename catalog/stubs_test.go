@@ -1,11 +1,15 @@
 package catalog
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/jackc/pgx/v5/pgtype"
+)
 
 // The declared result columns that have a fixed type are the ones Columns
 // computes, so the stubs list what a call returns.
 func TestReturnsMatchColumns(t *testing.T) {
-	i8, i4, f8, txt, date := InputColumn{"id", Int8.OID}, InputColumn{"c", Int4.OID}, InputColumn{"v", Float8.OID}, InputColumn{"t", Text.OID}, InputColumn{"ts", 1082}
+	i8, i4, f8, txt, date := InputColumn{"id", Int8.OID}, InputColumn{"c", Int4.OID}, InputColumn{"v", Float8.OID}, InputColumn{"t", Text.OID}, InputColumn{"ts", pgtype.DateOID}
 	inputs := map[string][][]InputColumn{
 		"kmeans": {{i8, f8}}, "kmeans_centers": {{i8, f8}},
 		"holt_forecast": {{date, f8}}, "holt_fit": {{date, f8}},

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
 // Column holds one column of a relation argument as PostgreSQL sent it in
@@ -52,7 +54,7 @@ func (c *Column) Text(i int) string { return string(c.Bytes(i)) }
 // Numeric reports whether the column's type is one Float can read.
 func (c *Column) Numeric() bool {
 	switch c.Type {
-	case 20, 21, 23, 700, 701, 1700: // int8 int2 int4 float4 float8 numeric
+	case pgtype.Int8OID, pgtype.Int2OID, pgtype.Int4OID, pgtype.Float4OID, pgtype.Float8OID, pgtype.NumericOID:
 		return true
 	}
 	return false
