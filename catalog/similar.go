@@ -148,24 +148,6 @@ func runSimilar(ctx context.Context, call *Call) (*Result, error) {
 	return out, nil
 }
 
-// mfKeyText is a scalar argument's text form as PostgreSQL would print it.
-func mfKeyText(v any) string {
-	switch v := v.(type) {
-	case string:
-		return v
-	case int64:
-		return strconv.FormatInt(v, 10)
-	case float64:
-		return strconv.FormatFloat(v, 'g', -1, 64)
-	case bool:
-		if v {
-			return "t"
-		}
-		return "f"
-	}
-	return fmt.Sprint(v)
-}
-
 // mfFindKey finds a scalar argument among the keys of col (indexed by
 // their text form): by text first, then, for a numeric column and a
 // numeric argument, by value, so 1 finds '1.0' in a numeric column.
@@ -173,7 +155,7 @@ func mfFindKey(keys *functions.KeyIndex[string], col *Column, v any) (int, bool)
 	if v == nil {
 		return 0, false
 	}
-	if d, ok := keys.Lookup(mfKeyText(v)); ok {
+	if d, ok := keys.Lookup(KeyText(v)); ok {
 		return d, true
 	}
 	if !col.Numeric() {

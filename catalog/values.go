@@ -113,6 +113,27 @@ func (c *Column) Time(i int) (time.Time, error) {
 	return time.Time{}, fmt.Errorf("row %d: column %q: %q is not in the ISO date style that Flywheel reads; run SET DateStyle TO ISO (PostgreSQL's default)", i+1, c.Name, s)
 }
 
+// KeyText is a scalar argument's value (a user, an item) as PostgreSQL
+// prints it, booleans as t and f, so that it matches a key column's text.
+// The planner sends it to PostgreSQL to be printed as the key column's
+// type when that type has other spellings (dates, uuids).
+func KeyText(v any) string {
+	switch v := v.(type) {
+	case string:
+		return v
+	case int64:
+		return strconv.FormatInt(v, 10)
+	case float64:
+		return strconv.FormatFloat(v, 'g', -1, 64)
+	case bool:
+		if v {
+			return "t"
+		}
+		return "f"
+	}
+	return fmt.Sprint(v)
+}
+
 // Relation is an evaluated relation argument.
 type Relation struct {
 	Columns []*Column
