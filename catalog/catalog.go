@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
 // Type is a PostgreSQL scalar type as the catalog needs it: the name used in
@@ -21,12 +23,12 @@ type Type struct {
 
 // Types the declarations use. Values, not variables: nothing assigns them.
 var (
-	Bool    = Type{"boolean", 16}
-	Int8    = Type{"bigint", 20}
-	Int4    = Type{"integer", 23}
-	Text    = Type{"text", 25}
-	Float8  = Type{"double precision", 701}
-	AnyType = Type{"anyelement", 2283} // "same type as an input column"
+	Bool    = Type{"boolean", pgtype.BoolOID}
+	Int8    = Type{"bigint", pgtype.Int8OID}
+	Int4    = Type{"integer", pgtype.Int4OID}
+	Text    = Type{"text", pgtype.TextOID}
+	Float8  = Type{"double precision", pgtype.Float8OID}
+	AnyType = Type{"anyelement", 2283} // "same type as an input column"; pgtype has no constant for it
 )
 
 // Arg is one argument of a model function.
@@ -76,9 +78,17 @@ type Func struct {
 	// Qualified functions are found only when called as flywheel.name:
 	// the lifecycle functions' names (train, deploy) are common words.
 	Qualified bool
-	// StubReturns is the RETURNS TABLE clause of the stub function created
-	// in the backing database, e.g. "TABLE(key anyelement, cluster integer)".
-	StubReturns string
+	// Returns declares the result's fixed columns, as the stub function in
+	// the backing database lists them; AnyType marks one that takes an
+	// input column's type. Columns may add columns (one per feature) or
+	// leave out optional ones (holt's series).
+	Returns []ReturnColumn
+}
+
+// ReturnColumn is one declared result column.
+type ReturnColumn struct {
+	Name string
+	Type Type
 }
 
 // InputColumn describes one column of a relation argument.

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/flywheeldb/flywheel/functions"
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
 const holtDoc = "Exponential smoothing as statsmodels 0.13's ExponentialSmoothing(trend, damped_trend, seasonal, seasonal_periods).fit(): " +
@@ -60,10 +61,10 @@ func HoltForecast() *Func {
 			"sigma² = SSE/n: exact variances (Hyndman et al.'s ETS formulas, as statsmodels' ETSModel) for additive models; for models " +
 			"with a multiplicative component, quantiles of 5000 simulated paths with a seed derived from the fit (deterministic). " +
 			"At steps that are multiples of the season length statsmodels 0.13 reuses a stale seasonal state; Flywheel uses the latest.",
-		Args:        args,
-		Columns:     holtForecastColumns,
-		Run:         runHoltForecast,
-		StubReturns: "TABLE(ts text, forecast double precision, lower double precision, upper double precision)",
+		Args:    args,
+		Columns: holtForecastColumns,
+		Run:     runHoltForecast,
+		Returns: []ReturnColumn{{"ts", AnyType}, {"forecast", Float8}, {"lower", Float8}, {"upper", Float8}},
 	}
 }
 
@@ -82,15 +83,15 @@ func HoltFit() *Func {
 		Args:    args,
 		Columns: holtFitColumns,
 		Run:     runHoltFit,
-		StubReturns: "TABLE(alpha double precision, beta double precision, gamma double precision, phi double precision, " +
-			"initial_level double precision, initial_trend double precision, sse double precision, aic double precision)",
+		Returns: []ReturnColumn{{"alpha", Float8}, {"beta", Float8}, {"gamma", Float8}, {"phi", Float8},
+			{"initial_level", Float8}, {"initial_trend", Float8}, {"sse", Float8}, {"aic", Float8}},
 	}
 }
 
 var holtFitNames = []string{"alpha", "beta", "gamma", "phi", "initial_level", "initial_trend", "sse", "aic"}
 
 // holtTimeOIDs are the time column types holt_* accept.
-var holtTimeOIDs = map[uint32]string{1082: "date", 1114: "timestamp", 1184: "timestamptz", 20: "bigint", 21: "smallint", 23: "integer"}
+var holtTimeOIDs = map[uint32]string{pgtype.DateOID: "date", pgtype.TimestampOID: "timestamp", pgtype.TimestamptzOID: "timestamptz", pgtype.Int8OID: "bigint", pgtype.Int2OID: "smallint", pgtype.Int4OID: "integer"}
 
 // holtInput checks the input's shape: [series,] ts, value.
 func holtInput(fn string, inputs [][]InputColumn) (series *InputColumn, ts, value InputColumn, err error) {
@@ -240,7 +241,7 @@ func readHolt(fn string, call *Call, columns func([][]InputColumn) ([]OutputColu
 	}
 	d.ts = c[0]
 	val := c[1]
-	isInt := d.ts.Type == 20 || d.ts.Type == 21 || d.ts.Type == 23
+	isInt := d.ts.Type == pgtype.Int8OID || d.ts.Type == pgtype.Int2OID || d.ts.Type == pgtype.Int4OID
 
 	// Parse every row's time and value.
 	var times []time.Time
@@ -532,9 +533,9 @@ func runHoltFit(ctx context.Context, call *Call) (*Result, error) {
 // timestamptz with the UTC offset (+00, +05:30).
 func formatPGTime(t time.Time, oid uint32) string {
 	switch oid {
-	case 1082:
+	case pgtype.DateOID:
 		return t.Format("2006-01-02")
-	case 1114:
+	case pgtype.TimestampOID:
 		return t.Format("2006-01-02 15:04:05.999999")
 	}
 	s := t.Format("2006-01-02 15:04:05.999999")

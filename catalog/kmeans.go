@@ -43,7 +43,7 @@ func KMeans() *Func {
 		Columns:      kmeansColumns,
 		ModelColumns: kmeansModelColumns,
 		Run:          runKMeans,
-		StubReturns:  "TABLE(key text, cluster integer, distance double precision)",
+		Returns:      []ReturnColumn{{"key", AnyType}, {"cluster", Int4}, {"distance", Float8}},
 	}
 }
 
@@ -54,10 +54,10 @@ func KMeansCenters() *Func {
 		Name: "kmeans_centers",
 		Doc: kmeansDoc + " Returns one row per cluster: cluster, size, then the centre's coordinates in the input's units, " +
 			"one double precision column per feature, named as the input's feature columns.",
-		Args:        kmeansArgs(),
-		Columns:     kmeansCentersColumns,
-		Run:         runKMeansCenters,
-		StubReturns: "TABLE(cluster integer, size bigint)",
+		Args:    kmeansArgs(),
+		Columns: kmeansCentersColumns,
+		Run:     runKMeansCenters,
+		Returns: []ReturnColumn{{"cluster", Int4}, {"size", Int8}},
 	}
 }
 

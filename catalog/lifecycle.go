@@ -67,19 +67,25 @@ func Train() *Func {
 			"Calls then predict from it with model => name, e.g. recommend(user, n, model => 'recs'), without fitting again. " +
 			"Options not given take the kind's defaults. Part of the session's transaction: ROLLBACK leaves no version. " +
 			"Returns the version made, its training rows, metrics (jsonb), whether it was deployed and the training time in milliseconds.",
-		Args:        args,
-		Columns:     fixedColumns(lifecycleColumns()),
-		Run:         runTrain,
-		StubReturns: "TABLE(model text, version integer, kind text, rows bigint, metrics jsonb, deployed boolean, train_ms double precision)",
+		Args:    args,
+		Columns: fixedColumns(lifecycleColumns()),
+		Run:     runTrain,
+		Returns: lifecycleReturns(),
 	}
 }
 
+// lifecycleReturns are the columns train, deploy and rollback return.
+func lifecycleReturns() []ReturnColumn {
+	return []ReturnColumn{{"model", Text}, {"version", Int4}, {"kind", Text}, {"rows", Int8},
+		{"metrics", Jsonb}, {"deployed", Bool}, {"train_ms", Float8}}
+}
+
 func lifecycleColumns() []OutputColumn {
-	return []OutputColumn{
-		{Name: "model", Type: Text.OID}, {Name: "version", Type: Int4.OID}, {Name: "kind", Type: Text.OID},
-		{Name: "rows", Type: Int8.OID}, {Name: "metrics", Type: Jsonb.OID}, {Name: "deployed", Type: Bool.OID},
-		{Name: "train_ms", Type: Float8.OID},
+	var out []OutputColumn
+	for _, c := range lifecycleReturns() {
+		out = append(out, OutputColumn{Name: c.Name, Type: c.Type.OID})
 	}
+	return out
 }
 
 // fixedColumns is a Columns for a function whose result never depends on
@@ -273,7 +279,7 @@ func Deploy() *Func {
 			}
 			return savedResult(s, true), nil
 		},
-		StubReturns: "TABLE(model text, version integer, kind text, rows bigint, metrics jsonb, deployed boolean, train_ms double precision)",
+		Returns: lifecycleReturns(),
 	}
 }
 
@@ -299,7 +305,7 @@ func Rollback() *Func {
 			}
 			return savedResult(s, true), nil
 		},
-		StubReturns: "TABLE(model text, version integer, kind text, rows bigint, metrics jsonb, deployed boolean, train_ms double precision)",
+		Returns: lifecycleReturns(),
 	}
 }
 
@@ -331,6 +337,6 @@ func DropModel() *Func {
 				{OutputColumn: OutputColumn{Name: "deployed_version", Type: Int4.OID}, Ints: []int64{int64(s.Version)}, Nulls: []bool{s.Version == 0}},
 			}}, nil
 		},
-		StubReturns: "TABLE(model text, kind text, deployed_version integer)",
+		Returns: []ReturnColumn{{"model", Text}, {"kind", Text}, {"deployed_version", Int4}},
 	}
 }

@@ -34,9 +34,9 @@ func NMF() *Func {
 			{Name: "alpha_h", Type: Float8, Default: nil, Nullable: true, Doc: "regularisation of H; NULL means the same as alpha_w"},
 			{Name: "l1_ratio", Type: Float8, Default: 0.0, Doc: "L1 share of the regularisation, 0 (L2) .. 1 (L1)"},
 		},
-		Columns:     nmfColumns,
-		Run:         runNMF,
-		StubReturns: `TABLE("row" text, col text, predicted double precision)`,
+		Columns: nmfColumns,
+		Run:     runNMF,
+		Returns: []ReturnColumn{{"row", AnyType}, {"col", AnyType}, {"predicted", Float8}},
 	}
 }
 

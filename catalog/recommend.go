@@ -31,7 +31,7 @@ func Recommend() *Func {
 		Columns:      recommendColumns,
 		ModelColumns: recommendModelColumns,
 		Run:          runRecommend,
-		StubReturns:  "TABLE(item text, score double precision, rank integer)",
+		Returns:      []ReturnColumn{{"item", AnyType}, {"score", Float8}, {"rank", Int4}},
 	}
 }
 

@@ -34,7 +34,7 @@ func SGDRegress() *Func {
 		Columns:      sgdColumns,
 		ModelColumns: sgdModelColumns,
 		Run:          runSGDRegress,
-		StubReturns:  "TABLE(key text, prediction double precision)",
+		Returns:      []ReturnColumn{{"key", AnyType}, {"prediction", Float8}},
 	}
 }
 

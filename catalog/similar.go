@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"github.com/flywheeldb/flywheel/functions"
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
 // SimilarItems declares similar_items(input, item, n): content-based
@@ -24,9 +25,9 @@ func SimilarItems() *Func {
 			{Name: "item", Type: AnyType, Required: true, Nullable: true, Doc: "the item to find neighbours of, matched to the key column by its text form; NULL for every item"},
 			{Name: "n", Type: Int4, Default: int64(10), Doc: "neighbours per item, >= 1"},
 		},
-		Columns:     similarColumns,
-		Run:         runSimilar,
-		StubReturns: "TABLE(item text, similar_item text, similarity double precision, rank integer)",
+		Columns: similarColumns,
+		Run:     runSimilar,
+		Returns: []ReturnColumn{{"item", AnyType}, {"similar_item", AnyType}, {"similarity", Float8}, {"rank", Int4}},
 	}
 }
 
@@ -55,7 +56,7 @@ func similarColumns(inputs [][]InputColumn) ([]OutputColumn, error) {
 // name, json, citext, ...) is tokenised from its text form.
 func similarTextType(oid uint32) bool {
 	switch oid {
-	case 16, 20, 21, 23, 700, 701, 1700, 1082, 1083, 1114, 1184, 1186, 1266:
+	case pgtype.BoolOID, pgtype.Int8OID, pgtype.Int2OID, pgtype.Int4OID, pgtype.Float4OID, pgtype.Float8OID, pgtype.NumericOID, pgtype.DateOID, pgtype.TimeOID, pgtype.TimestampOID, pgtype.TimestamptzOID, pgtype.IntervalOID, pgtype.TimetzOID:
 		return false
 	}
 	return true
@@ -156,24 +157,6 @@ func runSimilar(ctx context.Context, call *Call) (*Result, error) {
 	return out, nil
 }
 
-// mfKeyText is a scalar argument's text form as PostgreSQL would print it.
-func mfKeyText(v any) string {
-	switch v := v.(type) {
-	case string:
-		return v
-	case int64:
-		return strconv.FormatInt(v, 10)
-	case float64:
-		return strconv.FormatFloat(v, 'g', -1, 64)
-	case bool:
-		if v {
-			return "t"
-		}
-		return "f"
-	}
-	return fmt.Sprint(v)
-}
-
 // mfFindKey finds a scalar argument among the keys of col (indexed by
 // their text form): by text first, then, for a numeric column and a
 // numeric argument, by value, so 1 finds '1.0' in a numeric column.
@@ -181,7 +164,7 @@ func mfFindKey(keys *functions.KeyIndex[string], col *Column, v any) (int, bool)
 	if v == nil {
 		return 0, false
 	}
-	if d, ok := keys.Lookup(mfKeyText(v)); ok {
+	if d, ok := keys.Lookup(KeyText(v)); ok {
 		return d, true
 	}
 	if !col.Numeric() {

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/flywheeldb/flywheel/internal/pgident"
 )
 
 // StubSchema is the schema that holds the stub functions.
@@ -30,7 +32,7 @@ func StubDDL(c *Catalog) []string {
 			if a.Relation || typ == "" {
 				typ = "text"
 			}
-			p := quoteIdent(a.Name) + " " + typ
+			p := pgident.Quote(a.Name) + " " + typ
 			switch {
 			case !a.Required:
 				p += " DEFAULT " + sqlLiteral(a.Default)
@@ -41,7 +43,7 @@ func StubDDL(c *Catalog) []string {
 			params = append(params, p)
 			types = append(types, typ)
 		}
-		name := StubSchema + "." + quoteIdent(f.Name)
+		name := StubSchema + "." + pgident.Quote(f.Name)
 		sig := name + "(" + strings.Join(types, ", ") + ")"
 		returns := stubReturns(f)
 		stmts = append(stmts,
@@ -57,26 +59,29 @@ func StubDDL(c *Catalog) []string {
 
 // stubReturns is the stub's RETURNS clause. PostgreSQL forbids a result
 // column named like an argument (similar_items has both an argument and a
-// column called item), so such a column is listed as result_<name>.
+// column called item), so such a column is listed as result_<name>; and it
+// can resolve an anyelement result only from an anyelement argument, so
+// without one such a column is listed as text.
 func stubReturns(f *Func) string {
-	r := f.StubReturns
-	if r == "" {
+	if len(f.Returns) == 0 {
 		return "SETOF record"
 	}
-	if !strings.HasPrefix(r, "TABLE(") || !strings.HasSuffix(r, ")") {
-		return r
-	}
 	args := map[string]bool{}
+	poly := false
 	for _, a := range f.Args {
 		args[a.Name] = true
+		poly = poly || !a.Relation && a.Type == AnyType
 	}
-	cols := strings.Split(r[len("TABLE("):len(r)-1], ",")
-	for i, c := range cols {
-		c = strings.TrimSpace(c)
-		if name, typ, ok := strings.Cut(c, " "); ok && args[name] {
-			c = "result_" + name + " " + typ
+	cols := make([]string, len(f.Returns))
+	for i, c := range f.Returns {
+		name, typ := c.Name, c.Type.Name
+		if args[name] {
+			name = "result_" + name
 		}
-		cols[i] = c
+		if c.Type == AnyType && !poly {
+			typ = Text.Name
+		}
+		cols[i] = pgident.Quote(name) + " " + typ
 	}
 	return "TABLE(" + strings.Join(cols, ", ") + ")"
 }
@@ -94,22 +99,6 @@ func argDocs(f *Func) string {
 		}
 	}
 	return b.String()
-}
-
-func quoteIdent(s string) string {
-	if s == strings.ToLower(s) && !strings.ContainsAny(s, " \"-.") && !reserved(s) {
-		return s
-	}
-	return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
-}
-
-// reserved reports whether an argument name is a word SQL reserves.
-func reserved(s string) bool {
-	switch s {
-	case "user", "table", "select", "from", "order", "limit", "offset", "default":
-		return true
-	}
-	return false
 }
 
 func sqlLiteral(v any) string {

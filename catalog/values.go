@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
 // Column holds one column of a relation argument as PostgreSQL sent it in
@@ -52,7 +54,7 @@ func (c *Column) Text(i int) string { return string(c.Bytes(i)) }
 // Numeric reports whether the column's type is one Float can read.
 func (c *Column) Numeric() bool {
 	switch c.Type {
-	case 20, 21, 23, 700, 701, 1700: // int8 int2 int4 float4 float8 numeric
+	case pgtype.Int8OID, pgtype.Int2OID, pgtype.Int4OID, pgtype.Float4OID, pgtype.Float8OID, pgtype.NumericOID:
 		return true
 	}
 	return false
@@ -109,6 +111,27 @@ func (c *Column) Time(i int) (time.Time, error) {
 		return time.Time{}, fmt.Errorf("row %d: column %q: %q: dates before the year 1 are not supported", i+1, c.Name, s)
 	}
 	return time.Time{}, fmt.Errorf("row %d: column %q: %q is not in the ISO date style that Flywheel reads; run SET DateStyle TO ISO (PostgreSQL's default)", i+1, c.Name, s)
+}
+
+// KeyText is a scalar argument's value (a user, an item) as PostgreSQL
+// prints it, booleans as t and f, so that it matches a key column's text.
+// The planner sends it to PostgreSQL to be printed as the key column's
+// type when that type has other spellings (dates, uuids).
+func KeyText(v any) string {
+	switch v := v.(type) {
+	case string:
+		return v
+	case int64:
+		return strconv.FormatInt(v, 10)
+	case float64:
+		return strconv.FormatFloat(v, 'g', -1, 64)
+	case bool:
+		if v {
+			return "t"
+		}
+		return "f"
+	}
+	return fmt.Sprint(v)
 }
 
 // Relation is an evaluated relation argument.

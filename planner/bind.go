@@ -221,7 +221,7 @@ func (c *call) bindOne(ctx context.Context, conn Conn, s *Statement, params [][]
 			if spec.kind == argParam {
 				v, err = c.paramValue(spec, fa, s, params, formats)
 			}
-			if err == nil && spec.kind != argDefault && fa.Type.OID == oidAnyElement && c.keyType != 0 {
+			if err == nil && spec.kind != argDefault && fa.Type.OID == catalog.AnyType.OID && c.keyType != 0 {
 				v, err = c.keyText(ctx, conn, v)
 			}
 			if err != nil {
@@ -355,21 +355,10 @@ func (c *call) paramValue(spec argSpec, fa catalog.Arg, s *Statement, params [][
 // in binary its text in the session's time zone. A value the type does not
 // accept is PostgreSQL's error, as it would be for a direct call.
 func (c *call) keyText(ctx context.Context, conn Conn, v any) (any, error) {
-	var text string
-	switch x := v.(type) {
-	case nil:
+	if v == nil {
 		return nil, nil
-	case string:
-		text = x
-	case int64:
-		text = strconv.FormatInt(x, 10)
-	case float64:
-		text = strconv.FormatFloat(x, 'g', -1, 64)
-	case bool:
-		text = strconv.FormatBool(x)
-	default:
-		text = fmt.Sprint(x)
 	}
+	text := catalog.KeyText(v)
 	var out any
 	err := conn.Query(ctx, "SELECT $1", []uint32{c.keyType}, [][]byte{[]byte(text)}, nil, nil, func(row [][]byte) error {
 		if row[0] != nil {

@@ -1,7 +1,6 @@
 package planner
 
 import (
-	"bufio"
 	"errors"
 	"flag"
 	"fmt"
@@ -9,101 +8,28 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/flywheeldb/flywheel/internal/datadriven"
 )
 
 var rewriteGolden = flag.Bool("rewrite", false, "rewrite the expected output of testdata/*.txt")
 
-// ddCase is one case of a data-driven file, in the style of
-// cockroachdb/datadriven:
-//
-//	command [arg ...]
-//	input, one or more lines
-//	----
-//	expected output
-//
-// Cases are separated by a blank line; lines starting with # between
-// cases are comments.
-type ddCase struct {
-	comments []string // the # lines before the case, kept by -rewrite
-	line     int
-	cmd      string
-	args     []string
-	input    string
-	expected string
-}
-
-func readCases(t *testing.T, path string) (cases []ddCase, raw []string) {
-	t.Helper()
-	data, err := os.ReadFile(path)
+// runDataDriven runs every case of a file through do, comparing (or with
+// -rewrite, replacing) the expected output.
+func runDataDriven(t *testing.T, path string, do func(t *testing.T, c datadriven.Case) string) {
+	f, err := datadriven.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	sc := bufio.NewScanner(strings.NewReader(string(data)))
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		raw = append(raw, sc.Text())
-	}
-	var comments []string
-	for i := 0; i < len(raw); {
-		l := raw[i]
-		if strings.HasPrefix(l, "#") {
-			comments = append(comments, l)
-			i++
-			continue
-		}
-		if strings.TrimSpace(l) == "" {
-			i++
-			continue
-		}
-		f := strings.Fields(l)
-		c := ddCase{comments: comments, line: i + 1, cmd: f[0], args: f[1:]}
-		comments = nil
-		i++
-		var in []string
-		for i < len(raw) && raw[i] != "----" {
-			in = append(in, raw[i])
-			i++
-		}
-		if i == len(raw) {
-			t.Fatalf("%s:%d: no ---- separator", path, c.line)
-		}
-		i++
-		var out []string
-		for i < len(raw) && raw[i] != "" {
-			out = append(out, raw[i])
-			i++
-		}
-		c.input = strings.Join(in, "\n")
-		c.expected = strings.Join(out, "\n")
-		cases = append(cases, c)
-	}
-	return cases, raw
-}
-
-// runDataDriven runs every case of a file through do, comparing (or with
-// -rewrite, replacing) the expected output.
-func runDataDriven(t *testing.T, path string, do func(t *testing.T, c ddCase) string) {
-	cases, _ := readCases(t, path)
-	var b strings.Builder
-	for _, c := range cases {
-		got := strings.TrimRight(do(t, c), "\n")
-		if *rewriteGolden {
-			for _, l := range c.comments {
-				b.WriteString(l + "\n")
-			}
-			fmt.Fprintf(&b, "%s\n%s\n----\n", strings.Join(append([]string{c.cmd}, c.args...), " "), c.input)
-			if got != "" {
-				b.WriteString(got + "\n")
-			}
-			b.WriteString("\n")
-			continue
-		}
-		if got != c.expected {
-			t.Errorf("%s:%d: %s\n%s\ngot:\n%s\nwant:\n%s", path, c.line, c.cmd, c.input, got, c.expected)
+	got := make([]string, len(f.Cases))
+	for i, c := range f.Cases {
+		got[i] = strings.TrimRight(do(t, c), "\n")
+		if !*rewriteGolden && got[i] != c.Expected {
+			t.Errorf("%s:%d: %s\n%s\ngot:\n%s\nwant:\n%s", path, c.Line, c.Cmd, c.Input, got[i], c.Expected)
 		}
 	}
 	if *rewriteGolden {
-		if err := os.WriteFile(path, []byte(strings.TrimRight(b.String(), "\n")+"\n"), 0o644); err != nil {
+		if err := os.WriteFile(path, f.Rewrite(got), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -123,15 +49,15 @@ func TestDataDriven(t *testing.T) {
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {
 			s := newSession(t, Options{}, "")
-			runDataDriven(t, f, func(t *testing.T, c ddCase) string {
-				switch c.cmd {
+			runDataDriven(t, f, func(t *testing.T, c datadriven.Case) string {
+				switch c.Cmd {
 				case "exec":
-					if _, err := s.conn.pg.Exec(s.ctx, c.input).ReadAll(); err != nil {
+					if _, err := s.conn.pg.Exec(s.ctx, c.Input).ReadAll(); err != nil {
 						return "ERROR: " + err.Error()
 					}
 					return ""
 				case "rewrite":
-					st, err := s.p.Prepare(s.ctx, s.conn, c.input, nil)
+					st, err := s.p.Prepare(s.ctx, s.conn, c.Input, nil)
 					if err != nil {
 						return formatErr(err)
 					}
@@ -145,18 +71,24 @@ func TestDataDriven(t *testing.T) {
 					return out
 				case "query", "error":
 					var params [][]byte
-					for _, a := range c.args {
+					for _, a := range c.Args {
 						if v, ok := strings.CutPrefix(a, "param="); ok {
 							params = append(params, []byte(v))
 						}
 					}
-					r, err := s.run(c.input, nil, params, nil)
+					r, err := s.run(c.Input, nil, params, nil)
+					switch {
+					case err != nil && c.Cmd == "query":
+						t.Errorf("%s:%d: query failed: %s", f, c.Line, formatErr(err))
+					case err == nil && c.Cmd == "error":
+						t.Errorf("%s:%d: error case succeeded:\n%s", f, c.Line, r)
+					}
 					if err != nil {
 						return formatErr(err)
 					}
 					return r.String()
 				}
-				t.Fatalf("%d: unknown command %q", c.line, c.cmd)
+				t.Fatalf("%d: unknown command %q", c.Line, c.Cmd)
 				return ""
 			})
 		})

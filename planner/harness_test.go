@@ -219,7 +219,7 @@ func echoRows() *catalog.Func {
 			}
 			return &catalog.Result{Columns: []catalog.ResultColumn{key, score, note}}, nil
 		},
-		StubReturns: "TABLE(key anyelement, score double precision, note text)",
+		Returns: []catalog.ReturnColumn{{Name: "key", Type: catalog.AnyType}, {Name: "score", Type: catalog.Float8}, {Name: "note", Type: catalog.Text}},
 	}
 }
 

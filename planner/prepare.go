@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"github.com/flywheeldb/flywheel/catalog"
+	"github.com/flywheeldb/flywheel/internal/pgident"
+	"github.com/jackc/pgx/v5/pgtype"
 	pg_query "github.com/pganalyze/pg_query_go/v6"
 	"google.golang.org/protobuf/proto"
 )
@@ -127,7 +129,7 @@ func (p *Planner) prepare(ctx context.Context, conn Conn, a *analysis, clientOID
 				continue
 			}
 			t := spec.cast
-			if t == 0 && s.fn.Args[i].Type.OID != oidAnyElement {
+			if t == 0 && s.fn.Args[i].Type.OID != catalog.AnyType.OID {
 				t = s.fn.Args[i].Type.OID
 			}
 			setType(spec.param, t)
@@ -189,13 +191,13 @@ func (p *Planner) prepare(ctx context.Context, conn Conn, a *analysis, clientOID
 		// anyelement scalars (a user or item key) take the type of the
 		// first relation's key column.
 		if key == 0 {
-			key = oidText
+			key = pgtype.TextOID
 		}
 		if !isInt(key) && !isFloat(key) && !isText(key) {
 			c.keyType = key
 		}
 		for i, spec := range c.args {
-			if spec.kind == argParam && spec.cast == 0 && s.fn.Args[i].Type.OID == oidAnyElement {
+			if spec.kind == argParam && spec.cast == 0 && s.fn.Args[i].Type.OID == catalog.AnyType.OID {
 				setType(spec.param, key)
 			}
 		}
@@ -289,7 +291,7 @@ func (p *Planner) prepare(ctx context.Context, conn Conn, a *analysis, clientOID
 	if a.explain != nil {
 		st.explain = &explainPlan{sql: sql, oids: all, textLines: explainText(a.explain)}
 		st.SQL = fmt.Sprintf(`SELECT unnest($%d::text[]) AS "QUERY PLAN"`, n+1)
-		st.ParamOIDs = append(append([]uint32(nil), oids...), oidTextArray)
+		st.ParamOIDs = append(append([]uint32(nil), oids...), pgtype.TextArrayOID)
 		return st, nil
 	}
 	st.SQL = sql
@@ -426,7 +428,7 @@ func hasExprArgs(args []argSpec) bool {
 // lookupArrayType asks the database for a type's array type.
 func lookupArrayType(ctx context.Context, conn Conn, elem uint32) (uint32, error) {
 	var t uint32
-	err := conn.Query(ctx, "SELECT typarray FROM pg_type WHERE oid = $1", []uint32{oidOID},
+	err := conn.Query(ctx, "SELECT typarray FROM pg_type WHERE oid = $1", []uint32{pgtype.OIDOID},
 		[][]byte{[]byte(strconv.FormatUint(uint64(elem), 10))}, nil, nil,
 		func(row [][]byte) error {
 			v, err := strconv.ParseUint(string(row[0]), 10, 32)
@@ -682,13 +684,13 @@ func columnNames(s *site, c *call) []string {
 
 func writeAlias(b *strings.Builder, alias string, names []string) {
 	b.WriteString(" AS ")
-	b.WriteString(quoteIdent(alias))
+	b.WriteString(pgident.Quote(alias))
 	b.WriteByte('(')
 	for i, n := range names {
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		b.WriteString(quoteIdent(n))
+		b.WriteString(pgident.Quote(n))
 	}
 	b.WriteByte(')')
 }
@@ -757,38 +759,4 @@ func writeLateral(b *strings.Builder, s *site, c *call) {
 	}
 	b.WriteByte(')')
 	writeAlias(b, s.alias, columnNames(s, c))
-}
-
-// quoteIdent quotes an identifier unless it is a plain lower-case name
-// that is not a reserved word.
-func quoteIdent(s string) string {
-	plain := s != ""
-	for i := 0; i < len(s) && plain; i++ {
-		c := s[i]
-		plain = c >= 'a' && c <= 'z' || c == '_' || i > 0 && (c >= '0' && c <= '9' || c == '$')
-	}
-	if plain && !reserved(s) {
-		return s
-	}
-	return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
-}
-
-// reserved reports whether a word is a reserved or type/function-name
-// keyword in PostgreSQL 17, which cannot be a column alias unquoted.
-func reserved(s string) bool {
-	switch s {
-	case "all", "analyse", "analyze", "and", "any", "array", "as", "asc", "asymmetric", "both", "case", "cast",
-		"check", "collate", "column", "constraint", "create", "current_catalog", "current_date", "current_role",
-		"current_time", "current_timestamp", "current_user", "default", "deferrable", "desc", "distinct", "do",
-		"else", "end", "except", "false", "fetch", "for", "foreign", "from", "grant", "group", "having", "in",
-		"initially", "intersect", "into", "lateral", "leading", "limit", "localtime", "localtimestamp", "not",
-		"null", "offset", "on", "only", "or", "order", "placing", "primary", "references", "returning", "select",
-		"session_user", "some", "symmetric", "system_user", "table", "then", "to", "trailing", "true", "union",
-		"unique", "user", "using", "variadic", "when", "where", "window", "with",
-		"authorization", "binary", "collation", "concurrently", "cross", "current_schema", "freeze", "full",
-		"ilike", "inner", "is", "isnull", "join", "left", "like", "natural", "notnull", "outer", "overlaps",
-		"right", "similar", "tablesample", "verbose":
-		return true
-	}
-	return false
 }

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/flywheeldb/flywheel/internal/pgident"
 	pg_query "github.com/pganalyze/pg_query_go/v6"
 )
 
@@ -45,7 +46,7 @@ func (p *Planner) preparePrepare(ctx context.Context, conn Conn, a *analysis, st
 	}
 	var b strings.Builder
 	b.WriteString("PREPARE ")
-	b.WriteString(quoteIdent(a.prepare.Name))
+	b.WriteString(pgident.Quote(a.prepare.Name))
 	if len(names) > 0 {
 		b.WriteString(" (")
 		b.WriteString(strings.Join(names, ", "))
@@ -200,13 +201,13 @@ func (p *Planner) PrepareExecute(ctx context.Context, conn Conn, sql string, par
 	// PostgreSQL counts no parameters in a utility statement: EXECUTE
 	// takes only those Parse declares, as it would without the proxy.
 	oids := append([]uint32(nil), paramOIDs...)
-	describe := "EXECUTE " + quoteIdent(prep.Name)
+	describe := "EXECUTE " + pgident.Quote(prep.Name)
 	if args := append(exprs[:len(exprs):len(exprs)], casts[len(exprs):]...); len(args) > 0 {
 		describe += "(" + strings.Join(args, ", ") + ")"
 	}
 	var text strings.Builder
 	text.WriteString("EXECUTE ")
-	text.WriteString(quoteIdent(prep.Name))
+	text.WriteString(pgident.Quote(prep.Name))
 	if len(body.ParamOIDs) > 0 {
 		text.WriteByte('(')
 		writeNumbered(&text, "$%d", 1, len(body.ParamOIDs))

@@ -1,8 +1,6 @@
 package planner
 
 import (
-	"encoding/binary"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"math"
@@ -11,93 +9,68 @@ import (
 	"time"
 
 	"github.com/flywheeldb/flywheel/catalog"
+	"github.com/jackc/pgx/v5/pgtype"
 	pg_query "github.com/pganalyze/pg_query_go/v6"
-)
-
-// Type OIDs the planner reasons about.
-const (
-	oidBool        = 16
-	oidBytea       = 17
-	oidName        = 19
-	oidInt8        = 20
-	oidInt2        = 21
-	oidInt4        = 23
-	oidText        = 25
-	oidOID         = 26
-	oidJSON        = 114
-	oidFloat4      = 700
-	oidFloat8      = 701
-	oidUnknown     = 705
-	oidBPChar      = 1042
-	oidVarchar     = 1043
-	oidDate        = 1082
-	oidTime        = 1083
-	oidTimestamp   = 1114
-	oidTimestamptz = 1184
-	oidInterval    = 1186
-	oidNumeric     = 1700
-	oidUUID        = 2950
-	oidAnyElement  = 2283
-	oidJSONB       = 3802
-	oidTextArray   = 1009
 )
 
 // arrayOID returns the array type of common element types, so that most
 // statements need no pg_type lookup.
 func arrayOID(elem uint32) (uint32, bool) {
 	switch elem {
-	case oidBool:
-		return 1000, true
-	case oidBytea:
-		return 1001, true
-	case oidName:
-		return 1003, true
-	case oidInt2:
-		return 1005, true
-	case oidInt4:
-		return 1007, true
-	case oidInt8:
-		return 1016, true
-	case oidText:
-		return 1009, true
-	case oidOID:
-		return 1028, true
-	case oidJSON:
-		return 199, true
-	case oidFloat4:
-		return 1021, true
-	case oidFloat8:
-		return 1022, true
-	case oidBPChar:
-		return 1014, true
-	case oidVarchar:
-		return 1015, true
-	case oidDate:
-		return 1182, true
-	case oidTime:
-		return 1183, true
-	case oidTimestamp:
-		return 1115, true
-	case oidTimestamptz:
-		return 1185, true
-	case oidInterval:
-		return 1187, true
-	case oidNumeric:
-		return 1231, true
-	case oidUUID:
-		return 2951, true
-	case oidJSONB:
-		return 3807, true
+	case pgtype.BoolOID:
+		return pgtype.BoolArrayOID, true
+	case pgtype.ByteaOID:
+		return pgtype.ByteaArrayOID, true
+	case pgtype.NameOID:
+		return pgtype.NameArrayOID, true
+	case pgtype.Int2OID:
+		return pgtype.Int2ArrayOID, true
+	case pgtype.Int4OID:
+		return pgtype.Int4ArrayOID, true
+	case pgtype.Int8OID:
+		return pgtype.Int8ArrayOID, true
+	case pgtype.TextOID:
+		return pgtype.TextArrayOID, true
+	case pgtype.OIDOID:
+		return pgtype.OIDArrayOID, true
+	case pgtype.JSONOID:
+		return pgtype.JSONArrayOID, true
+	case pgtype.Float4OID:
+		return pgtype.Float4ArrayOID, true
+	case pgtype.Float8OID:
+		return pgtype.Float8ArrayOID, true
+	case pgtype.BPCharOID:
+		return pgtype.BPCharArrayOID, true
+	case pgtype.VarcharOID:
+		return pgtype.VarcharArrayOID, true
+	case pgtype.DateOID:
+		return pgtype.DateArrayOID, true
+	case pgtype.TimeOID:
+		return pgtype.TimeArrayOID, true
+	case pgtype.TimestampOID:
+		return pgtype.TimestampArrayOID, true
+	case pgtype.TimestamptzOID:
+		return pgtype.TimestamptzArrayOID, true
+	case pgtype.IntervalOID:
+		return pgtype.IntervalArrayOID, true
+	case pgtype.NumericOID:
+		return pgtype.NumericArrayOID, true
+	case pgtype.UUIDOID:
+		return pgtype.UUIDArrayOID, true
+	case pgtype.JSONBOID:
+		return pgtype.JSONBArrayOID, true
 	}
 	return 0, false
 }
 
 func isInt(oid uint32) bool {
-	return oid == oidInt8 || oid == oidInt4 || oid == oidInt2 || oid == oidOID
+	return oid == pgtype.Int8OID || oid == pgtype.Int4OID || oid == pgtype.Int2OID || oid == pgtype.OIDOID
 }
-func isFloat(oid uint32) bool { return oid == oidFloat8 || oid == oidFloat4 || oid == oidNumeric }
+func isFloat(oid uint32) bool {
+	return oid == pgtype.Float8OID || oid == pgtype.Float4OID || oid == pgtype.NumericOID
+}
 func isText(oid uint32) bool {
-	return oid == oidText || oid == oidVarchar || oid == oidBPChar || oid == oidName || oid == oidUnknown
+	return oid == pgtype.TextOID || oid == pgtype.VarcharOID || oid == pgtype.BPCharOID || oid == pgtype.NameOID || oid == pgtype.UnknownOID
 }
 
 // typeOID maps a type name in a cast to its OID, for the built-in types
@@ -111,33 +84,33 @@ func typeOID(tn *pg_query.TypeName) uint32 {
 	}
 	switch tn.Names[len(tn.Names)-1].GetString_().GetSval() {
 	case "int2", "smallint":
-		return oidInt2
+		return pgtype.Int2OID
 	case "int4", "integer", "int":
-		return oidInt4
+		return pgtype.Int4OID
 	case "int8", "bigint":
-		return oidInt8
+		return pgtype.Int8OID
 	case "float4", "real":
-		return oidFloat4
+		return pgtype.Float4OID
 	case "float8":
-		return oidFloat8
+		return pgtype.Float8OID
 	case "numeric", "decimal":
-		return oidNumeric
+		return pgtype.NumericOID
 	case "text":
-		return oidText
+		return pgtype.TextOID
 	case "varchar":
-		return oidVarchar
+		return pgtype.VarcharOID
 	case "bpchar":
-		return oidBPChar
+		return pgtype.BPCharOID
 	case "bool", "boolean":
-		return oidBool
+		return pgtype.BoolOID
 	case "date":
-		return oidDate
+		return pgtype.DateOID
 	case "timestamp":
-		return oidTimestamp
+		return pgtype.TimestampOID
 	case "timestamptz":
-		return oidTimestamptz
+		return pgtype.TimestamptzOID
 	case "uuid":
-		return oidUUID
+		return pgtype.UUIDOID
 	}
 	return 0
 }
@@ -145,29 +118,29 @@ func typeOID(tn *pg_query.TypeName) uint32 {
 // typeName is a type's name in messages.
 func typeName(oid uint32) string {
 	switch oid {
-	case oidBool:
+	case pgtype.BoolOID:
 		return "boolean"
-	case oidInt2:
+	case pgtype.Int2OID:
 		return "smallint"
-	case oidInt4:
+	case pgtype.Int4OID:
 		return "integer"
-	case oidInt8:
+	case pgtype.Int8OID:
 		return "bigint"
-	case oidText:
+	case pgtype.TextOID:
 		return "text"
-	case oidFloat4:
+	case pgtype.Float4OID:
 		return "real"
-	case oidFloat8:
+	case pgtype.Float8OID:
 		return "double precision"
-	case oidNumeric:
+	case pgtype.NumericOID:
 		return "numeric"
-	case oidVarchar:
+	case pgtype.VarcharOID:
 		return "character varying"
-	case oidUnknown:
+	case pgtype.UnknownOID:
 		return "unknown"
-	case oidDate:
+	case pgtype.DateOID:
 		return "date"
-	case oidUUID:
+	case pgtype.UUIDOID:
 		return "uuid"
 	}
 	return fmt.Sprintf("type %d", oid)
@@ -184,7 +157,7 @@ func constValue(n *pg_query.Node) (v any, oid uint32, ok bool, err error) {
 		}
 		switch val := c.Val.(type) {
 		case *pg_query.A_Const_Ival:
-			return int64(val.Ival.Ival), oidInt4, true, nil
+			return int64(val.Ival.Ival), pgtype.Int4OID, true, nil
 		case *pg_query.A_Const_Fval:
 			// Integers too large for int64 come as Fval too. A literal
 			// beyond float8's range reads as ±Inf, which the argument's
@@ -194,11 +167,11 @@ func constValue(n *pg_query.Node) (v any, oid uint32, ok bool, err error) {
 			if err != nil && !errors.Is(err, strconv.ErrRange) {
 				return nil, 0, false, nil
 			}
-			return f, oidNumeric, true, nil
+			return f, pgtype.NumericOID, true, nil
 		case *pg_query.A_Const_Boolval:
-			return val.Boolval.Boolval, oidBool, true, nil
+			return val.Boolval.Boolval, pgtype.BoolOID, true, nil
 		case *pg_query.A_Const_Sval:
-			return val.Sval.Sval, oidUnknown, true, nil
+			return val.Sval.Sval, pgtype.UnknownOID, true, nil
 		}
 		return nil, 0, false, nil
 	}
@@ -250,7 +223,7 @@ func castValue(v any, from, to uint32) (any, error) {
 		default:
 			return nil, &Error{Code: "42846", Message: fmt.Sprintf("cannot cast type %s to %s", typeName(from), typeName(to))}
 		}
-		if to == oidInt4 && (i < math.MinInt32 || i > math.MaxInt32) || to == oidInt2 && (i < math.MinInt16 || i > math.MaxInt16) {
+		if to == pgtype.Int4OID && (i < math.MinInt32 || i > math.MaxInt32) || to == pgtype.Int2OID && (i < math.MinInt16 || i > math.MaxInt16) {
 			return nil, outOfRange(to)
 		}
 		return i, nil
@@ -267,7 +240,7 @@ func castValue(v any, from, to uint32) (any, error) {
 			}
 			return f, nil
 		}
-	case to == oidBool:
+	case to == pgtype.BoolOID:
 		switch x := v.(type) {
 		case bool:
 			return x, nil
@@ -314,7 +287,7 @@ func coerce(v any, oid uint32, fa catalog.Arg, fn string) (any, error) {
 			Hint: "Add an explicit cast, e.g. '...'::" + fa.Type.Name + "."}
 	}
 	switch {
-	case to == 0 || to == oidAnyElement:
+	case to == 0 || to == catalog.AnyType.OID:
 		return v, nil
 	case isInt(to):
 		switch x := v.(type) {
@@ -326,7 +299,7 @@ func coerce(v any, oid uint32, fa catalog.Arg, fn string) (any, error) {
 			}
 			return nil, wrong()
 		case string:
-			if oid != oidUnknown {
+			if oid != pgtype.UnknownOID {
 				return nil, wrong()
 			}
 			return castValue(x, oid, to)
@@ -338,17 +311,17 @@ func coerce(v any, oid uint32, fa catalog.Arg, fn string) (any, error) {
 		case float64:
 			return x, nil
 		case string:
-			if oid != oidUnknown {
+			if oid != pgtype.UnknownOID {
 				return nil, wrong()
 			}
 			return castValue(x, oid, to)
 		}
-	case to == oidBool:
+	case to == pgtype.BoolOID:
 		switch x := v.(type) {
 		case bool:
 			return x, nil
 		case string:
-			if oid != oidUnknown {
+			if oid != pgtype.UnknownOID {
 				return nil, wrong()
 			}
 			return castValue(x, oid, to)
@@ -409,7 +382,7 @@ func decodeText(b []byte, oid uint32) (any, error) {
 			return nil, &Error{Code: "22P02", Message: fmt.Sprintf("invalid input syntax for type %s: %q", typeName(oid), b)}
 		}
 		return f, nil
-	case oid == oidBool:
+	case oid == pgtype.BoolOID:
 		v, ok := parseBool(string(b))
 		if !ok {
 			return nil, &Error{Code: "22P02", Message: fmt.Sprintf("invalid input syntax for type boolean: %q", b)}
@@ -419,137 +392,51 @@ func decodeText(b []byte, oid uint32) (any, error) {
 	return string(b), nil
 }
 
-// decodeBinary reads a binary-format parameter of type oid.
+// decodeBinary reads a binary-format parameter of type oid with pgtype's
+// codecs, into the planner's value types; dates and timestamps become
+// their ISO text, which keyText then has PostgreSQL print as it would.
 func decodeBinary(b []byte, oid uint32) (any, error) {
 	if b == nil {
 		return nil, nil
 	}
-	bad := func() error {
-		return &Error{Code: "22P03", Message: fmt.Sprintf("incorrect binary data format for a parameter of type %s", typeName(oid))}
+	m := pgtype.NewMap() // cheap, and a Map is not safe for concurrent use
+	var v any
+	var t time.Time
+	var err error
+	switch {
+	case oid == pgtype.BoolOID:
+		v, err = scanBinary[bool](m, oid, b)
+	case oid == pgtype.OIDOID:
+		var u uint32
+		u, err = scanBinary[uint32](m, oid, b)
+		v = int64(u)
+	case isInt(oid):
+		v, err = scanBinary[int64](m, oid, b)
+	case isFloat(oid):
+		v, err = scanBinary[float64](m, oid, b)
+	case isText(oid), oid == pgtype.JSONOID, oid == pgtype.JSONBOID, oid == pgtype.UUIDOID:
+		v, err = scanBinary[string](m, oid, b)
+	case oid == pgtype.DateOID:
+		t, err = scanBinary[time.Time](m, oid, b)
+		v = t.Format("2006-01-02")
+	case oid == pgtype.TimestampOID:
+		t, err = scanBinary[time.Time](m, oid, b)
+		v = t.Format("2006-01-02 15:04:05.999999")
+	case oid == pgtype.TimestamptzOID:
+		t, err = scanBinary[time.Time](m, oid, b)
+		v = t.UTC().Format("2006-01-02 15:04:05.999999Z07:00")
+	default:
+		return nil, &Error{Code: "0A000", Message: fmt.Sprintf("binary format for a model function argument of %s is not supported", typeName(oid)),
+			Hint: "Send the parameter in text format."}
 	}
-	switch oid {
-	case oidBool:
-		if len(b) != 1 {
-			return nil, bad()
-		}
-		return b[0] != 0, nil
-	case oidInt2:
-		if len(b) != 2 {
-			return nil, bad()
-		}
-		return int64(int16(binary.BigEndian.Uint16(b))), nil
-	case oidInt4:
-		if len(b) != 4 {
-			return nil, bad()
-		}
-		return int64(int32(binary.BigEndian.Uint32(b))), nil
-	case oidOID:
-		if len(b) != 4 {
-			return nil, bad()
-		}
-		return int64(binary.BigEndian.Uint32(b)), nil
-	case oidInt8:
-		if len(b) != 8 {
-			return nil, bad()
-		}
-		return int64(binary.BigEndian.Uint64(b)), nil
-	case oidFloat4:
-		if len(b) != 4 {
-			return nil, bad()
-		}
-		return float64(math.Float32frombits(binary.BigEndian.Uint32(b))), nil
-	case oidFloat8:
-		if len(b) != 8 {
-			return nil, bad()
-		}
-		return math.Float64frombits(binary.BigEndian.Uint64(b)), nil
-	case oidNumeric:
-		s, err := numericText(b)
-		if err != nil {
-			return nil, bad()
-		}
-		return parseFloat(s)
-	case oidText, oidVarchar, oidBPChar, oidName, oidUnknown, oidJSON:
-		return string(b), nil
-	case oidJSONB:
-		if len(b) < 1 || b[0] != 1 {
-			return nil, bad()
-		}
-		return string(b[1:]), nil
-	case oidUUID:
-		if len(b) != 16 {
-			return nil, bad()
-		}
-		h := hex.EncodeToString(b)
-		return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:], nil
-	case oidDate:
-		if len(b) != 4 {
-			return nil, bad()
-		}
-		days := int32(binary.BigEndian.Uint32(b))
-		return pgEpoch().AddDate(0, 0, int(days)).Format("2006-01-02"), nil
-	case oidTimestamp, oidTimestamptz:
-		if len(b) != 8 {
-			return nil, bad()
-		}
-		us := int64(binary.BigEndian.Uint64(b))
-		t := pgEpoch().Add(time.Duration(us) * time.Microsecond)
-		if oid == oidTimestamptz {
-			return t.Format("2006-01-02 15:04:05.999999Z07:00"), nil
-		}
-		return t.Format("2006-01-02 15:04:05.999999"), nil
+	if err != nil {
+		return nil, &Error{Code: "22P03", Message: fmt.Sprintf("incorrect binary data format for a parameter of type %s", typeName(oid))}
 	}
-	return nil, &Error{Code: "0A000", Message: fmt.Sprintf("binary format for a model function argument of %s is not supported", typeName(oid)),
-		Hint: "Send the parameter in text format."}
+	return v, nil
 }
 
-// pgEpoch is PostgreSQL's date and timestamp epoch.
-func pgEpoch() time.Time { return time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC) }
-
-// numericText renders a binary numeric as decimal text.
-func numericText(b []byte) (string, error) {
-	if len(b) < 8 {
-		return "", fmt.Errorf("short numeric")
-	}
-	ndigits := int(binary.BigEndian.Uint16(b[0:]))
-	weight := int(int16(binary.BigEndian.Uint16(b[2:])))
-	sign := binary.BigEndian.Uint16(b[4:])
-	if len(b) != 8+2*ndigits {
-		return "", fmt.Errorf("bad numeric length")
-	}
-	switch sign {
-	case 0xC000:
-		return "NaN", nil
-	case 0xD000:
-		return "Infinity", nil
-	case 0xF000:
-		return "-Infinity", nil
-	}
-	var sb strings.Builder
-	if sign == 0x4000 {
-		sb.WriteByte('-')
-	}
-	digit := func(i int) int {
-		if i < 0 || i >= ndigits {
-			return 0
-		}
-		return int(binary.BigEndian.Uint16(b[8+2*i:]))
-	}
-	if weight < 0 {
-		sb.WriteByte('0')
-	}
-	for i := 0; i <= weight; i++ {
-		if i == 0 {
-			fmt.Fprintf(&sb, "%d", digit(i))
-		} else {
-			fmt.Fprintf(&sb, "%04d", digit(i))
-		}
-	}
-	if ndigits > weight+1 {
-		sb.WriteByte('.')
-		for i := weight + 1; i < ndigits; i++ {
-			fmt.Fprintf(&sb, "%04d", digit(i))
-		}
-	}
-	return sb.String(), nil
+func scanBinary[T any](m *pgtype.Map, oid uint32, b []byte) (T, error) {
+	var v T
+	err := m.Scan(oid, pgtype.BinaryFormatCode, b, &v)
+	return v, err
 }

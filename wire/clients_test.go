@@ -147,10 +147,12 @@ func TestUpstreamDeath(t *testing.T) {
 	killed := make(chan struct{})
 	go func() {
 		defer close(killed)
-		time.Sleep(300 * time.Millisecond)
+		if err := waitActive(ctx, pg.URL("postgres"), "SELECT pg_sleep(30)"); err != nil {
+			t.Error(err)
+		}
 		pg.Kill()
 	}()
-	_, err = victim.Exec(ctx, "SELECT pg_sleep(10)")
+	_, err = victim.Exec(ctx, "SELECT pg_sleep(30)")
 	var pgErr *pgconn.PgError
 	if err == nil {
 		t.Fatal("query survived the upstream's death")

@@ -1,8 +1,6 @@
 package demo
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"math"
@@ -10,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/flywheeldb/flywheel/catalog"
+	"github.com/flywheeldb/flywheel/internal/datadriven"
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
@@ -35,72 +35,37 @@ type Case struct {
 	Expect        []string // expectation lines, checked by Check
 }
 
-// modelCall spots a call of a model function, so a block that forgets
-// needs=flywheel is caught when the file is parsed.
-var modelCall = regexp.MustCompile(`(?i)\b(kmeans|kmeans_centers|holt_forecast|holt_fit|nmf|similar_items|recommend|sgd_regress)\s*\(`)
-
 // ParseWalkthrough reads a walkthrough file, checking its syntax and the
 // syntax of every expectation.
 func ParseWalkthrough(data []byte) ([]Case, error) {
-	var cases []Case
-	var comment []string
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(nil, 1<<20)
-	line := 0
-	next := func() (string, bool) {
-		if !sc.Scan() {
-			return "", false
-		}
-		line++
-		return strings.TrimRight(sc.Text(), " \t\r"), true
+	f, err := datadriven.Parse("walkthrough", data)
+	if err != nil {
+		return nil, err
 	}
-	for {
-		text, ok := next()
-		if !ok {
-			break
-		}
-		switch {
-		case text == "" || strings.HasPrefix(text, "#"):
-			comment = nil
-			continue
-		case strings.HasPrefix(text, "--"):
-			comment = append(comment, strings.TrimSpace(strings.TrimPrefix(text, "--")))
-			continue
-		}
-		c := Case{Line: line, Comment: strings.Join(comment, "\n")}
-		comment = nil
-		fields := strings.Fields(text)
-		c.Directive = fields[0]
+	// Spots a call of a model function, so a block that forgets
+	// needs=flywheel is caught when the file is parsed.
+	names := catalog.Builtin().Names()
+	for i, n := range names {
+		names[i] = regexp.QuoteMeta(n)
+	}
+	modelCall := regexp.MustCompile(`(?i)\b(` + strings.Join(names, "|") + `)\s*\(`)
+	var cases []Case
+	for _, d := range f.Cases {
+		c := Case{Line: d.Line, Comment: strings.Join(d.Doc, "\n"), Directive: d.Cmd, SQL: strings.TrimSpace(d.Input)}
 		if c.Directive != "query" && c.Directive != "exec" {
-			return nil, fmt.Errorf("line %d: unknown directive %q (want query or exec)", line, c.Directive)
+			return nil, fmt.Errorf("line %d: unknown directive %q (want query or exec)", c.Line, c.Directive)
 		}
-		for _, arg := range fields[1:] {
+		for _, arg := range d.Args {
 			if arg != "needs=flywheel" {
-				return nil, fmt.Errorf("line %d: unknown argument %q", line, arg)
+				return nil, fmt.Errorf("line %d: unknown argument %q", c.Line, arg)
 			}
 			c.NeedsFlywheel = true
 		}
-		var sql []string
-		for {
-			text, ok := next()
-			if !ok {
-				return nil, fmt.Errorf("line %d: %s block without a ---- line", c.Line, c.Directive)
-			}
-			if text == "----" {
-				break
-			}
-			sql = append(sql, text)
-		}
-		c.SQL = strings.TrimSpace(strings.Join(sql, "\n"))
 		if c.SQL == "" {
 			return nil, fmt.Errorf("line %d: empty statement", c.Line)
 		}
-		for {
-			text, ok := next()
-			if !ok || text == "" {
-				break
-			}
-			c.Expect = append(c.Expect, text)
+		if d.Expected != "" {
+			c.Expect = strings.Split(d.Expected, "\n")
 		}
 		if c.Directive == "exec" && !(len(c.Expect) == 0 || len(c.Expect) == 1 && c.Expect[0] == "ok") {
 			return nil, fmt.Errorf("line %d: an exec block expects nothing or \"ok\"", c.Line)
@@ -120,7 +85,7 @@ func ParseWalkthrough(data []byte) ([]Case, error) {
 		}
 		cases = append(cases, c)
 	}
-	return cases, sc.Err()
+	return cases, nil
 }
 
 // Result is a statement's result in PostgreSQL's text format; a nil value

@@ -12,6 +12,7 @@ import (
 
 	"github.com/flywheeldb/flywheel/catalog"
 	"github.com/flywheeldb/flywheel/internal/clients"
+	"github.com/flywheeldb/flywheel/internal/datadriven"
 	"github.com/flywheeldb/flywheel/internal/pgtest"
 	"github.com/flywheeldb/flywheel/models"
 	"github.com/flywheeldb/flywheel/planner"
@@ -30,20 +31,19 @@ func TestMain(m *testing.M) { pgtest.Main(m, &srv) }
 func startProxy(t testing.TB) (string, string) {
 	t.Helper()
 	db := srv.NewDatabase(t)
-	return serveProxy(t, db, planner.Options{}), db
+	return serveProxy(t, db, planner.Options{}, catalog.Builtin()), db
 }
 
 // startProxyWithCap serves a database through a proxy whose calls may
 // read at most maxRows input rows, and returns the client URL.
 func startProxyWithCap(t testing.TB, db string, maxRows int64) (string, string) {
-	addr := serveProxy(t, db, planner.Options{MaxInputRows: maxRows})
+	addr := serveProxy(t, db, planner.Options{MaxInputRows: maxRows}, catalog.Builtin())
 	return addr, pgURL(addr, db)
 }
 
-func serveProxy(t testing.TB, db string, opts planner.Options) string {
+func serveProxy(t testing.TB, db string, opts planner.Options, cat *catalog.Catalog) string {
 	t.Helper()
 	ctx := context.Background()
-	cat := catalog.Builtin()
 	direct, err := pgx.Connect(ctx, srv.URL(db))
 	if err != nil {
 		t.Fatal(err)
@@ -98,16 +98,16 @@ func TestGolden(t *testing.T) {
 	}
 	for _, file := range files {
 		t.Run(strings.TrimSuffix(filepath.Base(file), ".txt"), func(t *testing.T) {
-			cases, err := ParseFile(file)
+			f, err := datadriven.ReadFile(file)
 			if err != nil {
 				t.Fatal(err)
 			}
-			runGolden(t, cases)
+			runGolden(t, f)
 		})
 	}
 }
 
-func runGolden(t *testing.T, cases []Case) {
+func runGolden(t *testing.T, f *datadriven.File) {
 	addr, db := startProxy(t)
 	ctx := context.Background()
 	conn, err := pgconn.Connect(ctx, pgURL(addr, db))
@@ -116,28 +116,32 @@ func runGolden(t *testing.T, cases []Case) {
 	}
 	defer conn.Close(ctx)
 	var jdbcScript strings.Builder
-	var checked []Case
-	for _, c := range cases {
-		if c.Directive == "exec" {
-			if _, err := conn.Exec(ctx, c.SQL).ReadAll(); err != nil {
-				t.Fatalf("%s:%d: %v", c.File, c.Line, err)
+	var checked []datadriven.Case
+	for _, c := range f.Cases {
+		if len(c.Args) > 0 || c.Cmd != "exec" && c.Cmd != "query" && c.Cmd != "error" {
+			t.Fatalf("%s:%d: unknown directive %q", f.Path, c.Line, strings.Join(append([]string{c.Cmd}, c.Args...), " "))
+		}
+		c.Input = strings.TrimSpace(c.Input)
+		if c.Cmd == "exec" {
+			if _, err := conn.Exec(ctx, c.Input).ReadAll(); err != nil {
+				t.Fatalf("%s:%d: %v", f.Path, c.Line, err)
 			}
 			continue
 		}
 		want := c.Expected
-		if c.Directive == "error" {
+		if c.Cmd == "error" {
 			want = strings.SplitN(want, "\n", 2)[0]
 		}
 		check := func(client, got string) {
 			t.Helper()
 			if got != want {
-				t.Errorf("%s:%d via %s:\n%s\ngot:\n%s\nwant:\n%s", c.File, c.Line, client, c.SQL, got, want)
+				t.Errorf("%s:%d via %s:\n%s\ngot:\n%s\nwant:\n%s", f.Path, c.Line, client, c.Input, got, want)
 			}
 		}
-		check("pgx simple protocol", simpleResult(ctx, conn, c.SQL))
-		check("pgx extended protocol (Parse, Describe, Bind)", preparedResult(ctx, conn, c.SQL))
-		check("psql", psqlResult(t, pgURL(addr, db), c.SQL))
-		jdbcScript.WriteString("table " + strings.Join(strings.Fields(c.SQL), " ") + "\n")
+		check("pgx simple protocol", simpleResult(ctx, conn, c.Input))
+		check("pgx extended protocol (Parse, Describe, Bind)", preparedResult(ctx, conn, c.Input))
+		check("psql", psqlResult(t, pgURL(addr, db), c.Input))
+		jdbcScript.WriteString("table " + strings.Join(strings.Fields(c.Input), " ") + "\n")
 		checked = append(checked, c)
 	}
 	if len(checked) == 0 {
@@ -151,14 +155,14 @@ func runGolden(t *testing.T, cases []Case) {
 	for i, c := range checked {
 		got := strings.TrimSuffix(results[i], "\n")
 		want := c.Expected
-		if c.Directive == "error" {
+		if c.Cmd == "error" {
 			want = strings.SplitN(want, "\n", 2)[0]
 			if m := regexp.MustCompile(`^ERROR (\w+) `).FindStringSubmatch(got); m != nil {
 				got = m[1]
 			}
 		}
 		if got != want {
-			t.Errorf("%s:%d via pgJDBC:\n%s\ngot:\n%s\nwant:\n%s", c.File, c.Line, c.SQL, got, want)
+			t.Errorf("%s:%d via pgJDBC:\n%s\ngot:\n%s\nwant:\n%s", f.Path, c.Line, c.Input, got, want)
 		}
 	}
 }

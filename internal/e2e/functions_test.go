@@ -6,10 +6,13 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/flywheeldb/flywheel/catalog"
 	"github.com/flywheeldb/flywheel/internal/clients"
+	"github.com/flywheeldb/flywheel/planner"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 )
@@ -237,20 +240,42 @@ func TestErrorsKeepSessionAndTransactionRules(t *testing.T) {
 	}
 }
 
+// startProxyComputing serves a fresh database through a proxy whose
+// kmeans closes computing when it starts, so that a test acts on a
+// computation in flight instead of after a guessed delay.
+func startProxyComputing(t *testing.T) (addr, db string, computing <-chan struct{}) {
+	cat := catalog.Builtin()
+	f, _ := cat.Lookup("kmeans")
+	started := make(chan struct{})
+	var once sync.Once
+	run := f.Run
+	f.Run = func(ctx context.Context, call *catalog.Call) (*catalog.Result, error) {
+		once.Do(func() { close(started) })
+		return run(ctx, call)
+	}
+	db = srv.NewDatabase(t)
+	return serveProxy(t, db, planner.Options{}, cat), db, started
+}
+
 func TestCancelStopsComputation(t *testing.T) {
-	c, _, db := seeded(t)
+	addr, db, computing := startProxyComputing(t)
 	ctx := context.Background()
+	c, err := pgx.Connect(ctx, pgURL(addr, db))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(ctx)
 	// Enough points and restarts that k-means runs for a long while.
 	srv.Exec(t, db, `CREATE TABLE pts AS SELECT g AS id, random() AS a, random() AS b, random() AS c
 		FROM generate_series(1, 200000) g`)
 	sent := make(chan time.Time, 1)
 	go func() {
-		time.Sleep(1500 * time.Millisecond)
+		<-computing
 		sent <- time.Now()
 		_ = c.PgConn().CancelRequest(ctx)
 	}()
 	start := time.Now()
-	_, err := c.Exec(ctx, "SELECT count(*) FROM kmeans((SELECT id, a, b, c FROM pts), 50, n_init => 1000, max_iter => 1000)")
+	_, err = c.Exec(ctx, "SELECT count(*) FROM kmeans((SELECT id, a, b, c FROM pts), 50, n_init => 1000, max_iter => 1000)")
 	end := time.Now()
 	elapsed := end.Sub(start)
 	var pgErr *pgconn.PgError
@@ -586,7 +611,7 @@ func TestRewrittenStatementErrors(t *testing.T) {
 // A client that disconnects during a long model computation stops it: the
 // proxy notices the hang-up although it is not reading from the client.
 func TestDisconnectStopsComputation(t *testing.T) {
-	_, addr, db := seeded(t)
+	addr, db, computing := startProxyComputing(t)
 	ctx := context.Background()
 	srv.Exec(t, db, `CREATE TABLE pts AS SELECT g AS id, random() AS a, random() AS b FROM generate_series(1, 200000) g`)
 	c, err := pgx.Connect(ctx, pgURL(addr, db)+"&application_name=victim")
@@ -594,7 +619,7 @@ func TestDisconnectStopsComputation(t *testing.T) {
 		t.Fatal(err)
 	}
 	go func() {
-		time.Sleep(time.Second)
+		<-computing
 		c.PgConn().Conn().Close()
 	}()
 	_, _ = c.Exec(ctx, "SELECT count(*) FROM kmeans((SELECT id, a, b FROM pts), 50, n_init => 1000, max_iter => 1000)")
