@@ -3,6 +3,7 @@ package models
 import (
 	"container/list"
 	"sync"
+	"time"
 
 	"github.com/flywheeldb/flywheel/catalog"
 )
@@ -21,6 +22,12 @@ type cache struct {
 	listening bool
 	epoch     uint64            // bumped when listening starts or stops
 	changes   map[string]uint64 // per name, bumped by each NOTIFY
+	// pending holds names this process changed whose NOTIFY has not come
+	// back yet: until it does (or the deadline passes, for a change that
+	// was rolled back and so is never announced), the name is read from
+	// the database each time, so the session that changed it sees the
+	// change in its very next statement.
+	pending map[string]time.Time
 	entries   map[string]*list.Element
 	lru       list.List // of *cacheEntry, most recent first
 
@@ -35,14 +42,14 @@ type cacheEntry struct {
 type ticket struct{ epoch, change uint64 }
 
 func newCache(max int64) *cache {
-	return &cache{max: max, changes: map[string]uint64{}, entries: map[string]*list.Element{}}
+	return &cache{max: max, changes: map[string]uint64{}, pending: map[string]time.Time{}, entries: map[string]*list.Element{}}
 }
 
 func (c *cache) get(name string) (*catalog.Model, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.entries[name]
-	if !ok {
+	if !ok || c.isPending(name) {
 		c.misses++
 		return nil, false
 	}
@@ -62,7 +69,7 @@ func (c *cache) ticket(name string) ticket {
 func (c *cache) put(name string, m *catalog.Model, t ticket) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !c.listening || t.epoch != c.epoch || t.change != c.changes[name] || m.Size > c.max {
+	if !c.listening || t.epoch != c.epoch || t.change != c.changes[name] || m.Size > c.max || c.isPending(name) {
 		return
 	}
 	if e, ok := c.entries[name]; ok {
@@ -82,10 +89,38 @@ func (c *cache) remove(e *list.Element) {
 	c.used -= ce.model.Size
 }
 
+// isPending reports whether name has a change of this process's own in
+// flight; c.mu is held.
+func (c *cache) isPending(name string) bool {
+	until, ok := c.pending[name]
+	if ok && time.Now().After(until) {
+		delete(c.pending, name)
+		return false
+	}
+	return ok
+}
+
+// pendingWindow is how long a change of this process's own waits for its
+// NOTIFY before the name is cached again.
+const pendingWindow = 10 * time.Second
+
+// changing marks name as changed by this process, before its transaction
+// commits.
+func (c *cache) changing(name string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.pending[name] = time.Now().Add(pendingWindow)
+	c.changes[name]++
+	if e, ok := c.entries[name]; ok {
+		c.remove(e)
+	}
+}
+
 // changed drops name: a NOTIFY said it changed.
 func (c *cache) changed(name string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	delete(c.pending, name)
 	c.changes[name]++
 	if e, ok := c.entries[name]; ok {
 		c.remove(e)

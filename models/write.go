@@ -90,7 +90,10 @@ func lockModel(ctx context.Context, db catalog.DB, name string) (kind string, de
 	return rows[0].str(0), rows[0].int(1), true, nil
 }
 
-func notify(ctx context.Context, db catalog.DB, name string) error {
+// notify announces a change to name, to every Flywheel when the
+// transaction commits and to this one's cache at once.
+func (s *Store) notify(ctx context.Context, db catalog.DB, name string) error {
+	s.cache.changing(name)
 	_, err := run(ctx, db, "SELECT pg_notify($1, $2)", text(Channel), text(name))
 	return err
 }
@@ -141,7 +144,7 @@ RETURNING version, metrics`,
 		}
 		out.Deployed = version
 	}
-	return out, notify(ctx, db, t.Name)
+	return out, s.notify(ctx, db, t.Name)
 }
 
 // promote decides whether a new version is deployed: always, never, or
@@ -281,7 +284,7 @@ func (s *Store) Drop(ctx context.Context, db catalog.DB, name string) (*catalog.
 	if len(rows) == 0 {
 		return nil, s.unknown(ctx, name)
 	}
-	if err := notify(ctx, db, name); err != nil {
+	if err := s.notify(ctx, db, name); err != nil {
 		return nil, err
 	}
 	return &catalog.Saved{Name: name, Kind: rows[0].str(0), Version: rows[0].int(1)}, nil
@@ -301,7 +304,7 @@ func (s *Store) saved(ctx context.Context, db catalog.DB, name, kind string, ver
 		out.Rows, _ = strconv.ParseInt(rows[0].str(1), 10, 64)
 		out.TrainMS, _ = strconv.ParseFloat(rows[0].str(2), 64)
 	}
-	return out, notify(ctx, db, name)
+	return out, s.notify(ctx, db, name)
 }
 
 // Version reads one version (0: the deployed one) as the session sees it,
