@@ -28,8 +28,8 @@ type cache struct {
 	// the database each time, so the session that changed it sees the
 	// change in its very next statement.
 	pending map[string]time.Time
-	entries   map[string]*list.Element
-	lru       list.List // of *cacheEntry, most recent first
+	entries map[string]*list.Element
+	lru     list.List // of *cacheEntry, most recent first
 
 	hits, misses uint64
 }
