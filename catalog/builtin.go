@@ -7,6 +7,6 @@ func Builtin() *Catalog {
 		HoltForecast(), HoltFit(),
 		NMF(), Recommend(), SimilarItems(),
 		SGDRegress(),
-		Train(), Deploy(), Rollback(), DropModel(),
+		Train(), Evaluate(), Deploy(), Rollback(), DropModel(),
 	)
 }

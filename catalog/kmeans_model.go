@@ -11,7 +11,9 @@ import (
 // the scaling. Assigning the training rows gives the one-shot result.
 func kmeansKind() *modelKind {
 	return &modelKind{
-		fn: KMeans, input: "input", fit: fitKMeans, decode: decodeKMeans, primary: "inertia",
+		fn: KMeans, input: "input", fit: fitKMeans, decode: decodeKMeans,
+		evaluate: evaluateKMeans, primary: "inertia_per_row",
+		split: func(rel *Relation, share float64) (*Relation, *Relation) { return hashSplit(rel, []int{0}, share) },
 	}
 }
 

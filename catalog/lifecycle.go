@@ -188,15 +188,11 @@ func runTrain(ctx context.Context, call *Call) (*Result, error) {
 			options[a.Name] = kc.Values[a.Name]
 		}
 	}
-	inputs := make([]InputColumn, len(rel.Columns))
-	for i, c := range rel.Columns {
-		inputs[i] = c.InputColumn
-	}
-	t := &Trained{Name: name, Kind: kindName, Inputs: inputs, Options: options, Source: call.Sources["input"],
+	t := &Trained{Name: name, Kind: kindName, Inputs: inputColumns(rel), Options: options, Source: call.Sources["input"],
 		Rows: int64(rel.Rows()), Primary: k.primary, Higher: k.higher, Promote: promote}
 
 	start := time.Now()
-	f, err := k.fit(ctx, withRelation(kc, k.input, rel))
+	f, err := fitHoldout(ctx, k, kc, rel, holdout)
 	t.TrainMS = float64(time.Since(start).Microseconds()) / 1000
 	if err != nil {
 		if ctx.Err() == nil {
@@ -205,6 +201,9 @@ func runTrain(ctx context.Context, call *Call) (*Result, error) {
 		return nil, err
 	}
 	t.State, t.Metrics = f.state, f.metrics
+	if holdout > 0 {
+		t.Rows = int64(f.rows)
+	}
 	saved, err := st.Save(ctx, call.DB, t)
 	if err != nil {
 		return nil, err
@@ -339,4 +338,52 @@ func DropModel() *Func {
 		},
 		Returns: []ReturnColumn{{"model", Text}, {"kind", Text}, {"deployed_version", Int4}},
 	}
+}
+
+// fitHoldout fits kc on rel, or with a holdout share on the rest of a
+// split and measures the fit on the rows held out: their metrics join the
+// training metrics (a held-out metric wins a name both have).
+func fitHoldout(ctx context.Context, k *modelKind, kc *Call, rel *Relation, holdout float64) (*fitted, error) {
+	if holdout == 0 {
+		f, err := k.fit(ctx, withRelation(kc, k.input, rel))
+		if f != nil {
+			f.rows = rel.Rows()
+		}
+		return f, err
+	}
+	if k.split == nil || k.evaluate == nil {
+		return nil, &ArgError{Func: "train", Arg: "holdout", Msg: fmt.Sprintf("%s models cannot be measured on held-out rows yet; train with holdout => 0", kc.Func.Name)}
+	}
+	train, test := k.split(rel, holdout)
+	if train.Rows() == 0 || test.Rows() == 0 {
+		return nil, &ArgError{Func: "train", Arg: "holdout", Msg: fmt.Sprintf("leaves %d rows to train on and %d to hold out; both must be at least 1", train.Rows(), test.Rows())}
+	}
+	f, err := k.fit(ctx, withRelation(kc, k.input, train))
+	if err != nil {
+		return nil, err
+	}
+	f.rows = train.Rows()
+	m := &Model{Name: "holdout", Kind: kc.Func.Name, Inputs: inputColumns(rel)}
+	if err := k.decode(m, f.state); err != nil {
+		return nil, fmt.Errorf("train: the fitted state does not decode: %w", err)
+	}
+	held, err := k.evaluate(ctx, m, test)
+	if err != nil {
+		return nil, err
+	}
+	for name, v := range held {
+		if name == "rows" {
+			name = "holdout_rows"
+		}
+		f.metrics[name] = v
+	}
+	return f, nil
+}
+
+func inputColumns(rel *Relation) []InputColumn {
+	out := make([]InputColumn, len(rel.Columns))
+	for i, c := range rel.Columns {
+		out[i] = c.InputColumn
+	}
+	return out
 }

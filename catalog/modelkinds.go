@@ -20,6 +20,10 @@ type modelKind struct {
 	fit func(ctx context.Context, call *Call) (*fitted, error)
 	// decode turns an encoded state back into m.State.
 	decode func(m *Model, state []byte) error
+	// evaluate measures a decoded model on held-out rows shaped like the
+	// input; split divides an input for train's holdout => share.
+	evaluate func(ctx context.Context, m *Model, test *Relation) (map[string]float64, error)
+	split    func(rel *Relation, share float64) (train, test *Relation)
 	// primary is the metric promote => 'if_better' compares (higher is
 	// better when higher is set).
 	primary string
@@ -30,14 +34,16 @@ type modelKind struct {
 type fitted struct {
 	state   []byte
 	metrics map[string]float64
+	rows    int // the rows fitted on
 }
 
 // modelKinds lists the kinds by name: the functions train accepts.
 func modelKinds() map[string]*modelKind {
 	return map[string]*modelKind{
-		"recommend":   recommendKind(),
-		"kmeans":      kmeansKind(),
-		"sgd_regress": {fn: SGDRegress, input: "train", fit: fitSGD, decode: decodeSGD, primary: "rmse"},
+		"recommend": recommendKind(),
+		"kmeans":    kmeansKind(),
+		"sgd_regress": {fn: SGDRegress, input: "train", fit: fitSGD, decode: decodeSGD,
+			evaluate: evaluateSGD, split: tailSplit, primary: "rmse"},
 	}
 }
 

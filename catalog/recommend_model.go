@@ -33,6 +33,9 @@ const (
 func recommendKind() *modelKind {
 	return &modelKind{
 		fn: Recommend, input: "ratings", fit: fitRecommend, decode: decodeRecommend,
+		evaluate: evaluateRecommend, primary: "ndcg_at_10", higher: true,
+		// A rating is held out by its (user, item) pair.
+		split: func(rel *Relation, share float64) (*Relation, *Relation) { return hashSplit(rel, []int{0, 1}, share) },
 	}
 }
 
@@ -224,17 +227,7 @@ func runRecommendModel(call *Call) (*Result, error) {
 	if !ok {
 		return out, nil
 	}
-	var recs []functions.Scored
-	switch st.method {
-	case "user_cf":
-		recs, err = st.cf.Recommend(u, n, neighbors)
-	case "nmf":
-		rated := make([]int, 0, st.ratedPtr[u+1]-st.ratedPtr[u])
-		for _, j := range st.rated[st.ratedPtr[u]:st.ratedPtr[u+1]] {
-			rated = append(rated, int(j))
-		}
-		recs, err = st.nmf.Recommend(u, rated, n)
-	}
+	recs, err := st.recommend(u, n, neighbors)
 	if err != nil {
 		return nil, mfArgError(fn, "model", err)
 	}
@@ -244,4 +237,16 @@ func runRecommendModel(call *Call) (*Result, error) {
 		out.Columns[2].Ints = append(out.Columns[2].Ints, int64(r+1))
 	}
 	return out, nil
+}
+
+// recommend ranks user u's top n unrated items.
+func (st *recommendModel) recommend(u, n, neighbors int) ([]functions.Scored, error) {
+	if st.method == "user_cf" {
+		return st.cf.Recommend(u, n, neighbors)
+	}
+	rated := make([]int, 0, st.ratedPtr[u+1]-st.ratedPtr[u])
+	for _, j := range st.rated[st.ratedPtr[u]:st.ratedPtr[u+1]] {
+		rated = append(rated, int(j))
+	}
+	return st.nmf.Recommend(u, rated, n)
 }

@@ -370,3 +370,85 @@ ALTER TABLE tr ADD COLUMN y float8; UPDATE tr SET y = 3 * x1 - 2 * x2 + 0.5`); e
 		}
 	}
 }
+
+// TestModelHoldoutAndEvaluate: train with holdout => share stores the
+// held-out metrics with the version, evaluate measures any version on a
+// relation, and promote => 'if_better' deploys only a better version.
+func TestModelHoldoutAndEvaluate(t *testing.T) {
+	addr, db := startProxy(t)
+	conn := connect(t, addr, db)
+	ctx := context.Background()
+	if _, err := conn.Exec(ctx, `SELECT setseed(0.25);
+CREATE TABLE r AS SELECT DISTINCT ON (u, i) u, i, (1 + floor(random() * 5))::int AS v
+	FROM (SELECT (random() * 200)::int AS u, (random() * 60)::int AS i FROM generate_series(1, 5000)) s;
+CREATE TABLE tr AS SELECT g AS id, random() AS x1, random() AS x2 FROM generate_series(1, 400) g;
+ALTER TABLE tr ADD COLUMN y float8; UPDATE tr SET y = 3 * x1 - 2 * x2 + 0.5`); err != nil {
+		t.Fatal(err)
+	}
+	var rows int64
+	var ndcg, holdoutRows float64
+	if err := conn.QueryRow(ctx, `SELECT rows, (metrics->>'ndcg_at_10')::float8, (metrics->>'holdout_rows')::float8
+FROM flywheel.train('cf', 'recommend', (SELECT u, i, v FROM r), holdout => 0.2)`).Scan(&rows, &ndcg, &holdoutRows); err != nil {
+		t.Fatal(err)
+	}
+	total := scalar[int64](t, conn, "SELECT count(*) FROM r")
+	if rows+int64(holdoutRows) != total || holdoutRows < float64(total)/10 || holdoutRows > float64(total)*3/10 {
+		t.Fatalf("trained on %d rows and held out %g of %d", rows, holdoutRows, total)
+	}
+	if ndcg <= 0 || ndcg > 1 {
+		t.Fatalf("ndcg_at_10 %g", ndcg)
+	}
+	// The same split again: the same metrics (the split is by content).
+	again := scalar[float64](t, conn, "SELECT (metrics->>'ndcg_at_10')::float8 FROM flywheel.train('cf', 'recommend', (SELECT u, i, v FROM r ORDER BY v, i DESC), holdout => 0.2)")
+	if again != ndcg {
+		t.Fatalf("retrained on reordered rows: ndcg_at_10 %g, first %g", again, ndcg)
+	}
+	// evaluate on the training rows themselves: everything is rated, so
+	// nothing can be recommended again.
+	metrics := map[string]float64{}
+	rs, err := conn.Query(ctx, "SELECT metric, value FROM flywheel.evaluate('cf', (SELECT u, i, v FROM r), version => 1)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rs.Next() {
+		var m string
+		var v float64
+		if err := rs.Scan(&m, &v); err != nil {
+			t.Fatal(err)
+		}
+		metrics[m] = v
+	}
+	if rs.Err() != nil {
+		t.Fatal(rs.Err())
+	}
+	for _, m := range []string{"precision_at_10", "recall_at_10", "ndcg_at_10", "coverage", "users"} {
+		if _, ok := metrics[m]; !ok {
+			t.Fatalf("evaluate gave %v, no %s", metrics, m)
+		}
+	}
+
+	// sgd: the held-out rows are the last ones; a model that barely
+	// learned is worse and if_better keeps it as a challenger.
+	good := scalar[float64](t, conn, "SELECT (metrics->>'rmse')::float8 FROM flywheel.train('amounts', 'sgd_regress', (SELECT x1, x2, y FROM tr ORDER BY id), holdout => 0.25, epochs => 20)")
+	if good <= 0 || good > 1 {
+		t.Fatalf("held-out rmse %g", good)
+	}
+	deployed := scalar[bool](t, conn, `SELECT deployed FROM flywheel.train('amounts', 'sgd_regress',
+	(SELECT x1, x2, y FROM tr ORDER BY id), holdout => 0.25, eta0 => 0.00001, promote => 'if_better')`)
+	if deployed {
+		t.Fatalf("a worse version was deployed with promote => 'if_better' (first rmse %g, this one %g)", good,
+			scalar[float64](t, conn, "SELECT (metrics->>'rmse')::float8 FROM flywheel.model_versions WHERE model = 'amounts' AND version = 2"))
+	}
+	if v := scalar[int32](t, conn, "SELECT deployed_version FROM flywheel.models WHERE name = 'amounts'"); v != 1 {
+		t.Fatalf("deployed version %d, want 1", v)
+	}
+	better := scalar[bool](t, conn, "SELECT deployed FROM flywheel.train('amounts', 'sgd_regress', (SELECT x1, x2, y FROM tr ORDER BY id), holdout => 0.25, learning_rate => 'constant', eta0 => 0.05, epochs => 100, promote => 'if_better')")
+	rmse := scalar[float64](t, conn, "SELECT (metrics->>'rmse')::float8 FROM flywheel.model_versions WHERE model = 'amounts' AND version = 3")
+	if !better || rmse >= good {
+		t.Fatalf("version 3 (rmse %g against %g) deployed: %v", rmse, good, better)
+	}
+	_, err = conn.Exec(ctx, "SELECT * FROM flywheel.evaluate('amounts', (SELECT x1, y FROM tr))")
+	if code(err) != "42804" {
+		t.Fatalf("evaluate with the wrong columns: %v, want 42804", err)
+	}
+}
