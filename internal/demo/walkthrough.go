@@ -42,13 +42,14 @@ func ParseWalkthrough(data []byte) ([]Case, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Spots a call of a model function, so a block that forgets
+	// Spots a call of a model function or a read of the model store
+	// (schema flywheel, which Flywheel creates), so a block that forgets
 	// needs=flywheel is caught when the file is parsed.
 	names := catalog.Builtin().Names()
 	for i, n := range names {
 		names[i] = regexp.QuoteMeta(n)
 	}
-	modelCall := regexp.MustCompile(`(?i)\b(` + strings.Join(names, "|") + `)\s*\(`)
+	modelCall := regexp.MustCompile(`(?i)\b(` + strings.Join(names, "|") + `)\s*\(|\bflywheel\s*\.`)
 	var cases []Case
 	for _, d := range f.Cases {
 		c := Case{Line: d.Line, Comment: strings.Join(d.Doc, "\n"), Directive: d.Cmd, SQL: strings.TrimSpace(d.Input)}
@@ -81,7 +82,7 @@ func ParseWalkthrough(data []byte) ([]Case, error) {
 			}
 		}
 		if modelCall.MatchString(c.SQL) != c.NeedsFlywheel {
-			return nil, fmt.Errorf("line %d: needs=flywheel must be given exactly when the statement calls a model function", c.Line)
+			return nil, fmt.Errorf("line %d: needs=flywheel must be given exactly when the statement calls a model function or reads schema flywheel", c.Line)
 		}
 		cases = append(cases, c)
 	}
