@@ -28,6 +28,7 @@ type cache struct {
 	// the database each time, so the session that changed it sees the
 	// change in its very next statement.
 	pending map[string]time.Time
+	now     func() time.Time
 	entries map[string]*list.Element
 	lru     list.List // of *cacheEntry, most recent first
 
@@ -42,7 +43,7 @@ type cacheEntry struct {
 type ticket struct{ epoch, change uint64 }
 
 func newCache(max int64) *cache {
-	return &cache{max: max, changes: map[string]uint64{}, pending: map[string]time.Time{}, entries: map[string]*list.Element{}}
+	return &cache{max: max, changes: map[string]uint64{}, pending: map[string]time.Time{}, now: time.Now, entries: map[string]*list.Element{}}
 }
 
 func (c *cache) get(name string) (*catalog.Model, bool) {
@@ -93,7 +94,7 @@ func (c *cache) remove(e *list.Element) {
 // flight; c.mu is held.
 func (c *cache) isPending(name string) bool {
 	until, ok := c.pending[name]
-	if ok && time.Now().After(until) {
+	if ok && c.now().After(until) {
 		delete(c.pending, name)
 		return false
 	}
@@ -109,7 +110,7 @@ const pendingWindow = 10 * time.Second
 func (c *cache) changing(name string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.pending[name] = time.Now().Add(pendingWindow)
+	c.pending[name] = c.now().Add(pendingWindow)
 	c.changes[name]++
 	if e, ok := c.entries[name]; ok {
 		c.remove(e)

@@ -1,0 +1,121 @@
+package models
+
+import (
+	"testing"
+	"time"
+
+	"github.com/flywheeldb/flywheel/catalog"
+)
+
+func model(name string, size int64) *catalog.Model {
+	return &catalog.Model{Name: name, Size: size}
+}
+
+func TestCacheOnlyWhileListening(t *testing.T) {
+	c := newCache(100)
+	c.put("a", model("a", 10), c.ticket("a"))
+	if _, ok := c.get("a"); ok {
+		t.Fatal("cached while not listening")
+	}
+	c.setListening(true)
+	c.put("a", model("a", 10), c.ticket("a"))
+	if _, ok := c.get("a"); !ok {
+		t.Fatal("not cached while listening")
+	}
+	c.setListening(false)
+	if _, ok := c.get("a"); ok {
+		t.Fatal("kept after the listener was lost")
+	}
+}
+
+func TestCacheTicketRefusesRacedLoad(t *testing.T) {
+	c := newCache(100)
+	c.setListening(true)
+	tk := c.ticket("a")
+	c.changed("a") // a NOTIFY while the load was under way
+	c.put("a", model("a", 10), tk)
+	if _, ok := c.get("a"); ok {
+		t.Fatal("a load that raced a change was cached")
+	}
+	tk = c.ticket("a")
+	c.setListening(false)
+	c.setListening(true) // a reconnect while the load was under way
+	c.put("a", model("a", 10), tk)
+	if _, ok := c.get("a"); ok {
+		t.Fatal("a load that raced a reconnect was cached")
+	}
+}
+
+func TestCacheEvictsLeastRecentlyUsed(t *testing.T) {
+	c := newCache(25)
+	c.setListening(true)
+	for _, n := range []string{"a", "b"} {
+		c.put(n, model(n, 10), c.ticket(n))
+	}
+	c.get("a") // b is now the least recently used
+	c.put("c", model("c", 10), c.ticket("c"))
+	if _, ok := c.get("b"); ok {
+		t.Fatal("b should have been evicted")
+	}
+	for _, n := range []string{"a", "c"} {
+		if _, ok := c.get(n); !ok {
+			t.Fatalf("%s evicted", n)
+		}
+	}
+	if st := c.stats(); st.Bytes != 20 || st.Models != 2 {
+		t.Fatalf("stats %+v, want 20 bytes in 2 models", st)
+	}
+	c.put("big", model("big", 26), c.ticket("big"))
+	if _, ok := c.get("big"); ok {
+		t.Fatal("a model over the bound was cached")
+	}
+}
+
+func TestCachePendingChange(t *testing.T) {
+	now := time.Unix(1000, 0)
+	c := newCache(100)
+	c.now = func() time.Time { return now }
+	c.setListening(true)
+	c.put("a", model("a", 10), c.ticket("a"))
+	c.changing("a") // this process deployed a new version of a
+	if _, ok := c.get("a"); ok {
+		t.Fatal("served the old version after this process changed it")
+	}
+	c.put("a", model("a", 10), c.ticket("a"))
+	if _, ok := c.get("a"); ok {
+		t.Fatal("cached while this process's change is pending")
+	}
+	c.changed("a") // its NOTIFY came back: committed
+	c.put("a", model("a", 10), c.ticket("a"))
+	if _, ok := c.get("a"); !ok {
+		t.Fatal("not cached after the NOTIFY")
+	}
+	// A change that was rolled back is never announced: after the
+	// window the name is cached again.
+	c.changing("b")
+	now = now.Add(pendingWindow + time.Second)
+	c.put("b", model("b", 10), c.ticket("b"))
+	if _, ok := c.get("b"); !ok {
+		t.Fatal("not cached once the pending window passed")
+	}
+}
+
+func TestNearest(t *testing.T) {
+	got := nearest("rec", []string{"recs", "segments", "recs_nmf", "x"})
+	if len(got) != 2 || got[0] != "'recs'" || got[1] != "'recs_nmf'" {
+		t.Fatalf("nearest: %v", got)
+	}
+	if got := nearest("zzz", []string{"recs"}); len(got) != 0 {
+		t.Fatalf("nearest: %v", got)
+	}
+}
+
+func TestDecodeOptions(t *testing.T) {
+	var o map[string]any
+	if err := decodeOptions([]byte(`{"k": 10, "alpha": 0.5, "method": "nmf", "on": true}`), &o); err != nil {
+		t.Fatal(err)
+	}
+	if o["k"] != int64(10) || o["alpha"] != 0.5 || o["method"] != "nmf" || o["on"] != true {
+		t.Fatalf("options %#v", o)
+	}
+}
