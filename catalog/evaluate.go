@@ -272,7 +272,7 @@ func evaluateKMeans(ctx context.Context, m *Model, test *Relation) (map[string]f
 	out := map[string]float64{"rows": float64(n), "inertia": inertia, "inertia_per_row": inertia / float64(n)}
 	// Silhouette on the first rows (at most evalMaxUsers), in the space
 	// the clustering ran in.
-	km := m.State.(*functions.KMeansModel)
+	km := m.State.(*kmeansModel)
 	s := min(n, evalMaxUsers)
 	d := len(test.Columns) - 1
 	x, err := sgdMatrix("evaluate", "input", test.Columns[1:], n)

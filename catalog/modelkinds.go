@@ -24,6 +24,9 @@ type modelKind struct {
 	// input; split divides an input for train's holdout => share.
 	evaluate func(ctx context.Context, m *Model, test *Relation) (map[string]float64, error)
 	split    func(rel *Relation, share float64) (train, test *Relation)
+	// learn updates a decoded model with new rows shaped like the input,
+	// without fitting again (flywheel.learn); nil when the kind cannot.
+	learn func(ctx context.Context, m *Model, rel *Relation) (*fitted, error)
 	// primary is the metric promote => 'if_better' compares (higher is
 	// better when higher is set).
 	primary string
@@ -42,7 +45,7 @@ func modelKinds() map[string]*modelKind {
 	return map[string]*modelKind{
 		"recommend": recommendKind(),
 		"kmeans":    kmeansKind(),
-		"sgd_regress": {fn: SGDRegress, input: "train", fit: fitSGD, decode: decodeSGD,
+		"sgd_regress": {fn: SGDRegress, input: "train", fit: fitSGD, decode: decodeSGD, learn: learnSGD,
 			evaluate: evaluateSGD, split: tailSplit, primary: "rmse"},
 	}
 }

@@ -32,7 +32,7 @@ const (
 
 func recommendKind() *modelKind {
 	return &modelKind{
-		fn: Recommend, input: "ratings", fit: fitRecommend, decode: decodeRecommend,
+		fn: Recommend, input: "ratings", fit: fitRecommend, decode: decodeRecommend, learn: learnRecommend,
 		evaluate: evaluateRecommend, primary: "ndcg_at_10", higher: true,
 		// A rating is held out by its (user, item) pair.
 		split: func(rel *Relation, share float64) (*Relation, *Relation) { return hashSplit(rel, []int{0, 1}, share) },

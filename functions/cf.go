@@ -159,3 +159,17 @@ func (m *NMFModel) Recommend(u int, rated []int, n int) ([]Scored, error) {
 	}
 	return topNDense(m.PredictRow(u, nil), n, func(j int) bool { return skip[j] }), nil
 }
+
+// Ratings returns the indexed ratings as triples of dense indices, by
+// user and then item ascending: what NewUserCF would index again, for a
+// model that learns new ratings.
+func (m *UserCF) Ratings() (users, items []int, vals []float64) {
+	n := len(m.userItems)
+	users, items, vals = make([]int, n), make([]int, n), make([]float64, n)
+	for u := 0; u < m.Users; u++ {
+		for p := m.userPtr[u]; p < m.userPtr[u+1]; p++ {
+			users[p], items[p], vals[p] = u, int(m.userItems[p]), m.userVals[p]
+		}
+	}
+	return users, items, vals
+}

@@ -1,0 +1,204 @@
+package catalog
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/flywheeldb/flywheel/functions"
+)
+
+// Learn declares flywheel.learn(name, input): update the deployed model
+// with new rows, without fitting again, as a new deployed version.
+func Learn() *Func {
+	return &Func{
+		Name: "learn", Qualified: true,
+		Doc: "Updates the deployed version of a model with new rows shaped like its training input, without fitting again, " +
+			"and stores and deploys the result as the next version. sgd_regress continues its per-sample rule where training stopped " +
+			"(learning rows in the order given: training on A then learning B equals training on A followed by B in one pass); " +
+			"kmeans moves each centre to the mean of its old members and the new rows assigned to it (MiniBatchKMeans' rule, " +
+			"with the cluster sizes as weights; the scaling stays the training's); recommend (user_cf) adds the ratings to its index " +
+			"(a rating of a pair already rated replaces it), as training on the union would.",
+		Args: []Arg{
+			{Name: "name", Type: Text, Required: true, Doc: "the model"},
+			{Name: "input", Relation: true, Required: true, Doc: "the new rows, with the training input's columns"},
+		},
+		Columns: fixedColumns(lifecycleColumns()),
+		Returns: lifecycleReturns(),
+		Run:     runLearn,
+	}
+}
+
+func runLearn(ctx context.Context, call *Call) (*Result, error) {
+	st, err := store(call)
+	if err != nil {
+		return nil, err
+	}
+	name, err := modelName(call)
+	if err != nil {
+		return nil, err
+	}
+	rel, err := call.Relation("input")
+	if err != nil {
+		return nil, err
+	}
+	m, err := st.Version(ctx, call.DB, name, 0)
+	if err != nil {
+		return nil, err
+	}
+	k, ok := modelKinds()[m.Kind]
+	if !ok || k.learn == nil {
+		return nil, &Error{Code: "0A000", Message: fmt.Sprintf("%s models cannot learn new rows", m.Kind),
+			Hint: "Train a new version with flywheel.train."}
+	}
+	if err := sameInputs(m, rel); err != nil {
+		return nil, err
+	}
+	if rel.Rows() == 0 {
+		return nil, &ArgError{Func: "learn", Arg: "input", Msg: "is empty"}
+	}
+	start := time.Now()
+	f, err := k.learn(ctx, m, rel)
+	if err != nil {
+		return nil, err
+	}
+	t := &Trained{Name: name, Kind: m.Kind, Inputs: m.Inputs, Options: m.Options,
+		Source: fmt.Sprintf("learn from version %d: %s", m.Version, call.Sources["input"]),
+		Rows:   int64(f.rows), Metrics: f.metrics, Primary: k.primary, Higher: k.higher, Promote: "always",
+		TrainMS: float64(time.Since(start).Microseconds()) / 1000, State: f.state}
+	saved, err := st.Save(ctx, call.DB, t)
+	if err != nil {
+		return nil, err
+	}
+	return savedResult(saved, saved.Deployed == saved.Version), nil
+}
+
+// learnSGD continues the regressor's per-sample rule over the new rows.
+func learnSGD(ctx context.Context, m *Model, rel *Relation) (*fitted, error) {
+	r, ok := m.State.(*functions.SGDRegressor)
+	if !ok {
+		return nil, kindError("sgd_regress", m)
+	}
+	d := len(rel.Columns) - 1
+	n := rel.Rows()
+	x, err := sgdMatrix("learn", "input", rel.Columns[:d], n)
+	if err != nil {
+		return nil, err
+	}
+	y, err := rel.Columns[d].Floats()
+	if err != nil {
+		return nil, &ArgError{Func: "learn", Arg: "input", Msg: err.Error()}
+	}
+	if err := r.PartialFit(ctx, x, y); err != nil {
+		return nil, kmArgError("learn", "input", err)
+	}
+	b, err := r.MarshalBinary()
+	if err != nil {
+		return nil, err
+	}
+	return &fitted{state: b, rows: n, metrics: map[string]float64{"learned_rows": float64(n)}}, nil
+}
+
+// learnKMeans is MiniBatchKMeans' centre update with unit weights: each
+// centre becomes the mean of its size old members (at the centre) and the
+// new rows nearest to it, in scaled space.
+func learnKMeans(ctx context.Context, m *Model, rel *Relation) (*fitted, error) {
+	old, ok := m.State.(*kmeansModel)
+	if !ok {
+		return nil, kindError("kmeans", m)
+	}
+	n, d := rel.Rows(), old.D
+	x, err := sgdMatrix("learn", "input", rel.Columns[1:], n)
+	if err != nil {
+		return nil, err
+	}
+	labels, _, err := old.Assign(x, n)
+	if err != nil {
+		return nil, kmArgError("learn", "input", err)
+	}
+	old.Scaler.Transform(x)
+	km := *old.KMeansModel
+	km.Centers = append([]float64(nil), old.Centers...)
+	sizes := append([]int(nil), old.sizes...)
+	sums := make([]float64, len(km.Centers))
+	counts := make([]int, km.K)
+	for i, l := range labels {
+		counts[l]++
+		for j := 0; j < d; j++ {
+			sums[l*d+j] += x[i*d+j]
+		}
+	}
+	for c := 0; c < km.K; c++ {
+		if counts[c] == 0 {
+			continue
+		}
+		w := float64(sizes[c] + counts[c])
+		for j := 0; j < d; j++ {
+			km.Centers[c*d+j] = (km.Centers[c*d+j]*float64(sizes[c]) + sums[c*d+j]) / w
+		}
+		sizes[c] += counts[c]
+	}
+	b, err := encodeKMeans(&kmeansModel{&km, sizes})
+	if err != nil {
+		return nil, err
+	}
+	return &fitted{state: b, rows: n, metrics: map[string]float64{"learned_rows": float64(n)}}, nil
+}
+
+// learnRecommend adds ratings to a user_cf model: its index rebuilt over
+// the stored ratings and the new ones, which is training on their union.
+func learnRecommend(ctx context.Context, m *Model, rel *Relation) (*fitted, error) {
+	st, ok := m.State.(*recommendModel)
+	if !ok {
+		return nil, kindError("recommend", m)
+	}
+	if st.method != "user_cf" {
+		return nil, &Error{Code: "0A000", Message: fmt.Sprintf("recommend models of method %s cannot learn new rows", st.method),
+			Hint: "Train a new version with flywheel.train; user_cf models learn."}
+	}
+	t, err := mfReadTriples("learn", "input", rel)
+	if err != nil {
+		return nil, err
+	}
+	type pair struct{ u, i string }
+	fresh := make(map[pair]bool, len(t.v))
+	for p := range t.v {
+		fresh[pair{t.rows.Keys[t.r[p]], t.cols.Keys[t.c[p]]}] = true
+	}
+	users, items, vals := st.cf.Ratings()
+	union := &Relation{Columns: []*Column{NewColumn(m.Inputs[0]), NewColumn(m.Inputs[1]), NewColumn(InputColumn{Name: m.Inputs[2].Name, Type: Float8.OID})}}
+	var buf []byte
+	for p := range users {
+		u, i := st.users.Keys[users[p]], st.items.Keys[items[p]]
+		if fresh[pair{u, i}] {
+			continue
+		}
+		union.Columns[0].Append([]byte(u))
+		union.Columns[1].Append([]byte(i))
+		buf = strconv.AppendFloat(buf[:0], vals[p], 'g', -1, 64)
+		union.Columns[2].Append(buf)
+	}
+	for p := range t.v {
+		union.Columns[0].Append([]byte(t.rows.Keys[t.r[p]]))
+		union.Columns[1].Append([]byte(t.cols.Keys[t.c[p]]))
+		buf = strconv.AppendFloat(buf[:0], t.v[p], 'g', -1, 64)
+		union.Columns[2].Append(buf)
+	}
+	call := &Call{Func: Recommend(), Values: map[string]any{"ratings": union}}
+	for _, a := range call.Func.Args {
+		if !a.Relation {
+			call.Values[a.Name] = a.Default
+		}
+	}
+	for name, v := range m.Options {
+		call.Values[name] = v
+	}
+	f, err := fitRecommend(ctx, call)
+	if err != nil {
+		return nil, err
+	}
+	f.rows = len(t.v)
+	f.metrics["learned_rows"] = float64(len(t.v))
+	return f, nil
+}
