@@ -7,6 +7,6 @@ func Builtin() *Catalog {
 		HoltForecast(), HoltFit(),
 		NMF(), Recommend(), SimilarItems(),
 		SGDRegress(),
-		Train(), Learn(), Evaluate(), Deploy(), Rollback(), DropModel(),
+		Train(), Learn(), Evaluate(), Outcomes(), Deploy(), Rollback(), DropModel(),
 	)
 }

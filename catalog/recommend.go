@@ -27,6 +27,7 @@ func Recommend() *Func {
 			{Name: "neighbors", Type: Int4, Default: int64(20), Doc: "user_cf: number of most similar users averaged"},
 			{Name: "k", Type: Int4, Default: int64(10), Fit: true, Doc: "nmf: number of components"},
 			{Name: "model", Type: Text, Default: nil, Nullable: true, Doc: "a stored model (flywheel.train(name, 'recommend', ...)) to predict from, in place of ratings"},
+			{Name: "log", Type: Bool, Default: false, Doc: "with model: append every row served to flywheel.decisions (model, version, user, item, rank, score, served_at, application_name), one INSERT per statement, in the session's transaction"},
 		},
 		Columns:      recommendColumns,
 		ModelColumns: recommendModelColumns,
@@ -58,6 +59,9 @@ func runRecommend(ctx context.Context, call *Call) (*Result, error) {
 	const fn = "recommend"
 	if call.Model != nil {
 		return runRecommendModel(call)
+	}
+	if log, _ := call.Values["log"].(bool); log {
+		return nil, &ArgError{Func: fn, Arg: "log", Msg: "logs the decisions of a stored model: it needs model => 'name'"}
 	}
 	if !call.IsNull("model") {
 		return nil, &ArgError{Func: fn, Arg: "model", Msg: "names a stored model, which only a call through Flywheel's planner resolves"}

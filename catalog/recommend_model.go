@@ -236,6 +236,13 @@ func runRecommendModel(call *Call) (*Result, error) {
 		out.Columns[1].Floats = append(out.Columns[1].Floats, s.Score)
 		out.Columns[2].Ints = append(out.Columns[2].Ints, int64(r+1))
 	}
+	if log, err := call.Bool("log"); err != nil {
+		return nil, err
+	} else if log {
+		if err := logDecisions(call, st.users.Keys[u], recs, st.items.Keys); err != nil {
+			return nil, err
+		}
+	}
 	return out, nil
 }
 

@@ -1,6 +1,7 @@
 package catalog
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"strconv"
@@ -168,6 +169,11 @@ type Call struct {
 	DB      DB
 	Store   ModelStore
 	Sources map[string]string
+	// Finally, when set, registers f to run on DB once every run of the
+	// call in this execution is done (all of a LATERAL batch), before the
+	// rewritten statement: work to do once per statement, such as one
+	// INSERT of everything the runs logged.
+	Finally func(f func(ctx context.Context) error)
 }
 
 // Int returns an integer argument.

@@ -59,6 +59,22 @@ FROM flywheel.model_version v
 JOIN flywheel.model m ON m.name = v.model;
 COMMENT ON VIEW flywheel.models IS 'Flywheel''s stored models: one row per name, with the deployed version and its primary metric.';
 COMMENT ON VIEW flywheel.model_versions IS 'Every trained version of every model: status deployed, challenger or failed, metrics, options, the training SQL.'`,
+	// 2: decisions served from models (recommend(..., log => true)), to
+	// be scored against what users did next (flywheel.outcomes). Keys are
+	// kept as text: any key type, and no foreign key to the warehouse.
+	`CREATE TABLE flywheel.decisions (
+	id bigserial PRIMARY KEY,
+	model text NOT NULL,
+	version integer NOT NULL,
+	user_key text NOT NULL,
+	item text NOT NULL,
+	rank integer NOT NULL,
+	score double precision,
+	served_at timestamptz NOT NULL DEFAULT now(),
+	application_name text
+);
+CREATE INDEX ON flywheel.decisions (model, served_at);
+COMMENT ON TABLE flywheel.decisions IS 'Every row served by a model call with log => true: which version recommended what to whom, when, and to which application.'`,
 }
 
 // migrateLock is the advisory lock key that serialises migrations.

@@ -204,7 +204,9 @@ func (c *call) bindOne(ctx context.Context, conn Conn, s *Statement, params [][]
 	st := step{name: c.fn.Name, calls: 1}
 	b := &budget{fn: c.fn.Name, maxRows: s.p.opts.MaxInputRows, maxByte: s.p.opts.MaxInputBytes}
 	values := make(map[string]any, len(c.args))
-	proto := catalog.Call{Func: c.fn, Values: values, DB: conn, Store: s.p.opts.Models}
+	var finally []func(context.Context) error
+	proto := catalog.Call{Func: c.fn, Values: values, DB: conn, Store: s.p.opts.Models, Memo: map[any]any{},
+		Finally: func(f func(context.Context) error) { finally = append(finally, f) }}
 	if c.model != "" {
 		m, err := c.deployed(ctx, s.p)
 		if err != nil {
@@ -249,6 +251,9 @@ func (c *call) bindOne(ctx context.Context, conn Conn, s *Statement, params [][]
 			return c.fn.Run(ctx, &call)
 		})
 		st.dur = time.Since(start)
+		if err == nil {
+			err = runFinally(ctx, finally)
+		}
 		if err != nil {
 			return nil, st, c.wrap(ctx, err)
 		}
@@ -264,8 +269,8 @@ func (c *call) bindOne(ctx context.Context, conn Conn, s *Statement, params [][]
 	}
 	st.lateral, st.calls = true, len(tuples)
 	nargs := len(c.lateral.types)
-	// One memo for the batch: functions index their relation arguments once.
-	memo := map[any]any{}
+	// The runs share proto's memo: functions index their relation
+	// arguments once for the batch.
 	for t, tuple := range tuples {
 		if t%64 == 0 && ctx.Err() != nil {
 			return nil, st, c.wrap(ctx, ctx.Err())
@@ -296,7 +301,6 @@ func (c *call) bindOne(ctx context.Context, conn Conn, s *Statement, params [][]
 		start := time.Now()
 		res, err := w.run(ctx, func() (*catalog.Result, error) {
 			call := proto
-			call.Memo = memo
 			return c.fn.Run(ctx, &call)
 		})
 		st.dur += time.Since(start)
@@ -318,7 +322,21 @@ func (c *call) bindOne(ctx context.Context, conn Conn, s *Statement, params [][]
 			}
 		}
 	}
+	if err := runFinally(ctx, finally); err != nil {
+		return nil, st, c.wrap(ctx, err)
+	}
 	return finish(arrays), st, nil
+}
+
+// runFinally runs what a call's runs registered to do once they are all
+// done.
+func runFinally(ctx context.Context, fs []func(context.Context) error) error {
+	for _, f := range fs {
+		if err := f(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // paramValue reads a client parameter used as a scalar argument.

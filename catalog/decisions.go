@@ -1,0 +1,288 @@
+package catalog
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strconv"
+
+	"github.com/flywheeldb/flywheel/functions"
+)
+
+// decisionLog collects the rows a statement's calls served with
+// log => true, for one INSERT into flywheel.decisions when they are done.
+type decisionLog struct {
+	model   string
+	version int
+	users   []string
+	items   []string
+	ranks   []int
+	scores  []float64
+}
+
+type decisionLogKey struct{}
+
+// logDecisions adds user's served items to the statement's log, and on
+// the first call registers the INSERT that writes them.
+func logDecisions(call *Call, user string, recs []functions.Scored, itemKeys []string) error {
+	if call.DB == nil || call.Finally == nil {
+		return &Error{Code: "55000", Message: "recommend: log => true needs a session to log to"}
+	}
+	l, ok := call.Memo[decisionLogKey{}].(*decisionLog)
+	if !ok {
+		l = &decisionLog{model: call.Model.Name, version: call.Model.Version}
+		call.Memo[decisionLogKey{}] = l
+		db := call.DB
+		call.Finally(func(ctx context.Context) error { return l.write(ctx, db) })
+	}
+	for r, s := range recs {
+		l.users = append(l.users, user)
+		l.items = append(l.items, itemKeys[s.Index])
+		l.ranks = append(l.ranks, r+1)
+		l.scores = append(l.scores, s.Score)
+	}
+	return nil
+}
+
+// write inserts the log in one statement, the rows as text arrays.
+func (l *decisionLog) write(ctx context.Context, db DB) error {
+	if len(l.users) == 0 {
+		return nil
+	}
+	ranks := make([]string, len(l.ranks))
+	scores := make([]string, len(l.scores))
+	for i := range ranks {
+		ranks[i] = strconv.Itoa(l.ranks[i])
+		scores[i] = strconv.FormatFloat(l.scores[i], 'g', -1, 64)
+	}
+	params := [][]byte{[]byte(l.model), []byte(strconv.Itoa(l.version)),
+		textArray(l.users), textArray(l.items), textArray(ranks), textArray(scores)}
+	err := db.Query(ctx, `INSERT INTO flywheel.decisions (model, version, user_key, item, rank, score, application_name)
+SELECT $1, $2, d.u, d.i, d.r, d.s, current_setting('application_name')
+FROM unnest($3::text[], $4::text[], $5::int[], $6::float8[]) AS d(u, i, r, s)`,
+		[]uint32{Text.OID, Int4.OID, 1009, 1009, 1009, 1009}, params, nil, nil, func([][]byte) error { return nil })
+	if err != nil {
+		return fmt.Errorf("recommend: logging decisions: %w", err)
+	}
+	return nil
+}
+
+// textArray writes values as a PostgreSQL text[] literal.
+func textArray(vs []string) []byte {
+	b := []byte{'{'}
+	for i, v := range vs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, '"')
+		for j := 0; j < len(v); j++ {
+			if v[j] == '"' || v[j] == '\\' {
+				b = append(b, '\\')
+			}
+			b = append(b, v[j])
+		}
+		b = append(b, '"')
+	}
+	return append(b, '}')
+}
+
+// Outcomes declares flywheel.outcomes(name, events => (...), within):
+// how the decisions a model served fared against what users did next.
+func Outcomes() *Func {
+	return &Func{
+		Name: "outcomes", Qualified: true,
+		Doc: "Scores the decisions a model logged (recommend(..., model => name, log => true)) against events: a decision is a hit " +
+			"when its user has an event on its item after it was served and within `within`. Per version: decisions, users, lists " +
+			"(a user's list from one call), hits, hit_rate (hits per decision: CTR@k), list_hit_rate (lists with a hit), and the same " +
+			"for a popularity baseline that would have served each list the most frequent items of events (ties by key order). " +
+			"Timestamps without time zone are read as UTC.",
+		Args: []Arg{
+			{Name: "name", Type: Text, Required: true, Doc: "the model"},
+			{Name: "events", Relation: true, Required: true, Doc: "(user, item, event_time): what users did"},
+			{Name: "within", Type: Text, Default: "7 days", Doc: "how long after a decision an event counts (an interval)"},
+		},
+		Columns: fixedColumns(returnsColumns(outcomeReturns())),
+		Returns: outcomeReturns(),
+		Run:     runOutcomes,
+	}
+}
+
+func outcomeReturns() []ReturnColumn {
+	return []ReturnColumn{{"model", Text}, {"version", Int4}, {"decisions", Int8}, {"users", Int8}, {"lists", Int8},
+		{"hits", Int8}, {"hit_rate", Float8}, {"list_hit_rate", Float8}, {"baseline_hits", Int8}, {"baseline_hit_rate", Float8}}
+}
+
+// returnsColumns is the result shape of a function whose columns are its
+// declared ones.
+func returnsColumns(rs []ReturnColumn) []OutputColumn {
+	out := make([]OutputColumn, len(rs))
+	for i, c := range rs {
+		out[i] = OutputColumn{Name: c.Name, Type: c.Type.OID}
+	}
+	return out
+}
+
+// decisionRow is one logged decision as outcomes reads it.
+type decisionRow struct {
+	version    int
+	user, item string
+	served     float64 // Unix seconds
+}
+
+func runOutcomes(ctx context.Context, call *Call) (*Result, error) {
+	const fn = "outcomes"
+	if call.DB == nil {
+		return nil, &Error{Code: "55000", Message: "outcomes needs a session"}
+	}
+	name, err := modelName(call)
+	if err != nil {
+		return nil, err
+	}
+	ev, err := call.Relation("events")
+	if err != nil {
+		return nil, err
+	}
+	if len(ev.Columns) != 3 || !isTimeType(ev.Columns[2].Type) {
+		return nil, &TypeError{Func: fn, Column: "events", Msg: "want 3 columns (user, item, event_time) with event_time a date or timestamp"}
+	}
+	within, err := call.String("within")
+	if err != nil {
+		return nil, err
+	}
+	var window float64
+	err = call.DB.Query(ctx, "SELECT extract(epoch FROM $1::interval)::float8", []uint32{Text.OID}, [][]byte{[]byte(within)}, nil, nil,
+		func(row [][]byte) error {
+			window, err = strconv.ParseFloat(string(row[0]), 64)
+			return err
+		})
+	if err != nil {
+		return nil, err
+	}
+	if window <= 0 || window > 10*366*86400 {
+		return nil, &ArgError{Func: fn, Arg: "within", Msg: fmt.Sprintf("must be a positive interval of at most 10 years, got %q", within)}
+	}
+
+	// Events by (user, item), their times sorted; items by frequency.
+	type pair struct{ u, i string }
+	times := map[pair][]float64{}
+	freq := map[string]int{}
+	for r := 0; r < ev.Rows(); r++ {
+		if ev.Columns[0].Null(r) || ev.Columns[1].Null(r) || ev.Columns[2].Null(r) {
+			continue
+		}
+		t, err := ev.Columns[2].Time(r)
+		if err != nil {
+			return nil, &ArgError{Func: fn, Arg: "events", Msg: err.Error()}
+		}
+		p := pair{ev.Columns[0].Text(r), ev.Columns[1].Text(r)}
+		times[p] = append(times[p], float64(t.UnixMicro())/1e6)
+		freq[p.i]++
+	}
+	for _, ts := range times {
+		sort.Float64s(ts)
+	}
+	popular := make([]string, 0, len(freq))
+	for i := range freq {
+		popular = append(popular, i)
+	}
+	itemType := ev.Columns[1].Type
+	sort.Slice(popular, func(a, b int) bool {
+		if freq[popular[a]] != freq[popular[b]] {
+			return freq[popular[a]] > freq[popular[b]]
+		}
+		return compareKeyText(itemType, []byte(popular[a]), []byte(popular[b])) < 0
+	})
+	hit := func(p pair, served float64) bool {
+		ts := times[p]
+		k := sort.SearchFloat64s(ts, served)
+		for k < len(ts) && ts[k] <= served {
+			k++ // strictly after the decision
+		}
+		return k < len(ts) && ts[k] <= served+window
+	}
+
+	var rows []decisionRow
+	err = call.DB.Query(ctx, `SELECT version, user_key, item, extract(epoch FROM served_at)::float8
+FROM flywheel.decisions WHERE model = $1 ORDER BY version, user_key, served_at, rank`, []uint32{Text.OID}, [][]byte{[]byte(name)}, nil, nil,
+		func(row [][]byte) error {
+			v, _ := strconv.Atoi(string(row[0]))
+			s, err := strconv.ParseFloat(string(row[3]), 64)
+			rows = append(rows, decisionRow{version: v, user: string(row[1]), item: string(row[2]), served: s})
+			return err
+		})
+	if err != nil {
+		return nil, err
+	}
+
+	type tally struct {
+		decisions, hits, baseHits int
+		lists, listHits           int
+		users                     map[string]bool
+	}
+	var versions []int
+	tallies := map[int]*tally{}
+	for start := 0; start < len(rows); {
+		// One list: a user's decisions from one call (same version, user
+		// and served_at).
+		end := start + 1
+		for end < len(rows) && rows[end].version == rows[start].version && rows[end].user == rows[start].user && rows[end].served == rows[start].served {
+			end++
+		}
+		d := rows[start]
+		t := tallies[d.version]
+		if t == nil {
+			t = &tally{users: map[string]bool{}}
+			tallies[d.version] = t
+			versions = append(versions, d.version)
+		}
+		t.lists++
+		t.users[d.user] = true
+		listHit := false
+		for _, r := range rows[start:end] {
+			t.decisions++
+			if hit(pair{r.user, r.item}, r.served) {
+				t.hits++
+				listHit = true
+			}
+		}
+		for _, item := range popular[:min(end-start, len(popular))] {
+			if hit(pair{d.user, item}, d.served) {
+				t.baseHits++
+			}
+		}
+		if listHit {
+			t.listHits++
+		}
+		start = end
+	}
+	out := &Result{Columns: make([]ResultColumn, 0, 10)}
+	for _, c := range returnsColumns(outcomeReturns()) {
+		rc := ResultColumn{OutputColumn: c}
+		switch c.Type {
+		case Text.OID:
+			rc.Texts = []string{}
+		case Float8.OID:
+			rc.Floats = []float64{}
+		default:
+			rc.Ints = []int64{}
+		}
+		out.Columns = append(out.Columns, rc)
+	}
+	for _, v := range versions {
+		t := tallies[v]
+		out.Columns[0].Texts = append(out.Columns[0].Texts, name)
+		for i, n := range []int{v, t.decisions, len(t.users), t.lists, t.hits} {
+			out.Columns[1+i].Ints = append(out.Columns[1+i].Ints, int64(n))
+		}
+		out.Columns[6].Floats = append(out.Columns[6].Floats, float64(t.hits)/float64(t.decisions))
+		out.Columns[7].Floats = append(out.Columns[7].Floats, float64(t.listHits)/float64(t.lists))
+		out.Columns[8].Ints = append(out.Columns[8].Ints, int64(t.baseHits))
+		out.Columns[9].Floats = append(out.Columns[9].Floats, float64(t.baseHits)/float64(t.decisions))
+	}
+	return out, nil
+}
+
+// isTimeType reports whether oid is date, timestamp or timestamptz.
+func isTimeType(oid uint32) bool {
+	return oid == 1082 || oid == 1114 || oid == 1184
+}
