@@ -224,8 +224,9 @@ func (s *Server) start(ctx context.Context) error {
 	for {
 		select {
 		case err := <-s.done:
+			s.cmd = nil // nothing left for Stop to wait for
 			log, _ := os.ReadFile(logPath)
-			return fmt.Errorf("postgres exited during start-up: %v\n%s", err, tail(log, 2000))
+			return fmt.Errorf("%w: %v\n%s", errExited, err, tail(log, 2000))
 		case <-ctx.Done():
 			s.Stop()
 			return ctx.Err()
@@ -319,10 +320,27 @@ func (s *Server) Kill() error {
 	return nil
 }
 
-// Restart starts postgres again after Kill or Stop, on the same port.
+// errExited is a postgres that exited during start-up.
+var errExited = errors.New("postgres exited during start-up")
+
+// Restart starts postgres again after Kill or Stop, on the same port. Just
+// after a Kill the old server's backends may still be exiting, holding
+// its shared memory, which makes a new postmaster give up: it tries again
+// for a few seconds.
 func (s *Server) Restart(ctx context.Context) error {
-	s.done = make(chan error, 1)
-	return s.start(ctx)
+	var err error
+	for try := 0; try < 20; try++ {
+		s.done = make(chan error, 1)
+		if err = s.start(ctx); !errors.Is(err, errExited) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+	return err
 }
 
 // Stop shuts postgres down (fast shutdown: sessions are ended, no wait for
