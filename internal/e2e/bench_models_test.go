@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"sort"
 	"testing"
 	"time"
@@ -23,6 +24,8 @@ import (
 //	go test ./internal/e2e -run '^$' -bench RecommendModel -benchtime 2000x
 func BenchmarkRecommendModel(b *testing.B) {
 	ctx := context.Background()
+	// Straight to stderr: a benchmark's own log is cut short.
+	logf := func(format string, a ...any) { fmt.Fprintf(os.Stderr, format+"\n", a...) }
 	db := srv.NewDatabase(b)
 	addr := serveProxy(b, db, planner.Options{}, catalog.Builtin())
 	c, err := pgx.Connect(ctx, pgURL(addr, db))
@@ -39,19 +42,19 @@ CREATE INDEX ON fact_ratings (customer_id); ANALYZE fact_ratings`); err != nil {
 	}
 	var ratings int64
 	c.QueryRow(ctx, "SELECT count(*) FROM fact_ratings").Scan(&ratings)
-	b.Logf("%d ratings", ratings)
+	logf("%d ratings", ratings)
 	for _, method := range []string{"user_cf", "nmf"} {
 		var ms float64
 		start := time.Now()
 		if err := c.QueryRow(ctx, fmt.Sprintf("SELECT train_ms FROM flywheel.train('%s', 'recommend', (SELECT customer_id, product_id, rating FROM fact_ratings), method => '%s')", method, method)).Scan(&ms); err != nil {
 			b.Fatal(err)
 		}
-		b.Logf("train %s: %.0f ms fitting, %v end to end", method, ms, time.Since(start).Round(time.Millisecond))
+		logf("train %s: %.0f ms fitting, %v end to end", method, ms, time.Since(start).Round(time.Millisecond))
 	}
 	start := time.Now()
 	rows, _ := c.Query(ctx, "SELECT * FROM recommend(10, 10, ratings => (SELECT customer_id, product_id, rating FROM fact_ratings))")
 	rows.Close()
-	b.Logf("one-shot recommend(10, 10, ratings => ...): %v", time.Since(start).Round(time.Millisecond))
+	logf("one-shot recommend(10, 10, ratings => ...): %v", time.Since(start).Round(time.Millisecond))
 
 	measure := func(name, sql string, mode pgx.QueryExecMode) {
 		rng := rand.New(rand.NewPCG(1, 2))
@@ -71,7 +74,7 @@ CREATE INDEX ON fact_ratings (customer_id); ANALYZE fact_ratings`); err != nil {
 			lat = append(lat, time.Since(start))
 		}
 		sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
-		b.Logf("%-40s p50 %6.0f µs  p99 %6.0f µs", name, float64(lat[len(lat)/2].Microseconds()), float64(lat[len(lat)*99/100].Microseconds()))
+		logf("%-40s p50 %6.0f µs  p99 %6.0f µs", name, float64(lat[len(lat)/2].Microseconds()), float64(lat[len(lat)*99/100].Microseconds()))
 	}
 	b.ResetTimer()
 	for _, m := range []struct {
@@ -95,7 +98,7 @@ CREATE INDEX ON fact_ratings (customer_id); ANALYZE fact_ratings`); err != nil {
 				best = d
 			}
 		}
-		b.Logf("LATERAL recommend for 1,000 users, %s: best of 5 %v", model, best.Round(100*time.Microsecond))
+		logf("LATERAL recommend for 1,000 users, %s: best of 5 %v", model, best.Round(100*time.Microsecond))
 	}
 	// A fresh Flywheel: the first call loads and decodes the model.
 	fresh := serveProxy(b, db, planner.Options{}, catalog.Builtin())
@@ -111,6 +114,6 @@ CREATE INDEX ON fact_ratings (customer_id); ANALYZE fact_ratings`); err != nil {
 			b.Fatal(err)
 		}
 		rows.Close()
-		b.Logf("first call through a fresh Flywheel (load from the database), %s: %v", model, time.Since(start).Round(time.Millisecond))
+		logf("first call through a fresh Flywheel (load from the database), %s: %v", model, time.Since(start).Round(time.Millisecond))
 	}
 }
