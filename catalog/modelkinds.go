@@ -35,9 +35,12 @@ type fitted struct {
 // modelKinds lists the kinds by name: the functions train accepts.
 func modelKinds() map[string]*modelKind {
 	return map[string]*modelKind{
-		"recommend":   recommendKind(),
-		"kmeans":      kmeansKind(),
-		"sgd_regress": {fn: SGDRegress, input: "train", fit: fitSGD, decode: decodeSGD, primary: "rmse"},
+		"recommend":     recommendKind(),
+		"kmeans":        kmeansKind(),
+		"sgd_regress":   {fn: SGDRegress, input: "train", fit: fitSGD, decode: decodeSGD, primary: "rmse"},
+		"holt_forecast": holtKind(),
+		"similar_items": similarKind(),
+		"nmf":           nmfKind(),
 	}
 }
 
