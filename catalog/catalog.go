@@ -76,6 +76,14 @@ type Func struct {
 	// predicts from a stored model (a constant model => 'name' argument):
 	// m is that model's deployed version, inputs as for Columns.
 	ModelColumns func(m *Model, inputs [][]InputColumn) ([]OutputColumn, error)
+	// KeyColumn, when set, says which input column the function's
+	// anyelement arguments are keys of, so the planner has PostgreSQL
+	// print them as that column's type: given the relation arguments'
+	// columns as Columns is, or for a call with a model the columns it
+	// was trained on as the only relation; false when there is none (they
+	// are then passed as written). Without it they are keys of the first
+	// relation's first column.
+	KeyColumn func(inputs [][]InputColumn) (InputColumn, bool)
 	// Qualified functions are found only when called as flywheel.name:
 	// the lifecycle functions' names (train, deploy) are common words.
 	Qualified bool

@@ -79,6 +79,7 @@ func HoltForecast() *Func {
 		Args:         args,
 		Columns:      holtForecastColumns,
 		ModelColumns: holtForecastModelColumns,
+		KeyColumn:    holtSeriesColumn,
 		Run:          runHoltForecast,
 		Returns:      []ReturnColumn{{"ts", AnyType}, {"forecast", Float8}, {"lower", Float8}, {"upper", Float8}},
 	}
@@ -101,6 +102,7 @@ func HoltFit() *Func {
 		Args:         args,
 		Columns:      holtFitColumns,
 		ModelColumns: holtFitModelColumns,
+		KeyColumn:    holtSeriesColumn,
 		Run:          runHoltFit,
 		Returns: []ReturnColumn{{"alpha", Float8}, {"beta", Float8}, {"gamma", Float8}, {"phi", Float8},
 			{"initial_level", Float8}, {"initial_trend", Float8}, {"sse", Float8}, {"aic", Float8}},
@@ -134,6 +136,15 @@ func holtInput(fn string, inputs [][]InputColumn) (series *InputColumn, ts, valu
 		return nil, ts, value, &TypeError{Func: fn, Column: value.Name, Msg: "the value column must be numeric (integer, bigint, smallint, real, double precision or numeric)"}
 	}
 	return series, ts, value, nil
+}
+
+// holtSeriesColumn is the column series => matches: the input's first of
+// three, none of two.
+func holtSeriesColumn(inputs [][]InputColumn) (InputColumn, bool) {
+	if len(inputs) == 0 || len(inputs[0]) != 3 {
+		return InputColumn{}, false
+	}
+	return inputs[0][0], true
 }
 
 func holtForecastColumns(inputs [][]InputColumn) ([]OutputColumn, error) {
@@ -406,7 +417,7 @@ type holtFitted struct {
 	ts      InputColumn
 	models  []*functions.HoltModel
 	// Integer time columns set lastInts and intSteps, the others
-	// lastTimes and timeSteps; lastTexts is the last time as PostgreSQL
+	// lastTimes, timeSteps and lastTexts, the last time as PostgreSQL
 	// printed it, which a stored model keeps.
 	lastInts  []int64
 	intSteps  []int64
@@ -448,8 +459,6 @@ func fitHolt(ctx context.Context, fn string, call *Call, columns func([][]InputC
 	f := &holtFitted{series: d.series, ts: d.ts.InputColumn}
 	for s, rows := range d.rows {
 		f.keyRows = append(f.keyRows, rows[0])
-		last := rows[len(rows)-1]
-		f.lastTexts = append(f.lastTexts, d.ts.Text(last))
 		if d.ints != nil {
 			step, err := functions.InferIntStep(d.ints[s])
 			if err != nil {
@@ -465,6 +474,7 @@ func fitHolt(ctx context.Context, fn string, call *Call, columns func([][]InputC
 		}
 		d.timeSteps = append(d.timeSteps, step)
 		f.lastTimes = append(f.lastTimes, d.times[s][len(d.times[s])-1])
+		f.lastTexts = append(f.lastTexts, d.ts.Text(rows[len(rows)-1]))
 	}
 	f.intSteps, f.timeSteps = d.intSteps, d.timeSteps
 	if f.models, err = functions.FitHoltMany(ctx, d.y, opts); err != nil {
@@ -514,11 +524,11 @@ func (f *holtFitted) subset(keep []int) *holtFitted {
 		return f
 	}
 	g := *f
-	g.keyRows, g.models, g.lastTexts = pick(f.keyRows, keep), pick(f.models, keep), pick(f.lastTexts, keep)
+	g.keyRows, g.models = pick(f.keyRows, keep), pick(f.models, keep)
 	if f.lastInts != nil {
 		g.lastInts, g.intSteps = pick(f.lastInts, keep), pick(f.intSteps, keep)
 	} else {
-		g.lastTimes, g.timeSteps = pick(f.lastTimes, keep), pick(f.timeSteps, keep)
+		g.lastTimes, g.timeSteps, g.lastTexts = pick(f.lastTimes, keep), pick(f.timeSteps, keep), pick(f.lastTexts, keep)
 	}
 	return &g
 }

@@ -238,6 +238,26 @@ func TestHoltModelSeries(t *testing.T) {
 			t.Errorf("series %v: %d rows, want none", v, n)
 		}
 	}
+	// Integer time (as holt_test's stores): the pick keeps each series' end.
+	stores := func() *Relation {
+		var rows [][]string
+		for _, store := range []string{"west", "east", "north"} {
+			for w := 0; w < 12; w++ {
+				rows = append(rows, []string{store, strconv.Itoa(100 + 2*w), strconv.Itoa(50 + len(store)*w + w*w%7)})
+			}
+		}
+		return textRelation([]InputColumn{{Name: "store", Type: 25}, {Name: "week", Type: 23}, {Name: "units", Type: 701}}, rows...)
+	}
+	im := trainModel(t, "holt_forecast", map[string]any{"input": stores()})
+	got, err = predictModel(t, HoltForecast(), im, map[string]any{"horizon": int64(3), "series": "north"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	one, err = runCall(t, HoltForecast(), map[string]any{"input": stores(), "horizon": int64(3), "series": "north"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameResult(t, "integer time, series north", got, one)
 	single := trainModel(t, "holt_forecast", map[string]any{"input": seedMonthlySales()})
 	_, err = predictModel(t, HoltForecast(), single, map[string]any{"horizon": int64(2), "series": "east"})
 	checkCallError(t, "series of a model without one", err, "series", "no series column")
