@@ -47,7 +47,8 @@ type Arg struct {
 	// Fit marks an argument of fitting (the training relation, the
 	// algorithm's options) of a function that can predict from a stored
 	// model instead: a call with model => neither needs nor takes it, and
-	// flywheel.train takes it as an option of the function's kind.
+	// flywheel.train takes it as an option of the function's kind. Such a
+	// call's positional arguments skip it (see Func.Positional).
 	Fit bool
 	Doc string
 }
@@ -75,6 +76,14 @@ type Func struct {
 	// predicts from a stored model (a constant model => 'name' argument):
 	// m is that model's deployed version, inputs as for Columns.
 	ModelColumns func(m *Model, inputs [][]InputColumn) ([]OutputColumn, error)
+	// KeyColumn, when set, says which input column the function's
+	// anyelement arguments are keys of, so the planner has PostgreSQL
+	// print them as that column's type: given the relation arguments'
+	// columns as Columns is, or for a call with a model the columns it
+	// was trained on as the only relation; false when there is none (they
+	// are then passed as written). Without it they are keys of the first
+	// relation's first column.
+	KeyColumn func(inputs [][]InputColumn) (InputColumn, bool)
 	// Qualified functions are found only when called as flywheel.name:
 	// the lifecycle functions' names (train, deploy) are common words.
 	Qualified bool
@@ -83,6 +92,45 @@ type Func struct {
 	// input column's type. Columns may add columns (one per feature) or
 	// leave out optional ones (holt's series).
 	Returns []ReturnColumn
+}
+
+// ModelArg is the argument that names a stored model to predict from.
+const ModelArg = "model"
+
+// PredictsFromModel reports whether f can predict from a stored model.
+func (f *Func) PredictsFromModel() bool {
+	return f.ModelColumns != nil && f.argIndex(ModelArg) >= 0
+}
+
+// Positional lists, in order, the indices in Args of the arguments that a
+// call's positional arguments fill. A call that names a model (model =>
+// 'name') takes none of the Fit arguments, so its positional arguments
+// fill the others in declaration order: the function's fitting input is
+// often its first argument, and a prediction would otherwise have to name
+// every argument. similar_items(input, item, n) is thus called
+// similar_items(item, n, model => 'catalog'), holt_forecast(input,
+// horizon) holt_forecast(6, model => 'demand'). Without a model every
+// argument is positional, in order. The skipped arguments are exactly the
+// ones a call with a model may not give, so no call valid with all
+// arguments positional changes meaning.
+func (f *Func) Positional(withModel bool) []int {
+	out := make([]int, 0, len(f.Args))
+	for i, a := range f.Args {
+		if withModel && a.Fit && f.PredictsFromModel() {
+			continue
+		}
+		out = append(out, i)
+	}
+	return out
+}
+
+func (f *Func) argIndex(name string) int {
+	for i, a := range f.Args {
+		if a.Name == name && !a.Relation {
+			return i
+		}
+	}
+	return -1
 }
 
 // ReturnColumn is one declared result column.

@@ -29,23 +29,36 @@ const holtDoc = "Exponential smoothing as statsmodels 0.13's ExponentialSmoothin
 // holtOptionArgs are the model options holt_forecast and holt_fit share.
 func holtOptionArgs() []Arg {
 	return []Arg{
-		{Name: "trend", Type: Text, Default: "add", Doc: "'add', 'mul' or 'none'"},
-		{Name: "damped", Type: Bool, Default: false, Doc: "damp the trend with phi"},
-		{Name: "seasonal", Type: Text, Default: "none", Doc: "'none', 'add' or 'mul'"},
-		{Name: "seasonal_periods", Type: Int4, Default: int64(0), Doc: "season length in rows (12 for monthly data with a yearly cycle); at least 2 with a seasonal component, ignored without"},
+		{Name: "trend", Type: Text, Default: "add", Fit: true, Doc: "'add', 'mul' or 'none'"},
+		{Name: "damped", Type: Bool, Default: false, Fit: true, Doc: "damp the trend with phi"},
+		{Name: "seasonal", Type: Text, Default: "none", Fit: true, Doc: "'none', 'add' or 'mul'"},
+		{Name: "seasonal_periods", Type: Int4, Default: int64(0), Fit: true, Doc: "season length in rows (12 for monthly data with a yearly cycle); at least 2 with a seasonal component, ignored without"},
 	}
 }
 
 func holtFixedArgs() []Arg {
 	return []Arg{
-		{Name: "alpha", Type: Float8, Default: nil, Nullable: true, Doc: "fixed level smoothing in [0,1]; NULL: estimated"},
-		{Name: "beta", Type: Float8, Default: nil, Nullable: true, Doc: "fixed trend smoothing in [0,1] (needs a trend); NULL: estimated"},
-		{Name: "gamma", Type: Float8, Default: nil, Nullable: true, Doc: "fixed seasonal smoothing in [0,1] (needs a seasonal component); NULL: estimated"},
-		{Name: "phi", Type: Float8, Default: nil, Nullable: true, Doc: "fixed damping in (0,1] (needs damped => true); NULL: estimated"},
+		{Name: "alpha", Type: Float8, Default: nil, Nullable: true, Fit: true, Doc: "fixed level smoothing in [0,1]; NULL: estimated"},
+		{Name: "beta", Type: Float8, Default: nil, Nullable: true, Fit: true, Doc: "fixed trend smoothing in [0,1] (needs a trend); NULL: estimated"},
+		{Name: "gamma", Type: Float8, Default: nil, Nullable: true, Fit: true, Doc: "fixed seasonal smoothing in [0,1] (needs a seasonal component); NULL: estimated"},
+		{Name: "phi", Type: Float8, Default: nil, Nullable: true, Fit: true, Doc: "fixed damping in (0,1] (needs damped => true); NULL: estimated"},
 	}
 }
 
-var holtInputArg = Arg{Name: "input", Relation: true, Required: true, Doc: "([series,] ts, value): an optional series key of any type, a date/timestamp/timestamptz/integer time column, a numeric value"}
+var holtInputArg = Arg{Name: "input", Relation: true, Required: true, Fit: true, Doc: "([series,] ts, value): an optional series key of any type, a date/timestamp/timestamptz/integer time column, a numeric value"}
+
+// holtPredictArgs are the arguments holt_forecast and holt_fit take after
+// the options: which series, and the stored model to read them from.
+func holtPredictArgs(fn string) []Arg {
+	return []Arg{
+		{Name: "series", Type: AnyType, Default: nil, Nullable: true, Doc: "only this series (matched to the series column by its text form); NULL: every series. An unknown series gives no rows"},
+		{Name: "model", Type: Text, Default: nil, Nullable: true, Doc: "a stored model (flywheel.train(name, 'holt_forecast', (SELECT [series,] ts, value ...), <options>)) whose fitted series " + fn + " reads, in place of input and fitting; its positional arguments then start at the first one after the options"},
+	}
+}
+
+// holtModelDoc says what a call with model => does.
+const holtModelDoc = " With model => 'name' (trained by flywheel.train(name, 'holt_forecast', input, <options>)) the fitted series are read from the stored model instead: " +
+	"input and the options are not given, and the result is the one-shot call's on the training input."
 
 // HoltForecast declares holt_forecast(input, horizon, ...): horizon future
 // rows per series with a prediction interval.
@@ -54,17 +67,21 @@ func HoltForecast() *Func {
 	args = append(args, holtOptionArgs()...)
 	args = append(args, Arg{Name: "level", Type: Float8, Default: 0.95, Doc: "coverage of the prediction interval, between 0 and 1"})
 	args = append(args, holtFixedArgs()...)
+	args = append(args, holtPredictArgs("holt_forecast")...)
 	return &Func{
 		Name: "holt_forecast",
 		Doc: holtDoc + " Returns, per series, horizon rows: [series,] ts (continuing the input's spacing, same name and type), forecast, " +
 			"and the prediction interval's lower and upper bounds at level. Intervals assume independent N(0, sigma²) one-step errors, " +
 			"sigma² = SSE/n: exact variances (Hyndman et al.'s ETS formulas, as statsmodels' ETSModel) for additive models; for models " +
 			"with a multiplicative component, quantiles of 5000 simulated paths with a seed derived from the fit (deterministic). " +
-			"At steps that are multiples of the season length statsmodels 0.13 reuses a stale seasonal state; Flywheel uses the latest.",
-		Args:    args,
-		Columns: holtForecastColumns,
-		Run:     runHoltForecast,
-		Returns: []ReturnColumn{{"ts", AnyType}, {"forecast", Float8}, {"lower", Float8}, {"upper", Float8}},
+			"At steps that are multiples of the season length statsmodels 0.13 reuses a stale seasonal state; Flywheel uses the latest." +
+			holtModelDoc + " E.g. holt_forecast(model => 'demand', horizon => 6) or holt_forecast(6, model => 'demand', series => 'north'); level is chosen at each call.",
+		Args:         args,
+		Columns:      holtForecastColumns,
+		ModelColumns: holtForecastModelColumns,
+		KeyColumn:    holtSeriesColumn,
+		Run:          runHoltForecast,
+		Returns:      []ReturnColumn{{"ts", AnyType}, {"forecast", Float8}, {"lower", Float8}, {"upper", Float8}},
 	}
 }
 
@@ -73,16 +90,20 @@ func HoltForecast() *Func {
 func HoltFit() *Func {
 	args := append([]Arg{holtInputArg}, holtOptionArgs()...)
 	args = append(args, holtFixedArgs()...)
+	args = append(args, holtPredictArgs("holt_fit")...)
 	return &Func{
 		Name: "holt_fit",
 		Doc: holtDoc + " Returns one row per series: [series,] alpha, beta, gamma, phi, initial_level, initial_trend, sse, aic. " +
 			"Parameters the model lacks are NULL (beta and initial_trend without a trend, gamma without a seasonal component, phi " +
 			"without damping). initial_level is the level before the first row, with the initial seasonal states normalised to sum 0 " +
 			"(additive) or average 1 (multiplicative). sse is the sum of squared one-step errors; aic = n*ln(sse/n) + 2k with " +
-			"statsmodels' count k = 2 + 2 (trend) + 1 (damped) + seasonal_periods (seasonal); NULL for a perfect fit (sse = 0).",
-		Args:    args,
-		Columns: holtFitColumns,
-		Run:     runHoltFit,
+			"statsmodels' count k = 2 + 2 (trend) + 1 (damped) + seasonal_periods (seasonal); NULL for a perfect fit (sse = 0)." +
+			holtModelDoc + " E.g. holt_fit(model => 'demand') shows the stored model's parameters.",
+		Args:         args,
+		Columns:      holtFitColumns,
+		ModelColumns: holtFitModelColumns,
+		KeyColumn:    holtSeriesColumn,
+		Run:          runHoltFit,
 		Returns: []ReturnColumn{{"alpha", Float8}, {"beta", Float8}, {"gamma", Float8}, {"phi", Float8},
 			{"initial_level", Float8}, {"initial_trend", Float8}, {"sse", Float8}, {"aic", Float8}},
 	}
@@ -115,6 +136,15 @@ func holtInput(fn string, inputs [][]InputColumn) (series *InputColumn, ts, valu
 		return nil, ts, value, &TypeError{Func: fn, Column: value.Name, Msg: "the value column must be numeric (integer, bigint, smallint, real, double precision or numeric)"}
 	}
 	return series, ts, value, nil
+}
+
+// holtSeriesColumn is the column series => matches: the input's first of
+// three, none of two.
+func holtSeriesColumn(inputs [][]InputColumn) (InputColumn, bool) {
+	if len(inputs) == 0 || len(inputs[0]) != 3 {
+		return InputColumn{}, false
+	}
+	return inputs[0][0], true
 }
 
 func holtForecastColumns(inputs [][]InputColumn) ([]OutputColumn, error) {
@@ -377,98 +407,206 @@ func holtArgError(fn string, err error, d *holtData, s int) error {
 	return &ArgError{Func: fn, Arg: ie.Arg, Msg: msg}
 }
 
-// fitHolt reads the input and options, checks every series' time spacing
-// (before any fitting work, so an irregular series fails fast) and fits
-// every series.
-func fitHolt(ctx context.Context, fn string, call *Call, columns func([][]InputColumn) ([]OutputColumn, error)) (*holtData, []*functions.HoltModel, error) {
+// holtFitted is what forecasts and fit rows are made of, whether the
+// series were fitted by this call or read from a stored model: each
+// series' model, key, and the end of its time column, which forecasts
+// continue.
+type holtFitted struct {
+	series  *Column // the series keys; nil without a series column
+	keyRows []int   // series s's key is series' value keyRows[s]
+	ts      InputColumn
+	models  []*functions.HoltModel
+	// Integer time columns set lastInts and intSteps, the others
+	// lastTimes, timeSteps and lastTexts, the last time as PostgreSQL
+	// printed it, which a stored model keeps.
+	lastInts  []int64
+	intSteps  []int64
+	lastTimes []time.Time
+	timeSteps []functions.TimeStep
+	lastTexts []string
+}
+
+// fitHolt reads the input and options, picks the series asked for, checks
+// every series' time spacing (before any fitting work, so an irregular
+// series fails fast) and fits every series.
+func fitHolt(ctx context.Context, fn string, call *Call, columns func([][]InputColumn) ([]OutputColumn, error)) (*holtFitted, error) {
 	opts, err := holtOptions(fn, call)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	d, err := readHolt(fn, call, columns)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	for s := range d.rows {
+	first := make([]int, len(d.rows))
+	for s, rows := range d.rows {
+		first[s] = rows[0]
+	}
+	keep, err := holtPick(fn, call, d.series, first)
+	if err != nil {
+		return nil, err
+	}
+	if keep != nil {
+		// Fitting the other series could only fail or cost time: each
+		// series is fitted on its own.
+		d.rows, d.y = pick(d.rows, keep), pick(d.y, keep)
+		if d.ints != nil {
+			d.ints = pick(d.ints, keep)
+		} else {
+			d.times = pick(d.times, keep)
+		}
+	}
+	f := &holtFitted{series: d.series, ts: d.ts.InputColumn}
+	for s, rows := range d.rows {
+		f.keyRows = append(f.keyRows, rows[0])
 		if d.ints != nil {
 			step, err := functions.InferIntStep(d.ints[s])
 			if err != nil {
-				return nil, nil, holtArgError(fn, err, d, s)
+				return nil, holtArgError(fn, err, d, s)
 			}
 			d.intSteps = append(d.intSteps, step)
+			f.lastInts = append(f.lastInts, d.ints[s][len(d.ints[s])-1])
 			continue
 		}
 		step, err := functions.InferTimeStep(d.times[s])
 		if err != nil {
-			return nil, nil, holtArgError(fn, err, d, s)
+			return nil, holtArgError(fn, err, d, s)
 		}
 		d.timeSteps = append(d.timeSteps, step)
+		f.lastTimes = append(f.lastTimes, d.times[s][len(d.times[s])-1])
+		f.lastTexts = append(f.lastTexts, d.ts.Text(rows[len(rows)-1]))
 	}
-	models, err := functions.FitHoltMany(ctx, d.y, opts)
+	f.intSteps, f.timeSteps = d.intSteps, d.timeSteps
+	if f.models, err = functions.FitHoltMany(ctx, d.y, opts); err != nil {
+		return nil, holtArgError(fn, err, d, -1)
+	}
+	return f, nil
+}
+
+// pick returns the elements of xs at the indices keep.
+func pick[T any](xs []T, keep []int) []T {
+	out := make([]T, len(keep))
+	for i, k := range keep {
+		out[i] = xs[k]
+	}
+	return out
+}
+
+// holtPick reads the series argument: nil for every series, otherwise the
+// indices of the series (whose keys are series' values at keyRows) it
+// names, none when it names no series.
+func holtPick(fn string, call *Call, series *Column, keyRows []int) ([]int, error) {
+	if call.IsNull("series") {
+		return nil, nil
+	}
+	if series == nil {
+		what := "the input has"
+		if call.Model != nil {
+			what = fmt.Sprintf("model %q was trained with", call.Model.Name)
+		}
+		return nil, &ArgError{Func: fn, Arg: "series", Msg: what + " no series column (input ([series,] ts, value) with two columns is a single series)"}
+	}
+	keys := functions.NewKeyIndex[string]()
+	for s, r := range keyRows {
+		if !series.Null(r) {
+			keys.Add(series.Text(r), s)
+		}
+	}
+	if k, ok := mfFindKey(keys, series, call.Values["series"]); ok {
+		return []int{keys.First[k]}, nil
+	}
+	return []int{}, nil
+}
+
+// subset returns f with only the series keep (nil: f itself).
+func (f *holtFitted) subset(keep []int) *holtFitted {
+	if keep == nil {
+		return f
+	}
+	g := *f
+	g.keyRows, g.models = pick(f.keyRows, keep), pick(f.models, keep)
+	if f.lastInts != nil {
+		g.lastInts, g.intSteps = pick(f.lastInts, keep), pick(f.intSteps, keep)
+	} else {
+		g.lastTimes, g.timeSteps, g.lastTexts = pick(f.lastTimes, keep), pick(f.timeSteps, keep), pick(f.lastTexts, keep)
+	}
+	return &g
+}
+
+// holtHorizon reads and checks horizon and level.
+func holtHorizon(fn string, call *Call) (int, float64, error) {
+	h, err := call.Int("horizon")
 	if err != nil {
-		return nil, nil, holtArgError(fn, err, d, -1)
+		return 0, 0, err
 	}
-	return d, models, nil
+	if h < 1 || h > 100000 {
+		return 0, 0, &ArgError{Func: fn, Arg: "horizon", Msg: fmt.Sprintf("must be between 1 and 100000, got %d", h)}
+	}
+	level, err := call.Float("level")
+	if err != nil {
+		return 0, 0, err
+	}
+	if !(level > 0 && level < 1) {
+		return 0, 0, &ArgError{Func: fn, Arg: "level", Msg: fmt.Sprintf("must be between 0 and 1 (exclusive), got %g", level)}
+	}
+	return int(h), level, nil
 }
 
 func runHoltForecast(ctx context.Context, call *Call) (*Result, error) {
 	const fn = "holt_forecast"
-	h, err := call.Int("horizon")
+	horizon, level, err := holtHorizon(fn, call)
 	if err != nil {
 		return nil, err
 	}
-	if h < 1 || h > 100000 {
-		return nil, &ArgError{Func: fn, Arg: "horizon", Msg: fmt.Sprintf("must be between 1 and 100000, got %d", h)}
+	var f *holtFitted
+	if call.Model != nil {
+		f, err = holtModelFitted(fn, call)
+	} else {
+		f, err = fitHolt(ctx, fn, call, holtForecastColumns)
 	}
-	level, err := call.Float("level")
 	if err != nil {
 		return nil, err
 	}
-	if !(level > 0 && level < 1) {
-		return nil, &ArgError{Func: fn, Arg: "level", Msg: fmt.Sprintf("must be between 0 and 1 (exclusive), got %g", level)}
-	}
-	d, models, err := fitHolt(ctx, fn, call, holtForecastColumns)
+	return f.forecast(ctx, fn, horizon, level)
+}
+
+// forecast is holt_forecast's result: horizon rows per series.
+func (f *holtFitted) forecast(ctx context.Context, fn string, horizon int, level float64) (*Result, error) {
+	preds, err := functions.PredictHoltMany(ctx, f.models, horizon, level)
 	if err != nil {
-		return nil, err
+		return nil, holtArgError(fn, err, nil, -1)
 	}
-	horizon := int(h)
-	preds, err := functions.PredictHoltMany(ctx, models, horizon, level)
-	if err != nil {
-		return nil, holtArgError(fn, err, d, -1)
-	}
-	n := len(models) * horizon
+	n := len(f.models) * horizon
 	tsOut := make([]string, 0, n)
 	fc, lo, hi := make([]float64, 0, n), make([]float64, 0, n), make([]float64, 0, n)
-	var keyRows []int
+	keyRows := make([]int, 0, n)
 	for s, p := range preds {
 		fc = append(fc, p.Forecast...)
 		lo = append(lo, p.Lower...)
 		hi = append(hi, p.Upper...)
-		if d.ints != nil {
-			xs := d.ints[s]
-			last := xs[len(xs)-1]
+		if f.lastInts != nil {
+			last := f.lastInts[s]
 			for k := 1; k <= horizon; k++ {
-				tsOut = append(tsOut, strconv.FormatInt(last+int64(k)*d.intSteps[s], 10))
+				tsOut = append(tsOut, strconv.FormatInt(last+int64(k)*f.intSteps[s], 10))
 			}
 		} else {
-			ts := d.times[s]
-			last := ts[len(ts)-1]
+			last := f.lastTimes[s]
 			for k := 1; k <= horizon; k++ {
-				tsOut = append(tsOut, formatPGTime(d.timeSteps[s].Advance(last, k), d.ts.Type))
+				tsOut = append(tsOut, formatPGTime(f.timeSteps[s].Advance(last, k), f.ts.Type))
 			}
 		}
-		if d.series != nil {
+		if f.series != nil {
 			for k := 0; k < horizon; k++ {
-				keyRows = append(keyRows, d.rows[s][0])
+				keyRows = append(keyRows, f.keyRows[s])
 			}
 		}
 	}
 	var out []ResultColumn
-	if d.series != nil {
-		out = append(out, ResultColumn{OutputColumn: OutputColumn{Name: d.series.Name, Type: d.series.Type}, From: d.series, Rows: keyRows})
+	if f.series != nil {
+		out = append(out, ResultColumn{OutputColumn: OutputColumn{Name: f.series.Name, Type: f.series.Type}, From: f.series, Rows: keyRows})
 	}
 	out = append(out,
-		ResultColumn{OutputColumn: OutputColumn{Name: d.ts.Name, Type: d.ts.Type}, Texts: tsOut},
+		ResultColumn{OutputColumn: OutputColumn{Name: f.ts.Name, Type: f.ts.Type}, Texts: tsOut},
 		ResultColumn{OutputColumn: OutputColumn{Name: "forecast", Type: Float8.OID}, Floats: fc},
 		ResultColumn{OutputColumn: OutputColumn{Name: "lower", Type: Float8.OID}, Floats: lo},
 		ResultColumn{OutputColumn: OutputColumn{Name: "upper", Type: Float8.OID}, Floats: hi},
@@ -478,20 +616,29 @@ func runHoltForecast(ctx context.Context, call *Call) (*Result, error) {
 
 func runHoltFit(ctx context.Context, call *Call) (*Result, error) {
 	const fn = "holt_fit"
-	d, models, err := fitHolt(ctx, fn, call, holtFitColumns)
+	var f *holtFitted
+	var err error
+	if call.Model != nil {
+		f, err = holtModelFitted(fn, call)
+	} else {
+		f, err = fitHolt(ctx, fn, call, holtFitColumns)
+	}
 	if err != nil {
 		return nil, err
 	}
-	ns := len(models)
+	return f.fitRows(), nil
+}
+
+// fitRows is holt_fit's result: one row per series.
+func (f *holtFitted) fitRows() *Result {
+	ns := len(f.models)
 	vals := make([][]float64, len(holtFitNames))
 	nulls := make([][]bool, len(holtFitNames))
 	for j := range vals {
 		vals[j] = make([]float64, ns)
 		nulls[j] = make([]bool, ns)
 	}
-	keyRows := make([]int, ns)
-	for s, m := range models {
-		keyRows[s] = d.rows[s][0]
+	for s, m := range f.models {
 		noTrend := m.Trend == functions.ComponentNone
 		row := []struct {
 			v    float64
@@ -515,8 +662,8 @@ func runHoltFit(ctx context.Context, call *Call) (*Result, error) {
 		}
 	}
 	var out []ResultColumn
-	if d.series != nil {
-		out = append(out, ResultColumn{OutputColumn: OutputColumn{Name: d.series.Name, Type: d.series.Type}, From: d.series, Rows: keyRows})
+	if f.series != nil {
+		out = append(out, ResultColumn{OutputColumn: OutputColumn{Name: f.series.Name, Type: f.series.Type}, From: f.series, Rows: append([]int{}, f.keyRows...)})
 	}
 	for j, name := range holtFitNames {
 		col := ResultColumn{OutputColumn: OutputColumn{Name: name, Type: Float8.OID}, Floats: vals[j]}
@@ -525,7 +672,7 @@ func runHoltFit(ctx context.Context, call *Call) (*Result, error) {
 		}
 		out = append(out, col)
 	}
-	return &Result{Columns: out}, nil
+	return &Result{Columns: out}
 }
 
 // formatPGTime writes t as PostgreSQL's ISO output style does for the

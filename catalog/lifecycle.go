@@ -40,23 +40,31 @@ func Train() *Func {
 	args := []Arg{
 		{Name: "name", Type: Text, Required: true, Doc: "the model's name; the same name again makes its next version"},
 		{Name: "kind", Type: Text, Required: true, Doc: "the function whose fit is stored: " + quoteList(names)},
-		{Name: "input", Relation: true, Required: true, Doc: "the relation the function takes to fit: recommend's ratings, kmeans's input, sgd_regress's train"},
+		{Name: "input", Relation: true, Required: true, Doc: "the relation the function takes to fit: " + kindInputs(kinds, names)},
 		{Name: "holdout", Type: Float8, Default: 0.0, Doc: "share of the input, 0 .. 0.9, held out to measure the version (a deterministic split: by key hash, for sgd_regress the last rows)"},
 		{Name: "promote", Type: Text, Default: "always", Doc: "'always' deploys the new version, 'if_better' only when its primary holdout metric beats the deployed version's, 'never' keeps it as a challenger"},
 	}
 	// Every kind's training options, once each, defaulting to the kind's
 	// own default (NULL here).
-	seen := map[string]bool{}
-	for _, a := range args {
-		seen[a.Name] = true
+	// An option several kinds share (k, seed, alpha) is one argument whose
+	// documentation lists each kind's meaning.
+	seen := map[string]int{}
+	for i, a := range args {
+		seen[a.Name] = i
 	}
 	for _, n := range names {
 		k := kinds[n]
 		for _, a := range k.fn().Args {
-			if a.Relation || !a.Fit || seen[a.Name] {
+			if a.Relation || !a.Fit {
 				continue
 			}
-			seen[a.Name] = true
+			if i, ok := seen[a.Name]; ok {
+				if !trainOwn(a.Name) {
+					args[i].Doc += "; " + n + ": " + a.Doc
+				}
+				continue
+			}
+			seen[a.Name] = len(args)
 			args = append(args, Arg{Name: a.Name, Type: a.Type, Default: nil, Nullable: true, Doc: n + ": " + a.Doc})
 		}
 	}
@@ -72,6 +80,15 @@ func Train() *Func {
 		Run:     runTrain,
 		Returns: lifecycleReturns(),
 	}
+}
+
+// kindInputs says which relation train's input is for each kind.
+func kindInputs(kinds map[string]*modelKind, names []string) string {
+	parts := make([]string, len(names))
+	for i, n := range names {
+		parts[i] = n + "'s " + kinds[n].input
+	}
+	return strings.Join(parts, ", ")
 }
 
 // lifecycleReturns are the columns train, deploy and rollback return.

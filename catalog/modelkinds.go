@@ -47,6 +47,9 @@ func modelKinds() map[string]*modelKind {
 		"kmeans":    kmeansKind(),
 		"sgd_regress": {fn: SGDRegress, input: "train", fit: fitSGD, decode: decodeSGD, learn: learnSGD,
 			evaluate: evaluateSGD, split: tailSplit, primary: "rmse"},
+		"holt_forecast": holtKind(),
+		"similar_items": similarKind(),
+		"nmf":           nmfKind(),
 	}
 }
 

@@ -22,21 +22,25 @@ func NMF() *Func {
 			"unlisted entries being 0. Returns the reconstruction W·H for every (row, col) pair of the dense matrix, or only for the pairs absent from the input " +
 			"(only_missing => true), e.g. predicted ratings. Rows and columns keep the input's key names and types. The matrix's rows and columns are in key order " +
 			"(numbers numerically, dates chronologically, text by bytes as in the C collation), as pandas' pivot_table orders them, whatever order the input's rows come in; " +
-			"that is also the order init 'random' draws in, so keys 0..n-1 reproduce a NumPy matrix's own indices.",
+			"that is also the order init 'random' draws in, so keys 0..n-1 reproduce a NumPy matrix's own indices. " +
+			"With model => 'name' (trained by flywheel.train(name, 'nmf', (SELECT row, col, value FROM ...), k => ..., <options>)) the stored factors predict instead: " +
+			"input and the fitting options are not given, e.g. nmf(model => 'mf', only_missing => true), and the result is the one-shot call's on the training input.",
 		Args: []Arg{
-			{Name: "input", Relation: true, Required: true, Doc: "(row key, column key, non-negative value); keys of any type"},
-			{Name: "k", Type: Int4, Required: true, Doc: "number of components, >= 1 (<= min(rows, cols) for the nndsvd inits)"},
-			{Name: "max_iter", Type: Int4, Default: int64(200), Doc: "iteration cap"},
-			{Name: "init", Type: Text, Default: "nndsvda", Doc: "'nndsvda', 'nndsvd', 'nndsvdar' or 'random'"},
-			{Name: "seed", Type: Int8, Default: int64(0), Doc: "random_state (0 .. 4294967295) for 'random', 'nndsvdar' and the randomized SVD"},
+			{Name: "input", Relation: true, Required: true, Fit: true, Doc: "(row key, column key, non-negative value); keys of any type"},
+			{Name: "k", Type: Int4, Required: true, Fit: true, Doc: "number of components, >= 1 (<= min(rows, cols) for the nndsvd inits)"},
+			{Name: "max_iter", Type: Int4, Default: int64(200), Fit: true, Doc: "iteration cap"},
+			{Name: "init", Type: Text, Default: "nndsvda", Fit: true, Doc: "'nndsvda', 'nndsvd', 'nndsvdar' or 'random'"},
+			{Name: "seed", Type: Int8, Default: int64(0), Fit: true, Doc: "random_state (0 .. 4294967295) for 'random', 'nndsvdar' and the randomized SVD"},
 			{Name: "only_missing", Type: Bool, Default: false, Doc: "return only the (row, col) pairs absent from the input"},
-			{Name: "alpha_w", Type: Float8, Default: 0.0, Doc: "regularisation of W (scikit-learn's alpha_W)"},
-			{Name: "alpha_h", Type: Float8, Default: nil, Nullable: true, Doc: "regularisation of H; NULL means the same as alpha_w"},
-			{Name: "l1_ratio", Type: Float8, Default: 0.0, Doc: "L1 share of the regularisation, 0 (L2) .. 1 (L1)"},
+			{Name: "alpha_w", Type: Float8, Default: 0.0, Fit: true, Doc: "regularisation of W (scikit-learn's alpha_W)"},
+			{Name: "alpha_h", Type: Float8, Default: nil, Nullable: true, Fit: true, Doc: "regularisation of H; NULL means the same as alpha_w"},
+			{Name: "l1_ratio", Type: Float8, Default: 0.0, Fit: true, Doc: "L1 share of the regularisation, 0 (L2) .. 1 (L1)"},
+			{Name: "model", Type: Text, Default: nil, Nullable: true, Doc: "a stored model (flywheel.train(name, 'nmf', (SELECT row, col, value ...), k => ...)) whose factors predict, in place of input and fitting; only_missing then leaves out the pairs of the training input"},
 		},
-		Columns: nmfColumns,
-		Run:     runNMF,
-		Returns: []ReturnColumn{{"row", AnyType}, {"col", AnyType}, {"predicted", Float8}},
+		Columns:      nmfColumns,
+		ModelColumns: nmfModelColumns,
+		Run:          runNMF,
+		Returns:      []ReturnColumn{{"row", AnyType}, {"col", AnyType}, {"predicted", Float8}},
 	}
 }
 
@@ -62,105 +66,150 @@ func nmfColumns(inputs [][]InputColumn) ([]OutputColumn, error) {
 	}, nil
 }
 
-func runNMF(ctx context.Context, call *Call) (*Result, error) {
-	const fn = "nmf"
-	rel, err := call.Relation("input")
-	if err != nil {
-		return nil, err
-	}
-	if err := mfCheckColumns(fn, rel, 3, "(row, col, value)"); err != nil {
-		return nil, err
-	}
+// nmfOptions reads the fitting options.
+func nmfOptions(fn string, call *Call) (functions.NMFOptions, error) {
+	var opt functions.NMFOptions
 	k, err := call.Int("k")
 	if err != nil {
-		return nil, err
+		return opt, err
 	}
 	maxIter, err := call.Int("max_iter")
 	if err != nil {
-		return nil, err
+		return opt, err
 	}
-	init, err := call.String("init")
-	if err != nil {
-		return nil, err
+	if opt.Init, err = call.String("init"); err != nil {
+		return opt, err
 	}
 	seed, err := call.Int("seed")
 	if err != nil {
-		return nil, err
+		return opt, err
 	}
 	if seed < 0 || seed > math.MaxUint32 {
-		return nil, &ArgError{Func: fn, Arg: "seed", Msg: fmt.Sprintf("must be between 0 and 4294967295, got %d", seed)}
+		return opt, &ArgError{Func: fn, Arg: "seed", Msg: fmt.Sprintf("must be between 0 and 4294967295, got %d", seed)}
 	}
-	onlyMissing, err := call.Bool("only_missing")
-	if err != nil {
-		return nil, err
-	}
-	opt := functions.NMFOptions{Init: init, Seed: uint32(seed)}
+	opt.Seed = uint32(seed)
 	if k < 1 || k > math.MaxInt32 {
-		return nil, &ArgError{Func: fn, Arg: "k", Msg: fmt.Sprintf("must be at least 1, got %d", k)}
+		return opt, &ArgError{Func: fn, Arg: "k", Msg: fmt.Sprintf("must be at least 1, got %d", k)}
 	}
 	opt.K = int(k)
 	if maxIter < 1 || maxIter > math.MaxInt32 {
-		return nil, &ArgError{Func: fn, Arg: "max_iter", Msg: fmt.Sprintf("must be at least 1, got %d", maxIter)}
+		return opt, &ArgError{Func: fn, Arg: "max_iter", Msg: fmt.Sprintf("must be at least 1, got %d", maxIter)}
 	}
 	opt.MaxIter = int(maxIter)
 	if opt.AlphaW, err = call.Float("alpha_w"); err != nil {
-		return nil, err
+		return opt, err
 	}
 	if !call.IsNull("alpha_h") {
 		a, err := call.Float("alpha_h")
 		if err != nil {
-			return nil, err
+			return opt, err
 		}
 		opt.AlphaH = &a
 	}
 	if opt.L1Ratio, err = call.Float("l1_ratio"); err != nil {
-		return nil, err
+		return opt, err
 	}
+	return opt, nil
+}
 
+// nmfFactors is a factorisation with what its results need: the keys of
+// its rows and columns (result values: rowCol's value rowRows[i], and so
+// for columns) and the observed (row, col) pairs, a CSR by row.
+type nmfFactors struct {
+	model            *functions.NMFModel
+	rowCol, colCol   *Column
+	rowRows, colRows []int
+	obsPtr           []int
+	obs              []int32
+}
+
+// nmfFit reads the input and options and factorises.
+func nmfFit(ctx context.Context, fn string, call *Call) (*nmfFactors, *mfTriples, error) {
+	rel, err := call.Relation("input")
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := mfCheckColumns(fn, rel, 3, "(row, col, value)"); err != nil {
+		return nil, nil, err
+	}
+	opt, err := nmfOptions(fn, call)
+	if err != nil {
+		return nil, nil, err
+	}
 	t, err := mfReadTriples(fn, "input", rel)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	nr, nc := t.rows.Len(), t.cols.Len()
 	if nr*nc > nmfMaxPairs {
-		return nil, &ArgError{Func: fn, Arg: "input", Msg: fmt.Sprintf("the dense result would have %d × %d = %d rows, more than the %d nmf returns", nr, nc, nr*nc, nmfMaxPairs)}
+		return nil, nil, &ArgError{Func: fn, Arg: "input", Msg: fmt.Sprintf("the dense result would have %d × %d = %d rows, more than the %d nmf returns", nr, nc, nr*nc, nmfMaxPairs)}
 	}
 	model, err := functions.NMF(ctx, t.r, t.c, t.v, nr, nc, opt)
 	if err != nil {
-		return nil, mfArgError(fn, "input", err)
+		return nil, nil, mfArgError(fn, "input", err)
 	}
-	var present []bool
+	f := &nmfFactors{model: model, rowCol: rel.Columns[0], colCol: rel.Columns[1], rowRows: t.rows.First, colRows: t.cols.First}
+	f.obsPtr, f.obs = ratedCSR(t)
+	return f, t, nil
+}
+
+func runNMF(ctx context.Context, call *Call) (*Result, error) {
+	const fn = "nmf"
+	onlyMissing, err := call.Bool("only_missing")
+	if err != nil {
+		return nil, err
+	}
+	var f *nmfFactors
+	if call.Model != nil {
+		var ok bool
+		if f, ok = call.Model.State.(*nmfFactors); !ok || call.Model.Kind != fn {
+			return nil, kindError(fn, call.Model)
+		}
+	} else if f, _, err = nmfFit(ctx, fn, call); err != nil {
+		return nil, err
+	}
+	return f.predict(ctx, onlyMissing)
+}
+
+// predict is nmf's result: W·H for every (row, col), or for the pairs
+// not observed.
+func (f *nmfFactors) predict(ctx context.Context, onlyMissing bool) (*Result, error) {
+	nr, nc := f.model.Rows, f.model.Cols
 	size := nr * nc
 	if onlyMissing {
-		present = make([]bool, nr*nc)
-		for p := range t.r {
-			if !present[t.r[p]*nc+t.c[p]] {
-				present[t.r[p]*nc+t.c[p]] = true
-				size--
-			}
-		}
+		size -= len(f.obs) // duplicates make it an underestimate, which is fine for a capacity
 	}
-	rowRows := make([]int, 0, size)
-	colRows := make([]int, 0, size)
-	pred := make([]float64, 0, size)
+	rowRows := make([]int, 0, max(size, 0))
+	colRows := make([]int, 0, max(size, 0))
+	pred := make([]float64, 0, max(size, 0))
 	var buf []float64
+	var seen []bool
+	if onlyMissing {
+		seen = make([]bool, nc)
+	}
 	for i := 0; i < nr; i++ {
 		if i%256 == 0 {
 			if err := ctx.Err(); err != nil {
 				return nil, fmt.Errorf("nmf: %w", err)
 			}
 		}
-		buf = model.PredictRow(i, buf)
+		if onlyMissing {
+			clear(seen)
+			for _, j := range f.obs[f.obsPtr[i]:f.obsPtr[i+1]] {
+				seen[j] = true
+			}
+		}
+		buf = f.model.PredictRow(i, buf)
 		for j, v := range buf {
-			if present != nil && present[i*nc+j] {
+			if onlyMissing && seen[j] {
 				continue
 			}
-			rowRows = append(rowRows, t.rows.First[i])
-			colRows = append(colRows, t.cols.First[j])
+			rowRows = append(rowRows, f.rowRows[i])
+			colRows = append(colRows, f.colRows[j])
 			pred = append(pred, v)
 		}
 	}
-	rc, cc := rel.Columns[0], rel.Columns[1]
+	rc, cc := f.rowCol, f.colCol
 	return &Result{Columns: []ResultColumn{
 		{OutputColumn: OutputColumn{Name: rc.Name, Type: rc.Type}, From: rc, Rows: rowRows},
 		{OutputColumn: OutputColumn{Name: cc.Name, Type: cc.Type}, From: cc, Rows: colRows},

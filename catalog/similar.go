@@ -19,15 +19,19 @@ func SimilarItems() *Func {
 			"(scikit-learn TfidfVectorizer(stop_words='english') defaults: lower-cased, tokens of 2+ word characters, smooth idf, l2 norm). " +
 			"The item itself is excluded; ties rank by key order (numbers numerically, text by bytes), never by the rows' order; items sharing no word score 0 " +
 			"and fill the list in key order. item NULL returns the neighbours of every item. " +
-			"An item not in the input returns no rows. A NULL text counts as empty.",
+			"An item not in the input returns no rows. A NULL text counts as empty. " +
+			"With model => 'name' (trained by flywheel.train(name, 'similar_items', (SELECT item, text FROM ...))) the stored TF-IDF index answers instead of the input, " +
+			"which is then not given, and the item comes first: similar_items(item, n => 10, model => 'catalog') is the one-shot call's result on the training input.",
 		Args: []Arg{
-			{Name: "input", Relation: true, Required: true, Doc: "(item key, text); keys must be distinct"},
+			{Name: "input", Relation: true, Required: true, Fit: true, Doc: "(item key, text); keys must be distinct"},
 			{Name: "item", Type: AnyType, Required: true, Nullable: true, Doc: "the item to find neighbours of, matched to the key column by its text form; NULL for every item"},
 			{Name: "n", Type: Int4, Default: int64(10), Doc: "neighbours per item, >= 1"},
+			{Name: "model", Type: Text, Default: nil, Nullable: true, Doc: "a stored model (flywheel.train(name, 'similar_items', (SELECT item, text ...))) to answer from, in place of input; the positional arguments are then (item, n)"},
 		},
-		Columns: similarColumns,
-		Run:     runSimilar,
-		Returns: []ReturnColumn{{"item", AnyType}, {"similar_item", AnyType}, {"similarity", Float8}, {"rank", Int4}},
+		Columns:      similarColumns,
+		ModelColumns: similarModelColumns,
+		Run:          runSimilar,
+		Returns:      []ReturnColumn{{"item", AnyType}, {"similar_item", AnyType}, {"similarity", Float8}, {"rank", Int4}},
 	}
 }
 
@@ -62,41 +66,32 @@ func similarTextType(oid uint32) bool {
 	return true
 }
 
-func runSimilar(ctx context.Context, call *Call) (*Result, error) {
-	const fn = "similar_items"
-	rel, err := call.Relation("input")
-	if err != nil {
-		return nil, err
-	}
+// similarItems is an item index: the items' keys in key order, the column
+// results take them from, and (built lazily by the one-shot call, which
+// answers an unknown item without it) their TF-IDF vectors.
+type similarItems struct {
+	keys *functions.KeyIndex[string] // dense index d: the d-th key in key order
+	col  *Column                     // results' item values: col's value rows[d]
+	rows []int
+	idx  *functions.TfidfIndex
+}
+
+// similarRead reads the (item, text) input: the items in key order and
+// their documents.
+func similarRead(fn string, rel *Relation) (*similarItems, []string, error) {
 	if err := mfCheckColumns(fn, rel, 2, "(item, text)"); err != nil {
-		return nil, err
-	}
-	n64, err := call.Int("n")
-	if err != nil {
-		return nil, err
-	}
-	if n64 < 1 || n64 > math.MaxInt32 {
-		return nil, &ArgError{Func: fn, Arg: "n", Msg: fmt.Sprintf("must be at least 1, got %d", n64)}
+		return nil, nil, err
 	}
 	keyCol, textCol := rel.Columns[0], rel.Columns[1]
-	out := &Result{Columns: []ResultColumn{
-		{OutputColumn: OutputColumn{Name: "item", Type: keyCol.Type}, From: keyCol, Rows: []int{}},
-		{OutputColumn: OutputColumn{Name: "similar_item", Type: keyCol.Type}, From: keyCol, Rows: []int{}},
-		{OutputColumn: OutputColumn{Name: "similarity", Type: Float8.OID}, Floats: []float64{}},
-		{OutputColumn: OutputColumn{Name: "rank", Type: Int4.OID}, Ints: []int64{}},
-	}}
 	nd := rel.Rows()
-	if nd == 0 {
-		return out, nil // nothing to compare: no rows, as a WHERE matching nothing
-	}
 	keys := functions.NewKeyIndex[string]()
 	docs := make([]string, nd)
 	for i := 0; i < nd; i++ {
 		if keyCol.Null(i) {
-			return nil, &ArgError{Func: fn, Arg: "input", Msg: fmt.Sprintf("row %d: NULL in column %q", i+1, keyCol.Name)}
+			return nil, nil, &ArgError{Func: fn, Arg: "input", Msg: fmt.Sprintf("row %d: NULL in column %q", i+1, keyCol.Name)}
 		}
 		if d := mfAddKey(keys, keyCol.Bytes(i), i); d != i {
-			return nil, &ArgError{Func: fn, Arg: "input", Msg: fmt.Sprintf("row %d: duplicate item %q (first at row %d)", i+1, keyCol.Bytes(i), keys.First[d]+1)}
+			return nil, nil, &ArgError{Func: fn, Arg: "input", Msg: fmt.Sprintf("row %d: duplicate item %q (first at row %d)", i+1, keyCol.Bytes(i), keys.First[d]+1)}
 		}
 		if !textCol.Null(i) {
 			docs[i] = string(textCol.Bytes(i))
@@ -109,32 +104,86 @@ func runSimilar(ctx context.Context, call *Call) (*Result, error) {
 	for i, d := range remap {
 		sorted[d] = docs[i]
 	}
-	docs = sorted
-	var queries []int
-	if call.IsNull("item") {
-		queries = make([]int, nd)
-		for i := range queries {
-			queries[i] = i
-		}
-	} else if d, ok := mfFindKey(keys, keyCol, call.Values["item"]); ok {
-		queries = []int{d}
-	} else {
-		return out, nil
-	}
-	idx, err := functions.Tfidf(ctx, docs, functions.TfidfOptions{})
+	return &similarItems{keys: keys, col: keyCol, rows: keys.First}, sorted, nil
+}
+
+// similarN reads n.
+func similarN(fn string, call *Call) (int, error) {
+	n64, err := call.Int("n")
 	if err != nil {
+		return 0, err
+	}
+	if n64 < 1 || n64 > math.MaxInt32 {
+		return 0, &ArgError{Func: fn, Arg: "n", Msg: fmt.Sprintf("must be at least 1, got %d", n64)}
+	}
+	return int(n64), nil
+}
+
+// queries are the items whose neighbours the call asks for: every item
+// for item NULL, none for an item not in the index.
+func (x *similarItems) queries(call *Call) []int {
+	if call.IsNull("item") {
+		q := make([]int, x.keys.Len())
+		for i := range q {
+			q[i] = i
+		}
+		return q
+	}
+	if d, ok := mfFindKey(x.keys, x.col, call.Values["item"]); ok {
+		return []int{d}
+	}
+	return nil
+}
+
+func runSimilar(ctx context.Context, call *Call) (*Result, error) {
+	const fn = "similar_items"
+	n, err := similarN(fn, call)
+	if err != nil {
+		return nil, err
+	}
+	if call.Model != nil {
+		x, ok := call.Model.State.(*similarItems)
+		if !ok || call.Model.Kind != fn {
+			return nil, kindError(fn, call.Model)
+		}
+		return x.neighbours(ctx, fn, x.queries(call), n)
+	}
+	rel, err := call.Relation("input")
+	if err != nil {
+		return nil, err
+	}
+	x, docs, err := similarRead(fn, rel)
+	if err != nil {
+		return nil, err
+	}
+	if len(docs) == 0 {
+		return x.neighbours(ctx, fn, nil, n) // nothing to compare: no rows, as a WHERE matching nothing
+	}
+	q := x.queries(call)
+	if len(q) == 0 {
+		return x.neighbours(ctx, fn, nil, n)
+	}
+	if x.idx, err = functions.Tfidf(ctx, docs, functions.TfidfOptions{}); err != nil {
 		return nil, mfArgError(fn, "input", err)
 	}
-	n := int(n64)
+	return x.neighbours(ctx, fn, q, n)
+}
+
+// neighbours is the result: the n nearest items of each query item.
+func (x *similarItems) neighbours(ctx context.Context, fn string, queries []int, n int) (*Result, error) {
 	var tops [][]functions.Scored
-	if len(queries) == 1 {
-		top, err := idx.TopN(queries[0], n)
+	var err error
+	switch {
+	case len(queries) == 1:
+		top, err := x.idx.TopN(queries[0], n)
 		if err != nil {
 			return nil, mfArgError(fn, "input", err)
 		}
 		tops = [][]functions.Scored{top}
-	} else if tops, err = idx.AllTopN(ctx, n); err != nil {
-		return nil, mfArgError(fn, "input", err)
+	case len(queries) > 1:
+		if tops, err = x.idx.AllTopN(ctx, n); err != nil {
+			return nil, mfArgError(fn, "input", err)
+		}
 	}
 	total := 0
 	for _, t := range tops {
@@ -146,15 +195,18 @@ func runSimilar(ctx context.Context, call *Call) (*Result, error) {
 	ranks := make([]int64, 0, total)
 	for qi, t := range tops {
 		for r, s := range t {
-			items = append(items, keys.First[queries[qi]])
-			similar = append(similar, keys.First[s.Index])
+			items = append(items, x.rows[queries[qi]])
+			similar = append(similar, x.rows[s.Index])
 			scores = append(scores, s.Score)
 			ranks = append(ranks, int64(r+1))
 		}
 	}
-	out.Columns[0].Rows, out.Columns[1].Rows = items, similar
-	out.Columns[2].Floats, out.Columns[3].Ints = scores, ranks
-	return out, nil
+	return &Result{Columns: []ResultColumn{
+		{OutputColumn: OutputColumn{Name: "item", Type: x.col.Type}, From: x.col, Rows: items},
+		{OutputColumn: OutputColumn{Name: "similar_item", Type: x.col.Type}, From: x.col, Rows: similar},
+		{OutputColumn: OutputColumn{Name: "similarity", Type: Float8.OID}, Floats: scores},
+		{OutputColumn: OutputColumn{Name: "rank", Type: Int4.OID}, Ints: ranks},
+	}}, nil
 }
 
 // mfFindKey finds a scalar argument among the keys of col (indexed by

@@ -77,9 +77,10 @@ func UnmarshalHoltModels(b []byte) ([]*HoltModel, error) {
 	return models, nil
 }
 
-// holtMinBytes is the fewest bytes a holt series takes (13 floats and 6
-// one-byte fields), to bound a series count.
-const holtMinBytes = 13*8 + 6
+// holtMinBytes is the fewest bytes a holt series takes, to bound a series
+// count: 11 floats and 7 one-byte fields (trend, damped, seasonal, period,
+// two empty season counts, n) for a series without a seasonal component.
+const holtMinBytes = 11*8 + 7
 
 func encodeHolt(e *Encoder, m *HoltModel) {
 	e.Uvarint(uint64(m.Trend))

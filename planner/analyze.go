@@ -473,6 +473,28 @@ func (a *analysis) classifyArgs(s *site, spans [][2]int) error {
 	fn := s.fn
 	s.args = make([]argSpec, len(fn.Args))
 	given := make([]bool, len(fn.Args))
+	// A call naming a model fills its positional arguments past the
+	// arguments of fitting (catalog.Func.Positional); named arguments come
+	// last, so they are known before the first positional one is placed.
+	namedArgs := map[string]bool{}
+	for _, arg := range s.fc.Args {
+		if na := arg.GetNamedArgExpr(); na != nil {
+			namedArgs[strings.ToLower(na.Name)] = true
+		}
+	}
+	namesModel := namedArgs[catalog.ModelArg]
+	order := fn.Positional(namesModel)
+	// fitsModel is the error for positional argument p of a call with a
+	// model when, in the order without one, it would be an argument of
+	// fitting: the user most likely wrote the call as the one-shot call.
+	fitsModel := func(p int) error {
+		if !namesModel || len(order) == len(fn.Args) || p >= len(fn.Args) || !fn.Args[p].Fit {
+			return nil
+		}
+		e := a.errorAt(s.start, "22023", fmt.Sprintf("%s: argument %q fits a model; a call with model => predicts from the stored one, and its positional arguments are %s", fn.Name, fn.Args[p].Name, positionalNames(fn, order)))
+		e.Hint = "Leave it out (flywheel.model_versions shows the options the model was trained with), or leave out model to fit afresh."
+		return e
+	}
 	positional := 0
 	nexpr := 0
 	named := false
@@ -491,10 +513,19 @@ func (a *analysis) classifyArgs(s *site, spans [][2]int) error {
 				// leaves to analysis, so pg_query accepts the call.
 				return a.errorAt(int(a.toks[spans[i][0]].Start), "42601", "positional argument cannot follow named argument")
 			}
-			if positional >= len(fn.Args) {
+			if positional >= len(order) || namedArgs[fn.Args[order[positional]].Name] ||
+				expr.GetSubLink() != nil && !fn.Args[order[positional]].Relation {
+				// Past the arguments, onto a named one, or a relation
+				// where a value goes: with a model, most likely an
+				// argument of fitting written as in the one-shot call.
+				if err := fitsModel(positional); err != nil {
+					return err
+				}
+			}
+			if positional >= len(order) {
 				return a.signatureError(s, fmt.Sprintf("function %s has %d arguments, %d given", fn.Name, len(fn.Args), len(s.fc.Args)))
 			}
-			idx = positional
+			idx = order[positional]
 			positional++
 		} else {
 			for j, fa := range fn.Args {
@@ -546,6 +577,15 @@ func (a *analysis) classifyArgs(s *site, spans [][2]int) error {
 		s.args[j] = argSpec{kind: argDefault, value: fa.Default}
 	}
 	return nil
+}
+
+// positionalNames lists the arguments order names, for messages.
+func positionalNames(fn *catalog.Func, order []int) string {
+	names := make([]string, len(order))
+	for i, j := range order {
+		names[i] = fn.Args[j].Name
+	}
+	return "(" + strings.Join(names, ", ") + ")"
 }
 
 // signatureError is 42883 at the call with the signature as a hint.

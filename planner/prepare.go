@@ -188,6 +188,18 @@ func (p *Planner) prepare(ctx context.Context, conn Conn, a *analysis, clientOID
 				key = model.Inputs[0].Type // the model's user or item key
 			}
 		}
+		if s.fn.KeyColumn != nil {
+			// The function says which column its keys match; with a
+			// model, among the columns it was trained on.
+			in := inputs
+			if model != nil {
+				in = [][]catalog.InputColumn{model.Inputs}
+			}
+			key = 0
+			if col, ok := s.fn.KeyColumn(in); ok {
+				key = col.Type
+			}
+		}
 		// anyelement scalars (a user or item key) take the type of the
 		// first relation's key column.
 		if key == 0 {

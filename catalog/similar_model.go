@@ -1,0 +1,105 @@
+package catalog
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/flywheeldb/flywheel/functions"
+)
+
+// A stored similar_items model is the items' TF-IDF index with their keys
+// in key order: the one-shot call's index on the training input, so its
+// neighbours, scores and tie breaks are the same.
+//
+// State format "similar_items" v1: Strings item keys in key order, Bytes
+// the functions.TfidfIndex (one document per key, in that order).
+const (
+	similarStateKind    = "similar_items"
+	similarStateVersion = 1
+)
+
+func similarKind() *modelKind {
+	return &modelKind{fn: SimilarItems, input: "input", fit: fitSimilar, decode: decodeSimilar}
+}
+
+func fitSimilar(ctx context.Context, call *Call) (*fitted, error) {
+	const fn = "similar_items"
+	rel, err := call.Relation("input")
+	if err != nil {
+		return nil, err
+	}
+	var cols []InputColumn
+	for _, c := range rel.Columns {
+		cols = append(cols, c.InputColumn)
+	}
+	if _, err := similarColumns([][]InputColumn{cols}); err != nil {
+		return nil, err
+	}
+	x, docs, err := similarRead(fn, rel)
+	if err != nil {
+		return nil, err
+	}
+	if len(docs) == 0 {
+		// An index needs documents; the one-shot call on no rows returns
+		// no rows without one.
+		return nil, &ArgError{Func: fn, Arg: "input", Msg: "is empty"}
+	}
+	if x.idx, err = functions.Tfidf(ctx, docs, functions.TfidfOptions{}); err != nil {
+		return nil, mfArgError(fn, "input", err)
+	}
+	b, err := x.idx.MarshalBinary()
+	if err != nil {
+		return nil, err
+	}
+	e := functions.NewEncoder(similarStateKind, similarStateVersion, len(b)+16*len(docs))
+	e.Strings(x.keys.Keys)
+	e.Bytes(b)
+	return &fitted{state: e.Finish(), metrics: map[string]float64{
+		"items": float64(len(docs)), "terms": float64(len(x.idx.Vocabulary)),
+	}}, nil
+}
+
+func decodeSimilar(m *Model, state []byte) error {
+	if err := modelInputs(m, 2); err != nil {
+		return err
+	}
+	d, err := functions.NewDecoder(state, similarStateKind, similarStateVersion)
+	if err != nil {
+		return err
+	}
+	keys := d.Strings()
+	blob := d.Bytes()
+	if err := d.Finish(); err != nil {
+		return err
+	}
+	idx := &functions.TfidfIndex{}
+	if err := idx.UnmarshalBinary(blob); err != nil {
+		return err
+	}
+	if idx.Len() != len(keys) {
+		return fmt.Errorf("%w: %d items but %d documents", functions.ErrStateCorrupt, len(keys), idx.Len())
+	}
+	x := &similarItems{keys: keyIndex(keys), col: keyColumn(m.Inputs[0], keys), idx: idx}
+	if x.keys.Len() != len(keys) {
+		return fmt.Errorf("%w: duplicate item keys", functions.ErrStateCorrupt)
+	}
+	x.rows = x.keys.First
+	m.State = x
+	// The postings rebuilt on decoding about double the encoded vectors.
+	m.Size = int64(len(state)) * 2
+	return nil
+}
+
+func similarModelColumns(m *Model, inputs [][]InputColumn) ([]OutputColumn, error) {
+	const fn = "similar_items"
+	if m.Kind != fn {
+		return nil, kindError(fn, m)
+	}
+	if len(inputs) > 0 && inputs[0] != nil {
+		return nil, &ArgError{Func: fn, Arg: "input", Msg: "pass either input or model, not both"}
+	}
+	if err := modelInputs(m, 2); err != nil {
+		return nil, err
+	}
+	return similarColumns([][]InputColumn{m.Inputs})
+}
