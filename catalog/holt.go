@@ -49,10 +49,10 @@ var holtInputArg = Arg{Name: "input", Relation: true, Required: true, Fit: true,
 
 // holtPredictArgs are the arguments holt_forecast and holt_fit take after
 // the options: which series, and the stored model to read them from.
-func holtPredictArgs(fn string) []Arg {
+func holtPredictArgs(fn, positional string) []Arg {
 	return []Arg{
 		{Name: "series", Type: AnyType, Default: nil, Nullable: true, Doc: "only this series (matched to the series column by its text form); NULL: every series. An unknown series gives no rows"},
-		{Name: "model", Type: Text, Default: nil, Nullable: true, Doc: "a stored model (flywheel.train(name, 'holt_forecast', (SELECT [series,] ts, value ...), <options>)) whose fitted series " + fn + " reads, in place of input and fitting; its positional arguments then start at the first one after the options"},
+		{Name: "model", Type: Text, Default: nil, Nullable: true, Doc: "a stored model (flywheel.train(name, 'holt_forecast', (SELECT [series,] ts, value ...), <options>)) whose fitted series " + fn + " reads, in place of input and fitting; the positional arguments are then " + positional},
 	}
 }
 
@@ -67,7 +67,7 @@ func HoltForecast() *Func {
 	args = append(args, holtOptionArgs()...)
 	args = append(args, Arg{Name: "level", Type: Float8, Default: 0.95, Doc: "coverage of the prediction interval, between 0 and 1"})
 	args = append(args, holtFixedArgs()...)
-	args = append(args, holtPredictArgs("holt_forecast")...)
+	args = append(args, holtPredictArgs("holt_forecast", "(horizon, level, series)")...)
 	return &Func{
 		Name: "holt_forecast",
 		Doc: holtDoc + " Returns, per series, horizon rows: [series,] ts (continuing the input's spacing, same name and type), forecast, " +
@@ -90,7 +90,7 @@ func HoltForecast() *Func {
 func HoltFit() *Func {
 	args := append([]Arg{holtInputArg}, holtOptionArgs()...)
 	args = append(args, holtFixedArgs()...)
-	args = append(args, holtPredictArgs("holt_fit")...)
+	args = append(args, holtPredictArgs("holt_fit", "(series)")...)
 	return &Func{
 		Name: "holt_fit",
 		Doc: holtDoc + " Returns one row per series: [series,] alpha, beta, gamma, phi, initial_level, initial_trend, sse, aic. " +

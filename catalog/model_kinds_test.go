@@ -385,6 +385,14 @@ func TestPositionalWithModel(t *testing.T) {
 			t.Errorf("%s without a model: %d positional arguments of %d", c.f.Name, len(got), len(c.f.Args))
 		}
 	}
+	// The model argument's documentation lists them.
+	for _, f := range []*Func{SimilarItems(), HoltForecast(), HoltFit()} {
+		list := strings.TrimSuffix(names(f, true), ",model")
+		doc := f.Args[f.argIndex(ModelArg)].Doc
+		if !strings.Contains(doc, "("+strings.ReplaceAll(list, ",", ", ")+")") {
+			t.Errorf("%s: model's documentation does not list the positional arguments (%s): %s", f.Name, list, doc)
+		}
+	}
 	// A function that cannot predict from a model skips nothing.
 	if got := names(KMeansCenters(), true); !strings.HasPrefix(got, "input,k,") {
 		t.Errorf("kmeans_centers: positional %s", got)
