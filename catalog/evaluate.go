@@ -44,11 +44,7 @@ func Evaluate() *Func {
 }
 
 func runEvaluate(ctx context.Context, call *Call) (*Result, error) {
-	st, err := store(call)
-	if err != nil {
-		return nil, err
-	}
-	name, err := modelName(call)
+	st, name, err := storeAndName(call)
 	if err != nil {
 		return nil, err
 	}

@@ -31,11 +31,7 @@ func Learn() *Func {
 }
 
 func runLearn(ctx context.Context, call *Call) (*Result, error) {
-	st, err := store(call)
-	if err != nil {
-		return nil, err
-	}
-	name, err := modelName(call)
+	st, name, err := storeAndName(call)
 	if err != nil {
 		return nil, err
 	}

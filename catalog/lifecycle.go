@@ -127,6 +127,17 @@ func store(call *Call) (ModelStore, error) {
 	return call.Store, nil
 }
 
+// storeAndName is what every lifecycle function starts with: the store
+// and the model's name.
+func storeAndName(call *Call) (ModelStore, string, error) {
+	st, err := store(call)
+	if err != nil {
+		return nil, "", err
+	}
+	name, err := modelName(call)
+	return st, name, err
+}
+
 // modelName reads a non-empty name argument.
 func modelName(call *Call) (string, error) {
 	name, err := call.String("name")
@@ -138,11 +149,7 @@ func modelName(call *Call) (string, error) {
 
 func runTrain(ctx context.Context, call *Call) (*Result, error) {
 	const fn = "train"
-	st, err := store(call)
-	if err != nil {
-		return nil, err
-	}
-	name, err := modelName(call)
+	st, name, err := storeAndName(call)
 	if err != nil {
 		return nil, err
 	}
@@ -274,11 +281,7 @@ func Deploy() *Func {
 		},
 		Columns: fixedColumns(lifecycleColumns()),
 		Run: func(ctx context.Context, call *Call) (*Result, error) {
-			st, err := store(call)
-			if err != nil {
-				return nil, err
-			}
-			name, err := modelName(call)
+			st, name, err := storeAndName(call)
 			if err != nil {
 				return nil, err
 			}
@@ -307,11 +310,7 @@ func Rollback() *Func {
 		Args:    []Arg{{Name: "name", Type: Text, Required: true, Doc: "the model"}},
 		Columns: fixedColumns(lifecycleColumns()),
 		Run: func(ctx context.Context, call *Call) (*Result, error) {
-			st, err := store(call)
-			if err != nil {
-				return nil, err
-			}
-			name, err := modelName(call)
+			st, name, err := storeAndName(call)
 			if err != nil {
 				return nil, err
 			}
@@ -335,11 +334,7 @@ func DropModel() *Func {
 			{Name: "model", Type: Text.OID}, {Name: "kind", Type: Text.OID}, {Name: "deployed_version", Type: Int4.OID},
 		}),
 		Run: func(ctx context.Context, call *Call) (*Result, error) {
-			st, err := store(call)
-			if err != nil {
-				return nil, err
-			}
-			name, err := modelName(call)
+			st, name, err := storeAndName(call)
 			if err != nil {
 				return nil, err
 			}
