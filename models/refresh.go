@@ -214,7 +214,8 @@ func (s *Store) failedRefresh(ctx context.Context, tx pgx.Tx, t *catalog.Trained
 	if msg != last {
 		due, by := s.refreshParams(t)
 		if _, err := tx.Exec(ctx, `INSERT INTO flywheel.model_version (model, version, status, rows, options, inputs, source_sql, train_ms, error, refresh_due, refreshed_by)
-SELECT $1, coalesce(max(version), 0) + 1, 'failed', $2, $3, $4, $5, $6, $7, $8::text::timestamptz, $9 FROM flywheel.model_version WHERE model = $1`,
+SELECT $1, coalesce(max(version), 0) + 1, 'failed', $2, coalesce($3::jsonb, '{}'), coalesce($4::jsonb, '[]'), $5, $6, $7, $8::text::timestamptz, $9
+FROM flywheel.model_version WHERE model = $1`,
 			t.Name, t.Rows, t.Options, t.Inputs, t.Source, t.TrainMS, msg, nullable(due), nullable(by)); err != nil {
 			return err
 		}
@@ -413,6 +414,9 @@ func (r *refresher) refresh(ctx context.Context, p *catalog.Refresh) {
 	rel, grew, err := r.read(ctx, conn.Conn(), p)
 	if ctx.Err() != nil {
 		return
+	}
+	if err != nil {
+		err = fmt.Errorf("refresh: reading the input: %w", err)
 	}
 	t := &catalog.Trained{Name: p.Name, Kind: p.Kind, Options: p.Options, Source: p.Source, Inputs: p.Inputs,
 		Promote: p.Promote, Refresh: p}
