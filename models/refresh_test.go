@@ -71,7 +71,7 @@ func policy(t *testing.T, s *Store, conn *pgx.Conn, db pgxDB) (*catalog.Refresh,
 		t.Fatal(err)
 	}
 	r := &catalog.Refresh{Name: "recs", Kind: "recommend", Options: map[string]any{"method": "user_cf"}, Source: ratingsSQL,
-		Inputs: []catalog.InputColumn{{Name: "user_id", Type: 23}, {Name: "product_id", Type: 23}, {Name: "rating", Type: 23}},
+		Inputs:  []catalog.InputColumn{{Name: "user_id", Type: 23}, {Name: "product_id", Type: 23}, {Name: "rating", Type: 23}},
 		Promote: "always", Every: "1 hour"}
 	first := *r
 	tr, err := catalog.Retrain(ctx, &first, rel)
