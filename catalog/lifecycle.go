@@ -76,6 +76,7 @@ func Train() *Func {
 		Doc: "Trains a model once and stores it in the database as the name's next version (schema flywheel: views models and model_versions). " +
 			"Calls then predict from it with model => name, e.g. recommend(user, n, model => 'recs'), without fitting again. " +
 			"Options not given take the kind's defaults. Part of the session's transaction: ROLLBACK leaves no version. " +
+			"With refresh => an interval or 'on_change', Flywheel retrains it on the same input and options in the background (flywheel.models shows the next refresh and the last error). " +
 			"Returns the version made, its training rows, metrics (jsonb), whether it was deployed and the training time in milliseconds.",
 		Args:    args,
 		Columns: fixedColumns(lifecycleColumns()),

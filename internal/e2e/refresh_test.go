@@ -286,6 +286,11 @@ func TestRefreshArguments(t *testing.T) {
 	if code(err) != "0A000" {
 		t.Errorf("a policy on an input with parameters: %v, want 0A000", err)
 	}
+	_, err = conn.Exec(ctx, `SELECT * FROM flywheel.train('recs', 'recommend',
+	(SELECT user_id, cluster, distance FROM kmeans((SELECT user_id, product_id, rating FROM ratings), 2)), refresh => '1 hour')`)
+	if code(err) != "0A000" {
+		t.Errorf("a policy on an input that calls a model function: %v, want 0A000", err)
+	}
 	if n := scalar[int64](t, conn, "SELECT count(*) FROM flywheel.model_versions"); n != 0 {
 		t.Fatalf("refused policies left %d versions", n)
 	}
