@@ -19,7 +19,7 @@ import (
 // kinds' options.
 func trainOwn(name string) bool {
 	switch name {
-	case "name", "kind", "input", "holdout", "promote":
+	case "name", "kind", "input", "holdout", "promote", "refresh", "watermark":
 		return true
 	}
 	return false
@@ -43,6 +43,8 @@ func Train() *Func {
 		{Name: "input", Relation: true, Required: true, Doc: "the relation the function takes to fit: " + kindInputs(kinds, names)},
 		{Name: "holdout", Type: Float8, Default: 0.0, Doc: "share of the input, 0 .. 0.9, held out to measure the version (a deterministic split: by key hash, for sgd_regress the last rows)"},
 		{Name: "promote", Type: Text, Default: "always", Doc: "'always' deploys the new version, 'if_better' only when its primary holdout metric beats the deployed version's, 'never' keeps it as a challenger"},
+		{Name: "refresh", Type: Text, Default: nil, Nullable: true, Doc: "retrain in the background on this input and these options: an interval ('10 minutes'; 1 second to 1 year) or 'on_change' (when the input's row count, or the watermark's maximum, grew); each train sets the policy, NULL stops refreshing"},
+		{Name: "watermark", Type: Text, Default: nil, Nullable: true, Doc: "with refresh => 'on_change': the input column (number, date or timestamp) whose maximum growing means new rows"},
 	}
 	// Every kind's training options, once each, defaulting to the kind's
 	// own default (NULL here).
@@ -74,6 +76,7 @@ func Train() *Func {
 		Doc: "Trains a model once and stores it in the database as the name's next version (schema flywheel: views models and model_versions). " +
 			"Calls then predict from it with model => name, e.g. recommend(user, n, model => 'recs'), without fitting again. " +
 			"Options not given take the kind's defaults. Part of the session's transaction: ROLLBACK leaves no version. " +
+			"With refresh => an interval or 'on_change', Flywheel retrains it on the same input and options in the background (flywheel.models shows the next refresh and the last error). " +
 			"Returns the version made, its training rows, metrics (jsonb), whether it was deployed and the training time in milliseconds.",
 		Args:    args,
 		Columns: fixedColumns(lifecycleColumns()),
@@ -215,24 +218,39 @@ func runTrain(ctx context.Context, call *Call) (*Result, error) {
 	t := &Trained{Name: name, Kind: kindName, Inputs: inputColumns(rel), Options: options, Source: call.Sources["input"],
 		Rows: int64(rel.Rows()), Primary: k.primary, Higher: k.higher, Promote: promote}
 
-	start := time.Now()
-	f, err := fitHoldout(ctx, k, kc, rel, holdout)
-	t.TrainMS = float64(time.Since(start).Microseconds()) / 1000
+	refresh, err := trainRefresh(ctx, call, st, t, rel, holdout)
 	if err != nil {
+		return nil, err
+	}
+	if err := fitVersion(ctx, k, kc, rel, holdout, t); err != nil {
 		if ctx.Err() == nil {
 			st.Failed(ctx, t, err)
 		}
 		return nil, err
 	}
-	t.State, t.Metrics = f.state, f.metrics
-	if holdout > 0 {
-		t.Rows = int64(f.rows)
-	}
 	saved, err := st.Save(ctx, call.DB, t)
 	if err != nil {
 		return nil, err
 	}
+	if err := setRefresh(ctx, call, st, name, refresh); err != nil {
+		return nil, err
+	}
 	return savedResult(saved, saved.Deployed == saved.Version), nil
+}
+
+// fitVersion fits t's state on rel, as train and the refresh worker do.
+func fitVersion(ctx context.Context, k *modelKind, kc *Call, rel *Relation, holdout float64, t *Trained) error {
+	start := time.Now()
+	f, err := fitHoldout(ctx, k, kc, rel, holdout)
+	t.TrainMS = float64(time.Since(start).Microseconds()) / 1000
+	if err != nil {
+		return err
+	}
+	t.State, t.Metrics = f.state, f.metrics
+	if holdout > 0 {
+		t.Rows = int64(f.rows)
+	}
+	return nil
 }
 
 // withRelation returns call with a relation argument set.

@@ -80,6 +80,9 @@ type Trained struct {
 	Promote string // "always", "if_better" or "never"
 	TrainMS float64
 	State   []byte // the encoded state (EncodeState)
+	// Refresh is set on a version the refresh worker trained: its policy,
+	// the new on_change mark included, which the store updates with it.
+	Refresh *Refresh
 }
 
 // Saved is what a lifecycle function reports about a model afterwards.

@@ -169,6 +169,10 @@ type Call struct {
 	DB      DB
 	Store   ModelStore
 	Sources map[string]string
+	// Unrepeatable holds, by argument name, why a relation argument's
+	// query cannot run again on its own (SourceParams, SourceCalls): a
+	// refresh policy needs one that can.
+	Unrepeatable map[string]string
 	// Finally, when set, registers f to run on DB once every run of the
 	// call in this execution is done (all of a LATERAL batch), before the
 	// rewritten statement: work to do once per statement, such as one

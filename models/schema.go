@@ -75,6 +75,59 @@ COMMENT ON VIEW flywheel.model_versions IS 'Every trained version of every model
 );
 CREATE INDEX ON flywheel.decisions (model, served_at);
 COMMENT ON TABLE flywheel.decisions IS 'Every row served by a model call with log => true: which version recommended what to whom, when, and to which application.'`,
+	// 3: refresh policies (train's refresh =>), what their next training
+	// needs, and when it is due. generation changes with every write, so
+	// that a refresh stores its outcome only if nobody (another Flywheel,
+	// a new train) wrote the policy since it was read. The new columns of
+	// the views come last: CREATE OR REPLACE VIEW keeps the others.
+	`CREATE TABLE flywheel.model_refresh (
+	model text PRIMARY KEY REFERENCES flywheel.model (name) ON DELETE CASCADE,
+	every interval,
+	watermark text,
+	kind text NOT NULL,
+	options jsonb NOT NULL DEFAULT '{}',
+	inputs jsonb NOT NULL DEFAULT '[]',
+	holdout double precision NOT NULL DEFAULT 0,
+	promote text NOT NULL,
+	source_sql text NOT NULL,
+	search_path text NOT NULL,
+	role text NOT NULL,
+	mark text,
+	generation bigint NOT NULL DEFAULT 1,
+	next_refresh timestamptz NOT NULL,
+	last_refresh timestamptz,
+	last_error text,
+	failures integer NOT NULL DEFAULT 0,
+	updated timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX ON flywheel.model_refresh (next_refresh);
+ALTER TABLE flywheel.model_version ADD COLUMN refresh_due timestamptz, ADD COLUMN refreshed_by text;
+CREATE OR REPLACE VIEW flywheel.models AS
+SELECT m.name, m.kind, m.deployed_version,
+	(SELECT count(*) FROM flywheel.model_version v WHERE v.model = m.name) AS versions,
+	m.created,
+	(SELECT max(v.trained_at) FROM flywheel.model_version v WHERE v.model = m.name) AS last_trained,
+	d.primary_metric,
+	(d.metrics ->> d.primary_metric)::double precision AS primary_value,
+	CASE WHEN r.model IS NULL THEN NULL WHEN r.every IS NULL THEN 'on_change' ELSE r.every::text END AS refresh,
+	r.next_refresh,
+	r.last_error
+FROM flywheel.model m
+LEFT JOIN flywheel.model_version d ON d.model = m.name AND d.version = m.deployed_version
+LEFT JOIN flywheel.model_refresh r ON r.model = m.name;
+CREATE OR REPLACE VIEW flywheel.model_versions AS
+SELECT v.model, v.version,
+	CASE WHEN v.status = 'failed' THEN 'failed'
+	     WHEN m.deployed_version = v.version THEN 'deployed'
+	     ELSE 'challenger' END AS status,
+	v.rows, v.metrics, v.options, v.source_sql, v.trained_at, v.train_ms, v.error,
+	octet_length(v.state) AS state_bytes,
+	v.refresh_due, v.refreshed_by
+FROM flywheel.model_version v
+JOIN flywheel.model m ON m.name = v.model;
+COMMENT ON TABLE flywheel.model_refresh IS 'Refresh policies set by flywheel.train(..., refresh => ...): the training to run again, and when.';
+COMMENT ON VIEW flywheel.models IS 'Flywheel''s stored models: one row per name, with the deployed version and its primary metric, the refresh policy, the next refresh and the last refresh error.';
+COMMENT ON VIEW flywheel.model_versions IS 'Every trained version of every model: status deployed, challenger or failed, metrics, options, the training SQL; refresh_due and refreshed_by for versions a refresh made.'`,
 }
 
 // migrateLock is the advisory lock key that serialises migrations.

@@ -42,6 +42,10 @@ type Config struct {
 	// Decode decodes a stored state into m.State and sets m.Size.
 	Decode func(m *catalog.Model, state []byte) error
 	Logger *slog.Logger
+	// Refresh configures the worker that runs refresh policies
+	// (refresh.go); with Workers 0 this Flywheel runs none, and others on
+	// the database do.
+	Refresh RefreshConfig
 }
 
 // Store is the model store. It is safe for concurrent use.
@@ -52,6 +56,9 @@ type Store struct {
 	cache  *cache
 	stop   context.CancelFunc
 	done   chan struct{}
+
+	refresher  *refresher    // nil without a worker
+	workerDone chan struct{} // closed when the worker has stopped
 }
 
 // Open connects to the database, creates or migrates the store's tables
@@ -70,7 +77,8 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("models: %w", err)
 	}
-	pcfg.MaxConns = 4
+	// The refresh workers each hold one while they read and store.
+	pcfg.MaxConns = 4 + int32(max(cfg.Refresh.Workers, 0))
 	pcfg.ConnConfig.RuntimeParams["application_name"] = "flywheel model store"
 	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
 	if err != nil {
@@ -84,6 +92,9 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	s := &Store{pool: pool, decode: cfg.Decode, log: cfg.Logger, cache: newCache(cfg.CacheBytes), stop: stop, done: make(chan struct{})}
 	ready := make(chan struct{})
 	go s.listen(lctx, pcfg.ConnConfig, ready)
+	if cfg.Refresh.Workers > 0 {
+		s.startRefresher(lctx, cfg.Refresh, pcfg.ConnConfig)
+	}
 	select {
 	case <-ready:
 	case <-time.After(5 * time.Second):
@@ -93,10 +104,13 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	return s, nil
 }
 
-// Close stops listening and closes the pool.
+// Close stops listening and refreshing, and closes the pool.
 func (s *Store) Close() {
 	s.stop()
 	<-s.done
+	if s.workerDone != nil {
+		<-s.workerDone
+	}
 	s.pool.Close()
 }
 

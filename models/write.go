@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -113,6 +114,9 @@ ON CONFLICT (name) DO UPDATE SET kind = m.kind RETURNING kind, coalesce(deployed
 			Hint: "Train it under another name, or drop it first with flywheel.drop_model."}
 	}
 	deployed := rows[0].int(1)
+	if err := s.claimRefresh(ctx, db, t); err != nil {
+		return nil, err
+	}
 	deploy, err := s.promote(ctx, db, t, deployed)
 	if err != nil {
 		return nil, err
@@ -125,13 +129,14 @@ ON CONFLICT (name) DO UPDATE SET kind = m.kind RETURNING kind, coalesce(deployed
 	}
 	primary := param{null: t.Primary == ""}
 	primary.text = t.Primary
+	due, by := s.refreshParams(t)
 	rows, err = run(ctx, db, `INSERT INTO flywheel.model_version
-	(model, version, status, rows, metrics, primary_metric, options, inputs, source_sql, train_ms, state)
-SELECT $1, coalesce(max(version), 0) + 1, 'ready', $2, $3, $4, $5, $6, $7, $8, $9
+	(model, version, status, rows, metrics, primary_metric, options, inputs, source_sql, train_ms, state, refresh_due, refreshed_by)
+SELECT $1, coalesce(max(version), 0) + 1, 'ready', $2, $3, $4, $5, $6, $7, $8, $9, $10::text::timestamptz, $11
 FROM flywheel.model_version WHERE model = $1
 RETURNING version, metrics`,
 		text(t.Name), text(strconv.FormatInt(t.Rows, 10)), jsonParam(metrics), primary, jsonParam(t.Options),
-		jsonParam(t.Inputs), text(t.Source), text(strconv.FormatFloat(t.TrainMS, 'f', 3, 64)), param{binary: t.State})
+		jsonParam(t.Inputs), text(t.Source), text(strconv.FormatFloat(t.TrainMS, 'f', 3, 64)), param{binary: t.State}, due, by)
 	if err != nil {
 		return nil, err
 	}
@@ -143,6 +148,9 @@ RETURNING version, metrics`,
 			return nil, err
 		}
 		out.Deployed = version
+	}
+	if err := s.refreshed(ctx, db, t); err != nil {
+		return nil, err
 	}
 	return out, s.notify(ctx, db, t.Name)
 }
@@ -194,6 +202,12 @@ INSERT INTO flywheel.model_deployment (model, version) SELECT name, $2 FROM u`, 
 // session itself may hold it, from an earlier train in its transaction)
 // and otherwise only logs.
 func (s *Store) Failed(ctx context.Context, t *catalog.Trained, cause error) {
+	s.recordFailed(ctx, t, cause)
+}
+
+// recordFailed is Failed, reporting whether it recorded the failure; a
+// refresh's failure goes on its policy as well (failedRefresh).
+func (s *Store) recordFailed(ctx context.Context, t *catalog.Trained, cause error) bool {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
@@ -208,6 +222,9 @@ ON CONFLICT (name) DO UPDATE SET kind = m.kind RETURNING kind`, t.Name, t.Kind).
 		if kind != t.Kind {
 			return nil // the error says so already; the version belongs to no model of this kind
 		}
+		if t.Refresh != nil && t.Refresh.Generation != 0 {
+			return s.failedRefresh(ctx, tx, t, cause)
+		}
 		if _, err := tx.Exec(ctx, `INSERT INTO flywheel.model_version (model, version, status, rows, options, inputs, source_sql, train_ms, error)
 SELECT $1, coalesce(max(version), 0) + 1, 'failed', $2, $3, $4, $5, $6, $7 FROM flywheel.model_version WHERE model = $1`,
 			t.Name, t.Rows, t.Options, t.Inputs, t.Source, t.TrainMS, cause.Error()); err != nil {
@@ -216,9 +233,14 @@ SELECT $1, coalesce(max(version), 0) + 1, 'failed', $2, $3, $4, $5, $6, $7 FROM 
 		_, err := tx.Exec(ctx, "SELECT pg_notify($1, $2)", Channel, t.Name)
 		return err
 	})
+	if errors.Is(err, errStale) {
+		return false
+	}
 	if err != nil {
 		s.log.Warn("models: could not record a failed training", "model", t.Name, "cause", cause, "err", err)
+		return false
 	}
+	return true
 }
 
 // Deploy makes version the deployed one.

@@ -241,6 +241,13 @@ func (c *call) bindOne(ctx context.Context, conn Conn, s *Statement, params [][]
 				proto.Sources = map[string]string{}
 			}
 			proto.Sources[fa.Name] = spec.rel.sql
+			if len(spec.rel.params) > 0 || spec.rel.sub != nil {
+				// The text alone does not run again later (a refresh).
+				if proto.Unrepeatable == nil {
+					proto.Unrepeatable = map[string]string{}
+				}
+				proto.Unrepeatable[fa.Name] = unrepeatable(spec.rel)
+			}
 		}
 	}
 	arrays := make([]arrayBuf, c.arrays())
@@ -326,6 +333,14 @@ func (c *call) bindOne(ctx context.Context, conn Conn, s *Statement, params [][]
 		return nil, st, c.wrap(ctx, err)
 	}
 	return finish(arrays), st, nil
+}
+
+// unrepeatable says why a relation argument's text cannot run on its own.
+func unrepeatable(rel *relArg) string {
+	if len(rel.params) > 0 {
+		return catalog.SourceParams
+	}
+	return catalog.SourceCalls
 }
 
 // runFinally runs what a call's runs registered to do once they are all

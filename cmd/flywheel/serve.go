@@ -33,6 +33,7 @@ type serveFlags struct {
 	demo                      bool
 	cpuProfile                string
 	modelCacheBytes           int64
+	trainWorkers              int
 }
 
 func newServeFlagSet(f *serveFlags) *flag.FlagSet {
@@ -59,6 +60,7 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.BoolVar(&f.demo, "demo", false, "load the demo warehouse (scale 1) on first start")
 	fs.Int64Var(&f.modelCacheBytes, "model-cache-bytes", 1<<30, "memory for deployed models kept decoded (least recently used go first)")
+	fs.IntVar(&f.trainWorkers, "train-workers", 1, "refreshes of stored models (train's refresh =>) trained at once, when this Flywheel holds the refresh lease; 0 leaves refreshes to other Flywheels")
 	fs.StringVar(&f.cpuProfile, "cpu-profile", "", "write a Go CPU profile to this file until shutdown (diagnostics)")
 }
 
@@ -141,7 +143,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		tlsCfg = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
-	store, err := models.Open(ctx, models.Config{URL: upstream, CacheBytes: f.modelCacheBytes, Decode: catalog.DecodeModel, Logger: log})
+	store, err := models.Open(ctx, models.Config{URL: upstream, CacheBytes: f.modelCacheBytes, Decode: catalog.DecodeModel, Logger: log,
+		Refresh: models.RefreshConfig{Workers: f.trainWorkers, MaxInputRows: f.maxInputRows, MaxInputBytes: f.maxInputBytes}})
 	if err != nil {
 		return fmt.Errorf("model store: %w", err)
 	}
