@@ -3,6 +3,8 @@ package catalog
 import (
 	"context"
 	"fmt"
+	"strconv"
+	"sync"
 
 	"github.com/flywheeldb/flywheel/functions"
 )
@@ -20,6 +22,53 @@ type recommendModel struct {
 	// recommended again).
 	ratedPtr []int
 	rated    []int32
+
+	// numUsers finds a numeric user whose text form is not a stored key
+	// (1.0 for key 1), as mfFindKey does, without its scan of every key:
+	// that scan parses all users, milliseconds per unknown user at
+	// 50,000 users. Built on the first such lookup.
+	numOnce  sync.Once
+	numUsers map[float64]int
+}
+
+// findUser is mfFindKey(st.users, ...) with the numeric fallback indexed.
+func (st *recommendModel) findUser(v any) (int, bool) {
+	if v == nil {
+		return 0, false
+	}
+	if d, ok := st.users.Lookup(KeyText(v)); ok {
+		return d, true
+	}
+	if !(&Column{InputColumn: st.userType}).Numeric() {
+		return 0, false
+	}
+	var f float64
+	switch v := v.(type) {
+	case int64:
+		f = float64(v)
+	case float64:
+		f = v
+	case string:
+		var err error
+		if f, err = strconv.ParseFloat(v, 64); err != nil {
+			return 0, false
+		}
+	default:
+		return 0, false
+	}
+	st.numOnce.Do(func() {
+		st.numUsers = make(map[float64]int, len(st.users.Keys))
+		for d, k := range st.users.Keys {
+			// The first key of a value wins, as in mfFindKey's scan.
+			if g, err := strconv.ParseFloat(k, 64); err == nil {
+				if _, dup := st.numUsers[g]; !dup {
+					st.numUsers[g] = d
+				}
+			}
+		}
+	})
+	d, ok := st.numUsers[f]
+	return d, ok
 }
 
 // State format "recommend" v1: method, user keys, item keys, then for
@@ -223,7 +272,7 @@ func runRecommendModel(call *Call) (*Result, error) {
 		{OutputColumn: OutputColumn{Name: "score", Type: Float8.OID}, Floats: []float64{}},
 		{OutputColumn: OutputColumn{Name: "rank", Type: Int4.OID}, Ints: []int64{}},
 	}}
-	u, ok := mfFindKey(st.users, &Column{InputColumn: st.userType}, call.Values["user"])
+	u, ok := st.findUser(call.Values["user"])
 	if !ok {
 		return out, nil
 	}

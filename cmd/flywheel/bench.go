@@ -60,28 +60,13 @@ func benchProxy(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	defer pg.Stop()
 
-	// Flywheel as its own process, so its memory can be read from /proc.
-	self, err := os.Executable()
+	fw, fwPort, err := startFlywheel(ctx, pg.URL("postgres"), stderr, "--max-connections", "1000", "--busy-poll", busyPoll.String())
 	if err != nil {
 		return err
 	}
-	fwPort, err := freePort()
-	if err != nil {
-		return err
-	}
-	fw := exec.CommandContext(ctx, self, "serve", "--upstream", pg.URL("postgres"),
-		"--listen", "127.0.0.1:"+strconv.Itoa(fwPort), "--max-connections", "1000", "--log-level", "warn",
-		"--busy-poll", busyPoll.String())
-	fw.Stdout, fw.Stderr = io.Discard, stderr
-	if err := fw.Start(); err != nil {
-		return err
-	}
-	defer func() { _ = fw.Process.Signal(syscall.SIGTERM); _ = fw.Wait() }()
-	if err := waitPort(ctx, fwPort); err != nil {
-		return err
-	}
+	defer fw.stop()
 
-	targets := []benchTarget{{name: "direct", port: pg.Port}, {name: "flywheel", port: fwPort, pid: fw.Process.Pid}}
+	targets := []benchTarget{{name: "direct", port: pg.Port}, {name: "flywheel", port: fwPort, pid: fw.pid()}}
 	if bouncerPort, bouncerPid, stop, err := startPgbouncer(ctx, dir, pg); err != nil {
 		fmt.Fprintf(stdout, "pgbouncer: not measured (%v)\n", err)
 	} else {
@@ -116,7 +101,7 @@ func benchProxy(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			for p := 0; p < *pairs; p++ {
 				var direct float64
 				for i, t := range targets {
-					r, err := measurePgbench(ctx, pgbench, t, mode, clients, *duration)
+					r, err := measurePgbench(ctx, pgbench, t, mode, clients, *duration, "-S")
 					if err != nil {
 						return fmt.Errorf("%s: %w", t.name, err)
 					}
@@ -160,13 +145,52 @@ func benchProxy(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		fmt.Fprintln(stdout, row)
 	}
 	if *idle > 0 {
-		perSession, err := idleMemory(ctx, fw.Process.Pid, fwPort, *idle)
+		perSession, err := idleMemory(ctx, fw.pid(), fwPort, *idle)
 		if err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "\nidle sessions: %d add %.1f MiB RSS to flywheel (%.1f KiB each)\n", *idle, perSession*float64(*idle)/(1<<20), perSession/1024)
 	}
 	return nil
+}
+
+// flywheelProc is Flywheel (this binary) serving as its own process, so
+// its CPU and memory can be read from /proc.
+type flywheelProc struct {
+	cmd *exec.Cmd
+}
+
+func (f *flywheelProc) pid() int { return f.cmd.Process.Pid }
+
+// stop shuts Flywheel down gracefully (a CPU profile is written then).
+func (f *flywheelProc) stop() {
+	_ = f.cmd.Process.Signal(syscall.SIGTERM)
+	_ = f.cmd.Wait()
+}
+
+// startFlywheel serves upstream on a free port with serve's extra flags
+// and waits until it accepts connections.
+func startFlywheel(ctx context.Context, upstream string, stderr io.Writer, extra ...string) (*flywheelProc, int, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, 0, err
+	}
+	port, err := freePort()
+	if err != nil {
+		return nil, 0, err
+	}
+	args := append([]string{"serve", "--upstream", upstream, "--listen", "127.0.0.1:" + strconv.Itoa(port), "--log-level", "warn"}, extra...)
+	cmd := exec.CommandContext(ctx, self, args...)
+	cmd.Stdout, cmd.Stderr = io.Discard, stderr
+	if err := cmd.Start(); err != nil {
+		return nil, 0, fmt.Errorf("start flywheel: %w", err)
+	}
+	f := &flywheelProc{cmd: cmd}
+	if err := waitPort(ctx, port); err != nil {
+		f.stop()
+		return nil, 0, err
+	}
+	return f, port, nil
 }
 
 type benchTarget struct {
@@ -186,13 +210,16 @@ var (
 	txnLine = regexp.MustCompile(`number of transactions actually processed: ([0-9]+)`)
 )
 
-func measurePgbench(ctx context.Context, pgbench string, t benchTarget, mode string, clients int, d time.Duration) (pgbenchResult, error) {
+// measurePgbench runs pgbench against t with the workload given by
+// workload (-S, or -f script and logging options).
+func measurePgbench(ctx context.Context, pgbench string, t benchTarget, mode string, clients int, d time.Duration, workload ...string) (pgbenchResult, error) {
 	machine0, proxy0, err := cpuTicks(t.pid)
 	if err != nil {
 		return pgbenchResult{}, err
 	}
-	cmd := exec.CommandContext(ctx, pgbench, "-S", "-n", "-M", mode, "-c", strconv.Itoa(clients), "-j", strconv.Itoa(min(clients, 2)),
-		"-T", strconv.Itoa(int(d.Seconds())), "-h", "127.0.0.1", "-p", strconv.Itoa(t.port), "-U", "postgres", "postgres")
+	args := append(append([]string(nil), workload...), "-n", "-M", mode, "-c", strconv.Itoa(clients), "-j", strconv.Itoa(min(clients, 2)),
+		"-T", strconv.Itoa(max(1, int(d.Seconds()))), "-h", "127.0.0.1", "-p", strconv.Itoa(t.port), "-U", "postgres", "postgres")
+	cmd := exec.CommandContext(ctx, pgbench, args...)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return pgbenchResult{}, fmt.Errorf("pgbench: %w\n%s", err, out)

@@ -1,7 +1,10 @@
 package main
 
 import (
+	"fmt"
 	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -36,5 +39,40 @@ func TestCPUTicks(t *testing.T) {
 	}
 	if n, err := processTicks(0); n != 0 || err != nil {
 		t.Errorf("processTicks(0) = %d, %v; want 0 for direct", n, err)
+	}
+}
+
+// TestPgbenchLatencies checks the percentiles bench models reports from
+// pgbench -l logs (one file per thread, latency in µs in the third field).
+func TestPgbenchLatencies(t *testing.T) {
+	dir := t.TempDir()
+	var a, b strings.Builder
+	for i := 1; i <= 100; i++ {
+		w := &a
+		if i%2 == 0 {
+			w = &b
+		}
+		fmt.Fprintf(w, "0 %d %d 0 1700000000 %d\n", i, i*1000, i)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "tx.123"), []byte(a.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "tx.123.1"), []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	lat, err := readPgbenchLogs(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(lat) != 100 {
+		t.Fatalf("read %d latencies, want 100", len(lat))
+	}
+	for _, c := range []struct{ p, want float64 }{{50, 50}, {99, 99}, {100, 100}, {1, 1}} {
+		if got := percentile(lat, c.p); got != c.want {
+			t.Errorf("p%g = %g ms, want %g", c.p, got, c.want)
+		}
+	}
+	if _, err := readPgbenchLogs(t.TempDir()); err == nil {
+		t.Error("no logs: want an error")
 	}
 }

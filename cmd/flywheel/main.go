@@ -20,6 +20,7 @@ Usage:
   flywheel serve [flags]         run the proxy (with no --upstream: a managed PostgreSQL)
   flywheel demo load [flags]     load the demo warehouse into a database
   flywheel bench proxy [flags]   pgbench through the proxy vs. directly (and pgbouncer)
+  flywheel bench models [flags]  stored models: training, recommend latency, LATERAL, load after restart
   flywheel help [command]        this text, or a command's flags
 
 Every flag can also be set in the environment as FLYWHEEL_<FLAG>, e.g.
@@ -61,11 +62,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		return demoLoad(ctx, args[2:], stdout, stderr)
 	case "bench":
-		if len(args) < 2 || args[1] != "proxy" {
-			fmt.Fprint(stderr, "usage: flywheel bench proxy [flags]\n")
-			return errUsage
+		if len(args) >= 2 {
+			switch args[1] {
+			case "proxy":
+				return benchProxy(ctx, args[2:], stdout, stderr)
+			case "models":
+				return benchModels(ctx, args[2:], stdout, stderr)
+			}
 		}
-		return benchProxy(ctx, args[2:], stdout, stderr)
+		fmt.Fprint(stderr, "usage: flywheel bench proxy|models [flags]\n")
+		return errUsage
 	case "help", "-h", "--help", "-help":
 		if len(args) > 1 {
 			return run(ctx, []string{args[1], "--help"}, stdout, stderr)
