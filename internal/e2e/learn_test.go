@@ -95,9 +95,9 @@ FROM unnest(ARRAY['east', 'west']) s, generate_series(0, 29) m`); err != nil {
 		// a gap: the model's next west month is 2022-07-31
 		"SELECT * FROM flywheel.learn('hw', (SELECT 'west', date '2022-08-31', 1.0))": "22023",
 		// a repeat of a learned month
-		"SELECT * FROM flywheel.learn('hw', (SELECT 'west', date '2022-06-30', 1.0))": "22023",
+		"SELECT * FROM flywheel.learn('hw', (SELECT 'west', date '2022-06-30', 1.0))":  "22023",
 		"SELECT * FROM flywheel.learn('hw', (SELECT 'north', date '2022-01-31', 1.0))": "22023",
-		"SELECT * FROM flywheel.learn('hw', (SELECT store, units FROM sales))":          "42804",
+		"SELECT * FROM flywheel.learn('hw', (SELECT store, units FROM sales))":         "42804",
 	} {
 		if _, err := conn.Exec(ctx, sql); code(err) != want {
 			t.Errorf("%s: %v, want %s", sql, err, want)
