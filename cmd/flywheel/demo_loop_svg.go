@@ -12,9 +12,10 @@ import (
 // lines, and the binary takes no plotting dependency for it).
 func loopSVG(rounds []loopRound, cfg loopConfig) []byte {
 	const (
-		width, height          = 640, 400
-		left, right, top, foot = 70, 150, 50, 60
+		width, height          = 720, 400
+		left, right, top, foot = 70, 180, 50, 60
 		plotW, plotH           = width - left - right, height - top - foot
+		pad                    = 24 // between the y axis and the first point, the last point and the plot's end
 	)
 	// The y axis runs from 0 to the next tenth above the highest rate.
 	ymax := 0.1
@@ -26,7 +27,7 @@ func loopSVG(rounds []loopRound, cfg loopConfig) []byte {
 		if len(rounds) == 1 {
 			return left + plotW/2
 		}
-		return left + float64(i)*plotW/float64(len(rounds)-1)
+		return left + pad + float64(i)*(plotW-2*pad)/float64(len(rounds)-1)
 	}
 	y := func(v float64) float64 { return top + plotH*(1-v/ymax) }
 
