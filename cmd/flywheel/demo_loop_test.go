@@ -138,13 +138,19 @@ SELECT hits.version, hits.decisions, hits.hits, base.hits FROM hits JOIN base US
 
 	checkSVG(t, plot, len(got))
 
-	// A second run starts over and prints the same table: deterministic.
+	// A second run, through a running Flywheel (the proxy above), starts
+	// over and prints the same table: deterministic.
 	var again bytes.Buffer
+	args = []string{"demo", "loop", "--flywheel", "postgres://postgres@" + addr + "/" + db + "?sslmode=disable",
+		"--rounds", "5", "--customers", "200", "--seed", "1", "--plot", plot}
 	if err := run(ctx, args, &again, &again); err != nil {
 		t.Fatalf("demo loop again: %v\n%s", err, again.String())
 	}
 	if a, b := loopTable(out.String()), loopTable(again.String()); a != b || a == "" {
 		t.Errorf("a second run printed another table:\n%s\nfirst:\n%s", b, a)
+	}
+	if !strings.Contains(again.String(), "starting over: dropped 5 versions of recs, 5000 decisions") {
+		t.Errorf("the second run did not say it removed the first's rows:\n%s", again.String())
 	}
 }
 
