@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -24,7 +25,7 @@ const loopApp = "flywheel-demo-loop"
 // loopStart is the first simulated week: the Monday after the demo's sales
 // history ends (2024-12-31). Everything the loop adds is dated from here,
 // which is also how a rerun finds and removes it.
-var loopStart = time.Date(2025, 1, 6, 0, 0, 0, 0, time.UTC)
+func loopStart() time.Time { return time.Date(2025, 1, 6, 0, 0, 0, 0, time.UTC) }
 
 // loopWeek is a round's length and outcomes' window: a round's events all
 // fall within the week after its decisions and before the next round's, so
@@ -133,8 +134,8 @@ func (c *loopConfig) check() error {
 		return fmt.Errorf("--method must be nmf or user_cf, got %q", c.method)
 	case c.model == "":
 		return errors.New("--model must not be empty")
-	case !c.since.Before(loopStart):
-		return fmt.Errorf("--since must be before the loop's first week, %s", loopStart.Format(time.DateOnly))
+	case !c.since.Before(loopStart()):
+		return fmt.Errorf("--since must be before the loop's first week, %s", loopStart().Format(time.DateOnly))
 	}
 	return demo.CheckScale(c.scale)
 }
@@ -171,7 +172,7 @@ func loopConnect(ctx context.Context, flywheelURL, upstream, dataDir string, sca
 		if upstream == "" {
 			srv, err := pgserver.Start(ctx, pgserver.Config{DataDir: dataDir, Port: 5432, Logger: log})
 			if err != nil {
-				return nil, nil, fmt.Errorf("managed PostgreSQL: %w", err)
+				return nil, nil, fmt.Errorf("managed PostgreSQL in %s: %w (if flywheel serve is running on it, go through it: --flywheel postgres://postgres@127.0.0.1:6432/postgres)", dataDir, err)
 			}
 			stops = append(stops, func() { _ = srv.Stop() })
 			upstream = srv.URL("postgres")
@@ -189,8 +190,11 @@ func loopConnect(ctx context.Context, flywheelURL, upstream, dataDir string, sca
 		}
 		// The upstream's user, password and database, through the proxy.
 		host, port, _ := net.SplitHostPort(addr)
-		cc.Host, cc.Fallbacks, cc.TLSConfig = host, nil, nil
-		fmt.Sscan(port, &cc.Port)
+		p, err := strconv.ParseUint(port, 10, 16)
+		if err != nil {
+			return nil, nil, fmt.Errorf("in-process Flywheel's address %s: %w", addr, err)
+		}
+		cc.Host, cc.Port, cc.Fallbacks, cc.TLSConfig = host, uint16(p), nil, nil
 	}
 	cc.RuntimeParams["application_name"] = loopApp
 	if conn, err = pgx.ConnectConfig(ctx, cc); err != nil {
@@ -265,10 +269,10 @@ func runLoop(ctx context.Context, conn *pgx.Conn, cfg loopConfig, out io.Writer)
 		return nil, err
 	}
 	fmt.Fprintf(out, "demo warehouse scale %d; %d of the %d customers who rated since %s visit weekly from %s; %s version %d trained on their %d ratings\n",
-		meta.Scale, len(cohort), known, cfg.since.Format(time.DateOnly), loopStart.Format(time.DateOnly), cfg.model, version, trainRows)
+		meta.Scale, len(cohort), known, cfg.since.Format(time.DateOnly), loopStart().Format(time.DateOnly), cfg.model, version, trainRows)
 	var rounds []loopRound
 	for r := 1; r <= cfg.rounds; r++ {
-		week := loopStart.Add(time.Duration(r-1) * loopWeek)
+		week := loopStart().Add(time.Duration(r-1) * loopWeek)
 		lr := loopRound{Round: r, Version: version, TrainRows: trainRows}
 		served, err := loopRoundTx(ctx, conn, shop, cohort, cfg, r, week, &lr)
 		if err != nil {
@@ -292,13 +296,13 @@ func runLoop(ctx context.Context, conn *pgx.Conn, cfg loopConfig, out io.Writer)
 // those with a rating since --since, so that every visitor is known to
 // the first version (a customer without ratings gets no recommendations).
 func loopCohort(ctx context.Context, conn *pgx.Conn, shop *demo.Shop, cfg loopConfig) (cohort []int32, known int, err error) {
-	rows, _ := conn.Query(ctx, "SELECT DISTINCT customer_id FROM fact_ratings WHERE rated_at >= $1 AND rated_at < $2", cfg.since, loopStart)
+	rows, _ := conn.Query(ctx, "SELECT DISTINCT customer_id FROM fact_ratings WHERE rated_at >= $1 AND rated_at < $2", cfg.since, loopStart())
 	ids, err := pgx.CollectRows(rows, pgx.RowTo[int32])
 	if err != nil {
 		return nil, 0, fmt.Errorf("demo loop: %w", err)
 	}
 	if len(ids) == 0 {
-		return nil, 0, fmt.Errorf("demo loop: no customer rated anything from %s to %s: choose an earlier --since", cfg.since.Format(time.DateOnly), loopStart.Format(time.DateOnly))
+		return nil, 0, fmt.Errorf("demo loop: no customer rated anything from %s to %s: choose an earlier --since", cfg.since.Format(time.DateOnly), loopStart().Format(time.DateOnly))
 	}
 	rated := make(map[int32]bool, len(ids))
 	for _, id := range ids {
@@ -343,7 +347,7 @@ func resetLoop(ctx context.Context, conn *pgx.Conn, model string, out io.Writer)
 		} {
 			arg := any(model)
 			if !strings.Contains(q.sql, "decisions") {
-				arg = loopStart
+				arg = loopStart()
 			}
 			tag, err := tx.Exec(ctx, q.sql, arg)
 			if err != nil {
