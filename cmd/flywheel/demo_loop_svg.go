@@ -12,8 +12,8 @@ import (
 // lines, and the binary takes no plotting dependency for it).
 func loopSVG(rounds []loopRound, cfg loopConfig) []byte {
 	const (
-		width, height          = 720, 400
-		left, right, top, foot = 70, 180, 50, 60
+		width, height          = 760, 400
+		left, right, top, foot = 70, 200, 50, 60
 		plotW, plotH           = width - left - right, height - top - foot
 		pad                    = 24 // between the y axis and the first point, the last point and the plot's end
 	)
