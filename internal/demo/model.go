@@ -477,7 +477,7 @@ type rating struct {
 
 // ratings rates a share of the distinct products in the customer's sales,
 // from taste and quality: rating = 1 + 4*(0.65*taste + 0.35*quality + noise),
-// where taste is 1 for the customer's main factor, 0.37 for the second and
+// where taste is 1 for the customer's main factor, 0.42 for the second and
 // 0 for the rest.
 // seen is scratch space (cleared here) for the products already met.
 func (m *model) ratings(cu *customer, s []sale, buf []rating, seen map[int32]bool) []rating {
