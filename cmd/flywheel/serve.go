@@ -126,10 +126,6 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		upstream = srv.URL("postgres")
 		log.Info("managed PostgreSQL running", "data_dir", f.dataDir, "socket_dir", srv.SocketDir)
 	}
-	cat := catalog.Builtin()
-	if err := installStubs(ctx, upstream, cat); err != nil {
-		log.Warn("could not create the flywheel schema's stub functions", "err", err)
-	}
 	if f.demo {
 		if err := loadDemo(ctx, upstream, 1, false, true, stdout); err != nil {
 			return err
@@ -143,20 +139,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		tlsCfg = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
-	store, err := models.Open(ctx, models.Config{URL: upstream, CacheBytes: f.modelCacheBytes, Decode: catalog.DecodeModel, Logger: log,
-		Refresh: models.RefreshConfig{Workers: f.trainWorkers, MaxInputRows: f.maxInputRows, MaxInputBytes: f.maxInputBytes}})
-	if err != nil {
-		return fmt.Errorf("model store: %w", err)
-	}
-	defer store.Close()
-	opts := f.plannerOptions(log)
-	opts.Models = store
-	pl := planner.New(cat, opts)
-	srv, err := wire.NewServer(wire.Config{Upstream: upstream, TLS: tlsCfg, MaxConnections: f.maxConns,
-		StartupTimeout: f.startupTimeout, Planner: pl, Logger: log, BusyPoll: f.busyPoll})
+	srv, closeStore, err := f.newProxy(ctx, upstream, tlsCfg, log)
 	if err != nil {
 		return err
 	}
+	defer closeStore()
 	ln, err := net.Listen("tcp", f.listen)
 	if err != nil {
 		return err
@@ -165,6 +152,31 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	log.Info("flywheel ready", "listen", ln.Addr().String())
 	fmt.Fprintf(stdout, "flywheel is serving on %s; connect with: psql -h %s -p %s -U postgres\n", ln.Addr(), host, port)
 	return srv.Serve(ctx, ln)
+}
+
+// newProxy is Flywheel in front of upstream as the flags configure it:
+// the stub functions installed, the model store open (close it with the
+// returned function after the server has stopped) and a wire server ready
+// to Serve. serve and demo loop share it.
+func (f *serveFlags) newProxy(ctx context.Context, upstream string, tlsCfg *tls.Config, log *slog.Logger) (*wire.Server, func(), error) {
+	cat := catalog.Builtin()
+	if err := installStubs(ctx, upstream, cat); err != nil {
+		log.Warn("could not create the flywheel schema's stub functions", "err", err)
+	}
+	store, err := models.Open(ctx, models.Config{URL: upstream, CacheBytes: f.modelCacheBytes, Decode: catalog.DecodeModel, Logger: log,
+		Refresh: models.RefreshConfig{Workers: f.trainWorkers, MaxInputRows: f.maxInputRows, MaxInputBytes: f.maxInputBytes}})
+	if err != nil {
+		return nil, nil, fmt.Errorf("model store: %w", err)
+	}
+	opts := f.plannerOptions(log)
+	opts.Models = store
+	srv, err := wire.NewServer(wire.Config{Upstream: upstream, TLS: tlsCfg, MaxConnections: f.maxConns,
+		StartupTimeout: f.startupTimeout, Planner: planner.New(cat, opts), Logger: log, BusyPoll: f.busyPoll})
+	if err != nil {
+		store.Close()
+		return nil, nil, err
+	}
+	return srv, store.Close, nil
 }
 
 // plannerOptions are the planner's limits as the flags set them.
