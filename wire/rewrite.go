@@ -32,6 +32,9 @@ type upstreamError struct{ resp *pgproto3.ErrorResponse }
 
 func (e *upstreamError) Error() string { return e.resp.Message }
 
+// SQLState lets the planner pass PostgreSQL's own error through unchanged.
+func (e *upstreamError) SQLState() string { return e.resp.Code }
+
 // errSkipped: the server skipped a side query because an earlier request
 // in the same batch failed; the client's request is skipped likewise.
 var errSkipped = errors.New("skipped after an earlier error")
@@ -405,6 +408,7 @@ func (s *session) simpleFail(err error, offset int) (byte, bool, error) {
 	}
 	s.q.mu.Lock()
 	syn, _ := resp.Encode(nil)
+	abort = s.abortsUpstreamLocked(abort)
 	s.pushLocked(entry{act: synthetic, syn: syn, force: !abort})
 	if abort {
 		s.pushLocked(entry{kind: 'P', act: swallow})
@@ -465,6 +469,14 @@ func (s *session) errorResponse(err error, offset int) (resp *pgproto3.ErrorResp
 		Message: "flywheel: " + err.Error()}, true
 }
 
+// abortsUpstreamLocked says whether an error the proxy reports must still
+// fail the upstream's transaction: not when the upstream already failed
+// (a side query's error, which the function turned into one of its own)
+// and is skipping to Sync, which would also skip the error's delivery.
+func (s *session) abortsUpstreamLocked(abort bool) bool {
+	return abort && !s.q.skipping
+}
+
 // failExtended reports a failed extended-protocol request in order and
 // skips the client's requests up to Sync, as the server would.
 func (s *session) failExtended(err error) error {
@@ -475,6 +487,7 @@ func (s *session) failExtended(err error) error {
 	}
 	syn, _ := resp.Encode(nil)
 	s.q.mu.Lock()
+	abort = s.abortsUpstreamLocked(abort)
 	s.pushLocked(entry{act: synthetic, syn: syn, force: !abort})
 	if abort {
 		s.pushLocked(entry{kind: 'P', act: swallow})
