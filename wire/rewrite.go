@@ -408,7 +408,6 @@ func (s *session) simpleFail(err error, offset int) (byte, bool, error) {
 	}
 	s.q.mu.Lock()
 	syn, _ := resp.Encode(nil)
-	abort = s.abortsUpstreamLocked(abort)
 	s.pushLocked(entry{act: synthetic, syn: syn, force: !abort})
 	if abort {
 		s.pushLocked(entry{kind: 'P', act: swallow})
@@ -469,14 +468,6 @@ func (s *session) errorResponse(err error, offset int) (resp *pgproto3.ErrorResp
 		Message: "flywheel: " + err.Error()}, true
 }
 
-// abortsUpstreamLocked says whether an error the proxy reports must still
-// fail the upstream's transaction: not when the upstream already failed
-// (a side query's error, which the function turned into one of its own)
-// and is skipping to Sync, which would also skip the error's delivery.
-func (s *session) abortsUpstreamLocked(abort bool) bool {
-	return abort && !s.q.skipping
-}
-
 // failExtended reports a failed extended-protocol request in order and
 // skips the client's requests up to Sync, as the server would.
 func (s *session) failExtended(err error) error {
@@ -487,7 +478,6 @@ func (s *session) failExtended(err error) error {
 	}
 	syn, _ := resp.Encode(nil)
 	s.q.mu.Lock()
-	abort = s.abortsUpstreamLocked(abort)
 	s.pushLocked(entry{act: synthetic, syn: syn, force: !abort})
 	if abort {
 		s.pushLocked(entry{kind: 'P', act: swallow})
