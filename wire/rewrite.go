@@ -403,6 +403,7 @@ func bindWithExtra(b *pgproto3.Bind, extra [][]byte) *pgproto3.Bind {
 // upstream's transaction state match what PostgreSQL would have.
 func (s *session) simpleFail(err error, offset int) (byte, bool, error) {
 	resp, abort := s.errorResponse(err, offset)
+	abort = abort && !s.sideFailed
 	if resp == nil { // skipped: cannot happen outside a batch
 		resp = &pgproto3.ErrorResponse{Severity: "ERROR", Code: "XX000", Message: err.Error()}
 	}
@@ -472,6 +473,7 @@ func (s *session) errorResponse(err error, offset int) (resp *pgproto3.ErrorResp
 // skips the client's requests up to Sync, as the server would.
 func (s *session) failExtended(err error) error {
 	resp, abort := s.errorResponse(err, 0)
+	abort = abort && !s.sideFailed
 	s.clientSkip = true
 	if resp == nil {
 		return nil
@@ -778,6 +780,7 @@ func (s *session) awaitSide(sq *sideQuery) error {
 	case sq.closed != nil:
 		return fmt.Errorf("side query: %w", sq.closed)
 	case sq.err != nil:
+		s.sideFailed = true
 		return &upstreamError{sq.err}
 	case sq.skipped:
 		return errSkipped
