@@ -225,12 +225,17 @@ FROM flywheel.model_versions ORDER BY model, version`)
 			continue
 		}
 		m := &out[i]
-		if m.Metric == "" {
+		m.Points = pointsOf(vs, m.Metric)
+		if len(m.Points) == 0 {
+			// The kind's primary metric is measured on a holdout: a model
+			// trained without one still has its fit's own metrics.
 			m.Metric = fallbackMetric(vs)
-		}
-		for _, v := range vs {
-			if x, ok := v.metrics[m.Metric]; ok && v.status != "failed" {
-				m.Points = append(m.Points, point{Version: v.version, Status: v.status, Value: x})
+			m.Points = pointsOf(vs, m.Metric)
+			m.Value = nil
+			for _, p := range m.Points {
+				if p.Status == "deployed" {
+					m.Value = &p.Value
+				}
 			}
 		}
 		m.Plot = newPlot(m.Points)
@@ -242,6 +247,17 @@ type versionMetrics struct {
 	version int32
 	status  string
 	metrics map[string]float64
+}
+
+// pointsOf is one metric's values over the versions that have it.
+func pointsOf(vs []versionMetrics, metric string) []point {
+	var pts []point
+	for _, v := range vs {
+		if x, ok := v.metrics[metric]; ok && v.status != "failed" {
+			pts = append(pts, point{Version: v.version, Status: v.status, Value: x})
+		}
+	}
+	return pts
 }
 
 // fallbackMetric picks the metric to plot when the deployed version names
