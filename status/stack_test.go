@@ -140,7 +140,7 @@ func (s *stack) connect(t testing.TB, app string) *pgx.Conn {
 	return conn
 }
 
-func exec(t testing.TB, conn *pgx.Conn, sql string, args ...any) {
+func run(t testing.TB, conn *pgx.Conn, sql string, args ...any) {
 	t.Helper()
 	if _, err := conn.Exec(context.Background(), sql, args...); err != nil {
 		t.Fatalf("%s: %v", sql, err)
@@ -176,21 +176,21 @@ func get(t testing.TB, url string, auth ...string) (int, string) {
 // "recs" (recommend, two versions) and a failed training of "broken".
 func trainModels(t testing.TB, conn *pgx.Conn) {
 	t.Helper()
-	exec(t, conn, `CREATE TABLE points AS
+	run(t, conn, `CREATE TABLE points AS
 	SELECT g AS id, (g % 3) * 10 + (g * 7 % 11) / 10.0 AS x, (g % 3) * -5 + (g * 13 % 17) / 10.0 AS y
 	FROM generate_series(1, 300) g`)
-	exec(t, conn, `CREATE TABLE ratings (user_id int, product_id int, rating int);
+	run(t, conn, `CREATE TABLE ratings (user_id int, product_id int, rating int);
 INSERT INTO ratings VALUES (1,101,5), (1,102,4), (1,103,3), (2,101,4), (2,104,5), (3,102,2), (3,103,3), (3,104,4)`)
 	for _, k := range []int{2, 3, 4} {
-		exec(t, conn, fmt.Sprintf(`SELECT * FROM flywheel.train('segments', 'kmeans', (SELECT id, x, y FROM points), k => %d, holdout => 0.25, promote => 'if_better')`, k))
+		run(t, conn, fmt.Sprintf(`SELECT * FROM flywheel.train('segments', 'kmeans', (SELECT id, x, y FROM points), k => %d, holdout => 0.25, promote => 'if_better')`, k))
 	}
-	exec(t, conn, `SELECT * FROM flywheel.train('recs', 'recommend', (SELECT user_id, product_id, rating FROM ratings))`)
-	exec(t, conn, `SELECT * FROM flywheel.train('recs', 'recommend', (SELECT user_id, product_id, rating FROM ratings), method => 'nmf', k => 2)`)
+	run(t, conn, `SELECT * FROM flywheel.train('recs', 'recommend', (SELECT user_id, product_id, rating FROM ratings))`)
+	run(t, conn, `SELECT * FROM flywheel.train('recs', 'recommend', (SELECT user_id, product_id, rating FROM ratings), method => 'nmf', k => 2)`)
 	if _, err := conn.Exec(context.Background(), `SELECT * FROM flywheel.train('broken', 'kmeans', (SELECT id, x FROM points WHERE id < 5), k => 50)`); err == nil {
 		t.Fatal("training 50 clusters on 4 rows succeeded")
 	}
 	// Predictions: a model cache miss, then hits.
 	for range 3 {
-		exec(t, conn, `SELECT * FROM recommend(1, 2, model => 'recs')`)
+		run(t, conn, `SELECT * FROM recommend(1, 2, model => 'recs')`)
 	}
 }

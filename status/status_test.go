@@ -18,9 +18,9 @@ func TestPage(t *testing.T) {
 	conn := s.connect(t, "status-test-trainer")
 	trainModels(t, conn)
 	idle := s.connect(t, "status-test-idle")
-	exec(t, idle, "SELECT 1")
+	run(t, idle, "SELECT 1")
 	inTx := s.connect(t, "status-test-tx")
-	exec(t, inTx, "BEGIN")
+	run(t, inTx, "BEGIN")
 
 	code, body := get(t, s.httpURL+"/")
 	if code != 200 {
@@ -53,7 +53,7 @@ func TestPage(t *testing.T) {
 	if strings.Contains(body, "Streams") {
 		t.Error("a streams section without a flywheel.streams view")
 	}
-	exec(t, inTx, "ROLLBACK")
+	run(t, inTx, "ROLLBACK")
 }
 
 // The streams section renders flywheel.streams whatever its columns, once
@@ -61,7 +61,7 @@ func TestPage(t *testing.T) {
 func TestPageStreams(t *testing.T) {
 	s := startStack(t, srv.NewDatabase(t), stackOptions{})
 	conn := s.connect(t, "t")
-	exec(t, conn, `CREATE SCHEMA IF NOT EXISTS flywheel;
+	run(t, conn, `CREATE SCHEMA IF NOT EXISTS flywheel;
 CREATE VIEW flywheel.streams AS SELECT * FROM (VALUES ('orders', 0, 1042::bigint, 3::bigint, 12.5::float8, NULL::text),
 	('orders', 1, 998, 0, 11.0, 'bad json at offset 997')) v(stream, partition, "offset", lag, rows_per_s, last_error)`)
 	_, body := get(t, s.httpURL+"/")
