@@ -105,6 +105,7 @@ svg text { font: 11px system-ui, sans-serif; fill: #6a7380; }
 </table>
 
 <h2>Primary metric over versions</h2>
+<p class="muted">Held-out metric of each version, in version order; the larger green dot is the deployed version.</p>
 <div class="plots">
 {{range .S.Models}}{{if .Plot}}<div class="plot">
 <h3>{{.Name}} <span class="muted">{{.Metric}}</span></h3>

@@ -28,7 +28,7 @@ type dot struct {
 
 const (
 	plotW, plotH = 360, 140
-	padLeft      = 56
+	padLeft      = 64
 	padRight     = 12
 	padTop       = 12
 	padBottom    = 24
@@ -69,6 +69,10 @@ func newPlot(pts []point) *plot {
 	p.Line = line.String()
 	p.Single = len(pts) == 1
 	p.YMin, p.YMax = strconv.FormatFloat(lo, 'g', 4, 64), strconv.FormatFloat(hi, 'g', 4, 64)
+	if len(p.YMin) > 9 || len(p.YMax) > 9 {
+		// Keep labels inside the left margin.
+		p.YMin, p.YMax = strconv.FormatFloat(lo, 'g', 2, 64), strconv.FormatFloat(hi, 'g', 2, 64)
+	}
 	p.XFirst, p.XLast = "v"+strconv.Itoa(int(first)), "v"+strconv.Itoa(int(last))
 	return p
 }

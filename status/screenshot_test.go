@@ -132,9 +132,12 @@ func demoLoop(t *testing.T, s *stack) {
 		run(t, conn, fmt.Sprintf(`SELECT * FROM flywheel.train('segments', 'kmeans',
 	(SELECT customer_id, purchase_frequency, avg_spend, last_purchase_days_ago FROM dim_customer), k => %d, scale => 'standard', holdout => 0.2, promote => 'if_better')`, k))
 	}
-	for range 3 {
+	for _, alpha := range []string{"0.1", "0.01", "0.001"} {
+		// Standardised features: SGD's default step suits them.
 		run(t, conn, `SELECT * FROM flywheel.train('spend', 'sgd_regress',
-	(SELECT purchase_frequency, last_purchase_days_ago, avg_spend FROM dim_customer ORDER BY customer_id), holdout => 0.2)`)
+	(SELECT (purchase_frequency - avg(purchase_frequency) OVER ()) / stddev(purchase_frequency) OVER (),
+		(last_purchase_days_ago - avg(last_purchase_days_ago) OVER ()) / stddev(last_purchase_days_ago) OVER (),
+		avg_spend FROM dim_customer ORDER BY customer_id), alpha => `+alpha+`, holdout => 0.2)`)
 	}
 	// The loop: segments retrains every few seconds in the background; a
 	// model over a table that then goes away fails its refreshes.
