@@ -29,6 +29,15 @@ var funcs = template.FuncMap{
 		}
 		return d.Round(time.Second).String() + " ago"
 	},
+	"until": func(now time.Time, t *time.Time) string {
+		if t == nil {
+			return ""
+		}
+		if d := t.Sub(now); d > 0 {
+			return "in " + d.Round(time.Second).String()
+		}
+		return "due"
+	},
 	"str": func(s *string) string {
 		if s == nil {
 			return "—"
@@ -99,7 +108,7 @@ svg text { font: 11px system-ui, sans-serif; fill: #6a7380; }
 <td>{{if .Metric}}{{.Metric}} = {{val .Value}}{{else}}—{{end}}</td>
 <td>{{ts .LastTrained}} <span class="muted">{{ago $.S.Taken .LastTrained}}</span></td>
 <td>{{str .Refresh}}</td>
-<td>{{ts .NextRefresh}} <span class="muted">{{ago $.S.Taken .NextRefresh}}</span></td>
+<td>{{ts .NextRefresh}} <span class="muted">{{until $.S.Taken .NextRefresh}}</span></td>
 <td class="err">{{with .LastError}}{{.}}{{end}}</td>
 </tr>{{end}}
 </table>

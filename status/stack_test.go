@@ -2,6 +2,7 @@ package status_test
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
@@ -39,6 +40,8 @@ type stackOptions struct {
 	upstream string
 	// refreshWorkers runs the refresh worker.
 	refreshWorkers int
+	// tls serves HTTPS.
+	tls *tls.Config
 }
 
 func startStack(t testing.TB, db string, o stackOptions) *stack {
@@ -99,7 +102,8 @@ func startStack(t testing.TB, db string, o stackOptions) *stack {
 		t.Fatal(err)
 	}
 	t.Cleanup(pool.Close)
-	st, err := status.New(status.Config{Auth: o.auth, DB: pool, Sessions: ws.Sessions, BackendPIDs: ws.BackendPIDs, Metrics: met.Handler()})
+	met.Registry.MustRegister(status.NewStreamCollector(pool, nil))
+	st, err := status.New(status.Config{Auth: o.auth, TLS: o.tls, DB: pool, Sessions: ws.Sessions, BackendPIDs: ws.BackendPIDs, Metrics: met.Handler()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,9 +123,13 @@ func startStack(t testing.TB, db string, o stackOptions) *stack {
 			}
 		}
 	})
+	scheme := "http://"
+	if o.tls != nil {
+		scheme = "https://"
+	}
 	return &stack{db: db,
 		proxy:   fmt.Sprintf("postgres://postgres@%s/%s?sslmode=disable", ln.Addr(), db),
-		httpURL: "http://" + hln.Addr().String()}
+		httpURL: scheme + hln.Addr().String()}
 }
 
 // connect opens a session through the proxy with an application_name.

@@ -70,6 +70,14 @@ CREATE VIEW flywheel.streams AS SELECT * FROM (VALUES ('orders', 0, 1042::bigint
 			t.Errorf("the page lacks %q", want)
 		}
 	}
+	// And /metrics exports the view's gauges, by stream and partition.
+	_, body = get(t, s.httpURL+"/metrics")
+	for _, want := range []string{`flywheel_stream_lag{partition="0",stream="orders"} 3`, `flywheel_stream_rows_per_s{partition="1",stream="orders"} 11`,
+		`flywheel_stream_offset{partition="0",stream="orders"} 1042`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
 }
 
 func TestHealthAndReady(t *testing.T) {

@@ -224,6 +224,7 @@ func (f *serveFlags) serveHTTP(ctx context.Context, upstream string, tlsCfg *tls
 	if err != nil {
 		return nil, fmt.Errorf("status: %w", err)
 	}
+	met.Registry.MustRegister(status.NewStreamCollector(pool, log))
 	st, err := status.New(status.Config{Auth: f.httpAuth, TLS: tlsCfg, DB: pool,
 		Sessions: srv.Sessions, BackendPIDs: srv.BackendPIDs, Metrics: met.Handler(), Logger: log})
 	if err != nil {
