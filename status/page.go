@@ -92,9 +92,9 @@ svg text { font: 11px system-ui, sans-serif; fill: #6a7380; }
 {{with .S.Sessions.Err}}<p class="err">{{.}}</p>{{end}}
 {{if .S.Sessions.ByApp}}
 <table>
-<tr><th>application_name</th><th>active</th><th>idle</th><th>idle in transaction</th><th>other</th></tr>
+<tr><th>application_name</th><th>active</th><th>in a model function</th><th>idle</th><th>idle in transaction</th><th>other</th></tr>
 {{range .S.Sessions.ByApp}}<tr><td>{{if .App}}{{.App}}{{else}}<span class="muted">(none)</span>{{end}}</td>
-<td class="num">{{.Active}}</td><td class="num">{{.Idle}}</td><td class="num">{{.IdleInTx}}</td><td class="num">{{.Other}}</td></tr>
+<td class="num">{{.Active}}</td><td class="num">{{.Computing}}</td><td class="num">{{.Idle}}</td><td class="num">{{.IdleInTx}}</td><td class="num">{{.Other}}</td></tr>
 {{end}}</table>
 {{end}}
 

@@ -41,6 +41,9 @@ type Config struct {
 	// BackendPIDs lists the upstream backends of the proxy's sessions, to
 	// find them in pg_stat_activity.
 	BackendPIDs func() []uint32
+	// ComputingPIDs lists those of them running a model function in the
+	// proxy: busy, whatever pg_stat_activity says of their backends.
+	ComputingPIDs func() []uint32
 	// Metrics serves /metrics; nil answers 404.
 	Metrics http.Handler
 	// Ready reports whether the proxy accepts clients; nil means it does

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -31,8 +32,8 @@ type sessions struct {
 }
 
 type appSessions struct {
-	App                           string
-	Active, Idle, IdleInTx, Other int
+	App                                      string
+	Active, Computing, Idle, IdleInTx, Other int
 }
 
 type model struct {
@@ -108,8 +109,14 @@ func (s *Server) sessions(ctx context.Context) sessions {
 	if len(pids) == 0 {
 		return out
 	}
-	rows, err := s.cfg.DB.Query(ctx, `SELECT coalesce(application_name, ''), coalesce(state, ''), count(*)
-FROM pg_stat_activity WHERE pid = ANY($1) GROUP BY 1, 2 ORDER BY 1, 2`, pids)
+	computing := map[int32]bool{}
+	if s.cfg.ComputingPIDs != nil {
+		for _, p := range s.cfg.ComputingPIDs() {
+			computing[int32(p)] = true
+		}
+	}
+	rows, err := s.cfg.DB.Query(ctx, `SELECT pid, coalesce(application_name, ''), coalesce(state, '')
+FROM pg_stat_activity WHERE pid = ANY($1)`, pids)
 	if err != nil {
 		out.Err = fmt.Sprintf("pg_stat_activity: %v", err)
 		return out
@@ -117,9 +124,9 @@ FROM pg_stat_activity WHERE pid = ANY($1) GROUP BY 1, 2 ORDER BY 1, 2`, pids)
 	defer rows.Close()
 	byApp := map[string]*appSessions{}
 	for rows.Next() {
+		var pid int32
 		var app, state string
-		var n int
-		if err := rows.Scan(&app, &state, &n); err != nil {
+		if err := rows.Scan(&pid, &app, &state); err != nil {
 			out.Err = err.Error()
 			return out
 		}
@@ -128,19 +135,24 @@ FROM pg_stat_activity WHERE pid = ANY($1) GROUP BY 1, 2 ORDER BY 1, 2`, pids)
 			a = &appSessions{App: app}
 			byApp[app] = a
 		}
-		switch state {
-		case "active":
-			a.Active += n
-			out.Busy += n
-		case "idle":
-			a.Idle += n
-			out.Idle += n
-		case "idle in transaction", "idle in transaction (aborted)":
+		switch {
+		case computing[pid]:
+			// The backend waits for the proxy's arrays: idle to
+			// PostgreSQL, busy to the client.
+			a.Computing++
+			out.Busy++
+		case state == "active":
+			a.Active++
+			out.Busy++
+		case state == "idle":
+			a.Idle++
+			out.Idle++
+		case strings.HasPrefix(state, "idle in transaction"):
 			// Holding a transaction open is not idle for the database.
-			a.IdleInTx += n
-			out.Busy += n
+			a.IdleInTx++
+			out.Busy++
 		default:
-			a.Other += n
+			a.Other++
 		}
 	}
 	if err := rows.Err(); err != nil {

@@ -103,7 +103,7 @@ func startStack(t testing.TB, db string, o stackOptions) *stack {
 	}
 	t.Cleanup(pool.Close)
 	met.Registry.MustRegister(status.NewStreamCollector(pool, nil))
-	st, err := status.New(status.Config{Auth: o.auth, TLS: o.tls, DB: pool, Sessions: ws.Sessions, BackendPIDs: ws.BackendPIDs, Metrics: met.Handler()})
+	st, err := status.New(status.Config{Auth: o.auth, TLS: o.tls, DB: pool, Sessions: ws.Sessions, BackendPIDs: ws.BackendPIDs, ComputingPIDs: ws.ComputingPIDs, Metrics: met.Handler()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/flywheeldb/flywheel/status"
 	dto "github.com/prometheus/client_model/go"
@@ -225,4 +226,34 @@ func hasLabel(m *dto.Metric, name, value string) bool {
 		}
 	}
 	return false
+}
+
+// A session running a model function counts as busy, though its backend
+// idles while the proxy computes.
+func TestPageComputingSession(t *testing.T) {
+	s := startStack(t, srv.NewDatabase(t), stackOptions{})
+	busy := s.connect(t, "status-test-busy")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := busy.Exec(ctx, `SELECT count(*) FROM kmeans((SELECT g, (g * 7919 % 1000)::float8, (g * 104729 % 1000)::float8
+	FROM generate_series(1, 400000) g), 8, n_init => 50)`)
+		done <- err
+	}()
+	want := "<td>status-test-busy</td>\n<td class=\"num\">0</td><td class=\"num\">1</td>"
+	seen := false
+	for start := time.Now(); time.Since(start) < 30*time.Second && !seen; time.Sleep(50 * time.Millisecond) {
+		select {
+		case err := <-done:
+			t.Fatalf("the call ended (%v) before the page showed it", err)
+		default:
+		}
+		_, body := get(t, s.httpURL+"/")
+		seen = strings.Contains(body, want)
+	}
+	cancel()
+	<-done
+	if !seen {
+		t.Fatal("the page never showed the session as in a model function")
+	}
 }

@@ -37,3 +37,22 @@ func (s *Server) BackendPIDs() []uint32 {
 	sort.Slice(pids, func(i, j int) bool { return pids[i] < pids[j] })
 	return pids
 }
+
+// ComputingPIDs lists, like BackendPIDs, the sessions whose statement is
+// running a model function in the proxy just now: PostgreSQL may show
+// their backends idle while they are busy.
+func (s *Server) ComputingPIDs() []uint32 {
+	var pids []uint32
+	s.mu.Lock()
+	for k, sess := range s.sessions {
+		// s.mu before cancelMu: nothing takes them the other way round.
+		sess.cancelMu.Lock()
+		if sess.cancelRun != nil {
+			pids = append(pids, k.pid)
+		}
+		sess.cancelMu.Unlock()
+	}
+	s.mu.Unlock()
+	sort.Slice(pids, func(i, j int) bool { return pids[i] < pids[j] })
+	return pids
+}

@@ -226,7 +226,7 @@ func (f *serveFlags) serveHTTP(ctx context.Context, upstream string, tlsCfg *tls
 	}
 	met.Registry.MustRegister(status.NewStreamCollector(pool, log))
 	st, err := status.New(status.Config{Auth: f.httpAuth, TLS: tlsCfg, DB: pool,
-		Sessions: srv.Sessions, BackendPIDs: srv.BackendPIDs, Metrics: met.Handler(), Logger: log})
+		Sessions: srv.Sessions, BackendPIDs: srv.BackendPIDs, ComputingPIDs: srv.ComputingPIDs, Metrics: met.Handler(), Logger: log})
 	if err != nil {
 		pool.Close()
 		return nil, err
