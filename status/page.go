@@ -128,9 +128,9 @@ svg text { font: 11px system-ui, sans-serif; fill: #6a7380; }
 {{if .S.Streams}}
 <h2>Streams</h2>
 <table id="streams">
-<tr>{{range .S.Streams.Columns}}<th>{{.}}</th>{{end}}</tr>
-{{range .S.Streams.Rows}}<tr>{{range .}}<td>{{.}}</td>{{end}}</tr>{{end}}
-</table>
+<tr>{{range .S.Streams.Columns}}<th>{{.}}</th>{{end}}{{if .S.Streams.Sparks}}<th>rows/s, last hour</th>{{end}}</tr>
+{{range $i, $r := .S.Streams.Rows}}<tr>{{range $r}}<td>{{.}}</td>{{end}}{{if $.S.Streams.Sparks}}<td>{{with index $.S.Streams.Sparks $i}}<svg class="spark" xmlns="http://www.w3.org/2000/svg" width="{{.W}}" height="{{.H}}" viewBox="0 0 {{.W}} {{.H}}" role="img"><title>rows/s over the last hour, now {{.Last}}</title><polyline points="{{.Points}}" fill="none" stroke="#2563eb" stroke-width="1.5"/></svg>{{else}}<span class="muted">sampling…</span>{{end}}</td>{{end}}</tr>
+{{end}}</table>
 {{end}}
 {{with .S.StreamErr}}<h2>Streams</h2><p class="err">{{.}}</p>{{end}}
 

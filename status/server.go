@@ -58,6 +58,7 @@ type Server struct {
 	log  *slog.Logger
 	user []byte
 	pass []byte
+	hist *history // streams' rows_per_s over the last hour
 }
 
 // CheckBind refuses to serve a non-loopback address without
@@ -98,7 +99,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger}
+	s := &Server{cfg: cfg, log: cfg.Logger, hist: newHistory()}
 	if cfg.Auth != "" {
 		u, p, ok := strings.Cut(cfg.Auth, ":")
 		if !ok || u == "" {
@@ -145,6 +146,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	hs := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second,
 		BaseContext: func(net.Listener) context.Context { return ctx },
 		ErrorLog:    slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)}
+	go s.sampleStreams(ctx)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -69,6 +70,9 @@ type failure struct {
 type table struct {
 	Columns []string
 	Rows    [][]string
+	// Sparks, when the view has rows_per_s, is each row's last hour of
+	// it (nil until there are two samples).
+	Sparks []*spark
 }
 
 // queryTimeout bounds the page's reads, so that a page render is never
@@ -324,9 +328,20 @@ func (s *Server) streams(ctx context.Context) (*table, error) {
 	}
 	defer rows.Close()
 	t := &table{}
-	for _, fd := range rows.FieldDescriptions() {
+	stream, partition, rate := -1, -1, -1
+	for i, fd := range rows.FieldDescriptions() {
 		t.Columns = append(t.Columns, fd.Name)
+		switch fd.Name {
+		case "stream":
+			stream = i
+		case "partition":
+			partition = i
+		case "rows_per_s":
+			rate = i
+		}
 	}
+	now := time.Now()
+	var keys []string
 	for rows.Next() {
 		raw := rows.RawValues()
 		row := make([]string, len(raw))
@@ -338,9 +353,31 @@ func (s *Server) streams(ctx context.Context) (*table, error) {
 			}
 		}
 		t.Rows = append(t.Rows, row)
+		if rate < 0 {
+			continue
+		}
+		key := ""
+		if stream >= 0 {
+			key = row[stream]
+		}
+		if partition >= 0 {
+			key += "\x00" + row[partition]
+		}
+		keys = append(keys, key)
+		if v, err := strconv.ParseFloat(string(raw[rate]), 64); err == nil && raw[rate] != nil {
+			s.hist.add(key, now, v)
+		}
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("flywheel.streams: %w", err)
+	}
+	if rate >= 0 {
+		keep := map[string]bool{}
+		for _, k := range keys {
+			keep[k] = true
+			t.Sparks = append(t.Sparks, newSpark(s.hist.get(k), now))
+		}
+		s.hist.forget(keep)
 	}
 	return t, nil
 }

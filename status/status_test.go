@@ -66,7 +66,7 @@ func TestPageStreams(t *testing.T) {
 CREATE VIEW flywheel.streams AS SELECT * FROM (VALUES ('orders', 0, 1042::bigint, 3::bigint, 12.5::float8, NULL::text),
 	('orders', 1, 998, 0, 11.0, 'bad json at offset 997')) v(stream, partition, "offset", lag, rows_per_s, last_error)`)
 	_, body := get(t, s.httpURL+"/")
-	for _, want := range []string{"<h2>Streams</h2>", "<th>lag</th>", "<th>rows_per_s</th>", "<td>orders</td>", "<td>1042</td>", "bad json at offset 997"} {
+	for _, want := range []string{"<h2>Streams</h2>", "<th>lag</th>", "<th>rows/s, last hour</th>", "sampling…", "<th>rows_per_s</th>", "<td>orders</td>", "<td>1042</td>", "bad json at offset 997"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("the page lacks %q", want)
 		}
@@ -237,7 +237,7 @@ func TestPageComputingSession(t *testing.T) {
 	done := make(chan error, 1)
 	go func() {
 		_, err := busy.Exec(ctx, `SELECT count(*) FROM kmeans((SELECT g, (g * 7919 % 1000)::float8, (g * 104729 % 1000)::float8
-	FROM generate_series(1, 400000) g), 8, n_init => 50)`)
+	FROM generate_series(1::bigint, 400000) g), 8, n_init => 50)`)
 		done <- err
 	}()
 	want := "<td>status-test-busy</td>\n<td class=\"num\">0</td><td class=\"num\">1</td>"
