@@ -140,10 +140,6 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		upstream = srv.URL("postgres")
 		log.Info("managed PostgreSQL running", "data_dir", f.dataDir, "socket_dir", srv.SocketDir)
 	}
-	cat := catalog.Builtin()
-	if err := installStubs(ctx, upstream, cat); err != nil {
-		log.Warn("could not create the flywheel schema's stub functions", "err", err)
-	}
 	if f.demo {
 		if err := loadDemo(ctx, upstream, 1, false, true, stdout); err != nil {
 			return err
@@ -159,43 +155,21 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	// Metrics exist only with the HTTP side: without it nothing would
 	// read them, and the relay counts nothing.
-	var (
-		store    *models.Store
-		srv      *wire.Server
-		met      *metrics.Metrics
-		counters *wire.Counters
-	)
+	var obs *observed
 	if f.http != "" {
-		counters = new(wire.Counters)
-		met = metrics.New(metrics.Sources{Relay: counters,
-			Sessions: func() int { return srv.Sessions() },
-			Cache:    func() models.CacheStats { return store.CacheStats() },
-			Refresh:  func() models.RefreshStatus { return store.RefreshStatus() }})
+		obs = newObserved()
 	}
-	mcfg := models.Config{URL: upstream, CacheBytes: f.modelCacheBytes, Decode: catalog.DecodeModel, Logger: log,
-		Refresh: models.RefreshConfig{Workers: f.trainWorkers, MaxInputRows: f.maxInputRows, MaxInputBytes: f.maxInputBytes}}
-	opts := f.plannerOptions(log)
-	if met != nil {
-		mcfg.Observer, opts.Observer = met, met
-	}
-	store, err = models.Open(ctx, mcfg)
-	if err != nil {
-		return fmt.Errorf("model store: %w", err)
-	}
-	defer store.Close()
-	opts.Models = store
-	pl := planner.New(cat, opts)
-	srv, err = wire.NewServer(wire.Config{Upstream: upstream, TLS: tlsCfg, MaxConnections: f.maxConns,
-		StartupTimeout: f.startupTimeout, Planner: pl, Logger: log, BusyPoll: f.busyPoll, Counters: counters})
+	srv, closeStore, err := f.newProxy(ctx, upstream, tlsCfg, log, obs)
 	if err != nil {
 		return err
 	}
+	defer closeStore()
 	ln, err := net.Listen("tcp", f.listen)
 	if err != nil {
 		return err
 	}
 	if f.http != "" {
-		stop, err := f.serveHTTP(ctx, upstream, tlsCfg, srv, met, log, stdout)
+		stop, err := f.serveHTTP(ctx, upstream, tlsCfg, srv, obs.met, log, stdout)
 		if err != nil {
 			ln.Close()
 			return err
@@ -206,6 +180,59 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	log.Info("flywheel ready", "listen", ln.Addr().String())
 	fmt.Fprintf(stdout, "flywheel is serving on %s; connect with: psql -h %s -p %s -U postgres\n", ln.Addr(), host, port)
 	return srv.Serve(ctx, ln)
+}
+
+// newProxy is Flywheel in front of upstream as the flags configure it:
+// the stub functions installed, the model store open (close it with the
+// returned function after the server has stopped) and a wire server ready
+// to Serve. serve and demo loop share it. With obs set, the proxy
+// reports to obs's metrics.
+func (f *serveFlags) newProxy(ctx context.Context, upstream string, tlsCfg *tls.Config, log *slog.Logger, obs *observed) (*wire.Server, func(), error) {
+	cat := catalog.Builtin()
+	if err := installStubs(ctx, upstream, cat); err != nil {
+		log.Warn("could not create the flywheel schema's stub functions", "err", err)
+	}
+	mcfg := models.Config{URL: upstream, CacheBytes: f.modelCacheBytes, Decode: catalog.DecodeModel, Logger: log,
+		Refresh: models.RefreshConfig{Workers: f.trainWorkers, MaxInputRows: f.maxInputRows, MaxInputBytes: f.maxInputBytes}}
+	opts := f.plannerOptions(log)
+	wcfg := wire.Config{Upstream: upstream, TLS: tlsCfg, MaxConnections: f.maxConns,
+		StartupTimeout: f.startupTimeout, Logger: log, BusyPoll: f.busyPoll}
+	if obs != nil {
+		mcfg.Observer, opts.Observer, wcfg.Counters = obs.met, obs.met, obs.counters
+	}
+	store, err := models.Open(ctx, mcfg)
+	if err != nil {
+		return nil, nil, fmt.Errorf("model store: %w", err)
+	}
+	opts.Models = store
+	wcfg.Planner = planner.New(cat, opts)
+	srv, err := wire.NewServer(wcfg)
+	if err != nil {
+		store.Close()
+		return nil, nil, err
+	}
+	if obs != nil {
+		obs.srv, obs.store = srv, store
+	}
+	return srv, store.Close, nil
+}
+
+// observed is what the metrics read from a proxy: the relay's counters,
+// and the server and store that newProxy fills in (scrapes come after).
+type observed struct {
+	counters *wire.Counters
+	met      *metrics.Metrics
+	srv      *wire.Server
+	store    *models.Store
+}
+
+func newObserved() *observed {
+	o := &observed{counters: new(wire.Counters)}
+	o.met = metrics.New(metrics.Sources{Relay: o.counters,
+		Sessions: func() int { return o.srv.Sessions() },
+		Cache:    func() models.CacheStats { return o.store.CacheStats() },
+		Refresh:  func() models.RefreshStatus { return o.store.RefreshStatus() }})
+	return o
 }
 
 // serveHTTP starts the status page and metrics on --http, and returns
