@@ -38,6 +38,12 @@ var funcs = template.FuncMap{
 		}
 		return "due"
 	},
+	"pct": func(f *float64) string {
+		if f == nil {
+			return "—"
+		}
+		return strconv.FormatFloat(*f*100, 'f', 1, 64) + "%"
+	},
 	"str": func(s *string) string {
 		if s == nil {
 			return "—"
@@ -114,7 +120,7 @@ svg text { font: 11px system-ui, sans-serif; fill: #6a7380; }
 </table>
 
 <h2>Primary metric over versions</h2>
-<p class="muted">Held-out metric of each version, in version order; the larger green dot is the deployed version.</p>
+<p class="muted">Held-out metric of each version, in version order; the larger green dot is the deployed version, an orange one a challenger in an online trial.</p>
 <div class="plots">
 {{range .S.Models}}{{if .Plot}}<div class="plot">
 <h3>{{.Name}} <span class="muted">{{.Metric}}</span></h3>
@@ -123,6 +129,18 @@ svg text { font: 11px system-ui, sans-serif; fill: #6a7380; }
 {{end}}{{end}}
 </div>
 {{else}}<p class="muted">No models yet: train one with flywheel.train(...).</p>
+{{end}}
+
+{{if .S.Trials}}
+<h2>Online trials</h2>
+<table id="trials">
+<tr><th>model</th><th>champion</th><th>challenger</th><th>traffic</th><th>started</th><th>ends</th><th>champion hit rate</th><th>challenger hit rate</th><th>result</th></tr>
+{{range .S.Trials}}<tr><td>{{.Model}}</td><td>{{ver .Champion}}</td><td>{{ver .Challenger}}</td><td class="num">{{pct .Traffic}}</td>
+<td>{{ts .Started}}</td><td>{{ts .Ends}} <span class="muted">{{if not .Decided}}{{until $.S.Taken .Ends}}{{end}}</span></td>
+<td class="num">{{pct .ChampionHitRate}} <span class="muted">{{with .ChampionDecisions}}of {{.}}{{end}}</span></td>
+<td class="num">{{pct .ChallengerHitRate}} <span class="muted">{{with .ChallengerDecisions}}of {{.}}{{end}}</span></td>
+<td>{{if .Decided}}{{str .Result}}{{else}}<span class="muted">running</span>{{end}}</td></tr>
+{{end}}</table>
 {{end}}
 
 {{if .S.Streams}}
@@ -153,7 +171,7 @@ svg text { font: 11px system-ui, sans-serif; fill: #6a7380; }
 <text x="{{.Left}}" y="{{.LabelY}}" text-anchor="start">{{.XFirst}}</text>
 {{if not .Single}}<text x="{{.Right}}" y="{{.LabelY}}" text-anchor="end">{{.XLast}}</text>{{end}}
 <polyline points="{{.Line}}" fill="none" stroke="#2563eb" stroke-width="2"/>
-{{range .Dots}}<circle cx="{{.X}}" cy="{{.Y}}" r="{{if .Deployed}}5{{else}}3.5{{end}}" fill="{{if .Deployed}}#16a34a{{else}}#2563eb{{end}}"><title>{{.Label}}</title></circle>
+{{range .Dots}}<circle cx="{{.X}}" cy="{{.Y}}" r="{{if or .Deployed .Trial}}5{{else}}3.5{{end}}" fill="{{if .Deployed}}#16a34a{{else if .Trial}}#ea580c{{else}}#2563eb{{end}}"><title>{{.Label}}</title></circle>
 {{end}}</svg>{{end}}
 `))
 

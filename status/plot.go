@@ -24,6 +24,7 @@ type dot struct {
 	X, Y     float64
 	Label    string
 	Deployed bool
+	Trial    bool // serving a share of users in an online trial
 }
 
 const (
@@ -63,7 +64,7 @@ func newPlot(pts []point) *plot {
 			line.WriteByte(' ')
 		}
 		line.WriteString(num(x) + "," + num(y))
-		p.Dots = append(p.Dots, dot{X: x, Y: y, Deployed: pt.Status == "deployed",
+		p.Dots = append(p.Dots, dot{X: x, Y: y, Deployed: pt.Status == "deployed", Trial: pt.Status == "trial",
 			Label: "v" + strconv.Itoa(int(pt.Version)) + " " + pt.Status + ": " + strconv.FormatFloat(pt.Value, 'g', 5, 64)})
 	}
 	p.Line = line.String()

@@ -23,6 +23,7 @@ type snapshot struct {
 	Failed    []failure
 	Streams   *table // nil: no flywheel.streams view
 	StreamErr string
+	Trials    []trial
 }
 
 type sessions struct {
@@ -92,6 +93,9 @@ func (s *Server) snapshot(ctx context.Context) *snapshot {
 	}
 	if snap.Streams, err = s.streams(ctx); err != nil {
 		snap.StreamErr = err.Error()
+	}
+	if snap.Trials, err = s.trials(ctx); err != nil && snap.ModelErr == "" {
+		snap.ModelErr = err.Error()
 	}
 	return snap
 }
@@ -380,4 +384,37 @@ func (s *Server) streams(ctx context.Context) (*table, error) {
 		s.hist.forget(keep)
 	}
 	return t, nil
+}
+
+// trial is a model's current or last online trial (flywheel.trials): the
+// versions' online outcome, hit rates on the decisions they served.
+type trial struct {
+	Model                string
+	Champion, Challenger *int32
+	Traffic              *float64
+	Started, Ends        *time.Time
+	Decided              *time.Time
+	Result               *string
+	ChampionDecisions    *int64
+	ChampionHitRate      *float64
+	ChallengerDecisions  *int64
+	ChallengerHitRate    *float64
+}
+
+func (s *Server) trials(ctx context.Context) ([]trial, error) {
+	if ok, err := s.exists(ctx, "flywheel.trials"); err != nil || !ok {
+		return nil, err
+	}
+	rows, err := s.cfg.DB.Query(ctx, `SELECT model, champion, challenger, traffic, started_at, ends_at, decided_at, result,
+	champion_decisions, champion_hit_rate, challenger_decisions, challenger_hit_rate
+FROM flywheel.trials ORDER BY decided_at IS NOT NULL, model`)
+	if err != nil {
+		return nil, fmt.Errorf("flywheel.trials: %w", err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (trial, error) {
+		var t trial
+		err := r.Scan(&t.Model, &t.Champion, &t.Challenger, &t.Traffic, &t.Started, &t.Ends, &t.Decided, &t.Result,
+			&t.ChampionDecisions, &t.ChampionHitRate, &t.ChallengerDecisions, &t.ChallengerHitRate)
+		return t, err
+	})
 }

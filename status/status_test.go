@@ -257,3 +257,23 @@ func TestPageComputingSession(t *testing.T) {
 		t.Fatal("the page never showed the session as in a model function")
 	}
 }
+
+// An online trial shows with its versions, traffic and outcome so far, and
+// the challenger's dot in the plot is told apart.
+func TestPageTrials(t *testing.T) {
+	s := startStack(t, srv.NewDatabase(t), stackOptions{})
+	conn := s.connect(t, "t")
+	run(t, conn, `CREATE TABLE r AS
+SELECT u, i, 1 + (u * 7 + i * 3) % 5 AS v FROM generate_series(1, 200) u, generate_series(1, 20) i WHERE (u + i) % 3 = 0;
+CREATE TABLE clicks (customer int, product int, at timestamptz)`)
+	run(t, conn, `SELECT * FROM flywheel.train('recs', 'recommend', (SELECT u, i, v FROM r), holdout => 0.2)`)
+	run(t, conn, `SELECT * FROM flywheel.train('recs', 'recommend', (SELECT u, i, v FROM r WHERE u % 7 <> 0), holdout => 0.2,
+	promote => 'if_better_online', traffic => 0.3, events => (SELECT customer, product, at FROM clicks), within => '1 hour')`)
+	_, body := get(t, s.httpURL+"/")
+	for _, want := range []string{"<h2>Online trials</h2>", "<tr><td>recs</td><td>v1</td><td>v2</td><td class=\"num\">30.0%</td>",
+		"running", `fill="#ea580c"`, `fill="#16a34a"`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the page lacks %q", want)
+		}
+	}
+}
