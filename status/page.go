@@ -111,7 +111,7 @@ svg text { font: 11px system-ui, sans-serif; fill: #6a7380; }
 <tr><th>model</th><th>kind</th><th>deployed</th><th>versions</th><th>primary metric</th><th>last trained</th><th>refresh</th><th>next refresh</th><th>last error</th></tr>
 {{range .S.Models}}<tr>
 <td>{{.Name}}</td><td>{{.Kind}}</td><td>{{ver .Deployed}}</td><td class="num">{{.Versions}}</td>
-<td>{{if .Metric}}{{.Metric}} = {{val .Value}}{{else}}—{{end}}</td>
+<td>{{if .Metric}}{{.Metric}} = {{val .Value}}{{if .Fallback}} <span class="muted">(no holdout)</span>{{end}}{{else}}—{{end}}</td>
 <td>{{ts .LastTrained}} <span class="muted">{{ago $.S.Taken .LastTrained}}</span></td>
 <td>{{str .Refresh}}</td>
 <td>{{ts .NextRefresh}} <span class="muted">{{until $.S.Taken .NextRefresh}}</span></td>
@@ -123,7 +123,7 @@ svg text { font: 11px system-ui, sans-serif; fill: #6a7380; }
 <p class="muted">Held-out metric of each version, in version order; the larger green dot is the deployed version, an orange one a challenger in an online trial.</p>
 <div class="plots">
 {{range .S.Models}}{{if .Plot}}<div class="plot">
-<h3>{{.Name}} <span class="muted">{{.Metric}}</span></h3>
+<h3>{{.Name}} <span class="muted">{{.Metric}}{{if .Fallback}} (a training metric: trained without a holdout){{end}}</span></h3>
 {{template "svg" .Plot}}
 </div>
 {{end}}{{end}}

@@ -147,6 +147,15 @@ func demoLoop(t *testing.T, s *stack) {
 	run(t, conn, `CREATE TABLE promo_clicks AS SELECT customer_id, count(*)::float8 AS clicks FROM events WHERE event_type = 'click' GROUP BY 1`)
 	run(t, conn, `SELECT * FROM flywheel.train('promo', 'kmeans', (SELECT customer_id, clicks FROM promo_clicks), k => 3, holdout => 0.2, refresh => '2 seconds')`)
 	run(t, conn, `DROP TABLE promo_clicks`)
+	// An online trial: a challenger serves 30% of the customers, their
+	// clicks come back, and after its window the worker judges it.
+	run(t, conn, `CREATE TABLE web_clicks (customer_id int, product_id int, clicked_at timestamptz)`)
+	run(t, conn, `SELECT * FROM flywheel.train('recs', 'recommend', (SELECT customer_id, product_id, rating FROM fact_ratings),
+	method => 'nmf', k => 24, holdout => 0.2, promote => 'if_better_online', traffic => 0.3,
+	events => (SELECT customer_id, product_id, clicked_at FROM web_clicks), within => '4 seconds')`)
+	run(t, conn, `SELECT count(*) FROM generate_series(1, 400) u CROSS JOIN LATERAL recommend(u, 5, model => 'recs', log => true) x`)
+	run(t, conn, `INSERT INTO web_clicks SELECT user_key::int, item::int, served_at + interval '1 second' FROM flywheel.decisions
+	WHERE rank = 1 AND (version = 5 OR user_key::int % 5 = 0)`)
 	// Calls from applications: a dashboard, an API, a session in a
 	// transaction.
 	for i := 0; i < 20; i++ {
@@ -169,11 +178,15 @@ func demoLoop(t *testing.T, s *stack) {
 	count(*) FILTER (WHERE refreshed_by IS NOT NULL AND status = 'failed') FROM flywheel.model_versions`).Scan(&refreshed, &failed); err != nil {
 			t.Fatal(err)
 		}
-		if refreshed >= 2 && failed >= 1 {
+		var judged bool
+		if err := conn.QueryRow(ctx, `SELECT count(*) > 0 FROM flywheel.trials WHERE decided_at IS NOT NULL`).Scan(&judged); err != nil {
+			t.Fatal(err)
+		}
+		if refreshed >= 2 && failed >= 1 && judged {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("after 30 s: %d refreshed versions, %d failed refreshes", refreshed, failed)
+			t.Fatalf("after 30 s: %d refreshed versions, %d failed refreshes, trial judged %v", refreshed, failed, judged)
 		}
 		time.Sleep(500 * time.Millisecond)
 	}

@@ -44,6 +44,7 @@ type model struct {
 	Versions    int64
 	LastTrained *time.Time
 	Metric      string // the primary metric plotted
+	Fallback    bool   // Metric is a training metric: no version has the primary one
 	Value       *float64
 	Refresh     *string
 	NextRefresh *time.Time
@@ -251,6 +252,7 @@ FROM flywheel.model_versions ORDER BY model, version`)
 			// trained without one still has its fit's own metrics.
 			m.Metric = fallbackMetric(vs)
 			m.Points = pointsOf(vs, m.Metric)
+			m.Fallback = m.Metric != ""
 			m.Value = nil
 			for _, p := range m.Points {
 				if p.Status == "deployed" {

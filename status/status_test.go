@@ -32,6 +32,7 @@ func TestPage(t *testing.T) {
 		`id="sessions">3<`, "status-test-trainer", "status-test-idle", "status-test-tx",
 		"<td>segments</td>", "<td>kmeans</td>", "<td>recs</td>", "<td>recommend</td>",
 		"inertia_per_row", // the primary metric: trained with a holdout
+		"(no holdout)",    // recs: a training metric, said to be one
 		"<svg", "<polyline points=",
 		"<td>broken</td>", "exceeds the number of rows", // the failed training and its error
 	} {
