@@ -46,6 +46,15 @@ type Config struct {
 	// (refresh.go); with Workers 0 this Flywheel runs none, and others on
 	// the database do.
 	Refresh RefreshConfig
+	// Observer, when set, hears of every stored version (metrics).
+	Observer Observer
+}
+
+// Observer hears of each version the store saves: the model's kind,
+// whether the refresh worker trained it (rather than a session's train),
+// and how long the training took. It must be safe for concurrent use.
+type Observer interface {
+	ObserveTrain(kind string, refresh bool, d time.Duration)
 }
 
 // Store is the model store. It is safe for concurrent use.
@@ -57,6 +66,7 @@ type Store struct {
 	stop   context.CancelFunc
 	done   chan struct{}
 
+	observer   Observer      // nil: nobody listens
 	refresher  *refresher    // nil without a worker
 	workerDone chan struct{} // closed when the worker has stopped
 }
@@ -89,7 +99,8 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, err
 	}
 	lctx, stop := context.WithCancel(context.Background())
-	s := &Store{pool: pool, decode: cfg.Decode, log: cfg.Logger, cache: newCache(cfg.CacheBytes), stop: stop, done: make(chan struct{})}
+	s := &Store{pool: pool, decode: cfg.Decode, log: cfg.Logger, cache: newCache(cfg.CacheBytes), stop: stop, done: make(chan struct{}),
+		observer: cfg.Observer}
 	ready := make(chan struct{})
 	go s.listen(lctx, pcfg.ConnConfig, ready)
 	if cfg.Refresh.Workers > 0 {

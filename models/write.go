@@ -145,6 +145,9 @@ RETURNING version, metrics`,
 		return nil, err
 	}
 	version := rows[0].int(0)
+	if s.observer != nil {
+		s.observer.ObserveTrain(t.Kind, t.Refresh != nil, time.Duration(t.TrainMS*float64(time.Millisecond)))
+	}
 	out := &catalog.Saved{Name: t.Name, Kind: t.Kind, Version: version, Deployed: deployed,
 		Metrics: []byte(rows[0].str(1)), Rows: t.Rows, TrainMS: t.TrainMS}
 	if deploy {

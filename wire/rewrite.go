@@ -277,8 +277,13 @@ func (s *session) awaitSync() (status byte, failed bool, err error) {
 		}
 		<-s.wait.done
 	}
-	if s.q.closed != nil {
-		return 'I', true, s.q.closed
+	// Under the lock: the upstream goroutine may be closing the queue just
+	// now, after the response that woke us.
+	s.q.mu.Lock()
+	closed := s.q.closed
+	s.q.mu.Unlock()
+	if closed != nil {
+		return 'I', true, closed
 	}
 	if s.wait.skipped {
 		return 'I', true, errSkipped

@@ -196,6 +196,9 @@ func (s *session) clientLoop() error {
 // onClient handles one client message whose header has been read from
 // s.cr.
 func (s *session) onClient(typ byte, n int) error {
+	if c := s.srv.counters; c != nil {
+		countMessage(&c.ClientMessages, &c.ClientBytes, n)
+	}
 	switch typ {
 	case 'd', 'c', 'f', 'H': // CopyData, CopyDone, CopyFail, Flush: no response of their own
 		if typ == 'c' || typ == 'f' {
@@ -331,6 +334,9 @@ func (s *session) upstreamLoop() error {
 }
 
 func (s *session) onUpstream(typ byte, n int) error {
+	if c := s.srv.counters; c != nil {
+		countMessage(&c.UpstreamMessages, &c.UpstreamBytes, n)
+	}
 	q := &s.q
 	q.mu.Lock()
 	defer q.mu.Unlock()
