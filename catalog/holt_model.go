@@ -36,6 +36,7 @@ const (
 func holtKind() *modelKind {
 	return &modelKind{
 		fn: HoltForecast, input: "input", fit: fitHoltModel, decode: decodeHolt, learn: learnHolt, primary: "mse",
+		evaluate: evaluateHolt, split: holtSplit,
 	}
 }
 
