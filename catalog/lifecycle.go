@@ -201,7 +201,7 @@ func runTrain(ctx context.Context, call *Call) (*Result, error) {
 
 	// The kind's own call: its defaults, the options given, the input.
 	kfn := k.fn()
-	kc := &Call{Func: kfn, Values: map[string]any{}}
+	kc := &Call{Func: kfn, Values: map[string]any{}, Progress: call.Progress}
 	options := map[string]any{}
 	for _, a := range kfn.Args {
 		if !a.Relation {
@@ -231,12 +231,14 @@ func runTrain(ctx context.Context, call *Call) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	call.Progressf("train: fitting %s model %q on %d rows", kindName, name, rel.Rows())
 	if err := fitVersion(ctx, k, kc, rel, holdout, t); err != nil {
 		if ctx.Err() == nil {
 			st.Failed(ctx, t, err)
 		}
 		return nil, err
 	}
+	call.Progressf("train: fitted in %.0f ms; storing version", t.TrainMS)
 	saved, err := st.Save(ctx, call.DB, t)
 	if err != nil {
 		return nil, err

@@ -144,6 +144,7 @@ func nmfFit(ctx context.Context, fn string, call *Call) (*nmfFactors, *mfTriples
 	if nr*nc > nmfMaxPairs {
 		return nil, nil, &ArgError{Func: fn, Arg: "input", Msg: fmt.Sprintf("the dense result would have %d × %d = %d rows, more than the %d nmf returns", nr, nc, nr*nc, nmfMaxPairs)}
 	}
+	opt.Progress = nmfProgress(call)
 	model, err := functions.NMF(ctx, t.r, t.c, t.v, nr, nc, opt)
 	if err != nil {
 		return nil, nil, mfArgError(fn, "input", err)
@@ -308,4 +309,14 @@ func mfArgError(fn, relArg string, err error) error {
 		msg = "row " + strconv.Itoa(ie.Row+1) + ": " + msg
 	}
 	return &ArgError{Func: fn, Arg: arg, Msg: msg}
+}
+
+// nmfProgress reports a factorisation's iterations as the call's progress.
+func nmfProgress(call *Call) func(int, float64) {
+	if call.Progress == nil {
+		return nil
+	}
+	return func(it int, rel float64) {
+		call.Progressf("%s: nmf iteration %d, violation %.3g of the first's", call.Func.Name, it, rel)
+	}
 }

@@ -183,7 +183,7 @@ func recommendIndex(ctx context.Context, call *Call, rel *Relation, method strin
 			return nil, mfArgError(fn, "ratings", err)
 		}
 	case "nmf":
-		if ix.model, err = functions.NMF(ctx, t.r, t.c, t.v, t.rows.Len(), t.cols.Len(), functions.NMFOptions{K: k, Init: "nndsvda"}); err != nil {
+		if ix.model, err = functions.NMF(ctx, t.r, t.c, t.v, t.rows.Len(), t.cols.Len(), functions.NMFOptions{K: k, Init: "nndsvda", Progress: nmfProgress(call)}); err != nil {
 			return nil, mfArgError(fn, "ratings", err)
 		}
 	}

@@ -178,6 +178,16 @@ type Call struct {
 	// rewritten statement: work to do once per statement, such as one
 	// INSERT of everything the runs logged.
 	Finally func(f func(ctx context.Context) error)
+	// Progress, when set, tells the client how a long call is going (a
+	// NOTICE; the planner sends only those of a call that has run a while).
+	Progress func(msg string)
+}
+
+// Progressf reports progress (see Call.Progress).
+func (c *Call) Progressf(format string, a ...any) {
+	if c.Progress != nil {
+		c.Progress(fmt.Sprintf(format, a...))
+	}
 }
 
 // Int returns an integer argument.

@@ -34,6 +34,9 @@ type NMFOptions struct {
 	AlphaH *float64
 	// L1Ratio mixes L1 (1) and L2 (0) regularisation.
 	L1Ratio float64
+	// Progress, when set, hears of each iteration: its number and the
+	// projected-gradient violation relative to the first iteration's.
+	Progress func(iter int, relViolation float64)
 }
 
 // NMFModel is a fitted factorisation X ~ W·H. Its fields are exported so
@@ -328,6 +331,9 @@ func NMF(ctx context.Context, rows, cols []int, vals []float64, n, m int, opt NM
 		violation += s.update(xt, ht, w, l1H, l2H)
 		if it == 1 {
 			violationInit = violation
+		}
+		if opt.Progress != nil && violationInit > 0 {
+			opt.Progress(it, violation/violationInit)
 		}
 		if violationInit == 0 {
 			break

@@ -209,8 +209,9 @@ func (c *call) bindOne(ctx context.Context, conn Conn, s *Statement, params [][]
 	b := &budget{fn: c.fn.Name, maxRows: s.p.opts.MaxInputRows, maxByte: s.p.opts.MaxInputBytes}
 	values := make(map[string]any, len(c.args))
 	var finally []func(context.Context) error
+	prog := newProgress(conn, s.p.opts.ProgressAfter, time.Now())
 	proto := catalog.Call{Func: c.fn, Values: values, DB: conn, Store: s.p.opts.Models, Memo: map[any]any{},
-		Finally: func(f func(context.Context) error) { finally = append(finally, f) }}
+		Finally: func(f func(context.Context) error) { finally = append(finally, f) }, Progress: prog.reporter()}
 	if c.model != "" {
 		m, err := c.deployed(ctx, s.p)
 		if err != nil {
@@ -241,6 +242,7 @@ func (c *call) bindOne(ctx context.Context, conn Conn, s *Statement, params [][]
 			}
 			values[fa.Name] = rel
 			st.inRows += rel.Rows()
+			prog.report(fmt.Sprintf("%s: read %d rows of %s (%d bytes)", c.fn.Name, rel.Rows(), fa.Name, b.bytes))
 			if proto.Sources == nil {
 				proto.Sources = map[string]string{}
 			}

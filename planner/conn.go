@@ -28,3 +28,10 @@ type Conn interface {
 	Query(ctx context.Context, sql string, paramOIDs []uint32, params [][]byte, formats []int16,
 		cols func([]catalog.InputColumn) error, row func([][]byte) error) error
 }
+
+// Noticer is a Conn that can tell the client something now, as a NOTICE
+// (the planner's progress reports of long calls). Conns without it get
+// none.
+type Noticer interface {
+	Notice(msg string) error
+}

@@ -45,6 +45,10 @@ type Options struct {
 	Models catalog.ModelStore
 	// Observer, when set, is told of every model function call (metrics).
 	Observer Observer
+	// ProgressAfter is how long a call runs before it sends progress
+	// NOTICEs (rows read, iterations, elapsed), then at most one per
+	// ProgressAfter. Zero means 2 s; negative sends every report.
+	ProgressAfter time.Duration
 }
 
 // Observer hears of each model function call once it has run: the

@@ -798,3 +798,16 @@ func inputColumn(f pgproto3.FieldDescription) catalog.InputColumn {
 }
 
 var _ planner.Conn = (*session)(nil)
+
+// Notice implements planner.Noticer: a NOTICE to the client, in order
+// with what the upstream's responses still owe it.
+func (s *session) Notice(msg string) error {
+	syn, err := (&pgproto3.NoticeResponse{Severity: "NOTICE", SeverityUnlocalized: "NOTICE", Code: "00000", Message: msg}).Encode(nil)
+	if err != nil {
+		return err
+	}
+	s.q.mu.Lock()
+	s.pushLocked(entry{act: synthetic, syn: syn, force: true})
+	s.q.mu.Unlock()
+	return nil
+}
