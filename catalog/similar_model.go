@@ -19,7 +19,7 @@ const (
 )
 
 func similarKind() *modelKind {
-	return &modelKind{fn: SimilarItems, input: "input", fit: fitSimilar, decode: decodeSimilar}
+	return &modelKind{fn: SimilarItems, input: "input", fit: fitSimilar, decode: decodeSimilar, evaluate: evaluateSimilar}
 }
 
 func fitSimilar(ctx context.Context, call *Call) (*fitted, error) {
@@ -102,4 +102,49 @@ func similarModelColumns(m *Model, inputs [][]InputColumn) ([]OutputColumn, erro
 		return nil, err
 	}
 	return similarColumns([][]InputColumn{m.Inputs})
+}
+
+// evaluateSimilar measures a similar_items model on items of the input:
+// known, the share of the input's items the model has, and coverage, the
+// share of the model's items that appear among the top 10 neighbours of
+// the known ones (a catalogue whose lists keep returning the same few
+// items covers little of it).
+func evaluateSimilar(ctx context.Context, m *Model, rel *Relation) (map[string]float64, error) {
+	x, ok := m.State.(*similarItems)
+	if !ok {
+		return nil, kindError("similar_items", m)
+	}
+	n := rel.Rows()
+	if n == 0 {
+		return nil, &ArgError{Func: "evaluate", Arg: "input", Msg: "is empty"}
+	}
+	known := 0
+	seen := make([]bool, x.idx.Len())
+	covered := 0
+	for r := 0; r < n; r++ {
+		if r%256 == 0 && ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		var key any
+		if !rel.Columns[0].Null(r) {
+			key = rel.Columns[0].Text(r)
+		}
+		d, ok := mfFindKey(x.keys, x.col, key)
+		if !ok {
+			continue
+		}
+		known++
+		top, err := x.idx.TopN(d, evalTopK)
+		if err != nil {
+			return nil, mfArgError("evaluate", "model", err)
+		}
+		for _, s := range top {
+			if !seen[s.Index] {
+				seen[s.Index] = true
+				covered++
+			}
+		}
+	}
+	return map[string]float64{"rows": float64(n), "known": float64(known) / float64(n),
+		"coverage": float64(covered) / float64(len(seen))}, nil
 }
