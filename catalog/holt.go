@@ -424,6 +424,10 @@ type holtFitted struct {
 	lastTimes []time.Time
 	timeSteps []functions.TimeStep
 	lastTexts []string
+	// scales are each series' in-sample mean absolute error of the naive
+	// forecast (the value one season back, or the previous value without a
+	// seasonal component), MASE's denominator; NaN where unknown.
+	scales []float64
 }
 
 // fitHolt reads the input and options, picks the series asked for, checks
@@ -480,6 +484,10 @@ func fitHolt(ctx context.Context, fn string, call *Call, columns func([][]InputC
 	if f.models, err = functions.FitHoltMany(ctx, d.y, opts); err != nil {
 		return nil, holtArgError(fn, err, d, -1)
 	}
+	f.scales = make([]float64, len(f.models))
+	for s, m := range f.models {
+		f.scales[s] = naiveScale(d.y[s], max(m.Period, 1))
+	}
 	return f, nil
 }
 
@@ -525,6 +533,9 @@ func (f *holtFitted) subset(keep []int) *holtFitted {
 	}
 	g := *f
 	g.keyRows, g.models = pick(f.keyRows, keep), pick(f.models, keep)
+	if f.scales != nil {
+		g.scales = pick(f.scales, keep)
+	}
 	if f.lastInts != nil {
 		g.lastInts, g.intSteps = pick(f.lastInts, keep), pick(f.intSteps, keep)
 	} else {
@@ -699,4 +710,17 @@ func formatPGTime(t time.Time, oid uint32) string {
 		}
 	}
 	return s
+}
+
+// naiveScale is the mean absolute error of forecasting y[t] by y[t-m], NaN
+// for a series too short to have one.
+func naiveScale(y []float64, m int) float64 {
+	if len(y) <= m {
+		return math.NaN()
+	}
+	sum := 0.0
+	for t := m; t < len(y); t++ {
+		sum += math.Abs(y[t] - y[t-m])
+	}
+	return sum / float64(len(y)-m)
 }

@@ -16,7 +16,8 @@ const holtEvalLevel = 0.95
 const holtMaxEvalSteps = 100000
 
 // evaluateHolt forecasts each held-out row's step past its series' end
-// and compares: mae, rmse, mape (rows whose value is not 0), smape and
+// and compares: mae, rmse, mape (rows whose value is not 0), smape, mase
+// (errors over the training series' naive-forecast MAE) and
 // interval_coverage_95 (the share of values within the 95% prediction
 // interval). A row must lie on its series' spacing after its last time.
 func evaluateHolt(ctx context.Context, m *Model, rel *Relation) (map[string]float64, error) {
@@ -75,8 +76,8 @@ func evaluateHolt(ctx context.Context, m *Model, rel *Relation) (map[string]floa
 	if err != nil {
 		return nil, holtArgError(fn, err, nil, -1)
 	}
-	var n, nPct int
-	var abs, sq, pct, spct, covered float64
+	var n, nPct, nScaled int
+	var abs, sq, pct, spct, covered, scaled float64
 	for g := range d.rows {
 		for k, h := range steps[g] {
 			y, p := d.y[g][k], preds[g]
@@ -90,6 +91,10 @@ func evaluateHolt(ctx context.Context, m *Model, rel *Relation) (map[string]floa
 			if den := math.Abs(y) + math.Abs(p.Forecast[h-1]); den > 0 {
 				spct += 2 * math.Abs(e) / den
 			}
+			if sc := f.scales[series[g]]; sc > 0 {
+				scaled += math.Abs(e) / sc
+				nScaled++
+			}
 			if y >= p.Lower[h-1] && y <= p.Upper[h-1] {
 				covered++
 			}
@@ -100,6 +105,9 @@ func evaluateHolt(ctx context.Context, m *Model, rel *Relation) (map[string]floa
 		"smape": spct / float64(n), "interval_coverage_95": covered / float64(n)}
 	if nPct > 0 {
 		out["mape"] = pct / float64(nPct)
+	}
+	if nScaled > 0 {
+		out["mase"] = scaled / float64(nScaled)
 	}
 	return out, nil
 }

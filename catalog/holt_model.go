@@ -28,9 +28,10 @@ import (
 //	                                            other times: the last time as
 //	                                            PostgreSQL printed it, the spacing
 //	Bytes     functions.MarshalHoltModels of the n series
+//	Float64s  (v2) each series' MASE scale, NaN where unknown; v1 has none
 const (
 	holtStateKind    = "holt_forecast"
-	holtStateVersion = 1
+	holtStateVersion = 2
 )
 
 func holtKind() *modelKind {
@@ -51,7 +52,30 @@ func fitHoltModel(ctx context.Context, call *Call) (*fitted, error) {
 // stored encodes f as a model's state with its metrics; learned counts
 // the rows a learn added (0 for a training).
 func (f *holtFitted) stored(learned int) (*fitted, error) {
-	e := functions.NewEncoder(holtStateKind, holtStateVersion, 256*len(f.models))
+	state, err := f.encode(holtStateVersion)
+	if err != nil {
+		return nil, err
+	}
+	var sse float64
+	var n int
+	for _, m := range f.models {
+		sse += m.SSE
+		n += m.N
+	}
+	metrics := map[string]float64{"series": float64(len(f.models)), "sse": sse}
+	if n > 0 {
+		metrics["mse"] = sse / float64(n)
+	}
+	if learned > 0 {
+		metrics["learned_rows"] = float64(learned)
+	}
+	return &fitted{state: state, metrics: metrics, rows: learned}, nil
+}
+
+// encode writes f in state format version (the current one; tests write
+// older ones to check they still decode).
+func (f *holtFitted) encode(version uint64) ([]byte, error) {
+	e := functions.NewEncoder(holtStateKind, version, 256*len(f.models))
 	e.Bool(f.series != nil)
 	e.Uvarint(uint64(len(f.models)))
 	if f.series != nil {
@@ -79,20 +103,10 @@ func (f *holtFitted) stored(learned int) (*fitted, error) {
 		return nil, err
 	}
 	e.Bytes(b)
-	var sse float64
-	var n int
-	for _, m := range f.models {
-		sse += m.SSE
-		n += m.N
+	if version >= 2 {
+		e.Float64s(f.scales)
 	}
-	metrics := map[string]float64{"series": float64(len(f.models)), "sse": sse}
-	if n > 0 {
-		metrics["mse"] = sse / float64(n)
-	}
-	if learned > 0 {
-		metrics["learned_rows"] = float64(learned)
-	}
-	return &fitted{state: e.Finish(), metrics: metrics, rows: learned}, nil
+	return e.Finish(), nil
 }
 
 // learnHolt advances each series named in the new rows through its new
@@ -111,7 +125,7 @@ func learnHolt(ctx context.Context, m *Model, rel *Relation) (*fitted, error) {
 		return nil, err
 	}
 	f := *old
-	f.models = slices.Clone(old.models)
+	f.models = slices.Clone(old.models) // scales stay the training's
 	f.lastInts, f.lastTimes, f.lastTexts = slices.Clone(old.lastInts), slices.Clone(old.lastTimes), slices.Clone(old.lastTexts)
 	stored := map[string]int{}
 	nullSeries := -1
@@ -242,8 +256,20 @@ func decodeHolt(m *Model, state []byte) error {
 		f.timeSteps = append(f.timeSteps, st)
 	}
 	blob := d.Bytes()
+	if d.Version >= 2 {
+		f.scales = d.Float64s()
+	}
 	if err := d.Finish(); err != nil {
 		return err
+	}
+	if f.scales == nil {
+		f.scales = make([]float64, n)
+		for s := range f.scales {
+			f.scales[s] = math.NaN()
+		}
+	}
+	if len(f.scales) != n {
+		return fmt.Errorf("%w: %d series but %d scales", functions.ErrStateCorrupt, n, len(f.scales))
 	}
 	if f.models, err = functions.UnmarshalHoltModels(blob); err != nil {
 		return err

@@ -429,3 +429,32 @@ func TestTrainOptions(t *testing.T) {
 		}
 	}
 }
+
+// TestHoltStateVersion1 checks that a holt_forecast state of format
+// version 1 (before the MASE scales) still decodes and forecasts the same.
+func TestHoltStateVersion1(t *testing.T) {
+	m := trainModel(t, "holt_forecast", map[string]any{"input": holtSeries(), "damped": true})
+	f := m.State.(*holtFitted)
+	v1, err := f.encode(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := &Model{Name: "m", Kind: "holt_forecast", Version: 1, Inputs: m.Inputs}
+	if err := DecodeModel(old, v1); err != nil {
+		t.Fatalf("version 1 state: %v", err)
+	}
+	for s, sc := range old.State.(*holtFitted).scales {
+		if !math.IsNaN(sc) {
+			t.Fatalf("series %d: a version 1 state has scale %v, want NaN (unknown)", s, sc)
+		}
+	}
+	got, err := predictModel(t, HoltForecast(), old, map[string]any{"horizon": int64(3), "level": 0.9})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := predictModel(t, HoltForecast(), m, map[string]any{"horizon": int64(3), "level": 0.9})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameResult(t, "version 1 forecast", got, want)
+}

@@ -129,6 +129,17 @@ FROM flywheel.evaluate('hw', `+held+`) e, flywheel.model_versions v WHERE e.metr
 	if diff > 1e-9 {
 		t.Fatalf("evaluate's mae differs from the forecasts' in SQL by %g", diff)
 	}
+	// mase: the errors over each store's naive one-step MAE on the months
+	// the version was trained on.
+	diff = scalar[float64](t, conn, `WITH scale AS (
+	SELECT store, avg(abs(units - prev)) AS s FROM (
+		SELECT store, units, lag(units) OVER (PARTITION BY store ORDER BY month) AS prev FROM sales WHERE month < '2022-01-01') x
+	WHERE prev IS NOT NULL GROUP BY store)
+SELECT abs((SELECT value FROM flywheel.evaluate('hw', `+held+`) WHERE metric = 'mase')
+	- (SELECT avg(abs(s.units - f.forecast) / sc.s) FROM holt_forecast(6, model => 'hw') f JOIN sales s USING (store, month) JOIN scale sc USING (store)))`)
+	if diff > 1e-9 {
+		t.Fatalf("evaluate's mase differs from SQL's by %g", diff)
+	}
 	for sql, want := range map[string]string{
 		"SELECT * FROM flywheel.evaluate('hw', (SELECT 'east', date '2022-01-15', 1.0))":  "22023",
 		"SELECT * FROM flywheel.evaluate('hw', (SELECT 'east', date '2021-12-31', 1.0))":  "22023",
