@@ -1,0 +1,129 @@
+package membudget
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"runtime/debug"
+	"strconv"
+	"strings"
+)
+
+// DefaultShare is the share of the machine's memory the default limit
+// takes: the rest is left to the proxy's own buffers, to PostgreSQL when
+// it runs on the same machine (flywheel serve's managed one does), and to
+// the page cache.
+const DefaultShare = 2
+
+// Machine reads the memory this process may use: physical memory
+// (/proc/meminfo's MemTotal), or the cgroup's limit when that is lower
+// (v2 memory.max, v1 memory.limit_in_bytes). 0 when neither can be read.
+func Machine() int64 {
+	phys := meminfo("/proc/meminfo")
+	for _, path := range []string{"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"} {
+		if c := cgroupLimit(path); c > 0 && (phys == 0 || c < phys) {
+			phys = c
+		}
+	}
+	return phys
+}
+
+func meminfo(path string) int64 {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		// MemTotal:       24684248 kB
+		fields := strings.Fields(sc.Text())
+		if len(fields) >= 2 && fields[0] == "MemTotal:" {
+			kb, err := strconv.ParseInt(fields[1], 10, 64)
+			if err != nil {
+				return 0
+			}
+			return kb * 1024
+		}
+	}
+	return 0
+}
+
+func cgroupLimit(path string) int64 {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0
+	}
+	b = bytes.TrimSpace(b)
+	if string(b) == "max" {
+		return 0
+	}
+	n, err := strconv.ParseInt(string(b), 10, 64)
+	// cgroup v1 says "no limit" with a huge number near MaxInt64.
+	if err != nil || n <= 0 || n >= math.MaxInt64/2 {
+		return 0
+	}
+	return n
+}
+
+// Resolve picks the budget's limit: the configured one (0 for the default,
+// 1/DefaultShare of Machine()), or GOMEMLIMIT when that is set and lower,
+// since the runtime would otherwise collect garbage without end to stay
+// under it. It then sets the Go runtime's soft limit to the chosen limit
+// plus slack, unless GOMEMLIMIT already asks for less, so the collector
+// works harder before the process passes what the budget promises. It
+// returns the limit and where it came from, for the log.
+func Resolve(configured, slack int64) (limit int64, source string) {
+	goLimit := debug.SetMemoryLimit(-1) // reads GOMEMLIMIT's effect without changing it
+	switch {
+	case configured > 0:
+		limit, source = configured, "--memory-limit"
+	default:
+		limit, source = Machine()/DefaultShare, fmt.Sprintf("1/%d of the machine's memory", DefaultShare)
+	}
+	if goLimit > 0 && goLimit < math.MaxInt64 && (limit <= 0 || goLimit < limit) {
+		limit, source = goLimit, "GOMEMLIMIT"
+	}
+	if limit <= 0 {
+		return 0, "unlimited: the machine's memory could not be read"
+	}
+	if want := limit + slack; want < goLimit {
+		debug.SetMemoryLimit(want)
+	}
+	return limit, source
+}
+
+// ParseSize reads a size: a number of bytes, optionally with a unit (kB,
+// MB, GB, TB as PostgreSQL's settings use them, i.e. powers of 1024, or
+// KiB, MiB, GiB, TiB). Empty or "0" is 0.
+func ParseSize(s string) (int64, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return 0, nil
+	}
+	i := 0
+	for i < len(s) && (s[i] >= '0' && s[i] <= '9' || s[i] == '.') {
+		i++
+	}
+	num, unit := s[:i], strings.ToLower(strings.TrimSpace(s[i:]))
+	f, err := strconv.ParseFloat(num, 64)
+	if err != nil || f < 0 {
+		return 0, fmt.Errorf("size %q: want a number of bytes, optionally with kB, MB, GB or TB", s)
+	}
+	mult := map[string]float64{"": 1, "b": 1, "kb": 1 << 10, "kib": 1 << 10, "k": 1 << 10,
+		"mb": 1 << 20, "mib": 1 << 20, "m": 1 << 20, "gb": 1 << 30, "gib": 1 << 30, "g": 1 << 30,
+		"tb": 1 << 40, "tib": 1 << 40, "t": 1 << 40}[unit]
+	if mult == 0 {
+		return 0, fmt.Errorf("size %q: %w %q", s, errUnit, s[i:])
+	}
+	v := f * mult
+	if v >= math.MaxInt64 {
+		return 0, fmt.Errorf("size %q: too large", s)
+	}
+	return int64(v), nil
+}
+
+var errUnit = errors.New("unknown unit")

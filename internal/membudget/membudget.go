@@ -1,0 +1,345 @@
+// Package membudget is one memory budget shared by everything in a
+// Flywheel process that holds memory on a client's behalf: the inputs and
+// results of model-function calls in every session, and the model cache.
+//
+// The per-call caps (--max-input-rows/bytes) bound one call; this bounds
+// the sum, so that twenty sessions each reading a large input get SQLSTATE
+// 53200 rather than the kernel's OOM killer ending the proxy for all.
+//
+// A caller reserves bytes before it allocates them, in chunks as it reads,
+// so a huge input fails early. A reservation that does not fit waits a
+// little (the bounded Wait, or the caller's context if it ends sooner) for
+// others to finish, asking reclaimers (the model cache) to give memory
+// back first, and then fails with an *ExceededError.
+//
+// A nil *Budget is unlimited and costs nothing: every method accepts it.
+package membudget
+
+import (
+	"container/list"
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// DefaultWait is how long a reservation waits for memory before it fails:
+// long enough for a call that is finishing to release what it holds, short
+// enough that a client sees 53200 rather than a statement that seems hung.
+const DefaultWait = 2 * time.Second
+
+// Budget is a limit of bytes shared by many holders. It is safe for
+// concurrent use.
+type Budget struct {
+	limit int64
+	wait  time.Duration
+
+	mu   sync.Mutex
+	used int64
+	// waiters, oldest first, each a *waiter; waitingHeld is what the
+	// reservations among them hold. When every byte in use is held by
+	// waiters, nothing will ever be released but by their giving up: the
+	// wait is a deadlock, and the waiter holding least is failed at once.
+	waiters     list.List
+	waitingHeld int64
+	reclaimers  []Reclaimer
+	peak        int64
+	failures    uint64
+}
+
+// Reclaimer gives memory back to the budget when a reservation does not
+// fit: it releases up to need bytes (with Release) and returns how many it
+// released. It is called without the budget's lock held.
+type Reclaimer func(need int64) int64
+
+type waiter struct {
+	n     int64
+	held  int64 // what the waiting reservation already holds
+	ready chan struct{}
+	// granted is set (under the budget's lock) when the waiter got its
+	// bytes; failed when deadlock detection chose it to give up.
+	granted, failed bool
+}
+
+// New makes a budget of limit bytes; limit <= 0 means unlimited (nil).
+// wait <= 0 means DefaultWait.
+func New(limit int64, wait time.Duration) *Budget {
+	if limit <= 0 {
+		return nil
+	}
+	if wait <= 0 {
+		wait = DefaultWait
+	}
+	return &Budget{limit: limit, wait: wait}
+}
+
+// Limit is the budget's size in bytes, 0 for unlimited.
+func (b *Budget) Limit() int64 {
+	if b == nil {
+		return 0
+	}
+	return b.limit
+}
+
+// Stats is what the budget holds now and has held.
+type Stats struct {
+	Limit, Used, Peak int64
+	Waiting           int
+	Failures          uint64 // reservations that gave up
+}
+
+// Stats reports the budget's state.
+func (b *Budget) Stats() Stats {
+	if b == nil {
+		return Stats{}
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return Stats{Limit: b.limit, Used: b.used, Peak: b.peak, Waiting: b.waiters.Len(), Failures: b.failures}
+}
+
+// AddReclaimer registers f to be asked for memory when a reservation does
+// not fit.
+func (b *Budget) AddReclaimer(f Reclaimer) {
+	if b == nil {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.reclaimers = append(b.reclaimers, f)
+}
+
+// TryAcquire takes n bytes if they fit now, without waiting or reclaiming:
+// for holders that can do without (a cache).
+func (b *Budget) TryAcquire(n int64) bool {
+	if b == nil || n <= 0 {
+		return true
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.waiters.Len() > 0 || b.used+n > b.limit {
+		return false
+	}
+	b.take(n)
+	return true
+}
+
+// take adds n to what is used; b.mu is held.
+func (b *Budget) take(n int64) {
+	b.used += n
+	if b.used > b.peak {
+		b.peak = b.used
+	}
+}
+
+// Release gives back n bytes taken with TryAcquire or a reservation.
+func (b *Budget) Release(n int64) {
+	if b == nil || n <= 0 {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.used -= n
+	if b.used < 0 {
+		panic("membudget: released more than was acquired")
+	}
+	b.grant()
+}
+
+// grant wakes the waiters that fit now, oldest first; b.mu is held. It
+// stops at the first that does not fit, so a large request is not starved
+// by a stream of small ones.
+func (b *Budget) grant() {
+	for e := b.waiters.Front(); e != nil; e = b.waiters.Front() {
+		w := e.Value.(*waiter)
+		if b.used+w.n > b.limit {
+			b.breakDeadlock()
+			return
+		}
+		b.take(w.n)
+		b.dequeue(e, w)
+		w.granted = true
+		close(w.ready)
+	}
+}
+
+func (b *Budget) dequeue(e *list.Element, w *waiter) {
+	b.waiters.Remove(e)
+	b.waitingHeld -= w.held
+}
+
+// breakDeadlock fails a waiter when all the memory in use is held by
+// waiters, so that none would be released but by a timeout; b.mu is held.
+// The one failed is the newest of those holding least (but something: its
+// release is what lets the others go on), as it has done the least work.
+// Memory held outside reservations (TryAcquire: the cache) counts as not
+// waiting: the reclaimers were asked before anyone waited.
+func (b *Budget) breakDeadlock() {
+	if b.waiters.Len() == 0 || b.used > b.waitingHeld {
+		return
+	}
+	var victim *list.Element
+	for e := b.waiters.Front(); e != nil; e = e.Next() {
+		h := e.Value.(*waiter).held
+		if h > 0 && (victim == nil || h <= victim.Value.(*waiter).held) {
+			victim = e
+		}
+	}
+	if victim == nil {
+		return // nothing in use at all: the waiters are being granted
+	}
+	w := victim.Value.(*waiter)
+	b.dequeue(victim, w)
+	w.failed = true
+	close(w.ready)
+}
+
+// ExceededError is a reservation that did not fit in the budget.
+type ExceededError struct {
+	Need  int64 // bytes asked for
+	Held  int64 // bytes the reservation already held
+	Used  int64 // bytes in use in the whole budget when it gave up
+	Limit int64
+	// Cause says why it gave up: it could never fit, the wait ended, the
+	// caller's context ended, or every holder was waiting.
+	Cause error
+}
+
+// Causes of an ExceededError.
+var (
+	ErrTooLarge = errors.New("more than the whole limit")
+	ErrTimeout  = errors.New("no memory was released in time")
+	ErrDeadlock = errors.New("every holder of memory was waiting for more")
+)
+
+func (e *ExceededError) Error() string {
+	return fmt.Sprintf("memory limit of %s exceeded: needed %s more on top of %s held, with %s in use (%v)",
+		Bytes(e.Limit), Bytes(e.Need), Bytes(e.Held), Bytes(e.Used), e.Cause)
+}
+
+func (e *ExceededError) Unwrap() error { return e.Cause }
+
+// Reservation is memory one holder (a model-function call) takes in
+// steps and gives back at once. It is not safe for concurrent use.
+type Reservation struct {
+	b    *Budget
+	held int64
+}
+
+// Reserve starts an empty reservation.
+func (b *Budget) Reserve() *Reservation { return &Reservation{b: b} }
+
+// Held is what the reservation holds.
+func (r *Reservation) Held() int64 { return r.held }
+
+// Grow adds n bytes to the reservation, waiting if they do not fit now:
+// at most the budget's wait, or until ctx ends. It fails with an
+// *ExceededError (ctx's end is its Cause when that came first); what the
+// reservation held is still held, for Release.
+func (r *Reservation) Grow(ctx context.Context, n int64) error {
+	b := r.b
+	if b == nil || n <= 0 {
+		return nil
+	}
+	if r.held+n > b.limit {
+		return r.exceeded(n, ErrTooLarge)
+	}
+	b.mu.Lock()
+	if b.waiters.Len() == 0 && b.used+n <= b.limit {
+		b.take(n)
+		b.mu.Unlock()
+		r.held += n
+		return nil
+	}
+	reclaimers := b.reclaimers
+	b.mu.Unlock()
+
+	// Ask for what is missing before waiting: cached models are the
+	// cheapest memory to give back.
+	for _, f := range reclaimers {
+		b.mu.Lock()
+		short := b.used + n - b.limit
+		b.mu.Unlock()
+		if short <= 0 {
+			break
+		}
+		f(short)
+	}
+
+	b.mu.Lock()
+	if b.waiters.Len() == 0 && b.used+n <= b.limit {
+		b.take(n)
+		b.mu.Unlock()
+		r.held += n
+		return nil
+	}
+	w := &waiter{n: n, held: r.held, ready: make(chan struct{})}
+	e := b.waiters.PushBack(w)
+	b.waitingHeld += r.held
+	b.breakDeadlock()
+	b.mu.Unlock()
+
+	timer := time.NewTimer(b.wait)
+	defer timer.Stop()
+	var cause error
+	select {
+	case <-w.ready:
+	case <-timer.C:
+		cause = ErrTimeout
+	case <-ctx.Done():
+		cause = ctx.Err()
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	switch {
+	case w.granted:
+		r.held += n
+		return nil
+	case w.failed:
+		b.failures++
+		return r.exceededLocked(n, ErrDeadlock)
+	}
+	b.dequeue(e, w)
+	b.failures++
+	// Its leaving may let the next waiter in, or leave the rest
+	// deadlocked.
+	b.grant()
+	return r.exceededLocked(n, cause)
+}
+
+func (r *Reservation) exceeded(n int64, cause error) error {
+	r.b.mu.Lock()
+	defer r.b.mu.Unlock()
+	r.b.failures++
+	return r.exceededLocked(n, cause)
+}
+
+func (r *Reservation) exceededLocked(n int64, cause error) error {
+	return &ExceededError{Need: n, Held: r.held, Used: r.b.used, Limit: r.b.limit, Cause: cause}
+}
+
+// Release gives back everything the reservation holds; it may be called
+// again (and on a reservation of a nil budget).
+func (r *Reservation) Release() {
+	if r == nil || r.held == 0 {
+		return
+	}
+	r.b.Release(r.held)
+	r.held = 0
+}
+
+// Bytes formats a size for messages, in binary units as PostgreSQL's own
+// settings are (kB = 1024 bytes there; here KiB, MiB, GiB to be exact).
+func Bytes(n int64) string {
+	const unit = 1024
+	switch {
+	case n < unit:
+		return fmt.Sprintf("%d bytes", n)
+	case n < unit*unit:
+		return fmt.Sprintf("%.1f KiB", float64(n)/unit)
+	case n < unit*unit*unit:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(unit*unit))
+	}
+	return fmt.Sprintf("%.2f GiB", float64(n)/(unit*unit*unit))
+}
