@@ -319,6 +319,17 @@ func (r *Reservation) exceededLocked(n int64, cause error) error {
 	return &ExceededError{Need: n, Held: r.held, Used: r.b.used, Limit: r.b.limit, Cause: cause}
 }
 
+// Shrink gives back n of the bytes the reservation holds (all of them
+// when it holds less): for a holder that is done with part of its memory.
+func (r *Reservation) Shrink(n int64) {
+	if r == nil || r.b == nil || n <= 0 {
+		return
+	}
+	n = min(n, r.held)
+	r.held -= n
+	r.b.Release(n)
+}
+
 // Release gives back everything the reservation holds; it may be called
 // again (and on a reservation of a nil budget).
 func (r *Reservation) Release() {
