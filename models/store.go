@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/flywheeldb/flywheel/catalog"
+	"github.com/flywheeldb/flywheel/internal/membudget"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
@@ -39,6 +40,9 @@ type Config struct {
 	// CacheBytes bounds the decoded models kept in memory (least recently
 	// used go first). Zero means 1 GiB.
 	CacheBytes int64
+	// Memory is the process's memory budget, which the cache's models are
+	// charged to (shared with model calls; nil for none).
+	Memory *membudget.Budget
 	// Decode decodes a stored state into m.State and sets m.Size.
 	Decode func(m *catalog.Model, state []byte) error
 	Logger *slog.Logger
@@ -89,7 +93,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, err
 	}
 	lctx, stop := context.WithCancel(context.Background())
-	s := &Store{pool: pool, decode: cfg.Decode, log: cfg.Logger, cache: newCache(cfg.CacheBytes), stop: stop, done: make(chan struct{})}
+	s := &Store{pool: pool, decode: cfg.Decode, log: cfg.Logger, cache: newCache(cfg.CacheBytes, cfg.Memory), stop: stop, done: make(chan struct{})}
 	ready := make(chan struct{})
 	go s.listen(lctx, pcfg.ConnConfig, ready)
 	if cfg.Refresh.Workers > 0 {
