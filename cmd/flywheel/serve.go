@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/flywheeldb/flywheel/catalog"
+	"github.com/flywheeldb/flywheel/internal/membudget"
 	"github.com/flywheeldb/flywheel/internal/pgserver"
 	"github.com/flywheeldb/flywheel/models"
 	"github.com/flywheeldb/flywheel/planner"
@@ -33,6 +34,7 @@ type serveFlags struct {
 	demo                      bool
 	cpuProfile                string
 	modelCacheBytes           int64
+	memoryLimit               string
 	trainWorkers              int
 }
 
@@ -60,6 +62,7 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.BoolVar(&f.demo, "demo", false, "load the demo warehouse (scale 1) on first start")
 	fs.Int64Var(&f.modelCacheBytes, "model-cache-bytes", 1<<30, "memory for deployed models kept decoded (least recently used go first)")
+	fs.StringVar(&f.memoryLimit, "memory-limit", "", "memory for all model work at once: every session's model-function inputs and results and the model cache (e.g. 4GB; SQLSTATE 53200 beyond). Empty means 1/2 of the machine's memory (or of the cgroup's limit); GOMEMLIMIT wins when lower")
 	fs.IntVar(&f.trainWorkers, "train-workers", 1, "refreshes of stored models (train's refresh =>) trained at once, when this Flywheel holds the refresh lease; 0 leaves refreshes to other Flywheels")
 	fs.StringVar(&f.cpuProfile, "cpu-profile", "", "write a Go CPU profile to this file until shutdown (diagnostics)")
 }
@@ -143,7 +146,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		tlsCfg = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
-	store, err := models.Open(ctx, models.Config{URL: upstream, CacheBytes: f.modelCacheBytes, Decode: catalog.DecodeModel, Logger: log,
+	mem, err := f.memoryBudget(log)
+	if err != nil {
+		return err
+	}
+	store, err := models.Open(ctx, models.Config{URL: upstream, CacheBytes: f.modelCacheBytes, Memory: mem, Decode: catalog.DecodeModel, Logger: log,
 		Refresh: models.RefreshConfig{Workers: f.trainWorkers, MaxInputRows: f.maxInputRows, MaxInputBytes: f.maxInputBytes}})
 	if err != nil {
 		return fmt.Errorf("model store: %w", err)
@@ -151,6 +158,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	defer store.Close()
 	opts := f.plannerOptions(log)
 	opts.Models = store
+	opts.Memory = mem
 	pl := planner.New(cat, opts)
 	srv, err := wire.NewServer(wire.Config{Upstream: upstream, TLS: tlsCfg, MaxConnections: f.maxConns,
 		StartupTimeout: f.startupTimeout, Planner: pl, Logger: log, BusyPoll: f.busyPoll})
@@ -170,6 +178,18 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 // plannerOptions are the planner's limits as the flags set them.
 func (f *serveFlags) plannerOptions(log *slog.Logger) planner.Options {
 	return planner.Options{MaxInputRows: f.maxInputRows, MaxInputBytes: f.maxInputBytes, Logger: log}
+}
+
+// memoryBudget makes the budget --memory-limit asks for (see
+// internal/membudget: the default, GOMEMLIMIT, the runtime's soft limit).
+func (f *serveFlags) memoryBudget(log *slog.Logger) (*membudget.Budget, error) {
+	configured, err := membudget.ParseSize(f.memoryLimit)
+	if err != nil {
+		return nil, fmt.Errorf("--memory-limit: %w", err)
+	}
+	limit, source := membudget.Resolve(configured)
+	log.Info("memory budget for model work", "limit", membudget.Bytes(limit), "from", source)
+	return membudget.New(limit, 0), nil
 }
 
 // installStubs creates the flywheel schema's stub functions in the

@@ -69,14 +69,22 @@ func cgroupLimit(path string) int64 {
 	return n
 }
 
+// Slack is how far past a budget of limit bytes the process's resident
+// memory may go: the proxy's own memory (sessions' buffers, goroutines,
+// the runtime), what calls allocate beyond the planner's estimate of them,
+// a model in use after the cache dropped it, and garbage the collector has
+// not reached yet. 64 MiB plus a quarter of the limit; the e2e memory
+// test checks it.
+func Slack(limit int64) int64 { return 64<<20 + limit/4 }
+
 // Resolve picks the budget's limit: the configured one (0 for the default,
 // 1/DefaultShare of Machine()), or GOMEMLIMIT when that is set and lower,
 // since the runtime would otherwise collect garbage without end to stay
-// under it. It then sets the Go runtime's soft limit to the chosen limit
-// plus slack, unless GOMEMLIMIT already asks for less, so the collector
-// works harder before the process passes what the budget promises. It
-// returns the limit and where it came from, for the log.
-func Resolve(configured, slack int64) (limit int64, source string) {
+// under it. Without GOMEMLIMIT it sets the Go runtime's soft limit to the
+// chosen limit plus its Slack, so the collector works harder before the
+// process passes what the budget promises. It returns the limit and where
+// it came from, for the log.
+func Resolve(configured int64) (limit int64, source string) {
 	goLimit := debug.SetMemoryLimit(-1) // reads GOMEMLIMIT's effect without changing it
 	switch {
 	case configured > 0:
@@ -90,7 +98,7 @@ func Resolve(configured, slack int64) (limit int64, source string) {
 	if limit <= 0 {
 		return 0, "unlimited: the machine's memory could not be read"
 	}
-	if want := limit + slack; want < goLimit {
+	if want := limit + Slack(limit); want < goLimit {
 		debug.SetMemoryLimit(want)
 	}
 	return limit, source

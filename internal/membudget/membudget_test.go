@@ -3,8 +3,10 @@ package membudget
 import (
 	"context"
 	"errors"
+	"math"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sync"
 	"testing"
 	"time"
@@ -259,5 +261,28 @@ func waitFor(t *testing.T, cond func() bool) {
 			t.Fatal("condition not reached")
 		}
 		time.Sleep(time.Millisecond)
+	}
+}
+
+func TestResolve(t *testing.T) {
+	prev := debug.SetMemoryLimit(-1)
+	defer debug.SetMemoryLimit(prev)
+	debug.SetMemoryLimit(math.MaxInt64) // no GOMEMLIMIT
+	if limit, src := Resolve(64 << 20); limit != 64<<20 || src != "--memory-limit" {
+		t.Fatalf("Resolve(64 MiB) = %d, %s", limit, src)
+	}
+	if got := debug.SetMemoryLimit(-1); got != 64<<20+Slack(64<<20) {
+		t.Fatalf("runtime soft limit %d, want the limit plus its slack", got)
+	}
+	debug.SetMemoryLimit(math.MaxInt64)
+	if limit, _ := Resolve(0); limit != Machine()/DefaultShare {
+		t.Fatalf("default limit %d, want %d", limit, Machine()/DefaultShare)
+	}
+	debug.SetMemoryLimit(32 << 20) // as GOMEMLIMIT=32MiB sets it
+	if limit, src := Resolve(64 << 20); limit != 32<<20 || src != "GOMEMLIMIT" {
+		t.Fatalf("with GOMEMLIMIT lower: %d, %s", limit, src)
+	}
+	if got := debug.SetMemoryLimit(-1); got != 32<<20 {
+		t.Fatalf("GOMEMLIMIT changed to %d", got)
 	}
 }
