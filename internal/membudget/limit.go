@@ -81,9 +81,11 @@ func Slack(limit int64) int64 { return 64<<20 + limit/4 }
 // 1/DefaultShare of Machine()), or GOMEMLIMIT when that is set and lower,
 // since the runtime would otherwise collect garbage without end to stay
 // under it. Without GOMEMLIMIT it sets the Go runtime's soft limit to the
-// chosen limit plus its Slack, so the collector works harder before the
-// process passes what the budget promises. It returns the limit and where
-// it came from, for the log.
+// chosen limit plus half its Slack: the collector lets garbage grow up to
+// the soft limit before it works harder, and the other half is for what
+// the runtime's limit does not see (memory C code allocates: the SQL
+// parser) and for live memory past the estimate. It returns the limit and
+// where it came from, for the log.
 func Resolve(configured int64) (limit int64, source string) {
 	goLimit := debug.SetMemoryLimit(-1) // reads GOMEMLIMIT's effect without changing it
 	switch {
@@ -98,7 +100,7 @@ func Resolve(configured int64) (limit int64, source string) {
 	if limit <= 0 {
 		return 0, "unlimited: the machine's memory could not be read"
 	}
-	if want := limit + Slack(limit); want < goLimit {
+	if want := limit + Slack(limit)/2; want < goLimit {
 		debug.SetMemoryLimit(want)
 	}
 	return limit, source

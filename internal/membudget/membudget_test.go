@@ -271,8 +271,8 @@ func TestResolve(t *testing.T) {
 	if limit, src := Resolve(64 << 20); limit != 64<<20 || src != "--memory-limit" {
 		t.Fatalf("Resolve(64 MiB) = %d, %s", limit, src)
 	}
-	if got := debug.SetMemoryLimit(-1); got != 64<<20+Slack(64<<20) {
-		t.Fatalf("runtime soft limit %d, want the limit plus its slack", got)
+	if got := debug.SetMemoryLimit(-1); got != 64<<20+Slack(64<<20)/2 {
+		t.Fatalf("runtime soft limit %d, want the limit plus half its slack", got)
 	}
 	debug.SetMemoryLimit(math.MaxInt64)
 	if limit, _ := Resolve(0); limit != Machine()/DefaultShare {
