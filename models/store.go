@@ -28,6 +28,7 @@ import (
 	"github.com/flywheeldb/flywheel/catalog"
 	"github.com/flywheeldb/flywheel/internal/membudget"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -178,6 +179,14 @@ WHERE m.name = $1`, name).Scan(&kind, &version, &status, &inputs, &options, &sta
 		return nil, s.unknown(ctx, name)
 	}
 	if err != nil {
+		var pe *pgconn.PgError
+		if ctx.Err() == nil && !errors.As(err, &pe) {
+			// The store's pool could not reach the database (restarting,
+			// say): a SQLSTATE of its own, not the bad-argument one an
+			// untyped error would get, and the session carries on.
+			return nil, &catalog.Error{Code: "58000", Message: fmt.Sprintf("models: cannot load model %q: the backing database is unreachable: %v", name, err),
+				Hint: "Retry once PostgreSQL is back."}
+		}
 		return nil, fmt.Errorf("models: load %q: %w", name, err)
 	}
 	if version == nil {
