@@ -59,6 +59,7 @@ type Store struct {
 	decode func(*catalog.Model, []byte) error
 	log    *slog.Logger
 	cache  *cache
+	mem    *membudget.Budget
 	stop   context.CancelFunc
 	done   chan struct{}
 
@@ -94,7 +95,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, err
 	}
 	lctx, stop := context.WithCancel(context.Background())
-	s := &Store{pool: pool, decode: cfg.Decode, log: cfg.Logger, cache: newCache(cfg.CacheBytes, cfg.Memory), stop: stop, done: make(chan struct{})}
+	s := &Store{pool: pool, decode: cfg.Decode, log: cfg.Logger, cache: newCache(cfg.CacheBytes, cfg.Memory), mem: cfg.Memory, stop: stop, done: make(chan struct{})}
 	ready := make(chan struct{})
 	go s.listen(lctx, pcfg.ConnConfig, ready)
 	if cfg.Refresh.Workers > 0 {

@@ -34,12 +34,11 @@ func (s *Statement) bind(ctx context.Context, conn Conn, params [][]byte, format
 	conn = &lockedConn{Conn: conn}
 	w := &timeoutWatch{conn: conn, start: time.Now(), cancel: cancel}
 	defer w.stop()
-	if s.p.opts.Memory != nil {
-		// Held until the arrays are handed back: released on every path,
-		// errors and cancels and recovered panics included.
-		w.mem = s.p.opts.Memory.Reserve()
-		defer w.mem.Release()
-	}
+	// Held until the arrays are handed back: released on every path,
+	// errors and cancels and recovered panics included. Nil without a
+	// budget.
+	w.mem = s.p.opts.Memory.Reserve()
+	defer w.mem.Release()
 	extra, steps, err := s.run(ctx, conn, params, formats, w)
 	if err != nil {
 		return nil, err

@@ -9,30 +9,15 @@ import (
 )
 
 // The process-wide memory budget (Options.Memory) is charged with an
-// estimate of what a call holds, as it comes to hold it: the Go heap has
-// no per-goroutine accounting, so the estimate is made from the bytes the
-// call reads and returns. The factors were measured on recommend, nmf and
-// kmeans inputs of 200,000 to 871,000 rows (peak heap over the input's
-// counted bytes, len(value)+9 per value, the same count the per-call
-// --max-input-bytes cap uses):
-//
-//   - reading: 2.3-2.6 × the counted bytes at the peak, since a column's
-//     packed buffers grow by doubling and the outgrown ones are garbage
-//     until the next collection;
-//   - running: recommend user_cf 2.1-2.7 ×, recommend nmf 2.7 × (7 × on a
-//     small input with a wide user × item shape), kmeans about 1 ×;
-//   - results: the text arrays grow by doubling too.
-//
-// So a call is charged about 5 × its input, which matches the issue's
-// 160 MiB for a recommend over 871,000 ratings. What a function allocates
-// beyond the estimate is part of the documented slack.
+// estimate of what a call holds, as it comes to hold it: see
+// membudget.InputFactor and the others for how it is made and measured.
 const (
-	memInputFactor  = 2
-	memWorkFactor   = 3
-	memResultFactor = 2
+	memInputFactor  = membudget.InputFactor
+	memWorkFactor   = membudget.WorkFactor
+	memResultFactor = membudget.ResultFactor
 	// memChunk is how much is counted before the budget is asked, so a
 	// large input takes the budget's lock once a mebibyte, not once a row.
-	memChunk = 1 << 20
+	memChunk = membudget.Chunk
 )
 
 // charge counts n bytes of input (already multiplied by their factor)

@@ -15,6 +15,9 @@ import (
 func TestNilIsUnlimited(t *testing.T) {
 	var b *Budget
 	r := b.Reserve()
+	if r != nil || r.Held() != 0 {
+		t.Fatal("a nil budget's reservation is not nil")
+	}
 	if err := r.Grow(context.Background(), 1<<62); err != nil {
 		t.Fatal(err)
 	}
