@@ -289,3 +289,19 @@ func TestResolve(t *testing.T) {
 		t.Fatalf("GOMEMLIMIT changed to %d", got)
 	}
 }
+
+// BenchmarkGrowRelease is the budget's cost per chunk a call reserves
+// (a call takes one Grow per mebibyte of input, and one Release).
+func BenchmarkGrowRelease(b *testing.B) {
+	bud := New(1<<40, 0)
+	ctx := context.Background()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			r := bud.Reserve()
+			if err := r.Grow(ctx, Chunk); err != nil {
+				b.Fatal(err)
+			}
+			r.Release()
+		}
+	})
+}
