@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"net"
 	"runtime"
@@ -151,13 +152,17 @@ func TestChaos(t *testing.T) {
 	direct.Close(ctx)
 
 	mem := membudget.New(512<<20, 0)
-	store, err := models.Open(ctx, models.Config{URL: pg.URL(db), Decode: catalog.DecodeModel, Memory: mem})
+	// Panics are recovered (the session or statement ends, the proxy
+	// goes on) and logged: count them, as a failure of the test.
+	panics := &panicLog{}
+	log := slog.New(panics)
+	store, err := models.Open(ctx, models.Config{URL: pg.URL(db), Decode: catalog.DecodeModel, Memory: mem, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer store.Close()
-	proxy, err := wire.NewServer(wire.Config{Upstream: pg.URL(db), MaxConnections: chaosSessions + 50,
-		Planner: planner.New(catalog.Builtin(), planner.Options{Models: store, Memory: mem})})
+	proxy, err := wire.NewServer(wire.Config{Upstream: pg.URL(db), MaxConnections: chaosSessions + 50, Logger: log,
+		Planner: planner.New(catalog.Builtin(), planner.Options{Models: store, Memory: mem, Logger: log})})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -299,6 +304,9 @@ func TestChaos(t *testing.T) {
 	if n := tally.codes["XX000"]; n > 0 {
 		t.Errorf("%d internal errors (XX000): %s", n, tally.example["XX000"])
 	}
+	if n, first := panics.seen(); n > 0 {
+		t.Errorf("%d panics were recovered and logged; the first: %s", n, first)
+	}
 	for _, h := range tally.hangs {
 		t.Errorf("hang: %s", h)
 	}
@@ -356,4 +364,40 @@ func keys[V any](m map[string]V) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// panicLog is a slog.Handler that keeps the error records mentioning a
+// panic and drops everything else.
+type panicLog struct {
+	mu    sync.Mutex
+	n     int
+	first string
+}
+
+func (h *panicLog) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelError }
+
+func (h *panicLog) Handle(_ context.Context, r slog.Record) error {
+	if !strings.Contains(r.Message, "panic") {
+		return nil
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.n == 0 {
+		h.first = r.Message
+		r.Attrs(func(a slog.Attr) bool {
+			h.first += " " + a.String()
+			return true
+		})
+	}
+	h.n++
+	return nil
+}
+
+func (h *panicLog) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h *panicLog) WithGroup(string) slog.Handler      { return h }
+
+func (h *panicLog) seen() (int, string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.n, h.first
 }
