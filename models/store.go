@@ -164,6 +164,22 @@ func (s *Store) Deployed(ctx context.Context, name string) (*catalog.Model, erro
 	return m, nil
 }
 
+// poolError is the error of a session's call whose model could not be
+// read on the store's own pool. It is never PostgreSQL's error as such:
+// relayed, a FATAL of the pool's connection (57P01 when PostgreSQL
+// restarts) would read as the end of the client's own session, which
+// carries on. The pool losing the database (or never reaching it) is
+// 58000; any other error of PostgreSQL's keeps its code.
+func poolError(name string, err error) error {
+	var pe *pgconn.PgError
+	code := "58000"
+	if errors.As(err, &pe) && !strings.HasPrefix(pe.Code, "08") && !strings.HasPrefix(pe.Code, "57P") {
+		code = pe.Code
+	}
+	return &catalog.Error{Code: code, Message: fmt.Sprintf("models: cannot load model %q from the backing database: %v", name, err),
+		Hint: "The model store reads models on connections of its own; retry once PostgreSQL is reachable."}
+}
+
 // loadDeployed reads and decodes name's deployed version from the pool.
 func (s *Store) loadDeployed(ctx context.Context, name string) (*catalog.Model, error) {
 	var (
@@ -180,15 +196,10 @@ WHERE m.name = $1`, name).Scan(&kind, &version, &status, &inputs, &options, &sta
 		return nil, s.unknown(ctx, name)
 	}
 	if err != nil {
-		var pe *pgconn.PgError
-		if ctx.Err() == nil && !errors.As(err, &pe) {
-			// The store's pool could not reach the database (restarting,
-			// say): a SQLSTATE of its own, not the bad-argument one an
-			// untyped error would get, and the session carries on.
-			return nil, &catalog.Error{Code: "58000", Message: fmt.Sprintf("models: cannot load model %q: the backing database is unreachable: %v", name, err),
-				Hint: "Retry once PostgreSQL is back."}
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("models: load %q: %w", name, err)
 		}
-		return nil, fmt.Errorf("models: load %q: %w", name, err)
+		return nil, poolError(name, err)
 	}
 	if version == nil {
 		return nil, &catalog.Error{Code: "42704", Message: fmt.Sprintf("model %q has no deployed version", name),
