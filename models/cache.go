@@ -25,6 +25,7 @@ import (
 type cache struct {
 	mu        sync.Mutex
 	mem       *membudget.Budget
+	unreclaim func() // removes reclaim from mem
 	max, used int64
 	listening bool
 	epoch     uint64            // bumped when listening starts or stops
@@ -51,8 +52,15 @@ type ticket struct{ epoch, change uint64 }
 
 func newCache(max int64, mem *membudget.Budget) *cache {
 	c := &cache{max: max, mem: mem, changes: map[string]uint64{}, pending: map[string]time.Time{}, now: time.Now, entries: map[string]*list.Element{}}
-	mem.AddReclaimer(c.reclaim)
+	c.unreclaim = mem.AddReclaimer(c.reclaim)
 	return c
+}
+
+// close gives everything back to the budget for good: the store is
+// closing.
+func (c *cache) close() {
+	c.unreclaim()
+	c.setListening(false)
 }
 
 // reclaim drops least recently used models until need bytes are given

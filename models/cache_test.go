@@ -161,3 +161,19 @@ func TestCacheSharesMemoryBudget(t *testing.T) {
 		t.Fatalf("budget used %d after the cache was dropped", u)
 	}
 }
+
+// Closing the cache gives its memory back and stops it being asked.
+func TestCacheCloseReleasesBudget(t *testing.T) {
+	mem := membudget.New(100, time.Millisecond)
+	c := newCache(100, mem)
+	c.setListening(true)
+	c.put("a", model("a", 40), c.ticket("a"))
+	c.close()
+	if u := mem.Stats().Used; u != 0 {
+		t.Fatalf("budget used %d after close", u)
+	}
+	c.put("b", model("b", 40), c.ticket("b"))
+	if u := mem.Stats().Used; u != 0 {
+		t.Fatalf("a closed cache took %d bytes", u)
+	}
+}

@@ -118,6 +118,7 @@ func (s *Store) Close() {
 		<-s.workerDone
 	}
 	s.pool.Close()
+	s.cache.close()
 }
 
 // Migrate creates the store's tables or brings them up to date.

@@ -69,7 +69,8 @@ type Budget struct {
 	// wait is a deadlock, and the waiter holding least is failed at once.
 	waiters     list.List
 	waitingHeld int64
-	reclaimers  []Reclaimer
+	reclaimers  map[uint64]Reclaimer
+	nextID      uint64
 	peak        int64
 	failures    uint64
 }
@@ -126,14 +127,24 @@ func (b *Budget) Stats() Stats {
 }
 
 // AddReclaimer registers f to be asked for memory when a reservation does
-// not fit.
-func (b *Budget) AddReclaimer(f Reclaimer) {
+// not fit, until the returned function removes it (a closed cache).
+func (b *Budget) AddReclaimer(f Reclaimer) (remove func()) {
 	if b == nil {
-		return
+		return func() {}
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.reclaimers = append(b.reclaimers, f)
+	if b.reclaimers == nil {
+		b.reclaimers = map[uint64]Reclaimer{}
+	}
+	id := b.nextID
+	b.nextID++
+	b.reclaimers[id] = f
+	return func() {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		delete(b.reclaimers, id)
+	}
 }
 
 // TryAcquire takes n bytes if they fit now, without waiting or reclaiming:
@@ -289,7 +300,10 @@ func (r *Reservation) Grow(ctx context.Context, n int64) error {
 		r.held += n
 		return nil
 	}
-	reclaimers := b.reclaimers
+	reclaimers := make([]Reclaimer, 0, len(b.reclaimers))
+	for _, f := range b.reclaimers {
+		reclaimers = append(reclaimers, f)
+	}
 	b.mu.Unlock()
 
 	// Ask for what is missing before waiting: cached models are the

@@ -305,3 +305,49 @@ func BenchmarkGrowRelease(b *testing.B) {
 		}
 	})
 }
+
+// Waiters are served oldest first: a small request that would fit does
+// not overtake a large one that waits, so the large one is not starved.
+func TestWaitersInOrder(t *testing.T) {
+	ctx := context.Background()
+	b := New(100, time.Hour)
+	if !b.TryAcquire(90) {
+		t.Fatal("TryAcquire")
+	}
+	big, small := b.Reserve(), b.Reserve()
+	bigDone := make(chan error, 1)
+	go func() { bigDone <- big.Grow(ctx, 50) }()
+	waitFor(t, func() bool { return b.Stats().Waiting == 1 })
+	smallDone := make(chan error, 1)
+	go func() { smallDone <- small.Grow(ctx, 5) }()
+	waitFor(t, func() bool { return b.Stats().Waiting == 2 })
+	select {
+	case <-smallDone:
+		t.Fatal("the small request overtook the waiting large one")
+	case <-time.After(20 * time.Millisecond):
+	}
+	b.Release(90)
+	if err := <-bigDone; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-smallDone; err != nil {
+		t.Fatal(err)
+	}
+	big.Release()
+	small.Release()
+}
+
+func TestRemoveReclaimer(t *testing.T) {
+	b := New(10, time.Millisecond)
+	asked := 0
+	remove := b.AddReclaimer(func(int64) int64 { asked++; return 0 })
+	b.TryAcquire(10)
+	r := b.Reserve()
+	_ = r.Grow(context.Background(), 1)
+	remove()
+	_ = r.Grow(context.Background(), 1)
+	if asked != 1 {
+		t.Fatalf("reclaimer asked %d times, want once (before it was removed)", asked)
+	}
+	b.Release(10)
+}
