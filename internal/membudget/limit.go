@@ -77,15 +77,19 @@ func cgroupLimit(path string) int64 {
 // test checks it.
 func Slack(limit int64) int64 { return 64<<20 + limit/4 }
 
-// Resolve picks the budget's limit: the configured one (0 for the default,
-// 1/DefaultShare of Machine()), or GOMEMLIMIT when that is set and lower,
-// since the runtime would otherwise collect garbage without end to stay
-// under it. Without GOMEMLIMIT it sets the Go runtime's soft limit to the
-// chosen limit plus half its Slack: the collector lets garbage grow up to
-// the soft limit before it works harder, and the other half is for what
-// the runtime's limit does not see (memory C code allocates: the SQL
-// parser) and for live memory past the estimate. It returns the limit and
-// where it came from, for the log.
+// Resolve picks the budget's limit and sets the Go runtime's soft limit
+// to match. The runtime's soft limit is the budget plus half its Slack:
+// the collector lets garbage grow up to the soft limit before it works
+// harder, and the other half is for what the runtime's limit does not see
+// (memory C code allocates: the SQL parser) and for live memory past the
+// estimate.
+//
+// The budget is the configured one (0 for the default, 1/DefaultShare of
+// Machine()), unless GOMEMLIMIT asks for a lower soft limit than that
+// gives: then GOMEMLIMIT stays as it is and the budget is what fits under
+// it with half its slack (but at least half of GOMEMLIMIT), since a
+// budget that filled GOMEMLIMIT would have the collector run without end.
+// It returns the limit and where it came from, for the log.
 func Resolve(configured int64) (limit int64, source string) {
 	goLimit := debug.SetMemoryLimit(-1) // reads GOMEMLIMIT's effect without changing it
 	switch {
@@ -94,15 +98,16 @@ func Resolve(configured int64) (limit int64, source string) {
 	default:
 		limit, source = Machine()/DefaultShare, fmt.Sprintf("1/%d of the machine's memory", DefaultShare)
 	}
-	if goLimit > 0 && goLimit < math.MaxInt64 && (limit <= 0 || goLimit < limit) {
-		limit, source = goLimit, "GOMEMLIMIT"
+	soft := limit + Slack(limit)/2
+	if goLimit > 0 && goLimit < math.MaxInt64 && (limit <= 0 || goLimit < soft) {
+		// L + (64 MiB + L/4)/2 = GOMEMLIMIT
+		limit, source = max((goLimit-32<<20)*8/9, goLimit/2), "GOMEMLIMIT"
+		return limit, source
 	}
 	if limit <= 0 {
 		return 0, "unlimited: the machine's memory could not be read"
 	}
-	if want := limit + Slack(limit)/2; want < goLimit {
-		debug.SetMemoryLimit(want)
-	}
+	debug.SetMemoryLimit(soft)
 	return limit, source
 }
 

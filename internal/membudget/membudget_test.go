@@ -282,11 +282,21 @@ func TestResolve(t *testing.T) {
 		t.Fatalf("default limit %d, want %d", limit, Machine()/DefaultShare)
 	}
 	debug.SetMemoryLimit(32 << 20) // as GOMEMLIMIT=32MiB sets it
-	if limit, src := Resolve(64 << 20); limit != 32<<20 || src != "GOMEMLIMIT" {
-		t.Fatalf("with GOMEMLIMIT lower: %d, %s", limit, src)
+	if limit, src := Resolve(64 << 20); limit != 16<<20 || src != "GOMEMLIMIT" {
+		t.Fatalf("with a small GOMEMLIMIT: %d, %s; want half of it", limit, src)
 	}
 	if got := debug.SetMemoryLimit(-1); got != 32<<20 {
 		t.Fatalf("GOMEMLIMIT changed to %d", got)
+	}
+	debug.SetMemoryLimit(1 << 30) // GOMEMLIMIT=1GiB
+	limit, src := Resolve(0)
+	if src != "GOMEMLIMIT" || limit+Slack(limit)/2 > 1<<30 || limit < 800<<20 {
+		t.Fatalf("with GOMEMLIMIT=1GiB: %d, %s; want what fits under it with half the slack", limit, src)
+	}
+	// A GOMEMLIMIT above what the flag gives is lowered to it.
+	debug.SetMemoryLimit(1 << 30)
+	if limit, _ := Resolve(64 << 20); limit != 64<<20 || debug.SetMemoryLimit(-1) != 64<<20+Slack(64<<20)/2 {
+		t.Fatalf("with GOMEMLIMIT above the flag: %d, soft limit %d", limit, debug.SetMemoryLimit(-1))
 	}
 }
 
