@@ -157,3 +157,42 @@ func benchMemory(b *testing.B, name string, conn Conn, mem *membudget.Budget) {
 		}
 	})
 }
+
+// cancelConn is bigConn that cancels the execution after half its rows,
+// as a client's CancelRequest would.
+type cancelConn struct {
+	bigConn
+	cancel context.CancelFunc
+}
+
+func (c cancelConn) Query(ctx context.Context, sql string, oids []uint32, params [][]byte, formats []int16,
+	cols func([]catalog.InputColumn) error, row func([][]byte) error) error {
+	n := 0
+	return c.bigConn.Query(ctx, sql, oids, params, formats, cols, func(r [][]byte) error {
+		if n++; n == c.n/2 {
+			c.cancel()
+		}
+		return row(r)
+	})
+}
+
+// A call cancelled while it reads gives back all it held.
+func TestMemoryReleasedOnCancel(t *testing.T) {
+	mem := membudget.New(1<<30, 0)
+	p := New(testCatalog(), Options{Memory: mem})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	conn := cancelConn{bigConn{n: 400_000}, cancel}
+	st, err := p.Prepare(context.Background(), conn, benchSQL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = st.Bind(ctx, conn, nil, nil)
+	var pe *Error
+	if !errors.As(err, &pe) || pe.Code != "57014" {
+		t.Fatalf("cancelled while reading: %v", err)
+	}
+	if s := mem.Stats(); s.Used != 0 || s.Peak < 4<<20 {
+		t.Fatalf("after the cancel: %+v (want nothing held, and the partial input charged on the way)", s)
+	}
+}
