@@ -63,16 +63,19 @@ type Budget struct {
 
 	mu   sync.Mutex
 	used int64
-	// waiters, oldest first, each a *waiter; waitingHeld is what the
-	// reservations among them hold. When every byte in use is held by
-	// waiters, nothing will ever be released but by their giving up: the
-	// wait is a deadlock, and the waiter holding least is failed at once.
-	waiters     list.List
-	waitingHeld int64
-	reclaimers  map[uint64]Reclaimer
-	nextID      uint64
-	peak        int64
-	failures    uint64
+	// The waiters, oldest first, each a *waiter: holders are reservations
+	// that already hold memory (a call part-way through its input), and
+	// are served before newcomers, which hold none: work under way
+	// finishes, and so gives its memory back, before new work starts.
+	// waitingHeld is what the waiting holders hold. When every byte in use
+	// is held by waiters, nothing will ever be released but by their
+	// giving up: the wait is a deadlock, and a holder is failed at once.
+	holders, newcomers list.List
+	waitingHeld        int64
+	reclaimers         map[uint64]Reclaimer
+	nextID             uint64
+	peak               int64
+	failures           uint64
 }
 
 // Reclaimer gives memory back to the budget when a reservation does not
@@ -123,7 +126,7 @@ func (b *Budget) Stats() Stats {
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return Stats{Limit: b.limit, Used: b.used, Peak: b.peak, Waiting: b.waiters.Len(), Failures: b.failures}
+	return Stats{Limit: b.limit, Used: b.used, Peak: b.peak, Waiting: b.waiting(), Failures: b.failures}
 }
 
 // AddReclaimer registers f to be asked for memory when a reservation does
@@ -155,7 +158,7 @@ func (b *Budget) TryAcquire(n int64) bool {
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.waiters.Len() > 0 || b.used+n > b.limit {
+	if b.waiting() > 0 || b.used+n > b.limit {
 		return false
 	}
 	b.take(n)
@@ -184,25 +187,38 @@ func (b *Budget) Release(n int64) {
 	b.grant()
 }
 
-// grant wakes the waiters that fit now, oldest first; b.mu is held. It
-// stops at the first that does not fit, so a large request is not starved
-// by a stream of small ones.
+// waiting is the number of waiters; b.mu is held.
+func (b *Budget) waiting() int { return b.holders.Len() + b.newcomers.Len() }
+
+// queue is the list a reservation holding held waits in.
+func (b *Budget) queue(held int64) *list.List {
+	if held > 0 {
+		return &b.holders
+	}
+	return &b.newcomers
+}
+
+// grant wakes the waiters that fit now, holders first, each list oldest
+// first; b.mu is held. It stops at the first that does not fit, so a
+// large request is not starved by a stream of small ones.
 func (b *Budget) grant() {
-	for e := b.waiters.Front(); e != nil; e = b.waiters.Front() {
-		w := e.Value.(*waiter)
-		if b.used+w.n > b.limit {
-			b.breakDeadlock()
-			return
+	for _, q := range []*list.List{&b.holders, &b.newcomers} {
+		for e := q.Front(); e != nil; e = q.Front() {
+			w := e.Value.(*waiter)
+			if b.used+w.n > b.limit {
+				b.breakDeadlock()
+				return
+			}
+			b.take(w.n)
+			b.dequeue(e, w)
+			w.granted = true
+			close(w.ready)
 		}
-		b.take(w.n)
-		b.dequeue(e, w)
-		w.granted = true
-		close(w.ready)
 	}
 }
 
 func (b *Budget) dequeue(e *list.Element, w *waiter) {
-	b.waiters.Remove(e)
+	b.queue(w.held).Remove(e)
 	b.waitingHeld -= w.held
 }
 
@@ -213,11 +229,11 @@ func (b *Budget) dequeue(e *list.Element, w *waiter) {
 // Memory held outside reservations (TryAcquire: the cache) counts as not
 // waiting: the reclaimers were asked before anyone waited.
 func (b *Budget) breakDeadlock() {
-	if b.waiters.Len() == 0 || b.used > b.waitingHeld {
+	if b.waiting() == 0 || b.used > b.waitingHeld {
 		return
 	}
 	var victim *list.Element
-	for e := b.waiters.Front(); e != nil; e = e.Next() {
+	for e := b.holders.Front(); e != nil; e = e.Next() {
 		h := e.Value.(*waiter).held
 		if h > 0 && (victim == nil || h <= victim.Value.(*waiter).held) {
 			victim = e
@@ -281,6 +297,16 @@ func (r *Reservation) Held() int64 {
 	return r.held
 }
 
+// mayTake reports whether a reservation holding held may take n bytes
+// now: they fit, and nobody it must let go first is waiting (for a
+// holder, no other holder; for a newcomer, nobody); b.mu is held.
+func (b *Budget) mayTake(held, n int64) bool {
+	if b.used+n > b.limit || b.holders.Len() > 0 {
+		return false
+	}
+	return held > 0 || b.newcomers.Len() == 0
+}
+
 // Grow adds n bytes to the reservation, waiting if they do not fit now:
 // at most the budget's wait, or until ctx ends. It fails with an
 // *ExceededError (ctx's end is its Cause when that came first); what the
@@ -294,7 +320,7 @@ func (r *Reservation) Grow(ctx context.Context, n int64) error {
 		return r.exceeded(n, ErrTooLarge)
 	}
 	b.mu.Lock()
-	if b.waiters.Len() == 0 && b.used+n <= b.limit {
+	if b.mayTake(r.held, n) {
 		b.take(n)
 		b.mu.Unlock()
 		r.held += n
@@ -319,14 +345,14 @@ func (r *Reservation) Grow(ctx context.Context, n int64) error {
 	}
 
 	b.mu.Lock()
-	if b.waiters.Len() == 0 && b.used+n <= b.limit {
+	if b.mayTake(r.held, n) {
 		b.take(n)
 		b.mu.Unlock()
 		r.held += n
 		return nil
 	}
 	w := &waiter{n: n, held: r.held, ready: make(chan struct{})}
-	e := b.waiters.PushBack(w)
+	e := b.queue(r.held).PushBack(w)
 	b.waitingHeld += r.held
 	b.breakDeadlock()
 	b.mu.Unlock()

@@ -361,3 +361,29 @@ func TestRemoveReclaimer(t *testing.T) {
 	}
 	b.Release(10)
 }
+
+// A reservation part-way through its work goes before newcomers that
+// wait: it will finish and give its memory back, they have not started.
+func TestHoldersBeforeNewcomers(t *testing.T) {
+	ctx := context.Background()
+	b := New(100, time.Hour)
+	if !b.TryAcquire(50) {
+		t.Fatal("TryAcquire")
+	}
+	holder, newcomer := b.Reserve(), b.Reserve()
+	if err := holder.Grow(ctx, 10); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- newcomer.Grow(ctx, 60) }()
+	waitFor(t, func() bool { return b.Stats().Waiting == 1 })
+	if err := holder.Grow(ctx, 40); err != nil { // fits, though a newcomer waits
+		t.Fatal(err)
+	}
+	holder.Release()
+	b.Release(50)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	newcomer.Release()
+}
