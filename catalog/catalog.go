@@ -44,6 +44,11 @@ type Arg struct {
 	Default  any
 	// Nullable allows an explicit SQL NULL.
 	Nullable bool
+	// Strict marks a nullable argument whose NULL always gives no rows, as
+	// a strict PostgreSQL function's would. A LATERAL call then joins its
+	// rows to the outer row with "=", which PostgreSQL can hash, rather
+	// than IS NOT DISTINCT FROM, which it cannot.
+	Strict bool
 	// Fit marks an argument of fitting (the training relation, the
 	// algorithm's options) of a function that can predict from a stored
 	// model instead: a call with model => neither needs nor takes it, and

@@ -3,6 +3,7 @@ package catalog
 import (
 	"context"
 	"fmt"
+	"math"
 	"sort"
 	"strconv"
 
@@ -12,30 +13,32 @@ import (
 // decisionLog collects the rows a statement's calls served with
 // log => true, for one INSERT into flywheel.decisions when they are done.
 type decisionLog struct {
-	model   string
-	version int
-	users   []string
-	items   []string
-	ranks   []int
-	scores  []float64
+	model    string
+	versions []string // per row: a statement may serve a trial's two versions
+	users    []string
+	items    []string
+	ranks    []int
+	scores   []float64
 }
 
 type decisionLogKey struct{}
 
 // logDecisions adds user's served items to the statement's log, and on
 // the first call registers the INSERT that writes them.
-func logDecisions(call *Call, user string, recs []functions.Scored, itemKeys []string) error {
+func logDecisions(call *Call, version int, user string, recs []functions.Scored, itemKeys []string) error {
 	if call.DB == nil || call.Finally == nil {
 		return &Error{Code: "55000", Message: "recommend: log => true needs a session to log to"}
 	}
 	l, ok := call.Memo[decisionLogKey{}].(*decisionLog)
 	if !ok {
-		l = &decisionLog{model: call.Model.Name, version: call.Model.Version}
+		l = &decisionLog{model: call.Model.Name}
 		call.Memo[decisionLogKey{}] = l
 		db := call.DB
 		call.Finally(func(ctx context.Context) error { return l.write(ctx, db) })
 	}
+	v := strconv.Itoa(version)
 	for r, s := range recs {
+		l.versions = append(l.versions, v)
 		l.users = append(l.users, user)
 		l.items = append(l.items, itemKeys[s.Index])
 		l.ranks = append(l.ranks, r+1)
@@ -55,12 +58,12 @@ func (l *decisionLog) write(ctx context.Context, db DB) error {
 		ranks[i] = strconv.Itoa(l.ranks[i])
 		scores[i] = strconv.FormatFloat(l.scores[i], 'g', -1, 64)
 	}
-	params := [][]byte{[]byte(l.model), []byte(strconv.Itoa(l.version)),
+	params := [][]byte{[]byte(l.model), textArray(l.versions),
 		textArray(l.users), textArray(l.items), textArray(ranks), textArray(scores)}
 	err := db.Query(ctx, `INSERT INTO flywheel.decisions (model, version, user_key, item, rank, score, application_name)
-SELECT $1, $2, d.u, d.i, d.r, d.s, current_setting('application_name')
-FROM unnest($3::text[], $4::text[], $5::int[], $6::float8[]) AS d(u, i, r, s)`,
-		[]uint32{Text.OID, Int4.OID, 1009, 1009, 1009, 1009}, params, nil, nil, func([][]byte) error { return nil })
+SELECT $1, d.v, d.u, d.i, d.r, d.s, current_setting('application_name')
+FROM unnest($2::int[], $3::text[], $4::text[], $5::int[], $6::float8[]) AS d(v, u, i, r, s)`,
+		[]uint32{Text.OID, 1009, 1009, 1009, 1009, 1009}, params, nil, nil, func([][]byte) error { return nil })
 	if err != nil {
 		return fmt.Errorf("recommend: logging decisions: %w", err)
 	}
@@ -142,26 +145,66 @@ func runOutcomes(ctx context.Context, call *Call) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(ev.Columns) != 3 || !isTimeType(ev.Columns[2].Type) {
-		return nil, &TypeError{Func: fn, Column: "events", Msg: "want 3 columns (user, item, event_time) with event_time a date or timestamp"}
+	if err := eventsShape(fn, ev); err != nil {
+		return nil, err
 	}
 	within, err := call.String("within")
 	if err != nil {
 		return nil, err
 	}
-	var window float64
-	err = call.DB.Query(ctx, "SELECT extract(epoch FROM $1::interval)::float8", []uint32{Text.OID}, [][]byte{[]byte(within)}, nil, nil,
-		func(row [][]byte) error {
-			window, err = strconv.ParseFloat(string(row[0]), 64)
-			return err
-		})
+	window, err := outcomeWindow(ctx, call, fn, within)
 	if err != nil {
 		return nil, err
 	}
-	if window <= 0 || window > 10*366*86400 {
-		return nil, &ArgError{Func: fn, Arg: "within", Msg: fmt.Sprintf("must be a positive interval of at most 10 years, got %q", within)}
+	tallies, err := scoreDecisions(ctx, call.DB, name, ev, window, math.Inf(-1))
+	if err != nil {
+		return nil, err
 	}
+	versions := make([]int, 0, len(tallies))
+	for v := range tallies {
+		versions = append(versions, v)
+	}
+	sort.Ints(versions)
+	out := &Result{Columns: make([]ResultColumn, 0, 10)}
+	for _, c := range returnsColumns(outcomeReturns()) {
+		rc := ResultColumn{OutputColumn: c}
+		switch c.Type {
+		case Text.OID:
+			rc.Texts = []string{}
+		case Float8.OID:
+			rc.Floats = []float64{}
+		default:
+			rc.Ints = []int64{}
+		}
+		out.Columns = append(out.Columns, rc)
+	}
+	for _, v := range versions {
+		t := tallies[v]
+		out.Columns[0].Texts = append(out.Columns[0].Texts, name)
+		for i, n := range []int{v, t.decisions, len(t.users), t.lists, t.hits} {
+			out.Columns[1+i].Ints = append(out.Columns[1+i].Ints, int64(n))
+		}
+		out.Columns[6].Floats = append(out.Columns[6].Floats, float64(t.hits)/float64(t.decisions))
+		out.Columns[7].Floats = append(out.Columns[7].Floats, float64(t.listHits)/float64(t.lists))
+		out.Columns[8].Ints = append(out.Columns[8].Ints, int64(t.baseHits))
+		out.Columns[9].Floats = append(out.Columns[9].Floats, float64(t.baseHits)/float64(t.decisions))
+	}
+	return out, nil
+}
 
+// tally is one version's score.
+type tally struct {
+	decisions, hits, baseHits int
+	lists, listHits           int
+	users                     map[string]bool
+}
+
+// scoreDecisions scores name's logged decisions served at or after since
+// (Unix seconds) against the events ev: a hit is an event of the
+// decision's user on its item after it was served and within window
+// seconds. The tallies are by version.
+func scoreDecisions(ctx context.Context, db DB, name string, ev *Relation, window, since float64) (map[int]*tally, error) {
+	const fn = "outcomes"
 	// Events by (user, item), their times sorted; items by frequency.
 	type pair struct{ u, i string }
 	times := map[pair][]float64{}
@@ -202,24 +245,20 @@ func runOutcomes(ctx context.Context, call *Call) (*Result, error) {
 	}
 
 	var rows []decisionRow
-	err = call.DB.Query(ctx, `SELECT version, user_key, item, extract(epoch FROM served_at)::float8
+	err := db.Query(ctx, `SELECT version, user_key, item, extract(epoch FROM served_at)::float8
 FROM flywheel.decisions WHERE model = $1 ORDER BY version, user_key, served_at, rank`, []uint32{Text.OID}, [][]byte{[]byte(name)}, nil, nil,
 		func(row [][]byte) error {
 			v, _ := strconv.Atoi(string(row[0]))
 			s, err := strconv.ParseFloat(string(row[3]), 64)
-			rows = append(rows, decisionRow{version: v, user: string(row[1]), item: string(row[2]), served: s})
+			if s >= since {
+				rows = append(rows, decisionRow{version: v, user: string(row[1]), item: string(row[2]), served: s})
+			}
 			return err
 		})
 	if err != nil {
 		return nil, err
 	}
 
-	type tally struct {
-		decisions, hits, baseHits int
-		lists, listHits           int
-		users                     map[string]bool
-	}
-	var versions []int
 	tallies := map[int]*tally{}
 	for start := 0; start < len(rows); {
 		// One list: a user's decisions from one call (same version, user
@@ -233,7 +272,6 @@ FROM flywheel.decisions WHERE model = $1 ORDER BY version, user_key, served_at, 
 		if t == nil {
 			t = &tally{users: map[string]bool{}}
 			tallies[d.version] = t
-			versions = append(versions, d.version)
 		}
 		t.lists++
 		t.users[d.user] = true
@@ -255,31 +293,7 @@ FROM flywheel.decisions WHERE model = $1 ORDER BY version, user_key, served_at, 
 		}
 		start = end
 	}
-	out := &Result{Columns: make([]ResultColumn, 0, 10)}
-	for _, c := range returnsColumns(outcomeReturns()) {
-		rc := ResultColumn{OutputColumn: c}
-		switch c.Type {
-		case Text.OID:
-			rc.Texts = []string{}
-		case Float8.OID:
-			rc.Floats = []float64{}
-		default:
-			rc.Ints = []int64{}
-		}
-		out.Columns = append(out.Columns, rc)
-	}
-	for _, v := range versions {
-		t := tallies[v]
-		out.Columns[0].Texts = append(out.Columns[0].Texts, name)
-		for i, n := range []int{v, t.decisions, len(t.users), t.lists, t.hits} {
-			out.Columns[1+i].Ints = append(out.Columns[1+i].Ints, int64(n))
-		}
-		out.Columns[6].Floats = append(out.Columns[6].Floats, float64(t.hits)/float64(t.decisions))
-		out.Columns[7].Floats = append(out.Columns[7].Floats, float64(t.listHits)/float64(t.lists))
-		out.Columns[8].Ints = append(out.Columns[8].Ints, int64(t.baseHits))
-		out.Columns[9].Floats = append(out.Columns[9].Floats, float64(t.baseHits)/float64(t.decisions))
-	}
-	return out, nil
+	return tallies, nil
 }
 
 // isTimeType reports whether oid is date, timestamp or timestamptz.

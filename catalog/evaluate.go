@@ -30,6 +30,8 @@ func Evaluate() *Func {
 			"recommend: precision_at_10, recall_at_10, ndcg_at_10 over the users of the input the model knows (binary relevance: the user's rows in input), " +
 			"coverage (share of the model's items recommended), rmse of the predicted ratings (nmf). " +
 			"kmeans: inertia, inertia_per_row, silhouette (on at most 2,000 rows). sgd_regress: rmse, mae, r2. " +
+			"holt_forecast: on observations after each series' end (at its spacing), mae, rmse, mape, smape and interval_coverage_95 " +
+			"(train's holdout holds out each series' last observations). " +
 			"The primary metric, which promote => 'if_better' compares, is ndcg_at_10 (recommend, higher is better), inertia_per_row (kmeans) and rmse (sgd_regress).",
 		Args: []Arg{
 			{Name: "name", Type: Text, Required: true, Doc: "the model"},

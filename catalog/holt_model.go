@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
+	"strconv"
 	"time"
 
 	"github.com/flywheeldb/flywheel/functions"
@@ -33,16 +35,22 @@ const (
 
 func holtKind() *modelKind {
 	return &modelKind{
-		fn: HoltForecast, input: "input", fit: fitHoltModel, decode: decodeHolt, primary: "mse",
+		fn: HoltForecast, input: "input", fit: fitHoltModel, decode: decodeHolt, learn: learnHolt, primary: "mse",
+		evaluate: evaluateHolt, split: holtSplit,
 	}
 }
 
 func fitHoltModel(ctx context.Context, call *Call) (*fitted, error) {
-	const fn = "holt_forecast"
-	f, err := fitHolt(ctx, fn, call, holtForecastColumns)
+	f, err := fitHolt(ctx, "holt_forecast", call, holtForecastColumns)
 	if err != nil {
 		return nil, err
 	}
+	return f.stored(0)
+}
+
+// stored encodes f as a model's state with its metrics; learned counts
+// the rows a learn added (0 for a training).
+func (f *holtFitted) stored(learned int) (*fitted, error) {
 	e := functions.NewEncoder(holtStateKind, holtStateVersion, 256*len(f.models))
 	e.Bool(f.series != nil)
 	e.Uvarint(uint64(len(f.models)))
@@ -81,7 +89,84 @@ func fitHoltModel(ctx context.Context, call *Call) (*fitted, error) {
 	if n > 0 {
 		metrics["mse"] = sse / float64(n)
 	}
-	return &fitted{state: e.Finish(), metrics: metrics}, nil
+	if learned > 0 {
+		metrics["learned_rows"] = float64(learned)
+	}
+	return &fitted{state: e.Finish(), metrics: metrics, rows: learned}, nil
+}
+
+// learnHolt advances each series named in the new rows through its new
+// observations (functions.HoltModel.Advance: the fitted parameters, no
+// re-optimising). A series' new rows must continue its time column at its
+// spacing, from the step after its last time; series without new rows
+// stay as they were.
+func learnHolt(ctx context.Context, m *Model, rel *Relation) (*fitted, error) {
+	const fn = "learn"
+	old, ok := m.State.(*holtFitted)
+	if !ok {
+		return nil, kindError("holt_forecast", m)
+	}
+	d, err := readHolt(fn, &Call{Values: map[string]any{"input": rel}}, holtForecastColumns)
+	if err != nil {
+		return nil, err
+	}
+	f := *old
+	f.models = slices.Clone(old.models)
+	f.lastInts, f.lastTimes, f.lastTexts = slices.Clone(old.lastInts), slices.Clone(old.lastTimes), slices.Clone(old.lastTexts)
+	stored := map[string]int{}
+	nullSeries := -1
+	if f.series != nil {
+		for s, r := range f.keyRows {
+			if f.series.Null(r) {
+				nullSeries = s
+			} else {
+				stored[f.series.Text(r)] = s
+			}
+		}
+	}
+	for g, rows := range d.rows {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		s := 0
+		if d.series != nil {
+			var ok bool
+			if d.series.Null(rows[0]) {
+				s, ok = nullSeries, nullSeries >= 0
+			} else {
+				s, ok = stored[d.series.Text(rows[0])]
+			}
+			if !ok {
+				return nil, &Error{Code: "22023", Message: fmt.Sprintf("flywheel.learn: input: %snot a series of model %q", d.seriesLabel(g), m.Name),
+					Hint: "learn advances the series the model was trained on; train a new version to add a series."}
+			}
+		}
+		for k, r := range rows {
+			var want, got string
+			if d.ints != nil {
+				next := f.lastInts[s] + int64(k+1)*f.intSteps[s]
+				if d.ints[g][k] != next {
+					want, got = strconv.FormatInt(next, 10), d.ts.Text(r)
+				}
+			} else if next := f.timeSteps[s].Advance(f.lastTimes[s], k+1); !d.times[g][k].Equal(next) {
+				want, got = formatPGTime(next, f.ts.Type), d.ts.Text(r)
+			}
+			if want != "" {
+				return nil, &Error{Code: "22023", Message: fmt.Sprintf("flywheel.learn: input: %srow %d: time %s, but the model's next time is %s", d.seriesLabel(g), r+1, got, want),
+					Hint: "learn continues each series at its spacing from the step after its last learned time, without gaps or repeats."}
+			}
+		}
+		if f.models[s], err = f.models[s].Advance(d.y[g]); err != nil {
+			return nil, holtArgError(fn, err, d, g)
+		}
+		last := rows[len(rows)-1]
+		if d.ints != nil {
+			f.lastInts[s] = d.ints[g][len(rows)-1]
+		} else {
+			f.lastTimes[s], f.lastTexts[s] = d.times[g][len(rows)-1], d.ts.Text(last)
+		}
+	}
+	return f.stored(rel.Rows())
 }
 
 func decodeHolt(m *Model, state []byte) error {

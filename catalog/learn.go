@@ -19,7 +19,9 @@ func Learn() *Func {
 			"(learning rows in the order given: training on A then learning B equals training on A followed by B in one pass); " +
 			"kmeans moves each centre to the mean of its old members and the new rows assigned to it (MiniBatchKMeans' rule, " +
 			"with the cluster sizes as weights; the scaling stays the training's); recommend (user_cf) adds the ratings to its index " +
-			"(a rating of a pair already rated replaces it), as training on the union would.",
+			"(a rating of a pair already rated replaces it), as training on the union would; holt_forecast runs each series' state " +
+			"on through its new observations with the fitted parameters (no re-optimising), which must continue the series' times " +
+			"at its spacing from the step after its last one (series without new rows stay as they were).",
 		Args: []Arg{
 			{Name: "name", Type: Text, Required: true, Doc: "the model"},
 			{Name: "input", Relation: true, Required: true, Doc: "the new rows, with the training input's columns"},

@@ -19,7 +19,7 @@ import (
 // kinds' options.
 func trainOwn(name string) bool {
 	switch name {
-	case "name", "kind", "input", "holdout", "promote", "refresh", "watermark":
+	case "name", "kind", "input", "holdout", "promote", "refresh", "watermark", "traffic", "events", "within":
 		return true
 	}
 	return false
@@ -42,7 +42,12 @@ func Train() *Func {
 		{Name: "kind", Type: Text, Required: true, Doc: "the function whose fit is stored: " + quoteList(names)},
 		{Name: "input", Relation: true, Required: true, Doc: "the relation the function takes to fit: " + kindInputs(kinds, names)},
 		{Name: "holdout", Type: Float8, Default: 0.0, Doc: "share of the input, 0 .. 0.9, held out to measure the version (a deterministic split: by key hash, for sgd_regress the last rows)"},
-		{Name: "promote", Type: Text, Default: "always", Doc: "'always' deploys the new version, 'if_better' only when its primary holdout metric beats the deployed version's, 'never' keeps it as a challenger"},
+		{Name: "promote", Type: Text, Default: "always", Doc: "'always' deploys the new version, 'if_better' only when its primary holdout metric beats the deployed version's, " +
+			"'if_better_online' (recommend) serves it to a share of the users (traffic) beside the deployed one and deploys it when, after the window (within), " +
+			"its decisions' hit rate against events beats the deployed one's over the same time; 'never' keeps it as a challenger"},
+		{Name: "traffic", Type: Float8, Default: nil, Nullable: true, Doc: "with promote => 'if_better_online': the share of users (0 .. 0.5, by a hash of the user's key; NULL: 0.1) the new version serves during its trial"},
+		{Name: "events", Relation: true, Default: nil, Nullable: true, Doc: "with promote => 'if_better_online': (user, item, event_time), what users did; read again when the trial is judged"},
+		{Name: "within", Type: Text, Default: "7 days", Doc: "with promote => 'if_better_online': how long the trial runs, and how long after a decision an event counts as its hit (an interval)"},
 		{Name: "refresh", Type: Text, Default: nil, Nullable: true, Doc: "retrain in the background on this input and these options: an interval ('10 minutes'; 1 second to 1 year) or 'on_change' (when the input's row count, or the watermark's maximum, grew); each train sets the policy, NULL stops refreshing"},
 		{Name: "watermark", Type: Text, Default: nil, Nullable: true, Doc: "with refresh => 'on_change': the input column (number, date or timestamp) whose maximum growing means new rows"},
 	}
@@ -182,8 +187,12 @@ func runTrain(ctx context.Context, call *Call) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	if promote != "always" && promote != "if_better" && promote != "never" {
-		return nil, &ArgError{Func: fn, Arg: "promote", Msg: fmt.Sprintf("must be 'always', 'if_better' or 'never', got %q", promote)}
+	if promote != "always" && promote != "if_better" && promote != "if_better_online" && promote != "never" {
+		return nil, &ArgError{Func: fn, Arg: "promote", Msg: fmt.Sprintf("must be 'always', 'if_better', 'if_better_online' or 'never', got %q", promote)}
+	}
+	trial, err := trainTrial(ctx, call, kindName, promote)
+	if err != nil {
+		return nil, err
 	}
 	rel, err := call.Relation("input")
 	if err != nil {
@@ -216,7 +225,7 @@ func runTrain(ctx context.Context, call *Call) (*Result, error) {
 		}
 	}
 	t := &Trained{Name: name, Kind: kindName, Inputs: inputColumns(rel), Options: options, Source: call.Sources["input"],
-		Rows: int64(rel.Rows()), Primary: k.primary, Higher: k.higher, Promote: promote}
+		Rows: int64(rel.Rows()), Primary: k.primary, Higher: k.higher, Promote: promote, Trial: trial}
 
 	refresh, err := trainRefresh(ctx, call, st, t, rel, holdout)
 	if err != nil {
@@ -324,7 +333,8 @@ func Deploy() *Func {
 func Rollback() *Func {
 	return &Func{
 		Name: "rollback", Qualified: true,
-		Doc:     "Deploys again the version that was deployed before the current one. Repeatable: each rollback goes one deployment further back.",
+		Doc: "Deploys again the version that was deployed before the current one. Repeatable: each rollback goes one deployment further back. " +
+			"During an online trial (promote => 'if_better_online') it ends the trial instead: the challenger stops serving and the deployed version serves every user.",
 		Args:    []Arg{{Name: "name", Type: Text, Required: true, Doc: "the model"}},
 		Columns: fixedColumns(lifecycleColumns()),
 		Run: func(ctx context.Context, call *Call) (*Result, error) {

@@ -30,6 +30,9 @@ type Model struct {
 	State any
 	// Size estimates the decoded state's memory, for the cache's bound.
 	Size int64
+	// Trial is set on a deployed version that shares its users with a
+	// challenger in an online trial (see trial.go).
+	Trial *Trial
 }
 
 // Models reads the models that calls predict from: the deployed version of
@@ -77,7 +80,10 @@ type Trained struct {
 	// Higher whether a higher value is better.
 	Primary string
 	Higher  bool
-	Promote string // "always", "if_better" or "never"
+	Promote string // "always", "if_better", "if_better_online" or "never"
+	// Trial is the online trial that promote => 'if_better_online' starts
+	// when there is a deployed version to compete with.
+	Trial   *TrialPlan
 	TrainMS float64
 	State   []byte // the encoded state (EncodeState)
 	// Refresh is set on a version the refresh worker trained: its policy,

@@ -20,7 +20,7 @@ func Recommend() *Func {
 			"Highest score first, ties by item key. Key order is the keys' type order (numbers numerically, text by bytes), so the result never depends on the order of the ratings' rows; " +
 			"items no neighbour rated score 0 and fill the list. A user without ratings (or NULL) gets no rows. item keeps the input item column's type.",
 		Args: []Arg{
-			{Name: "user", Type: AnyType, Required: true, Nullable: true, Doc: "the user, matched to the ratings' user column by its text form"},
+			{Name: "user", Type: AnyType, Required: true, Nullable: true, Strict: true, Doc: "the user, matched to the ratings' user column by its text form; NULL or an unknown user gives no rows"},
 			{Name: "n", Type: Int4, Default: int64(10), Doc: "number of items, >= 1"},
 			{Name: "ratings", Relation: true, Default: nil, Nullable: true, Fit: true, Doc: "(user, item, numeric rating); one row per (user, item)"},
 			{Name: "method", Type: Text, Default: "user_cf", Fit: true, Doc: "'user_cf' or 'nmf'"},

@@ -255,9 +255,19 @@ func recommendModelColumns(m *Model, inputs [][]InputColumn) ([]OutputColumn, er
 // one-shot call gives on the ratings the model was trained on.
 func runRecommendModel(call *Call) (*Result, error) {
 	const fn = "recommend"
-	st, ok := call.Model.State.(*recommendModel)
+	m := call.Model
+	st, ok := m.State.(*recommendModel)
 	if !ok {
-		return nil, kindError(fn, call.Model)
+		return nil, kindError(fn, m)
+	}
+	u, known := st.findUser(call.Values["user"])
+	if t := m.Trial; known && t != nil && inTrial(st.users.Keys[u], t.Traffic) {
+		// The user is on the challenger's side of an online trial.
+		m = t.Challenger
+		if st, ok = m.State.(*recommendModel); !ok {
+			return nil, kindError(fn, m)
+		}
+		u, known = st.findUser(call.Values["user"])
 	}
 	n, err := mfPositive(call, "n")
 	if err != nil {
@@ -272,8 +282,7 @@ func runRecommendModel(call *Call) (*Result, error) {
 		{OutputColumn: OutputColumn{Name: "score", Type: Float8.OID}, Floats: []float64{}},
 		{OutputColumn: OutputColumn{Name: "rank", Type: Int4.OID}, Ints: []int64{}},
 	}}
-	u, ok := st.findUser(call.Values["user"])
-	if !ok {
+	if !known {
 		return out, nil
 	}
 	recs, err := st.recommend(u, n, neighbors)
@@ -288,7 +297,7 @@ func runRecommendModel(call *Call) (*Result, error) {
 	if log, err := call.Bool("log"); err != nil {
 		return nil, err
 	} else if log {
-		if err := logDecisions(call, st.users.Keys[u], recs, st.items.Keys); err != nil {
+		if err := logDecisions(call, m.Version, st.users.Keys[u], recs, st.items.Keys); err != nil {
 			return nil, err
 		}
 	}

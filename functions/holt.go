@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"slices"
 	"strings"
 )
 
@@ -312,6 +313,12 @@ func newHoltModel(y []float64, sp hwSpec, p hwParams) *HoltModel {
 	} else {
 		mod.InitialSeasons = nil
 	}
+	mod.AIC = float64(n)*math.Log(sse/float64(n)) + 2*float64(sp.aicParams())
+	return mod
+}
+
+// aicParams is statsmodels' parameter count k in the AIC (see HoltModel).
+func (sp hwSpec) aicParams() int {
 	k := 2
 	if sp.trend != ComponentNone {
 		k += 2
@@ -319,9 +326,45 @@ func newHoltModel(y []float64, sp hwSpec, p hwParams) *HoltModel {
 	if sp.damped {
 		k++
 	}
-	k += sp.m
-	mod.AIC = float64(n)*math.Log(sse/float64(n)) + 2*float64(k)
-	return mod
+	return k + sp.m
+}
+
+// Advance returns the model continued through the observations y that
+// follow its last one: the same parameters (nothing is re-optimised), the
+// state run on through y by the fitting recursion, and N, SSE, Sigma2 and
+// AIC over all observations. The state equals a fit's with these
+// parameters over the whole series; SSE differs only in the rounding of
+// its sum. m is not changed.
+func (m *HoltModel) Advance(y []float64) (*HoltModel, error) {
+	for i, v := range y {
+		if math.IsNaN(v) || math.IsInf(v, 0) || math.Abs(v) > maxHoltValue {
+			return nil, rowErr("input", i, "value %v is not a finite number within ±1e100", v)
+		}
+		if v <= 0 && (m.Trend == ComponentMul || m.Seasonal == ComponentMul) {
+			return nil, rowErr("input", i, "value %v: a multiplicative model needs positive values", v)
+		}
+	}
+	sp := hwSpec{trend: m.Trend, season: m.Seasonal, damped: m.Damped, m: m.Period}
+	p := hwParams{alpha: m.Alpha, beta: m.Beta, gamma: m.Gamma, phi: m.Phi, l0: m.Level, b0: m.Slope, s0: m.Seasons}
+	ring := make([]float64, sp.m)
+	sse, l, b := sp.sse(y, &p, ring)
+	if math.IsInf(sse, 0) {
+		return nil, inputErr("input", "the new observations give a non-finite error sum")
+	}
+	out := *m
+	out.InitialSeasons = slices.Clone(m.InitialSeasons)
+	out.Level, out.Slope = l, b
+	if sp.m > 0 {
+		out.Seasons = make([]float64, sp.m)
+		for j := range out.Seasons {
+			out.Seasons[j] = ring[(len(y)+j)%sp.m]
+		}
+	}
+	out.N = m.N + len(y)
+	out.SSE = m.SSE + sse
+	out.Sigma2 = out.SSE / float64(out.N)
+	out.AIC = float64(out.N)*math.Log(out.SSE/float64(out.N)) + 2*float64(sp.aicParams())
+	return &out, nil
 }
 
 // Forecast returns the point forecasts for steps 1..h after the last

@@ -335,6 +335,9 @@ func (r *refresher) lease(ctx context.Context) error {
 		if err := r.schedule(lctx, jobs); err != nil && lctx.Err() == nil {
 			r.s.log.Warn("models: looking for due refreshes", "err", err)
 		}
+		if err := r.judgeTrials(lctx); err != nil && lctx.Err() == nil {
+			r.s.log.Warn("models: looking for online trials to judge", "err", err)
+		}
 		select {
 		case <-lctx.Done():
 			return nil

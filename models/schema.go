@@ -128,6 +128,62 @@ JOIN flywheel.model m ON m.name = v.model;
 COMMENT ON TABLE flywheel.model_refresh IS 'Refresh policies set by flywheel.train(..., refresh => ...): the training to run again, and when.';
 COMMENT ON VIEW flywheel.models IS 'Flywheel''s stored models: one row per name, with the deployed version and its primary metric, the refresh policy, the next refresh and the last refresh error.';
 COMMENT ON VIEW flywheel.model_versions IS 'Every trained version of every model: status deployed, challenger or failed, metrics, options, the training SQL; refresh_due and refreshed_by for versions a refresh made.'`,
+
+	// 4: online trials (train's promote => 'if_better_online'): the plan
+	// a model's trials follow, and its current or last trial.
+	`CREATE TABLE flywheel.model_trial (
+	model text PRIMARY KEY REFERENCES flywheel.model (name) ON DELETE CASCADE,
+	traffic double precision NOT NULL,
+	events_sql text NOT NULL,
+	within interval NOT NULL,
+	search_path text NOT NULL,
+	role text NOT NULL,
+	champion integer,
+	challenger integer,
+	started_at timestamptz,
+	decided_at timestamptz,
+	result text,
+	champion_decisions bigint,
+	champion_hit_rate double precision,
+	challenger_decisions bigint,
+	challenger_hit_rate double precision
+);
+CREATE OR REPLACE VIEW flywheel.models AS
+SELECT m.name, m.kind, m.deployed_version,
+	(SELECT count(*) FROM flywheel.model_version v WHERE v.model = m.name) AS versions,
+	m.created,
+	(SELECT max(v.trained_at) FROM flywheel.model_version v WHERE v.model = m.name) AS last_trained,
+	d.primary_metric,
+	(d.metrics ->> d.primary_metric)::double precision AS primary_value,
+	CASE WHEN r.model IS NULL THEN NULL WHEN r.every IS NULL THEN 'on_change' ELSE r.every::text END AS refresh,
+	r.next_refresh,
+	r.last_error,
+	CASE WHEN t.decided_at IS NULL THEN t.challenger END AS trial_version,
+	CASE WHEN t.decided_at IS NULL AND t.challenger IS NOT NULL THEN t.traffic END AS trial_traffic,
+	CASE WHEN t.decided_at IS NULL AND t.challenger IS NOT NULL THEN t.started_at + t.within END AS trial_ends
+FROM flywheel.model m
+LEFT JOIN flywheel.model_version d ON d.model = m.name AND d.version = m.deployed_version
+LEFT JOIN flywheel.model_refresh r ON r.model = m.name
+LEFT JOIN flywheel.model_trial t ON t.model = m.name;
+CREATE OR REPLACE VIEW flywheel.model_versions AS
+SELECT v.model, v.version,
+	CASE WHEN v.status = 'failed' THEN 'failed'
+	     WHEN m.deployed_version = v.version THEN 'deployed'
+	     WHEN t.challenger = v.version AND t.decided_at IS NULL THEN 'trial'
+	     ELSE 'challenger' END AS status,
+	v.rows, v.metrics, v.options, v.source_sql, v.trained_at, v.train_ms, v.error,
+	octet_length(v.state) AS state_bytes,
+	v.refresh_due, v.refreshed_by
+FROM flywheel.model_version v
+JOIN flywheel.model m ON m.name = v.model
+LEFT JOIN flywheel.model_trial t ON t.model = v.model;
+CREATE VIEW flywheel.trials AS
+SELECT model, champion, challenger, traffic, within, started_at, started_at + within AS ends_at, decided_at, result,
+	champion_decisions, champion_hit_rate, challenger_decisions, challenger_hit_rate
+FROM flywheel.model_trial WHERE challenger IS NOT NULL;
+COMMENT ON TABLE flywheel.model_trial IS 'Online trials (flywheel.train(..., promote => ''if_better_online'')): the plan, and the current or last trial with its outcome.';
+COMMENT ON VIEW flywheel.trials IS 'Each model''s current or last online trial: champion and challenger versions, traffic share, window, and once decided the result (promoted, kept, ended) with both versions'' decisions and hit rates.';
+COMMENT ON VIEW flywheel.model_versions IS 'Every trained version of every model: status deployed, trial (serving a share of users in an online trial), challenger or failed, metrics, options, the training SQL; refresh_due and refreshed_by for versions a refresh made.'`,
 }
 
 // migrateLock is the advisory lock key that serialises migrations.

@@ -51,6 +51,15 @@ type Config struct {
 	// (refresh.go); with Workers 0 this Flywheel runs none, and others on
 	// the database do.
 	Refresh RefreshConfig
+	// Observer, when set, hears of every stored version (metrics).
+	Observer Observer
+}
+
+// Observer hears of each version the store saves: the model's kind,
+// whether the refresh worker trained it (rather than a session's train),
+// and how long the training took. It must be safe for concurrent use.
+type Observer interface {
+	ObserveTrain(kind string, refresh bool, d time.Duration)
 }
 
 // Store is the model store. It is safe for concurrent use.
@@ -63,6 +72,7 @@ type Store struct {
 	stop   context.CancelFunc
 	done   chan struct{}
 
+	observer   Observer      // nil: nobody listens
 	refresher  *refresher    // nil without a worker
 	workerDone chan struct{} // closed when the worker has stopped
 }
@@ -95,7 +105,8 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, err
 	}
 	lctx, stop := context.WithCancel(context.Background())
-	s := &Store{pool: pool, decode: cfg.Decode, log: cfg.Logger, cache: newCache(cfg.CacheBytes, cfg.Memory), mem: cfg.Memory, stop: stop, done: make(chan struct{})}
+	s := &Store{pool: pool, decode: cfg.Decode, log: cfg.Logger, cache: newCache(cfg.CacheBytes, cfg.Memory), mem: cfg.Memory, stop: stop, done: make(chan struct{}),
+		observer: cfg.Observer}
 	ready := make(chan struct{})
 	go s.listen(lctx, pcfg.ConnConfig, ready)
 	if cfg.Refresh.Workers > 0 {
@@ -184,15 +195,19 @@ func poolError(name string, err error) error {
 // loadDeployed reads and decodes name's deployed version from the pool.
 func (s *Store) loadDeployed(ctx context.Context, name string) (*catalog.Model, error) {
 	var (
-		kind            string
-		version         *int32
-		status          *string
-		inputs, options []byte
-		state           []byte
+		kind                      string
+		version, trial            *int32
+		status                    *string
+		inputs, options, state    []byte
+		traffic                   *float64
+		tInputs, tOptions, tState []byte
 	)
-	err := s.pool.QueryRow(ctx, `SELECT m.kind, v.version, v.status, v.inputs, v.options, v.state
+	err := s.pool.QueryRow(ctx, `SELECT m.kind, v.version, v.status, v.inputs, v.options, v.state,
+	c.version, t.traffic, c.inputs, c.options, c.state
 FROM flywheel.model m LEFT JOIN flywheel.model_version v ON v.model = m.name AND v.version = m.deployed_version
-WHERE m.name = $1`, name).Scan(&kind, &version, &status, &inputs, &options, &state)
+LEFT JOIN flywheel.model_trial t ON t.model = m.name AND t.champion = m.deployed_version AND t.decided_at IS NULL
+LEFT JOIN flywheel.model_version c ON c.model = m.name AND c.version = t.challenger
+WHERE m.name = $1`, name).Scan(&kind, &version, &status, &inputs, &options, &state, &trial, &traffic, &tInputs, &tOptions, &tState)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, s.unknown(ctx, name)
 	}
@@ -206,7 +221,19 @@ WHERE m.name = $1`, name).Scan(&kind, &version, &status, &inputs, &options, &sta
 		return nil, &catalog.Error{Code: "42704", Message: fmt.Sprintf("model %q has no deployed version", name),
 			Hint: fmt.Sprintf("Deploy one: SELECT * FROM flywheel.deploy(%s, <version>); flywheel.model_versions lists them.", quote(name))}
 	}
-	return s.build(name, kind, int(*version), inputs, options, state)
+	m, err := s.build(name, kind, int(*version), inputs, options, state)
+	if err != nil || trial == nil || traffic == nil {
+		return m, err
+	}
+	// In an online trial the challenger serves a share of the users from
+	// the same calls, so it is loaded, cached and dropped with the champion.
+	c, err := s.build(name, kind, int(*trial), tInputs, tOptions, tState)
+	if err != nil {
+		return nil, err
+	}
+	m.Trial = &catalog.Trial{Challenger: c, Traffic: *traffic}
+	m.Size += c.Size
+	return m, nil
 }
 
 // build decodes a stored version.

@@ -121,6 +121,10 @@ ON CONFLICT (name) DO UPDATE SET kind = m.kind RETURNING kind, coalesce(deployed
 	if err != nil {
 		return nil, err
 	}
+	trial, err := s.trialPlan(ctx, db, t, deployed)
+	if err != nil {
+		return nil, err
+	}
 	metrics := map[string]any{}
 	for k, v := range t.Metrics {
 		if !math.IsNaN(v) && !math.IsInf(v, 0) {
@@ -141,6 +145,9 @@ RETURNING version, metrics`,
 		return nil, err
 	}
 	version := rows[0].int(0)
+	if s.observer != nil {
+		s.observer.ObserveTrain(t.Kind, t.Refresh != nil, time.Duration(t.TrainMS*float64(time.Millisecond)))
+	}
 	out := &catalog.Saved{Name: t.Name, Kind: t.Kind, Version: version, Deployed: deployed,
 		Metrics: []byte(rows[0].str(1)), Rows: t.Rows, TrainMS: t.TrainMS}
 	if deploy {
@@ -148,6 +155,10 @@ RETURNING version, metrics`,
 			return nil, err
 		}
 		out.Deployed = version
+	} else if trial {
+		if err := s.startTrial(ctx, db, t.Name, deployed, version); err != nil {
+			return nil, err
+		}
 	}
 	if err := s.refreshed(ctx, db, t); err != nil {
 		return nil, err
@@ -168,6 +179,9 @@ func (s *Store) promote(ctx context.Context, db catalog.DB, t *catalog.Trained, 
 	}
 	if deployed == 0 {
 		return true, nil
+	}
+	if t.Promote == "if_better_online" {
+		return false, nil // the trial decides (trial.go)
 	}
 	v, ok := t.Metrics[t.Primary]
 	if !ok || t.Primary == "" {
@@ -190,8 +204,12 @@ func (s *Store) promote(ctx context.Context, db catalog.DB, t *catalog.Trained, 
 
 // setDeployed makes version the deployed one and records it in the
 // history that rollback walks back.
+// A running online trial ends: its champion is no longer the deployed
+// version.
 func (s *Store) setDeployed(ctx context.Context, db catalog.DB, name string, version int) error {
-	_, err := run(ctx, db, `WITH u AS (UPDATE flywheel.model SET deployed_version = $2 WHERE name = $1 RETURNING name)
+	_, err := run(ctx, db, `WITH u AS (UPDATE flywheel.model SET deployed_version = $2 WHERE name = $1 RETURNING name),
+t AS (UPDATE flywheel.model_trial SET decided_at = now(), result = 'ended: version ' || $2 || ' deployed'
+	WHERE model = $1 AND challenger IS NOT NULL AND decided_at IS NULL)
 INSERT INTO flywheel.model_deployment (model, version) SELECT name, $2 FROM u`, text(name), text(strconv.Itoa(version)))
 	return err
 }
@@ -281,7 +299,19 @@ func (s *Store) Rollback(ctx context.Context, db catalog.DB, name string) (*cata
 	if !ok {
 		return nil, s.unknown(ctx, name)
 	}
-	rows, err := run(ctx, db, "SELECT id, version FROM flywheel.model_deployment WHERE model = $1 ORDER BY id DESC LIMIT 2", text(name))
+	// In an online trial, rolling back ends the trial: the challenger
+	// stops serving, and the deployed version serves everyone again.
+	rows, err := run(ctx, db, `UPDATE flywheel.model_trial t SET decided_at = now(), result = 'ended: rolled back'
+FROM flywheel.model m WHERE t.model = $1 AND m.name = t.model AND t.champion = m.deployed_version
+	AND t.challenger IS NOT NULL AND t.decided_at IS NULL RETURNING t.champion`, text(name))
+	if err != nil {
+		return nil, err
+	}
+	if len(rows) == 1 {
+		v := rows[0].int(0)
+		return s.saved(ctx, db, name, kind, v, v)
+	}
+	rows, err = run(ctx, db, "SELECT id, version FROM flywheel.model_deployment WHERE model = $1 ORDER BY id DESC LIMIT 2", text(name))
 	if err != nil {
 		return nil, err
 	}

@@ -208,7 +208,11 @@ func (b *budget) add(ctx context.Context, rows, bytes int64) error {
 // What it did, and what calls in its relation arguments did, goes to
 // steps.
 func (c *call) bind(ctx context.Context, conn Conn, s *Statement, params [][]byte, formats []int16, steps *[]step, w *timeoutWatch) ([][]byte, error) {
+	start := time.Now()
 	arrays, st, err := c.bindOne(ctx, conn, s, params, formats, steps, w)
+	if o := s.p.opts.Observer; o != nil {
+		o.ObserveCall(c.fn.Name, err, time.Since(start))
+	}
 	if err != nil {
 		return nil, err
 	}

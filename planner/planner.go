@@ -25,6 +25,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"time"
 	"unicode/utf8"
 
 	"github.com/flywheeldb/flywheel/catalog"
@@ -47,6 +48,15 @@ type Options struct {
 	// Models is the model store that model => arguments and the
 	// lifecycle functions (flywheel.train, ...) use; nil refuses them.
 	Models catalog.ModelStore
+	// Observer, when set, is told of every model function call (metrics).
+	Observer Observer
+}
+
+// Observer hears of each model function call once it has run: the
+// function's name, its error (nil on success) and how long it took, input
+// reads included. It must be safe for concurrent use and quick.
+type Observer interface {
+	ObserveCall(function string, err error, d time.Duration)
 }
 
 const (

@@ -32,6 +32,9 @@ type upstreamError struct{ resp *pgproto3.ErrorResponse }
 
 func (e *upstreamError) Error() string { return e.resp.Message }
 
+// SQLState lets the planner pass PostgreSQL's own error through unchanged.
+func (e *upstreamError) SQLState() string { return e.resp.Code }
+
 // errSkipped: the server skipped a side query because an earlier request
 // in the same batch failed; the client's request is skipped likewise.
 var errSkipped = errors.New("skipped after an earlier error")
@@ -274,8 +277,13 @@ func (s *session) awaitSync() (status byte, failed bool, err error) {
 		}
 		<-s.wait.done
 	}
-	if err := s.q.closedErr(); err != nil {
-		return 'I', true, err
+	// Under the lock: the upstream goroutine may be closing the queue just
+	// now, after the response that woke us.
+	s.q.mu.Lock()
+	closed := s.q.closed
+	s.q.mu.Unlock()
+	if closed != nil {
+		return 'I', true, closed
 	}
 	if s.wait.skipped {
 		return 'I', true, errSkipped
@@ -400,6 +408,7 @@ func bindWithExtra(b *pgproto3.Bind, extra [][]byte) *pgproto3.Bind {
 // upstream's transaction state match what PostgreSQL would have.
 func (s *session) simpleFail(err error, offset int) (byte, bool, error) {
 	resp, abort := s.errorResponse(err, offset)
+	abort = abort && !s.sideFailed
 	if resp == nil { // skipped: cannot happen outside a batch
 		resp = &pgproto3.ErrorResponse{Severity: "ERROR", Code: "XX000", Message: err.Error()}
 	}
@@ -469,6 +478,7 @@ func (s *session) errorResponse(err error, offset int) (resp *pgproto3.ErrorResp
 // skips the client's requests up to Sync, as the server would.
 func (s *session) failExtended(err error) error {
 	resp, abort := s.errorResponse(err, 0)
+	abort = abort && !s.sideFailed
 	s.clientSkip = true
 	if resp == nil {
 		return nil
@@ -775,6 +785,7 @@ func (s *session) awaitSide(sq *sideQuery) error {
 	case sq.closed != nil:
 		return fmt.Errorf("side query: %w", sq.closed)
 	case sq.err != nil:
+		s.sideFailed = true
 		return &upstreamError{sq.err}
 	case sq.skipped:
 		return errSkipped

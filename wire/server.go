@@ -47,6 +47,9 @@ type Config struct {
 	// instead of sleeping, while the machine has idle CPU (see spin.go);
 	// 0 turns busy polling off.
 	BusyPoll time.Duration
+	// Counters, when set, receives the relay's totals (metrics); nil
+	// keeps them private to the server.
+	Counters *Counters
 	// alwaysSpin makes every session busy-poll regardless of CPU pressure
 	// (tests use it to exercise that path).
 	alwaysSpin bool
@@ -69,6 +72,7 @@ type Server struct {
 	active   atomic.Int64
 	wg       sync.WaitGroup
 	spin     *spinPolicy // nil: sessions never busy-poll
+	counters *Counters   // nil: nothing is counted
 }
 
 // Protocol codes of the start-up packets.
@@ -98,7 +102,7 @@ func NewServer(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("upstream URL: %w", err)
 	}
-	s := &Server{cfg: cfg, planner: cfg.Planner, log: cfg.Logger,
+	s := &Server{cfg: cfg, planner: cfg.Planner, log: cfg.Logger, counters: cfg.Counters,
 		sessions: make(map[cancelKey]*session), conns: make(map[net.Conn]struct{})}
 	s.spin = newSpinPolicy(cfg.BusyPoll, cfg.alwaysSpin)
 	if filepath.IsAbs(pc.Host) {
@@ -265,6 +269,9 @@ func (s *Server) serveSession(ctx context.Context, c net.Conn, br *bufio.Reader,
 		return
 	}
 	defer s.active.Add(-1)
+	if c := s.counters; c != nil {
+		c.Sessions.Add(1)
+	}
 	up, err := s.dialUpstream(ctx)
 	if err != nil {
 		s.log.Warn("cannot reach upstream", "err", err)

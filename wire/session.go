@@ -20,15 +20,19 @@ import (
 // (session pooling: temp tables, prepared statements, SET and transactions
 // behave exactly as PostgreSQL defines them).
 type session struct {
-	srv    *Server
-	log    *slog.Logger
-	client net.Conn
-	up     net.Conn
-	cr     *frameReader  // client reader
-	cw     *bufio.Writer // client writer, guarded by q.mu
-	ur     *frameReader  // upstream reader
-	uw     *bufio.Writer // upstream writer, used by the client goroutine only
-	q      queue
+	// sideFailed records that a side query of the running call failed
+	// upstream, which is now skipping to Sync: the call's error is then
+	// the client's to see, however the function reported it.
+	sideFailed bool
+	srv        *Server
+	log        *slog.Logger
+	client     net.Conn
+	up         net.Conn
+	cr         *frameReader  // client reader
+	cw         *bufio.Writer // client writer, guarded by q.mu
+	ur         *frameReader  // upstream reader
+	uw         *bufio.Writer // upstream writer, used by the client goroutine only
+	q          queue
 
 	key   cancelKey // the key the client was given; set once, before relay
 	upKey []byte    // the upstream's BackendKeyData body
@@ -203,6 +207,9 @@ func (s *session) clientLoop() error {
 // onClient handles one client message whose header has been read from
 // s.cr.
 func (s *session) onClient(typ byte, n int) error {
+	if c := s.srv.counters; c != nil {
+		countMessage(&c.ClientMessages, &c.ClientBytes, n)
+	}
 	switch typ {
 	case 'd', 'c', 'f', 'H': // CopyData, CopyDone, CopyFail, Flush: no response of their own
 		if typ == 'c' || typ == 'f' {
@@ -338,6 +345,9 @@ func (s *session) upstreamLoop() error {
 }
 
 func (s *session) onUpstream(typ byte, n int) error {
+	if c := s.srv.counters; c != nil {
+		countMessage(&c.UpstreamMessages, &c.UpstreamBytes, n)
+	}
 	q := &s.q
 	q.mu.Lock()
 	defer q.mu.Unlock()
@@ -634,6 +644,7 @@ func (s *session) cancelComputation() {
 // runContext returns the context for one planner call; a CancelRequest
 // cancels it.
 func (s *session) runContext() (context.Context, context.CancelFunc) {
+	s.sideFailed = false
 	ctx, cancel := context.WithCancel(s.ctx)
 	s.cancelMu.Lock()
 	s.cancelRun = cancel

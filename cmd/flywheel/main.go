@@ -19,6 +19,7 @@ const usage = `flywheel: model functions inline in SQL, behind a PostgreSQL-comp
 Usage:
   flywheel serve [flags]         run the proxy (with no --upstream: a managed PostgreSQL)
   flywheel demo load [flags]     load the demo warehouse into a database
+  flywheel demo loop [flags]     simulated customers, served and retrained weekly: hit rate per version
   flywheel bench proxy [flags]   pgbench through the proxy vs. directly (and pgbouncer)
   flywheel bench models [flags]  stored models: training, recommend latency, LATERAL, load after restart
   flywheel help [command]        this text, or a command's flags
@@ -56,11 +57,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "serve":
 		return serve(ctx, args[1:], stdout, stderr)
 	case "demo":
-		if len(args) < 2 || args[1] != "load" {
-			fmt.Fprint(stderr, "usage: flywheel demo load [--scale N] [--upstream URL] [--replace]\n")
-			return errUsage
+		if len(args) >= 2 {
+			switch args[1] {
+			case "load":
+				return demoLoad(ctx, args[2:], stdout, stderr)
+			case "loop":
+				return demoLoop(ctx, args[2:], stdout, stderr)
+			}
 		}
-		return demoLoad(ctx, args[2:], stdout, stderr)
+		fmt.Fprint(stderr, "usage: flywheel demo load [--scale N] [--upstream URL] [--replace]\n       flywheel demo loop [--rounds N] [--customers N] [--seed N] [--plot FILE]\n")
+		return errUsage
 	case "bench":
 		if len(args) >= 2 {
 			switch args[1] {

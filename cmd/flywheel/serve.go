@@ -16,11 +16,14 @@ import (
 
 	"github.com/flywheeldb/flywheel/catalog"
 	"github.com/flywheeldb/flywheel/internal/membudget"
+	"github.com/flywheeldb/flywheel/internal/metrics"
 	"github.com/flywheeldb/flywheel/internal/pgserver"
 	"github.com/flywheeldb/flywheel/models"
 	"github.com/flywheeldb/flywheel/planner"
+	"github.com/flywheeldb/flywheel/status"
 	"github.com/flywheeldb/flywheel/wire"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 type serveFlags struct {
@@ -36,6 +39,8 @@ type serveFlags struct {
 	modelCacheBytes           int64
 	memoryLimit               string
 	trainWorkers              int
+	http, httpAuth            string
+	httpSet                   bool // --http was given, not defaulted
 }
 
 func newServeFlagSet(f *serveFlags) *flag.FlagSet {
@@ -64,6 +69,8 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.Int64Var(&f.modelCacheBytes, "model-cache-bytes", 1<<30, "memory for deployed models kept decoded (least recently used go first)")
 	fs.StringVar(&f.memoryLimit, "memory-limit", "", "memory for all model work at once: every session's model-function inputs and results and the model cache (e.g. 4GB; SQLSTATE 53200 beyond). Empty means 1/2 of the machine's memory (or of the cgroup's limit); GOMEMLIMIT wins when lower")
 	fs.IntVar(&f.trainWorkers, "train-workers", 1, "refreshes of stored models (train's refresh =>) trained at once, when this Flywheel holds the refresh lease; 0 leaves refreshes to other Flywheels")
+	fs.StringVar(&f.http, "http", "127.0.0.1:6480", "address of the status page, /metrics, /healthz and /readyz; empty turns them off")
+	fs.StringVar(&f.httpAuth, "http-auth", "", "user:password for HTTP basic auth on --http (required for a non-loopback address; HTTPS with --tls-cert)")
 	fs.StringVar(&f.cpuProfile, "cpu-profile", "", "write a Go CPU profile to this file until shutdown (diagnostics)")
 }
 
@@ -106,6 +113,13 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	fs.Visit(func(fl *flag.Flag) { f.httpSet = f.httpSet || fl.Name == "http" })
+	if f.http != "" {
+		// Before anything starts: a refused bind should cost nothing.
+		if err := status.CheckBind(f.http, f.httpAuth); err != nil {
+			return err
+		}
+	}
 	if f.cpuProfile != "" {
 		pf, err := os.Create(f.cpuProfile)
 		if err != nil {
@@ -129,10 +143,6 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		upstream = srv.URL("postgres")
 		log.Info("managed PostgreSQL running", "data_dir", f.dataDir, "socket_dir", srv.SocketDir)
 	}
-	cat := catalog.Builtin()
-	if err := installStubs(ctx, upstream, cat); err != nil {
-		log.Warn("could not create the flywheel schema's stub functions", "err", err)
-	}
 	if f.demo {
 		if err := loadDemo(ctx, upstream, 1, false, true, stdout); err != nil {
 			return err
@@ -146,33 +156,147 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		tlsCfg = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
-	mem, err := f.memoryBudget(log)
+	// Metrics exist only with the HTTP side: without it nothing would
+	// read them, and the relay counts nothing.
+	var obs *observed
+	if f.http != "" {
+		obs = newObserved()
+	}
+	srv, closeStore, err := f.newProxy(ctx, upstream, tlsCfg, log, obs)
 	if err != nil {
 		return err
 	}
-	store, err := models.Open(ctx, models.Config{URL: upstream, CacheBytes: f.modelCacheBytes, Memory: mem, Decode: catalog.DecodeModel, Logger: log,
-		Refresh: models.RefreshConfig{Workers: f.trainWorkers, MaxInputRows: f.maxInputRows, MaxInputBytes: f.maxInputBytes}})
-	if err != nil {
-		return fmt.Errorf("model store: %w", err)
-	}
-	defer store.Close()
-	opts := f.plannerOptions(log)
-	opts.Models = store
-	opts.Memory = mem
-	pl := planner.New(cat, opts)
-	srv, err := wire.NewServer(wire.Config{Upstream: upstream, TLS: tlsCfg, MaxConnections: f.maxConns,
-		StartupTimeout: f.startupTimeout, Planner: pl, Logger: log, BusyPoll: f.busyPoll})
-	if err != nil {
-		return err
-	}
+	defer closeStore()
 	ln, err := net.Listen("tcp", f.listen)
 	if err != nil {
 		return err
+	}
+	if f.http != "" {
+		stop, err := f.serveHTTP(ctx, upstream, tlsCfg, srv, obs.met, log, stdout)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		defer stop()
 	}
 	host, port, _ := net.SplitHostPort(ln.Addr().String())
 	log.Info("flywheel ready", "listen", ln.Addr().String())
 	fmt.Fprintf(stdout, "flywheel is serving on %s; connect with: psql -h %s -p %s -U postgres\n", ln.Addr(), host, port)
 	return srv.Serve(ctx, ln)
+}
+
+// newProxy is Flywheel in front of upstream as the flags configure it:
+// the stub functions installed, the model store open (close it with the
+// returned function after the server has stopped) and a wire server ready
+// to Serve. serve and demo loop share it. With obs set, the proxy
+// reports to obs's metrics.
+func (f *serveFlags) newProxy(ctx context.Context, upstream string, tlsCfg *tls.Config, log *slog.Logger, obs *observed) (*wire.Server, func(), error) {
+	cat := catalog.Builtin()
+	if err := installStubs(ctx, upstream, cat); err != nil {
+		log.Warn("could not create the flywheel schema's stub functions", "err", err)
+	}
+	mem, err := f.memoryBudget(log)
+	if err != nil {
+		return nil, nil, err
+	}
+	mcfg := models.Config{URL: upstream, CacheBytes: f.modelCacheBytes, Memory: mem, Decode: catalog.DecodeModel, Logger: log,
+		Refresh: models.RefreshConfig{Workers: f.trainWorkers, MaxInputRows: f.maxInputRows, MaxInputBytes: f.maxInputBytes}}
+	opts := f.plannerOptions(log)
+	opts.Memory = mem
+	wcfg := wire.Config{Upstream: upstream, TLS: tlsCfg, MaxConnections: f.maxConns,
+		StartupTimeout: f.startupTimeout, Logger: log, BusyPoll: f.busyPoll}
+	if obs != nil {
+		mcfg.Observer, opts.Observer, wcfg.Counters = obs.met, obs.met, obs.counters
+	}
+	store, err := models.Open(ctx, mcfg)
+	if err != nil {
+		return nil, nil, fmt.Errorf("model store: %w", err)
+	}
+	opts.Models = store
+	wcfg.Planner = planner.New(cat, opts)
+	srv, err := wire.NewServer(wcfg)
+	if err != nil {
+		store.Close()
+		return nil, nil, err
+	}
+	if obs != nil {
+		obs.srv, obs.store = srv, store
+	}
+	return srv, store.Close, nil
+}
+
+// observed is what the metrics read from a proxy: the relay's counters,
+// and the server and store that newProxy fills in (scrapes come after).
+type observed struct {
+	counters *wire.Counters
+	met      *metrics.Metrics
+	srv      *wire.Server
+	store    *models.Store
+}
+
+func newObserved() *observed {
+	o := &observed{counters: new(wire.Counters)}
+	o.met = metrics.New(metrics.Sources{Relay: o.counters,
+		Sessions: func() int { return o.srv.Sessions() },
+		Cache:    func() models.CacheStats { return o.store.CacheStats() },
+		Refresh:  func() models.RefreshStatus { return o.store.RefreshStatus() }})
+	return o
+}
+
+// serveHTTP starts the status page and metrics on --http, and returns
+// what stops them.
+func (f *serveFlags) serveHTTP(ctx context.Context, upstream string, tlsCfg *tls.Config, srv *wire.Server, met *metrics.Metrics,
+	log *slog.Logger, stdout io.Writer) (func(), error) {
+	pcfg, err := pgxpool.ParseConfig(upstream)
+	if err != nil {
+		return nil, fmt.Errorf("status: %w", err)
+	}
+	// Its own small pool: a page render never takes a connection that
+	// sessions or the model store need.
+	pcfg.MaxConns = 2
+	pcfg.ConnConfig.RuntimeParams["application_name"] = "flywheel status"
+	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
+	if err != nil {
+		return nil, fmt.Errorf("status: %w", err)
+	}
+	met.Registry.MustRegister(status.NewStreamCollector(pool, log))
+	st, err := status.New(status.Config{Auth: f.httpAuth, TLS: tlsCfg, DB: pool,
+		Sessions: srv.Sessions, BackendPIDs: srv.BackendPIDs, ComputingPIDs: srv.ComputingPIDs, Metrics: met.Handler(), Logger: log})
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
+	hln, err := net.Listen("tcp", f.http)
+	if err != nil && !f.httpSet {
+		// The default port may be another Flywheel's on this machine:
+		// the page is an aid, and the proxy serves without it.
+		log.Warn("status page off: its default address is taken (set --http)", "http", f.http, "err", err)
+		pool.Close()
+		return func() {}, nil
+	}
+	if err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("--http: %w", err)
+	}
+	scheme := "http"
+	if tlsCfg != nil {
+		scheme = "https"
+	}
+	log.Info("status page ready", "url", scheme+"://"+hln.Addr().String()+"/")
+	fmt.Fprintf(stdout, "status page on %s://%s/ (metrics on /metrics)\n", scheme, hln.Addr())
+	sctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := st.Serve(sctx, hln); err != nil {
+			log.Error("status page stopped", "err", err)
+		}
+	}()
+	return func() {
+		cancel()
+		<-done
+		pool.Close()
+	}, nil
 }
 
 // plannerOptions are the planner's limits as the flags set them.

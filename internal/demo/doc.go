@@ -116,7 +116,7 @@
 // segment-dependent probability (45%, 35%, 25%, 30%) a few days after the
 // first purchase: rating = round(1 + 4 (0.65 taste + 0.35 quality +
 // N(0, 0.12))) clamped to 1..5, where taste is 1 for the customer's main
-// factor, 0.37 for the second and 0 otherwise. So ratings come from latent
+// factor, 0.42 ((0.28 - 0.03) / 0.6) for the second and 0 otherwise. So ratings come from latent
 // factors: on held-out ratings of 4 and 5, precision@10 is 0.057 for NMF
 // (k = 5) and 0.050 for user-based CF against 0.016 for recommending the
 // most-rated products (scikit-learn, scale 1).
@@ -125,6 +125,16 @@
 // Poisson(0.6) other products (picked like purchases) viewed, 30% of them
 // clicked first and 10% put in the cart and abandoned; then the purchase
 // funnel: a click (30%), view, cart and purchase of the product bought.
+//
+// The loop's customers. [Shop] replays the same customers for
+// `flywheel demo loop`: [Shop.Likes] is the probability that a customer's
+// rating of a product would be 4 or 5 under the rule above, and
+// [Shop.Week] is a customer's week after being shown products: each
+// clicked (and viewed) with probability ClickShare x Likes, a clicked one
+// bought (cart, purchase) with probability BuyShare x Likes, plus the
+// customer's own purchases and browsing at the segment's rate, bought
+// products rated as above. Its draws come from a stream of their own,
+// chosen by the loop's seed, so the warehouse's rows stay as they are.
 //
 // testdata/demo/check_structure.py recomputes the figures above with
 // scikit-learn and statsmodels from CSV files written by TestDump.

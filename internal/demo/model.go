@@ -477,7 +477,7 @@ type rating struct {
 
 // ratings rates a share of the distinct products in the customer's sales,
 // from taste and quality: rating = 1 + 4*(0.65*taste + 0.35*quality + noise),
-// where taste is 1 for the customer's main factor, 0.37 for the second and
+// where taste is 1 for the customer's main factor, 0.42 for the second and
 // 0 for the rest.
 // seen is scratch space (cleared here) for the products already met.
 func (m *model) ratings(cu *customer, s []sale, buf []rating, seen map[int32]bool) []rating {
@@ -494,16 +494,26 @@ func (m *model) ratings(cu *customer, s []sale, buf []rating, seen map[int32]boo
 		if !r.bernoulli(seg.rateProb) {
 			continue
 		}
-		p := m.productAt(int(x.product) - 1)
-		taste := (cu.taste[p.factor] - 0.03) / 0.6
-		score := 0.65*taste + 0.35*p.quality + 0.12*r.norm()
-		v := int32(math.Round(1 + 4*score))
-		v = min(5, max(1, v))
+		v := rate(&r, cu, m.productAt(int(x.product)-1))
 		at := int64(x.day)*86400 + int64(r.between(1, 21))*86400 + int64(r.intn(86400))
 		at = min(at, int64(snapshot)*86400+86399)
 		buf = append(buf, rating{product: x.product, rating: v, at: at})
 	}
 	return buf
+}
+
+// tasteFor is the customer's taste for the product's factor: 1 for the
+// main factor, 0.42 for the second, 0 for the rest.
+func tasteFor(cu *customer, p product) float64 { return (cu.taste[p.factor] - 0.03) / 0.6 }
+
+// ratingMean is the mean of the rating's latent score before noise.
+func ratingMean(cu *customer, p product) float64 { return 0.65*tasteFor(cu, p) + 0.35*p.quality }
+
+// rate draws the rating customer cu gives product p (one normal draw).
+func rate(r *rng, cu *customer, p product) int32 {
+	score := ratingMean(cu, p) + 0.12*r.norm()
+	v := int32(math.Round(1 + 4*score))
+	return min(5, max(1, v))
 }
 
 // event is one generated events row.
@@ -529,13 +539,18 @@ const (
 func (m *model) events(cu *customer, s []sale, buf []event) []event {
 	var r rng
 	r.reset(m.seed, streamEvents, int64(cu.id))
-	buf = buf[:0]
+	return m.appendEvents(&r, cu, s, buf[:0])
+}
+
+// appendEvents appends the sessions of sales s drawn from r: the events
+// of the warehouse, and the organic shopping of the loop's simulation.
+func (m *model) appendEvents(r *rng, cu *customer, s []sale, buf []event) []event {
 	for _, x := range s {
 		t0 := int64(x.day)*86400 + int64(r.between(8*3600, 21*3600))
 		browse := r.poisson(0.6)
 		at := t0 - int64(browse)*int64(r.between(60, 600))
 		for range browse {
-			p := m.pickProduct(&r, cu)
+			p := m.pickProduct(r, cu)
 			if r.bernoulli(0.3) {
 				buf = append(buf, event{evClick, p.id, at})
 				at += int64(r.between(2, 30))

@@ -84,6 +84,8 @@ CREATE INDEX ON fact_ratings (customer_id); ANALYZE fact_ratings`); err != nil {
 		measure("plain SELECT ... WHERE customer_id ("+m.name+")", "SELECT product_id, rating FROM fact_ratings WHERE customer_id = $1::int LIMIT 10", m.mode)
 		measure("recommend model user_cf ("+m.name+")", "SELECT item, score, rank FROM recommend($1::int, 10, model => 'user_cf')", m.mode)
 		measure("recommend model nmf ("+m.name+")", "SELECT item, score, rank FROM recommend($1::int, 10, model => 'nmf')", m.mode)
+		// Logging decisions: one INSERT of the served rows per statement.
+		measure("recommend model nmf, log => true ("+m.name+")", "SELECT item, score, rank FROM recommend($1::int, 10, model => 'nmf', log => true)", m.mode)
 	}
 	b.StopTimer()
 	for _, model := range []string{"user_cf", "nmf"} {
@@ -99,6 +101,19 @@ CREATE INDEX ON fact_ratings (customer_id); ANALYZE fact_ratings`); err != nil {
 			}
 		}
 		logf("LATERAL recommend for 1,000 users, %s: best of 5 %v", model, best.Round(100*time.Microsecond))
+	}
+	// learn: 1,000 new ratings into the user_cf model, and a holt model's
+	// series advanced, as new versions.
+	if _, err := c.Exec(ctx, `CREATE TABLE new_ratings AS SELECT 50000 + g AS customer_id, 1 + g % 200 AS product_id, 1 + g % 5 AS rating FROM generate_series(1, 1000) g`); err != nil {
+		b.Fatal(err)
+	}
+	for i := 0; i < 3; i++ {
+		start := time.Now()
+		var ms float64
+		if err := c.QueryRow(ctx, "SELECT train_ms FROM flywheel.learn('user_cf', (SELECT customer_id, product_id, rating FROM new_ratings))").Scan(&ms); err != nil {
+			b.Fatal(err)
+		}
+		logf("learn 1,000 ratings into user_cf: %.0f ms learning, %v end to end", ms, time.Since(start).Round(time.Millisecond))
 	}
 	// A fresh Flywheel: the first call loads and decodes the model.
 	fresh := serveProxy(b, db, planner.Options{}, catalog.Builtin())

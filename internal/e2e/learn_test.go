@@ -68,6 +68,42 @@ JOIN sgd_regress(predict => (SELECT id, x1, x2 FROM tr), model => 'whole') b USI
 		t.Fatalf("learned version's rows %d, want 300", v)
 	}
 
+	// holt_forecast: each series' state advances through its new months
+	// with the fitted parameters; forecasts continue after them.
+	if _, err := conn.Exec(ctx, `CREATE TABLE sales AS
+SELECT s AS store, (date '2020-01-31' + make_interval(months => m))::date AS month,
+       100 + 10 * length(s) + 2 * m + 5 * sin(m) AS units
+FROM unnest(ARRAY['east', 'west']) s, generate_series(0, 29) m`); err != nil {
+		t.Fatal(err)
+	}
+	scalar[int32](t, conn, `SELECT version FROM flywheel.train('hw', 'holt_forecast', (SELECT store, month, units FROM sales WHERE month < '2022-01-01'), trend => 'add')`)
+	alpha := scalar[float64](t, conn, "SELECT alpha FROM holt_fit(model => 'hw') WHERE store = 'west'")
+	sse := scalar[float64](t, conn, "SELECT sse FROM holt_fit(model => 'hw') WHERE store = 'west'")
+	if v := scalar[int32](t, conn, "SELECT version FROM flywheel.learn('hw', (SELECT store, month, units FROM sales WHERE month >= '2022-01-01' AND store = 'west'))"); v != 2 {
+		t.Fatalf("holt learn made version %d, want 2", v)
+	}
+	if a := scalar[float64](t, conn, "SELECT alpha FROM holt_fit(model => 'hw') WHERE store = 'west'"); a != alpha {
+		t.Fatalf("learn changed alpha from %v to %v", alpha, a)
+	}
+	if s := scalar[float64](t, conn, "SELECT sse FROM holt_fit(model => 'hw') WHERE store = 'west'"); !(s > sse) {
+		t.Fatalf("learn did not add the new months' errors: sse %v, before %v", s, sse)
+	}
+	if got := scalar[string](t, conn, "SELECT string_agg(store || ' ' || month, ', ' ORDER BY store) FROM holt_forecast(1, model => 'hw')"); got != "east 2022-01-31, west 2022-07-31" {
+		t.Fatalf("forecasts after learning west's months: %s", got)
+	}
+	for sql, want := range map[string]string{
+		// a gap: the model's next west month is 2022-07-31
+		"SELECT * FROM flywheel.learn('hw', (SELECT 'west', date '2022-08-31', 1.0))": "22023",
+		// a repeat of a learned month
+		"SELECT * FROM flywheel.learn('hw', (SELECT 'west', date '2022-06-30', 1.0))":  "22023",
+		"SELECT * FROM flywheel.learn('hw', (SELECT 'north', date '2022-01-31', 1.0))": "22023",
+		"SELECT * FROM flywheel.learn('hw', (SELECT store, units FROM sales))":         "42804",
+	} {
+		if _, err := conn.Exec(ctx, sql); code(err) != want {
+			t.Errorf("%s: %v, want %s", sql, err, want)
+		}
+	}
+
 	// Bad input.
 	for sql, want := range map[string]string{
 		"SELECT * FROM flywheel.learn('split', (SELECT x1, y FROM tr))":                 "42804",

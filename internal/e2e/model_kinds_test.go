@@ -97,3 +97,45 @@ CREATE TABLE m AS SELECT DISTINCT ON (r, c) r, c, (1 + floor(random() * 5))::int
 		}
 	}
 }
+
+// TestHoltHoldoutAndEvaluate: holt_forecast models hold out each series'
+// last observations and are measured on observations after their end,
+// with the same numbers as the forecasts compared in SQL.
+func TestHoltHoldoutAndEvaluate(t *testing.T) {
+	addr, db := startProxy(t)
+	conn := connect(t, addr, db)
+	ctx := context.Background()
+	if _, err := conn.Exec(ctx, `CREATE TABLE sales AS
+SELECT s AS store, (date '2020-01-31' + make_interval(months => m))::date AS month,
+       100 + 10 * length(s) + 2 * m + 5 * sin(m) AS units
+FROM unnest(ARRAY['east', 'west']) s, generate_series(0, 29) m`); err != nil {
+		t.Fatal(err)
+	}
+	got := scalar[string](t, conn, `SELECT rows || ' ' || (metrics ->> 'holdout_rows') || ' ' || (metrics ? 'mae') || ' ' || (metrics ? 'interval_coverage_95')
+FROM flywheel.train('hw', 'holt_forecast', (SELECT store, month, units FROM sales), trend => 'add', holdout => 0.2)`)
+	if got != "48 12 true true" {
+		t.Fatalf("train with holdout: rows, holdout_rows, mae, coverage: %q", got)
+	}
+	// The held-out rows are the last 6 months of each store: evaluate on
+	// them gives the stored numbers, and mae is the forecasts' in SQL.
+	const held = "(SELECT store, month, units FROM sales WHERE month >= '2022-01-01')"
+	diff := scalar[float64](t, conn, `SELECT abs(e.value - (v.metrics ->> 'mae')::float8)
+FROM flywheel.evaluate('hw', `+held+`) e, flywheel.model_versions v WHERE e.metric = 'mae' AND v.model = 'hw'`)
+	if diff > 1e-9 {
+		t.Fatalf("evaluate's mae differs from the holdout's by %g", diff)
+	}
+	diff = scalar[float64](t, conn, `SELECT abs((SELECT value FROM flywheel.evaluate('hw', `+held+`) WHERE metric = 'mae')
+	- (SELECT avg(abs(s.units - f.forecast)) FROM holt_forecast(6, model => 'hw') f JOIN sales s USING (store, month)))`)
+	if diff > 1e-9 {
+		t.Fatalf("evaluate's mae differs from the forecasts' in SQL by %g", diff)
+	}
+	for sql, want := range map[string]string{
+		"SELECT * FROM flywheel.evaluate('hw', (SELECT 'east', date '2022-01-15', 1.0))":  "22023",
+		"SELECT * FROM flywheel.evaluate('hw', (SELECT 'east', date '2021-12-31', 1.0))":  "22023",
+		"SELECT * FROM flywheel.evaluate('hw', (SELECT 'north', date '2022-01-31', 1.0))": "22023",
+	} {
+		if _, err := conn.Exec(ctx, sql); code(err) != want {
+			t.Errorf("%s: %v, want %s", sql, err, want)
+		}
+	}
+}
