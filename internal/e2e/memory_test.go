@@ -39,7 +39,7 @@ func TestMemoryLimitConcurrent(t *testing.T) {
 
 	bin := buildFlywheel(t)
 	proc := startBinary(t, bin, "--upstream", srv.URL(db), "--listen", "127.0.0.1:0",
-		"--memory-limit", strconv.Itoa(limit), "--log-level", "warn")
+		"--memory-limit", strconv.Itoa(limit), "--log-level", "warn", "--http=")
 	url := pgURL(proc.addr, db)
 	idle := proc.status(t, "VmRSS")
 
