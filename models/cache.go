@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/flywheeldb/flywheel/catalog"
+	"github.com/flywheeldb/flywheel/internal/membudget"
 )
 
 // cache holds deployed models by name, least recently used first out once
@@ -16,8 +17,15 @@ import (
 // A load races with changes: the version read may be replaced while it is
 // decoded. So a load takes a ticket first, and put keeps the model only if
 // no change to the name (and no reconnect) came in between.
+//
+// What it holds is also charged to the process's memory budget (mem, nil
+// for none), which model calls share: the cache takes memory only when it
+// is free, and gives its least recently used models back when a call
+// needs the room (reclaim). Lock order: c.mu before the budget's.
 type cache struct {
 	mu        sync.Mutex
+	mem       *membudget.Budget
+	unreclaim func() // removes reclaim from mem
 	max, used int64
 	listening bool
 	epoch     uint64            // bumped when listening starts or stops
@@ -42,8 +50,33 @@ type cacheEntry struct {
 
 type ticket struct{ epoch, change uint64 }
 
-func newCache(max int64) *cache {
-	return &cache{max: max, changes: map[string]uint64{}, pending: map[string]time.Time{}, now: time.Now, entries: map[string]*list.Element{}}
+func newCache(max int64, mem *membudget.Budget) *cache {
+	c := &cache{max: max, mem: mem, changes: map[string]uint64{}, pending: map[string]time.Time{}, now: time.Now, entries: map[string]*list.Element{}}
+	c.unreclaim = mem.AddReclaimer(c.reclaim)
+	return c
+}
+
+// close gives everything back to the budget for good: the store is
+// closing.
+func (c *cache) close() {
+	c.unreclaim()
+	c.setListening(false)
+}
+
+// reclaim drops least recently used models until need bytes are given
+// back to the budget (or the cache is empty), for a call that needs them.
+// A model in use by a call stays in memory until the call ends: that is
+// within the budget's documented slack.
+func (c *cache) reclaim(need int64) int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	freed := int64(0)
+	for freed < need && c.lru.Len() > 0 {
+		e := c.lru.Back()
+		freed += e.Value.(*cacheEntry).model.Size
+		c.remove(e)
+	}
+	return freed
 }
 
 func (c *cache) get(name string) (*catalog.Model, bool) {
@@ -76,11 +109,19 @@ func (c *cache) put(name string, m *catalog.Model, t ticket) {
 	if e, ok := c.entries[name]; ok {
 		c.remove(e)
 	}
-	c.entries[name] = c.lru.PushFront(&cacheEntry{name: name, model: m})
-	c.used += m.Size
-	for c.used > c.max {
+	for c.used+m.Size > c.max {
 		c.remove(c.lru.Back())
 	}
+	// The budget may be spent by calls: make room from the cache's own
+	// older models, or do without caching this one.
+	for !c.mem.TryAcquire(m.Size) {
+		if c.lru.Len() == 0 {
+			return
+		}
+		c.remove(c.lru.Back())
+	}
+	c.entries[name] = c.lru.PushFront(&cacheEntry{name: name, model: m})
+	c.used += m.Size
 }
 
 func (c *cache) remove(e *list.Element) {
@@ -88,6 +129,7 @@ func (c *cache) remove(e *list.Element) {
 	c.lru.Remove(e)
 	delete(c.entries, ce.name)
 	c.used -= ce.model.Size
+	c.mem.Release(ce.model.Size)
 }
 
 // isPending reports whether name has a change of this process's own in
@@ -138,6 +180,7 @@ func (c *cache) setListening(on bool) {
 	c.entries = map[string]*list.Element{}
 	c.changes = map[string]uint64{}
 	c.lru.Init()
+	c.mem.Release(c.used)
 	c.used = 0
 }
 

@@ -1,10 +1,12 @@
 package models
 
 import (
+	"context"
 	"testing"
 	"time"
 
 	"github.com/flywheeldb/flywheel/catalog"
+	"github.com/flywheeldb/flywheel/internal/membudget"
 )
 
 func model(name string, size int64) *catalog.Model {
@@ -12,7 +14,7 @@ func model(name string, size int64) *catalog.Model {
 }
 
 func TestCacheOnlyWhileListening(t *testing.T) {
-	c := newCache(100)
+	c := newCache(100, nil)
 	c.put("a", model("a", 10), c.ticket("a"))
 	if _, ok := c.get("a"); ok {
 		t.Fatal("cached while not listening")
@@ -29,7 +31,7 @@ func TestCacheOnlyWhileListening(t *testing.T) {
 }
 
 func TestCacheTicketRefusesRacedLoad(t *testing.T) {
-	c := newCache(100)
+	c := newCache(100, nil)
 	c.setListening(true)
 	tk := c.ticket("a")
 	c.changed("a") // a NOTIFY while the load was under way
@@ -47,7 +49,7 @@ func TestCacheTicketRefusesRacedLoad(t *testing.T) {
 }
 
 func TestCacheEvictsLeastRecentlyUsed(t *testing.T) {
-	c := newCache(25)
+	c := newCache(25, nil)
 	c.setListening(true)
 	for _, n := range []string{"a", "b"} {
 		c.put(n, model(n, 10), c.ticket(n))
@@ -73,7 +75,7 @@ func TestCacheEvictsLeastRecentlyUsed(t *testing.T) {
 
 func TestCachePendingChange(t *testing.T) {
 	now := time.Unix(1000, 0)
-	c := newCache(100)
+	c := newCache(100, nil)
 	c.now = func() time.Time { return now }
 	c.setListening(true)
 	c.put("a", model("a", 10), c.ticket("a"))
@@ -117,5 +119,61 @@ func TestDecodeOptions(t *testing.T) {
 	}
 	if o["k"] != int64(10) || o["alpha"] != 0.5 || o["method"] != "nmf" || o["on"] != true {
 		t.Fatalf("options %#v", o)
+	}
+}
+
+// The cache's models are charged to the shared memory budget: it caches
+// only what fits there, and gives models back when a call needs the room.
+func TestCacheSharesMemoryBudget(t *testing.T) {
+	mem := membudget.New(30, time.Millisecond)
+	c := newCache(100, mem)
+	c.setListening(true)
+	for _, n := range []string{"a", "b"} {
+		c.put(n, model(n, 10), c.ticket(n))
+	}
+	if u := mem.Stats().Used; u != 20 {
+		t.Fatalf("budget used %d, want the cache's 20", u)
+	}
+	// A call holds 15: the cache has room for one model more only by
+	// dropping its least recently used.
+	r := mem.Reserve()
+	if err := r.Grow(context.Background(), 5); err != nil {
+		t.Fatal(err)
+	}
+	c.put("c", model("c", 10), c.ticket("c"))
+	if _, ok := c.get("a"); ok {
+		t.Fatal("a should have made room for c")
+	}
+	if _, ok := c.get("c"); !ok {
+		t.Fatal("c not cached")
+	}
+	// The call now needs 20 more: the cache gives back what is missing.
+	if err := r.Grow(context.Background(), 20); err != nil {
+		t.Fatal(err)
+	}
+	if st := c.stats(); st.Models != 0 || st.Bytes != 0 {
+		t.Fatalf("cache after reclaim: %+v", st)
+	}
+	r.Release()
+	c.put("a", model("a", 10), c.ticket("a"))
+	c.setListening(false) // drops everything, and gives it back
+	if u := mem.Stats().Used; u != 0 {
+		t.Fatalf("budget used %d after the cache was dropped", u)
+	}
+}
+
+// Closing the cache gives its memory back and stops it being asked.
+func TestCacheCloseReleasesBudget(t *testing.T) {
+	mem := membudget.New(100, time.Millisecond)
+	c := newCache(100, mem)
+	c.setListening(true)
+	c.put("a", model("a", 40), c.ticket("a"))
+	c.close()
+	if u := mem.Stats().Used; u != 0 {
+		t.Fatalf("budget used %d after close", u)
+	}
+	c.put("b", model("b", 40), c.ticket("b"))
+	if u := mem.Stats().Used; u != 0 {
+		t.Fatalf("a closed cache took %d bytes", u)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/flywheeldb/flywheel/catalog"
+	"github.com/flywheeldb/flywheel/internal/membudget"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 )
@@ -414,7 +415,12 @@ func (r *refresher) refresh(ctx context.Context, p *catalog.Refresh) {
 	}
 	defer conn.Release()
 	start := time.Now()
-	rel, grew, err := r.read(ctx, conn.Conn(), p)
+	// A refresh is model work like a session's call: its input and
+	// training are charged to the memory budget, and a refresh that does
+	// not fit fails (and is tried again at the next one).
+	mem := r.s.mem.Reserve()
+	defer mem.Release()
+	rel, grew, err := r.read(ctx, conn.Conn(), p, mem)
 	if ctx.Err() != nil {
 		return
 	}
@@ -430,6 +436,9 @@ WHERE model = $1 AND generation = $2`, p.Name, p.Generation, r.s.checkEvery()); 
 			log.Warn("models: refresh: scheduling the next check", "err", err)
 		}
 		return
+	}
+	if err == nil {
+		err = mem.Grow(ctx, membudget.WorkFactor*relationBytes(rel))
 	}
 	if err == nil {
 		t, err = catalog.Retrain(ctx, p, rel)
@@ -455,7 +464,7 @@ WHERE model = $1 AND generation = $2`, p.Name, p.Generation, r.s.checkEvery()); 
 // read measures and reads a policy's input in one snapshot, as the role
 // and search_path of the train that set the policy. grew is false for an
 // on_change policy whose input did not grow; rel is then nil.
-func (r *refresher) read(ctx context.Context, conn *pgx.Conn, p *catalog.Refresh) (rel *catalog.Relation, grew bool, err error) {
+func (r *refresher) read(ctx context.Context, conn *pgx.Conn, p *catalog.Refresh, mem *membudget.Reservation) (rel *catalog.Relation, grew bool, err error) {
 	tx, err := conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
 	if err != nil {
 		return nil, false, err
@@ -477,7 +486,7 @@ func (r *refresher) read(ctx context.Context, conn *pgx.Conn, p *catalog.Refresh
 			return nil, false, nil
 		}
 	}
-	rel, err = catalog.ReadRelation(ctx, db, p.Source, r.cfg.MaxInputRows, r.cfg.MaxInputBytes)
+	rel, err = catalog.ReadRelation(ctx, meteredDB{DB: db, mem: mem}, p.Source, r.cfg.MaxInputRows, r.cfg.MaxInputBytes)
 	if err != nil {
 		return nil, false, err
 	}
@@ -490,6 +499,50 @@ func (r *refresher) store(ctx context.Context, conn *pgx.Conn, t *catalog.Traine
 		_, err := r.s.Save(ctx, pgxDB{tx.Conn().PgConn()}, t)
 		return err
 	})
+}
+
+// meteredDB charges the rows a query returns to a memory reservation as
+// they come, counted as the planner counts a call's input, so a refresh
+// over a huge input fails early instead of growing the process.
+type meteredDB struct {
+	catalog.DB
+	mem *membudget.Reservation
+}
+
+func (d meteredDB) Query(ctx context.Context, sql string, paramOIDs []uint32, params [][]byte, formats []int16,
+	cols func([]catalog.InputColumn) error, row func([][]byte) error) error {
+	if d.mem == nil {
+		return d.DB.Query(ctx, sql, paramOIDs, params, formats, cols, row)
+	}
+	var pending int64
+	err := d.DB.Query(ctx, sql, paramOIDs, params, formats, cols, func(vals [][]byte) error {
+		for _, v := range vals {
+			pending += membudget.InputFactor * (int64(len(v)) + 9)
+		}
+		if pending >= membudget.Chunk {
+			n := pending
+			pending = 0
+			if err := d.mem.Grow(ctx, n); err != nil {
+				return fmt.Errorf("the memory budget (--memory-limit) is spent: %w", err)
+			}
+		}
+		return row(vals)
+	})
+	if err == nil {
+		err = d.mem.Grow(ctx, pending)
+	}
+	return err
+}
+
+// relationBytes is a relation's size as the memory budget counts it.
+func relationBytes(rel *catalog.Relation) int64 {
+	n := int64(0)
+	if rel != nil {
+		for _, c := range rel.Columns {
+			n += int64(c.Size())
+		}
+	}
+	return n
 }
 
 // pgxDB is a catalog.DB over a pgx connection: text-format results, as

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/flywheeldb/flywheel/catalog"
+	"github.com/flywheeldb/flywheel/internal/membudget"
 	"github.com/flywheeldb/flywheel/internal/pgtest"
 	"github.com/jackc/pgx/v5"
 )
@@ -169,16 +171,39 @@ func TestRefreshReadsAsTrainingRole(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := &refresher{s: s}
-	if _, _, err := r.read(ctx, conn, p); err != nil {
+	if _, _, err := r.read(ctx, conn, p, nil); err != nil {
 		t.Fatalf("as %s: %v", p.Role, err)
 	}
 	p.Role = "refresh_reader"
-	if _, _, err := r.read(ctx, conn, p); err == nil || !strings.Contains(err.Error(), "permission denied") {
+	if _, _, err := r.read(ctx, conn, p, nil); err == nil || !strings.Contains(err.Error(), "permission denied") {
 		t.Fatalf("as a role without SELECT on the table: %v", err)
 	}
 	// The role does not outlive the read.
 	var user string
 	if err := conn.QueryRow(ctx, "SELECT current_user").Scan(&user); err != nil || user == "refresh_reader" {
 		t.Fatalf("current_user after the read: %q, %v", user, err)
+	}
+}
+
+// TestRefreshChargesMemory: a refresh's input is charged to the memory
+// budget as it is read, and one that does not fit fails.
+func TestRefreshChargesMemory(t *testing.T) {
+	s, conn, db := openTest(t)
+	ctx := context.Background()
+	p, _ := policy(t, s, conn, db)
+	r := &refresher{s: s}
+	mem := membudget.New(1<<20, time.Millisecond)
+	res := mem.Reserve()
+	if _, _, err := r.read(ctx, conn, p, res); err != nil {
+		t.Fatal(err)
+	}
+	if res.Held() == 0 || mem.Stats().Used != res.Held() {
+		t.Fatalf("held %d, budget used %d: the input was not charged", res.Held(), mem.Stats().Used)
+	}
+	res.Release()
+	tiny := membudget.New(10, time.Millisecond).Reserve()
+	var ee *membudget.ExceededError
+	if _, _, err := r.read(ctx, conn, p, tiny); !errors.As(err, &ee) {
+		t.Fatalf("a refresh over the budget: %v", err)
 	}
 }

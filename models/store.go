@@ -26,7 +26,9 @@ import (
 	"time"
 
 	"github.com/flywheeldb/flywheel/catalog"
+	"github.com/flywheeldb/flywheel/internal/membudget"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -39,6 +41,9 @@ type Config struct {
 	// CacheBytes bounds the decoded models kept in memory (least recently
 	// used go first). Zero means 1 GiB.
 	CacheBytes int64
+	// Memory is the process's memory budget, which the cache's models are
+	// charged to (shared with model calls; nil for none).
+	Memory *membudget.Budget
 	// Decode decodes a stored state into m.State and sets m.Size.
 	Decode func(m *catalog.Model, state []byte) error
 	Logger *slog.Logger
@@ -63,6 +68,7 @@ type Store struct {
 	decode func(*catalog.Model, []byte) error
 	log    *slog.Logger
 	cache  *cache
+	mem    *membudget.Budget
 	stop   context.CancelFunc
 	done   chan struct{}
 
@@ -99,7 +105,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, err
 	}
 	lctx, stop := context.WithCancel(context.Background())
-	s := &Store{pool: pool, decode: cfg.Decode, log: cfg.Logger, cache: newCache(cfg.CacheBytes), stop: stop, done: make(chan struct{}),
+	s := &Store{pool: pool, decode: cfg.Decode, log: cfg.Logger, cache: newCache(cfg.CacheBytes, cfg.Memory), mem: cfg.Memory, stop: stop, done: make(chan struct{}),
 		observer: cfg.Observer}
 	ready := make(chan struct{})
 	go s.listen(lctx, pcfg.ConnConfig, ready)
@@ -123,6 +129,7 @@ func (s *Store) Close() {
 		<-s.workerDone
 	}
 	s.pool.Close()
+	s.cache.close()
 }
 
 // Migrate creates the store's tables or brings them up to date.
@@ -169,6 +176,22 @@ func (s *Store) Deployed(ctx context.Context, name string) (*catalog.Model, erro
 	return m, nil
 }
 
+// poolError is the error of a session's call whose model could not be
+// read on the store's own pool. It is never PostgreSQL's error as such:
+// relayed, a FATAL of the pool's connection (57P01 when PostgreSQL
+// restarts) would read as the end of the client's own session, which
+// carries on. The pool losing the database (or never reaching it) is
+// 58000; any other error of PostgreSQL's keeps its code.
+func poolError(name string, err error) error {
+	var pe *pgconn.PgError
+	code := "58000"
+	if errors.As(err, &pe) && !strings.HasPrefix(pe.Code, "08") && !strings.HasPrefix(pe.Code, "57P") {
+		code = pe.Code
+	}
+	return &catalog.Error{Code: code, Message: fmt.Sprintf("models: cannot load model %q from the backing database: %v", name, err),
+		Hint: "The model store reads models on connections of its own; retry once PostgreSQL is reachable."}
+}
+
 // loadDeployed reads and decodes name's deployed version from the pool.
 func (s *Store) loadDeployed(ctx context.Context, name string) (*catalog.Model, error) {
 	var (
@@ -189,7 +212,10 @@ WHERE m.name = $1`, name).Scan(&kind, &version, &status, &inputs, &options, &sta
 		return nil, s.unknown(ctx, name)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("models: load %q: %w", name, err)
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("models: load %q: %w", name, err)
+		}
+		return nil, poolError(name, err)
 	}
 	if version == nil {
 		return nil, &catalog.Error{Code: "42704", Message: fmt.Sprintf("model %q has no deployed version", name),

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/flywheeldb/flywheel/catalog"
+	"github.com/flywheeldb/flywheel/internal/membudget"
 )
 
 // step is what one call did in one execution, for EXPLAIN.
@@ -33,6 +34,11 @@ func (s *Statement) bind(ctx context.Context, conn Conn, params [][]byte, format
 	conn = &lockedConn{Conn: conn}
 	w := &timeoutWatch{conn: conn, start: time.Now(), cancel: cancel}
 	defer w.stop()
+	// Held until the arrays are handed back: released on every path,
+	// errors and cancels and recovered panics included. Nil without a
+	// budget.
+	w.mem = s.p.opts.Memory.Reserve()
+	defer w.mem.Release()
 	extra, steps, err := s.run(ctx, conn, params, formats, w)
 	if err != nil {
 		return nil, err
@@ -68,6 +74,11 @@ type timeoutWatch struct {
 	pending  *time.Timer // a read due at the end of the grace period
 	done     chan struct{}
 	deadline *time.Timer // cancels at the timeout
+
+	// mem is the execution's share of the memory budget (nil without
+	// one). It rides along with the watch because both are per execution
+	// and reach every call, nested ones included.
+	mem *membudget.Reservation
 }
 
 // run runs f, one function call's Go work, under the watch.
@@ -167,14 +178,19 @@ func paramFormat(formats []int16, i int) int16 {
 	return formats[i]
 }
 
-// budget counts what one call has read against the caps.
+// budget counts what one call has read against the caps, and charges
+// what it holds to the process's memory budget (see memory.go).
 type budget struct {
 	fn               string
 	rows, bytes      int64
 	maxRows, maxByte int64
+
+	mem                   *membudget.Reservation // nil without a memory budget
+	pendingIn, pendingOut int64                  // counted, not yet reserved
+	inCharged, outCharged int64                  // reserved for input and work, for results
 }
 
-func (b *budget) add(rows, bytes int64) error {
+func (b *budget) add(ctx context.Context, rows, bytes int64) error {
 	b.rows += rows
 	b.bytes += bytes
 	if b.rows > b.maxRows {
@@ -185,7 +201,7 @@ func (b *budget) add(rows, bytes int64) error {
 		return &Error{Code: "53200", Message: fmt.Sprintf("input of %s exceeds the limit of %d bytes", b.fn, b.maxByte),
 			Hint: "Raise the limit with --max-input-bytes, or reduce the input with WHERE or LIMIT (--max-input-rows caps rows)."}
 	}
-	return nil
+	return b.charge(ctx, memInputFactor*bytes)
 }
 
 // bind evaluates one call's arguments, runs it, and returns its arrays.
@@ -206,7 +222,8 @@ func (c *call) bind(ctx context.Context, conn Conn, s *Statement, params [][]byt
 
 func (c *call) bindOne(ctx context.Context, conn Conn, s *Statement, params [][]byte, formats []int16, steps *[]step, w *timeoutWatch) ([][]byte, step, error) {
 	st := step{name: c.fn.Name, calls: 1}
-	b := &budget{fn: c.fn.Name, maxRows: s.p.opts.MaxInputRows, maxByte: s.p.opts.MaxInputBytes}
+	b := &budget{fn: c.fn.Name, maxRows: s.p.opts.MaxInputRows, maxByte: s.p.opts.MaxInputBytes, mem: w.mem}
+	defer b.release()
 	values := make(map[string]any, len(c.args))
 	var finally []func(context.Context) error
 	prog := newProgress(conn, s.p.opts.ProgressAfter, time.Now())
@@ -258,6 +275,9 @@ func (c *call) bindOne(ctx context.Context, conn Conn, s *Statement, params [][]
 	}
 	arrays := make([]arrayBuf, c.arrays())
 	if c.lateral == nil {
+		if err := b.beforeRun(ctx); err != nil {
+			return nil, st, err
+		}
 		start := time.Now()
 		res, err := w.run(ctx, func() (*catalog.Result, error) {
 			call := proto
@@ -270,7 +290,10 @@ func (c *call) bindOne(ctx context.Context, conn Conn, s *Statement, params [][]
 		if err != nil {
 			return nil, st, c.wrap(ctx, err)
 		}
-		if st.outRows, err = c.appendResult(arrays, res); err != nil {
+		if st.outRows, err = c.appendResult(ctx, arrays, res, b); err != nil {
+			return nil, st, err
+		}
+		if err := b.resultsDone(ctx); err != nil {
 			return nil, st, err
 		}
 		return finish(arrays), st, nil
@@ -282,6 +305,9 @@ func (c *call) bindOne(ctx context.Context, conn Conn, s *Statement, params [][]
 	}
 	st.lateral, st.calls = true, len(tuples)
 	nargs := len(c.lateral.types)
+	if err := b.beforeRun(ctx); err != nil {
+		return nil, st, err
+	}
 	// The runs share proto's memo: functions index their relation
 	// arguments once for the batch.
 	for t, tuple := range tuples {
@@ -320,12 +346,13 @@ func (c *call) bindOne(ctx context.Context, conn Conn, s *Statement, params [][]
 		if err != nil {
 			return nil, st, c.wrap(ctx, err)
 		}
-		n, err := c.appendResult(arrays[nargs:], res)
+		n, err := c.appendResult(ctx, arrays[nargs:], res, b)
 		if err != nil {
 			return nil, st, err
 		}
 		st.outRows += n
 		for i := 0; i < nargs; i++ {
+			before := len(arrays[i].b)
 			for r := 0; r < n; r++ {
 				if tuple[i] == nil {
 					arrays[i].null()
@@ -333,7 +360,13 @@ func (c *call) bindOne(ctx context.Context, conn Conn, s *Statement, params [][]
 					arrays[i].quoted(tuple[i])
 				}
 			}
+			if err := b.chargeResult(ctx, int64(len(arrays[i].b)-before)); err != nil {
+				return nil, st, err
+			}
 		}
+	}
+	if err := b.resultsDone(ctx); err != nil {
+		return nil, st, err
 	}
 	if err := runFinally(ctx, finally); err != nil {
 		return nil, st, c.wrap(ctx, err)
@@ -474,7 +507,7 @@ func (c *call) read(ctx context.Context, conn Conn, rel *relArg, s *Statement, p
 		if n%4096 == 0 && ctx.Err() != nil {
 			return ctx.Err()
 		}
-		return b.add(1, size)
+		return b.add(ctx, 1, size)
 	})
 	if err != nil {
 		// PostgreSQL's errors (and the wire's wrapping of them) pass
@@ -504,7 +537,7 @@ func (c *call) tuples(ctx context.Context, conn Conn, s *Statement, params [][]b
 			size += int64(len(v)) + 9
 		}
 		tuples = append(tuples, t)
-		return b.add(1, size)
+		return b.add(ctx, 1, size)
 	})
 	if err != nil {
 		return nil, sideErr(ctx, err, noPosition)
@@ -512,8 +545,9 @@ func (c *call) tuples(ctx context.Context, conn Conn, s *Statement, params [][]b
 	return tuples, nil
 }
 
-// appendResult adds a function's result to the output arrays.
-func (c *call) appendResult(arrays []arrayBuf, res *catalog.Result) (int, error) {
+// appendResult adds a function's result to the output arrays, charging
+// them to b's memory budget as they grow.
+func (c *call) appendResult(ctx context.Context, arrays []arrayBuf, res *catalog.Result, b *budget) (int, error) {
 	if res == nil || len(res.Columns) != len(c.out) {
 		got := 0
 		if res != nil {
@@ -528,7 +562,16 @@ func (c *call) appendResult(arrays []arrayBuf, res *catalog.Result) (int, error)
 			return 0, &Error{Code: "XX000", Message: fmt.Sprintf("%s returned columns of different lengths (%d and %d)", c.fn.Name, rows, col.Len())}
 		}
 		a := &arrays[j]
+		counted := len(a.b)
 		for i := 0; i < rows; i++ {
+			if i&0xffff == 0xffff && b.mem != nil {
+				// A large result (nmf's dense one) fails while it is
+				// built, not after.
+				if err := b.chargeResult(ctx, int64(len(a.b)-counted)); err != nil {
+					return 0, err
+				}
+				counted = len(a.b)
+			}
 			if col.Nulls != nil && col.Nulls[i] {
 				a.null()
 				continue
@@ -548,6 +591,9 @@ func (c *call) appendResult(arrays []arrayBuf, res *catalog.Result) (int, error)
 			default:
 				a.quotedString(col.Texts[i])
 			}
+		}
+		if err := b.chargeResult(ctx, int64(len(a.b)-counted)); err != nil {
+			return 0, err
 		}
 	}
 	return rows, nil

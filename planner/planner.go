@@ -29,6 +29,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/flywheeldb/flywheel/catalog"
+	"github.com/flywheeldb/flywheel/internal/membudget"
 	pg_query "github.com/pganalyze/pg_query_go/v6"
 )
 
@@ -40,6 +41,10 @@ type Options struct {
 	// MaxInputBytes caps the bytes one call reads. Zero means 1 GiB.
 	MaxInputBytes int64
 	Logger        *slog.Logger
+	// Memory is the process's memory budget, shared with every session
+	// and the model cache: what a call reads, works in and returns is
+	// charged to it (53200 when it is spent). Nil means unlimited.
+	Memory *membudget.Budget
 	// Models is the model store that model => arguments and the
 	// lifecycle functions (flywheel.train, ...) use; nil refuses them.
 	Models catalog.ModelStore

@@ -15,16 +15,16 @@ import (
 // (see cancelKey).
 func (s *session) authenticate() error {
 	if err := s.uw.Flush(); err != nil {
-		return err
+		return &upstreamStartupError{err}
 	}
 	for {
 		typ, n, err := s.ur.next()
 		if err != nil {
-			return err
+			return &upstreamStartupError{err}
 		}
 		body, err := s.ur.body(n)
 		if err != nil {
-			return err
+			return &upstreamStartupError{err}
 		}
 		switch typ {
 		case 'R':
@@ -74,6 +74,17 @@ func (s *session) authenticate() error {
 }
 
 func (s *session) toClient(typ byte, body []byte) error { return writeFrame(s.cw, typ, body) }
+
+// upstreamStartupError is the upstream hanging up (or failing) during
+// start-up without an ErrorResponse: a PostgreSQL killed or restarting
+// just then. The client is told with a FATAL of its own, as a direct
+// connection's client would learn from libpq, rather than by a bare EOF.
+type upstreamStartupError struct{ err error }
+
+func (e *upstreamStartupError) Error() string {
+	return "the upstream PostgreSQL closed the connection during start-up: " + e.err.Error()
+}
+func (e *upstreamStartupError) Unwrap() error { return e.err }
 
 // relayAuthResponse forwards the client's answer to an authentication
 // request (PasswordMessage, SASLInitialResponse, SASLResponse: all 'p').

@@ -177,6 +177,15 @@ func (q *queue) skipToSyncLocked() {
 	}
 }
 
+// closedErr is why the upstream ended, nil while it is there. The upstream
+// goroutine may close the queue (EOF after a FATAL) just after it woke a
+// waiter for another reason, so a waiter reads it under the lock.
+func (q *queue) closedErr() error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.closed
+}
+
 // closeLocked fails everyone waiting: the upstream is gone.
 func (q *queue) closeLocked(err error) {
 	q.closed = err

@@ -590,8 +590,8 @@ func (s *session) sendAwaited(e entry, write func() error) (done, failed bool, e
 		return false, false, err
 	}
 	<-s.wait.done
-	if s.q.closed != nil {
-		return false, false, s.q.closed
+	if err := s.q.closedErr(); err != nil {
+		return false, false, err
 	}
 	return !s.wait.failed && !s.wait.skipped, s.wait.failed, nil
 }

@@ -313,11 +313,17 @@ func (s *Server) serveSession(ctx context.Context, c net.Conn, br *bufio.Reader,
 	defer s.unregister(sess)
 	sess.log = s.log.With("user", sm.Parameters["user"])
 
-	if err := sess.writeUp(sm); err != nil {
-		return
+	err = sess.writeUp(sm)
+	if err == nil {
+		err = sess.authenticate()
 	}
-	if err := sess.authenticate(); err != nil {
+	if err != nil {
 		sess.log.Debug("start-up failed", "err", err)
+		var ue *upstreamStartupError
+		if errors.As(err, &ue) {
+			_ = sess.cw.Flush()
+			writeFatal(c, "08006", ue.Error())
+		}
 		return
 	}
 	_ = c.SetDeadline(time.Time{})

@@ -136,12 +136,23 @@ func (s *session) relay() {
 	}
 	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
 		var pe *ProtocolError
-		if errors.As(err, &pe) {
-			s.q.mu.Lock()
+		s.q.mu.Lock()
+		switch {
+		case errors.As(err, &pe):
 			s.writeErrorLocked(&pgproto3.ErrorResponse{Severity: "FATAL", SeverityUnlocalized: "FATAL", Code: "08P01", Message: pe.Msg})
 			_ = s.cw.Flush()
-			s.q.mu.Unlock()
+		case s.q.closed == nil:
+			// Most likely a write to an upstream that is gone (killed):
+			// the upstream loop, which the Close below ends, would take
+			// its own end for ours and say nothing, leaving the client
+			// with a bare EOF. (If it is the client that is gone, the
+			// write fails quietly.)
+			s.q.closeLocked(errUpstreamGone)
+			s.writeErrorLocked(&pgproto3.ErrorResponse{Severity: "FATAL", SeverityUnlocalized: "FATAL", Code: "08006",
+				Message: "terminating connection: the upstream PostgreSQL connection was lost", Detail: err.Error()})
+			_ = s.cw.Flush()
 		}
+		s.q.mu.Unlock()
 		s.log.Debug("client loop ended", "err", err)
 	}
 	// The client left (or broke the protocol): stop whatever the upstream

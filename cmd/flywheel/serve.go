@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/flywheeldb/flywheel/catalog"
+	"github.com/flywheeldb/flywheel/internal/membudget"
 	"github.com/flywheeldb/flywheel/internal/metrics"
 	"github.com/flywheeldb/flywheel/internal/pgserver"
 	"github.com/flywheeldb/flywheel/models"
@@ -36,6 +37,7 @@ type serveFlags struct {
 	demo                      bool
 	cpuProfile                string
 	modelCacheBytes           int64
+	memoryLimit               string
 	trainWorkers              int
 	http, httpAuth            string
 	httpSet                   bool // --http was given, not defaulted
@@ -65,6 +67,7 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.BoolVar(&f.demo, "demo", false, "load the demo warehouse (scale 1) on first start")
 	fs.Int64Var(&f.modelCacheBytes, "model-cache-bytes", 1<<30, "memory for deployed models kept decoded (least recently used go first)")
+	fs.StringVar(&f.memoryLimit, "memory-limit", "", "memory for all model work at once: every session's model-function inputs and results and the model cache (e.g. 4GB; SQLSTATE 53200 beyond). Empty means 1/2 of the machine's memory (or of the cgroup's limit); GOMEMLIMIT wins when lower")
 	fs.IntVar(&f.trainWorkers, "train-workers", 1, "refreshes of stored models (train's refresh =>) trained at once, when this Flywheel holds the refresh lease; 0 leaves refreshes to other Flywheels")
 	fs.StringVar(&f.http, "http", "127.0.0.1:6480", "address of the status page, /metrics, /healthz and /readyz; empty turns them off")
 	fs.StringVar(&f.httpAuth, "http-auth", "", "user:password for HTTP basic auth on --http (required for a non-loopback address; HTTPS with --tls-cert)")
@@ -192,9 +195,14 @@ func (f *serveFlags) newProxy(ctx context.Context, upstream string, tlsCfg *tls.
 	if err := installStubs(ctx, upstream, cat); err != nil {
 		log.Warn("could not create the flywheel schema's stub functions", "err", err)
 	}
-	mcfg := models.Config{URL: upstream, CacheBytes: f.modelCacheBytes, Decode: catalog.DecodeModel, Logger: log,
+	mem, err := f.memoryBudget(log)
+	if err != nil {
+		return nil, nil, err
+	}
+	mcfg := models.Config{URL: upstream, CacheBytes: f.modelCacheBytes, Memory: mem, Decode: catalog.DecodeModel, Logger: log,
 		Refresh: models.RefreshConfig{Workers: f.trainWorkers, MaxInputRows: f.maxInputRows, MaxInputBytes: f.maxInputBytes}}
 	opts := f.plannerOptions(log)
+	opts.Memory = mem
 	wcfg := wire.Config{Upstream: upstream, TLS: tlsCfg, MaxConnections: f.maxConns,
 		StartupTimeout: f.startupTimeout, Logger: log, BusyPoll: f.busyPoll}
 	if obs != nil {
@@ -294,6 +302,18 @@ func (f *serveFlags) serveHTTP(ctx context.Context, upstream string, tlsCfg *tls
 // plannerOptions are the planner's limits as the flags set them.
 func (f *serveFlags) plannerOptions(log *slog.Logger) planner.Options {
 	return planner.Options{MaxInputRows: f.maxInputRows, MaxInputBytes: f.maxInputBytes, Logger: log}
+}
+
+// memoryBudget makes the budget --memory-limit asks for (see
+// internal/membudget: the default, GOMEMLIMIT, the runtime's soft limit).
+func (f *serveFlags) memoryBudget(log *slog.Logger) (*membudget.Budget, error) {
+	configured, err := membudget.ParseSize(f.memoryLimit)
+	if err != nil {
+		return nil, fmt.Errorf("--memory-limit: %w", err)
+	}
+	limit, source := membudget.Resolve(configured)
+	log.Info("memory budget for model work", "limit", membudget.Bytes(limit), "from", source)
+	return membudget.New(limit, 0), nil
 }
 
 // installStubs creates the flywheel schema's stub functions in the
