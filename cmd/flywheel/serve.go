@@ -220,7 +220,7 @@ func (f *serveFlags) newProxy(ctx context.Context, upstream string, tlsCfg *tls.
 		return nil, nil, err
 	}
 	if obs != nil {
-		obs.srv, obs.store = srv, store
+		obs.srv, obs.store, obs.mem = srv, store, mem
 	}
 	return srv, store.Close, nil
 }
@@ -232,6 +232,7 @@ type observed struct {
 	met      *metrics.Metrics
 	srv      *wire.Server
 	store    *models.Store
+	mem      *membudget.Budget
 }
 
 func newObserved() *observed {
@@ -239,7 +240,8 @@ func newObserved() *observed {
 	o.met = metrics.New(metrics.Sources{Relay: o.counters,
 		Sessions: func() int { return o.srv.Sessions() },
 		Cache:    func() models.CacheStats { return o.store.CacheStats() },
-		Refresh:  func() models.RefreshStatus { return o.store.RefreshStatus() }})
+		Refresh:  func() models.RefreshStatus { return o.store.RefreshStatus() },
+		Memory:   func() membudget.Stats { return o.mem.Stats() }})
 	return o
 }
 

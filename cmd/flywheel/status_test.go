@@ -76,7 +76,9 @@ func TestServeStatusPage(t *testing.T) {
 	if _, err := conn.Exec(context.Background(), "SELECT 1"); err != nil {
 		t.Fatal(err)
 	}
-	for path, want := range map[string]string{"/": "cmd-test", "/metrics": "flywheel_sessions 1", "/healthz": "ok"} {
+	for _, c := range []struct{ path, want string }{{"/", "cmd-test"}, {"/metrics", "flywheel_sessions 1"},
+		{"/metrics", "flywheel_memory_limit_bytes "}, {"/healthz", "ok"}} {
+		path, want := c.path, c.want
 		resp, err := http.Get(base + path)
 		if err != nil {
 			t.Fatal(err)

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/flywheeldb/flywheel/internal/membudget"
 	"github.com/flywheeldb/flywheel/models"
 	"github.com/flywheeldb/flywheel/planner"
 	"github.com/flywheeldb/flywheel/wire"
@@ -32,6 +33,8 @@ type Sources struct {
 	Cache func() models.CacheStats
 	// Refresh reports the refresh worker.
 	Refresh func() models.RefreshStatus
+	// Memory reports the memory budget of model work (--memory-limit).
+	Memory func() membudget.Stats
 }
 
 // Metrics is the registry and the collectors that are observed directly.
@@ -117,11 +120,17 @@ var (
 	descListen   = prometheus.NewDesc("flywheel_model_cache_listening", "1 while the store listens for model changes (the cache is in use), else 0.", nil, nil)
 	descLeading  = prometheus.NewDesc("flywheel_refresh_leader", "1 while this Flywheel holds the refresh lease, else 0.", nil, nil)
 	descRefresh  = prometheus.NewDesc("flywheel_model_refreshes_total", "Refreshes run by this Flywheel, by result (stored, failed).", []string{"result"}, nil)
+	descMemLimit = prometheus.NewDesc("flywheel_memory_limit_bytes", "The memory budget of model work: inputs, results and the model cache (--memory-limit).", nil, nil)
+	descMemUsed  = prometheus.NewDesc("flywheel_memory_in_use_bytes", "Memory of the budget held now by calls and the model cache.", nil, nil)
+	descMemPeak  = prometheus.NewDesc("flywheel_memory_peak_bytes", "The most of the budget held at once since start.", nil, nil)
+	descMemWait  = prometheus.NewDesc("flywheel_memory_waiting_calls", "Calls waiting for memory now.", nil, nil)
+	descMemFail  = prometheus.NewDesc("flywheel_memory_refusals_total", "Calls refused for want of memory (SQLSTATE 53200).", nil, nil)
 )
 
 func (c *scrape) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descSessions, descStarted, descMessages, descBytes,
-		descCacheB, descCacheN, descHits, descMisses, descListen, descLeading, descRefresh} {
+		descCacheB, descCacheN, descHits, descMisses, descListen, descLeading, descRefresh,
+		descMemLimit, descMemUsed, descMemPeak, descMemWait, descMemFail} {
 		ch <- d
 	}
 }
@@ -156,6 +165,14 @@ func (c *scrape) Collect(ch chan<- prometheus.Metric) {
 		gauge(descLeading, b2f(st.Leading))
 		counter(descRefresh, float64(st.Refreshed), "stored")
 		counter(descRefresh, float64(st.Failed), "failed")
+	}
+	if f := c.src.Memory; f != nil {
+		st := f()
+		gauge(descMemLimit, float64(st.Limit))
+		gauge(descMemUsed, float64(st.Used))
+		gauge(descMemPeak, float64(st.Peak))
+		gauge(descMemWait, float64(st.Waiting))
+		counter(descMemFail, float64(st.Failures))
 	}
 }
 
