@@ -3,7 +3,7 @@ package catalog
 import (
 	"context"
 	"fmt"
-	"strconv"
+	"slices"
 	"time"
 
 	"github.com/flywheeldb/flywheel/functions"
@@ -144,9 +144,13 @@ func learnKMeans(ctx context.Context, m *Model, rel *Relation) (*fitted, error) 
 	return &fitted{state: b, rows: n, metrics: map[string]float64{"learned_rows": float64(n)}}, nil
 }
 
-// learnRecommend adds ratings to a user_cf model: its index rebuilt over
-// the stored ratings and the new ones, which is training on their union.
+// learnRecommend adds ratings to a user_cf model. The result is training
+// on the union of the stored ratings and the new ones (a new rating of a
+// pair already rated replaces it), built without reading the union as
+// text: the new keys are merged into the stored ones in key order, the
+// stored ratings renumbered, and the index built from the integers.
 func learnRecommend(ctx context.Context, m *Model, rel *Relation) (*fitted, error) {
+	const fn = "learn"
 	st, ok := m.State.(*recommendModel)
 	if !ok {
 		return nil, kindError("recommend", m)
@@ -155,48 +159,81 @@ func learnRecommend(ctx context.Context, m *Model, rel *Relation) (*fitted, erro
 		return nil, &Error{Code: "0A000", Message: fmt.Sprintf("recommend models of method %s cannot learn new rows", st.method),
 			Hint: "Train a new version with flywheel.train; user_cf models learn."}
 	}
-	t, err := mfReadTriples("learn", "input", rel)
+	t, err := mfReadTriples(fn, "input", rel)
 	if err != nil {
 		return nil, err
 	}
-	type pair struct{ u, i string }
-	fresh := make(map[pair]bool, len(t.v))
-	for p := range t.v {
-		fresh[pair{t.rows.Keys[t.r[p]], t.cols.Keys[t.c[p]]}] = true
+	users, oldU, newU := mergeKeys(st.users.Keys, t.rows.Keys, m.Inputs[0].Type)
+	items, oldI, newI := mergeKeys(st.items.Keys, t.cols.Keys, m.Inputs[1].Type)
+	if err := ctx.Err(); err != nil {
+		return nil, err
 	}
-	users, items, vals := st.cf.Ratings()
-	union := &Relation{Columns: []*Column{NewColumn(m.Inputs[0]), NewColumn(m.Inputs[1]), NewColumn(InputColumn{Name: m.Inputs[2].Name, Type: Float8.OID})}}
-	var buf []byte
-	for p := range users {
-		u, i := st.users.Keys[users[p]], st.items.Keys[items[p]]
-		if fresh[pair{u, i}] {
+	fresh := make(map[[2]int]bool, len(t.v))
+	for p := range t.v {
+		fresh[[2]int{newU[t.r[p]], newI[t.c[p]]}] = true
+	}
+	ou, oi, ov := st.cf.Ratings()
+	n := len(ov) + len(t.v)
+	ru, ri, rv := make([]int, 0, n), make([]int, 0, n), make([]float64, 0, n)
+	for p := range ov {
+		u, i := oldU[ou[p]], oldI[oi[p]]
+		if fresh[[2]int{u, i}] {
 			continue
 		}
-		union.Columns[0].Append([]byte(u))
-		union.Columns[1].Append([]byte(i))
-		buf = strconv.AppendFloat(buf[:0], vals[p], 'g', -1, 64)
-		union.Columns[2].Append(buf)
+		ru, ri, rv = append(ru, u), append(ri, i), append(rv, ov[p])
 	}
 	for p := range t.v {
-		union.Columns[0].Append([]byte(t.rows.Keys[t.r[p]]))
-		union.Columns[1].Append([]byte(t.cols.Keys[t.c[p]]))
-		buf = strconv.AppendFloat(buf[:0], t.v[p], 'g', -1, 64)
-		union.Columns[2].Append(buf)
+		ru, ri, rv = append(ru, newU[t.r[p]]), append(ri, newI[t.c[p]]), append(rv, t.v[p])
 	}
-	call := &Call{Func: Recommend(), Values: map[string]any{"ratings": union}}
-	for _, a := range call.Func.Args {
-		if !a.Relation {
-			call.Values[a.Name] = a.Default
-		}
+	cf, err := functions.NewUserCF(ru, ri, rv, len(users), len(items))
+	if err != nil {
+		return nil, mfArgError(fn, "input", err)
 	}
-	for name, v := range m.Options {
-		call.Values[name] = v
-	}
-	f, err := fitRecommend(ctx, call)
+	state, err := encodeUserCF(users, items, cf)
 	if err != nil {
 		return nil, err
 	}
-	f.rows = len(t.v)
-	f.metrics["learned_rows"] = float64(len(t.v))
-	return f, nil
+	return &fitted{state: state, rows: len(t.v), metrics: map[string]float64{
+		"users": float64(len(users)), "items": float64(len(items)), "ratings": float64(len(rv)), "learned_rows": float64(len(t.v)),
+	}}, nil
+}
+
+// mergeKeys merges the new keys into the stored ones (both in key order
+// for type oid; new ones are sorted here, in case their column's type
+// orders them otherwise) and returns the union in key order with where
+// each stored and each new key went.
+func mergeKeys(stored, fresh []string, oid uint32) (union []string, storedAt, freshAt []int) {
+	order := make([]int, len(fresh))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int { return compareKeyText(oid, []byte(fresh[a]), []byte(fresh[b])) })
+	union = make([]string, 0, len(stored)+len(fresh))
+	storedAt, freshAt = make([]int, len(stored)), make([]int, len(fresh))
+	i, j := 0, 0
+	for i < len(stored) || j < len(order) {
+		switch {
+		case j == len(order):
+			storedAt[i] = len(union)
+			union = append(union, stored[i])
+			i++
+		case i == len(stored):
+			freshAt[order[j]] = len(union)
+			union = append(union, fresh[order[j]])
+			j++
+		case stored[i] == fresh[order[j]]:
+			storedAt[i], freshAt[order[j]] = len(union), len(union)
+			union = append(union, stored[i])
+			i, j = i+1, j+1
+		case compareKeyText(oid, []byte(stored[i]), []byte(fresh[order[j]])) < 0:
+			storedAt[i] = len(union)
+			union = append(union, stored[i])
+			i++
+		default:
+			freshAt[order[j]] = len(union)
+			union = append(union, fresh[order[j]])
+			j++
+		}
+	}
+	return union, storedAt, freshAt
 }

@@ -120,18 +120,19 @@ func fitRecommend(ctx context.Context, call *Call) (*fitted, error) {
 		return nil, err
 	}
 	t := ix.t
+	metrics := map[string]float64{"users": float64(t.rows.Len()), "items": float64(t.cols.Len()), "ratings": float64(len(t.v))}
+	if method == "user_cf" {
+		state, err := encodeUserCF(t.rows.Keys, t.cols.Keys, ix.cf)
+		if err != nil {
+			return nil, err
+		}
+		return &fitted{state: state, metrics: metrics}, nil
+	}
 	e := functions.NewEncoder(recommendStateKind, recommendStateVersion, 16*len(t.v))
 	e.String(method)
 	e.Strings(t.rows.Keys)
 	e.Strings(t.cols.Keys)
-	metrics := map[string]float64{"users": float64(t.rows.Len()), "items": float64(t.cols.Len()), "ratings": float64(len(t.v))}
 	switch method {
-	case "user_cf":
-		b, err := ix.cf.MarshalBinary()
-		if err != nil {
-			return nil, err
-		}
-		e.Bytes(b)
 	case "nmf":
 		b, err := ix.model.MarshalBinary()
 		if err != nil {
@@ -314,4 +315,18 @@ func (st *recommendModel) recommend(u, n, neighbors int) ([]functions.Scored, er
 		rated = append(rated, int(j))
 	}
 	return st.nmf.Recommend(u, rated, n)
+}
+
+// encodeUserCF is a user_cf model's state, as fitRecommend writes it.
+func encodeUserCF(users, items []string, cf *functions.UserCF) ([]byte, error) {
+	b, err := cf.MarshalBinary()
+	if err != nil {
+		return nil, err
+	}
+	e := functions.NewEncoder(recommendStateKind, recommendStateVersion, len(b)+16*(len(users)+len(items)))
+	e.String("user_cf")
+	e.Strings(users)
+	e.Strings(items)
+	e.Bytes(b)
+	return e.Finish(), nil
 }
