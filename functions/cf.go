@@ -2,6 +2,7 @@ package functions
 
 import (
 	"math"
+	"sync"
 )
 
 // UserCF is user-based collaborative filtering as SEED_EXAMPLES.md section
@@ -23,6 +24,23 @@ type UserCF struct {
 	itemUsers []int32
 	itemUnit  []float64
 	userUnit  []float64
+
+	// scratch holds Neighbors' per-user buffers between calls (a *cfScratch
+	// each): a query touches a fraction of them, and clearing only that
+	// fraction beats allocating Users floats per call.
+	scratch *sync.Pool
+}
+
+// cfScratch is one Neighbors call's working space: similarities by user,
+// which users have one, and their list.
+type cfScratch struct {
+	sims    []float64
+	mark    []bool
+	touched []int32
+}
+
+func newCFScratch(users int) *sync.Pool {
+	return &sync.Pool{New: func() any { return &cfScratch{sims: make([]float64, users), mark: make([]bool, users)} }}
 }
 
 // NewUserCF indexes ratings given as triples of dense user and item
@@ -51,7 +69,7 @@ func NewUserCF(users, items []int, vals []float64, nUsers, nItems int) (*UserCF,
 	if dup >= 0 {
 		return nil, rowErr("ratings", dup, "the same (user, item) pair was already rated at row %d", first+1)
 	}
-	m := &UserCF{Users: nUsers, Items: nItems, userPtr: byUser.ptr, userItems: byUser.idx, userVals: byUser.val}
+	m := &UserCF{Users: nUsers, Items: nItems, userPtr: byUser.ptr, userItems: byUser.idx, userVals: byUser.val, scratch: newCFScratch(nUsers)}
 	m.userUnit = make([]float64, len(m.userVals))
 	for u := 0; u < nUsers; u++ {
 		lo, hi := m.userPtr[u], m.userPtr[u+1]
@@ -98,9 +116,56 @@ func (m *UserCF) Rated(u int) []int32 {
 // Neighbors returns the k users most similar to u, u excluded, highest
 // first, ties in user order (users with similarity 0 fill the list when
 // fewer than k overlap with u, as in the dense definition).
+//
+// Only the users sharing an item with u get a similarity sum; every other
+// user's is exactly 0, and those fill in user order after the kept ones
+// with a higher score, as the dense ranking would place them.
 func (m *UserCF) Neighbors(u, k int) []Scored {
-	sims := m.Similarities(u)
-	return topNDense(sims, k, func(v int) bool { return v == u })
+	pool := m.scratch
+	if pool == nil {
+		pool = newCFScratch(m.Users)
+	}
+	sc := pool.Get().(*cfScratch)
+	sims, mark, touched := sc.sims, sc.mark, sc.touched[:0]
+	for p := m.userPtr[u]; p < m.userPtr[u+1]; p++ {
+		a := m.userUnit[p]
+		if a == 0 {
+			continue
+		}
+		i := m.userItems[p]
+		for q := m.itemPtr[i]; q < m.itemPtr[i+1]; q++ {
+			v := m.itemUsers[q]
+			if !mark[v] {
+				mark[v] = true
+				touched = append(touched, v)
+			}
+			sims[v] += a * m.itemUnit[q]
+		}
+	}
+	h := scoredHeap{n: k}
+	for _, v := range touched {
+		if int(v) != u {
+			h.offer(Scored{int(v), sims[v]})
+		}
+	}
+	// Users with similarity 0, in user order: once one cannot beat the
+	// worst kept, no later one can.
+	for v := 0; v < m.Users && k > 0; v++ {
+		if mark[v] || v == u {
+			continue
+		}
+		z := Scored{v, 0}
+		if len(h.data) == k && !scoredBetter(z, h.data[0]) {
+			break
+		}
+		h.offer(z)
+	}
+	for _, v := range touched {
+		sims[v], mark[v] = 0, false
+	}
+	sc.touched = touched[:0]
+	pool.Put(sc)
+	return h.sorted()
 }
 
 // Recommend returns user u's top n unrated items with their scores, the

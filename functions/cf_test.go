@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"math/rand"
 	"reflect"
 	"sort"
 	"testing"
@@ -281,6 +282,47 @@ func BenchmarkUserCFIndex(b *testing.B) {
 	for b.Loop() {
 		if _, err := NewUserCF(users, items, vals, 943, 1682); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// TestNeighborsEqualDenseRanking: Neighbors, which ranks only the users
+// sharing an item and fills with the rest, equals ranking the dense
+// similarity vector, negative similarities and short lists included.
+func TestNeighborsEqualDenseRanking(t *testing.T) {
+	r := rand.New(rand.NewSource(9))
+	for trial := 0; trial < 20; trial++ {
+		users, items := 2+r.Intn(40), 1+r.Intn(15)
+		var us, is []int
+		var vs []float64
+		for u := 0; u < users; u++ {
+			for i := 0; i < items; i++ {
+				if r.Float64() < 0.2 {
+					us, is = append(us, u), append(is, i)
+					vs = append(vs, float64(r.Intn(7)-2)) // zeros and negatives too
+				}
+			}
+		}
+		if len(us) == 0 {
+			continue
+		}
+		m, err := NewUserCF(us, is, vs, users, items)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for u := 0; u < users; u++ {
+			for _, k := range []int{1, 3, users - 1, users + 5} {
+				want := topNDense(m.Similarities(u), k, func(v int) bool { return v == u })
+				got := m.Neighbors(u, k)
+				if len(got) != len(want) {
+					t.Fatalf("trial %d user %d k %d: %d neighbours, want %d", trial, u, k, len(got), len(want))
+				}
+				for j := range want {
+					if got[j] != want[j] {
+						t.Fatalf("trial %d user %d k %d: neighbour %d is %v, want %v", trial, u, k, j, got[j], want[j])
+					}
+				}
+			}
 		}
 	}
 }

@@ -108,7 +108,7 @@ func (m *UserCF) UnmarshalBinary(b []byte) error {
 	if err := d.Err(); err != nil {
 		return err
 	}
-	r := &UserCF{Users: users, Items: items, userPtr: ptr, userItems: idx, userVals: vals}
+	r := &UserCF{Users: users, Items: items, userPtr: ptr, userItems: idx, userVals: vals, scratch: newCFScratch(users)}
 	r.index()
 	for i := 0; i < items; i++ {
 		c := d.Uvarint()
