@@ -134,7 +134,7 @@ func holtSeriesOf(fn string, m *Model, f *holtFitted, d *holtData) ([]int, error
 		}
 		if !ok {
 			return nil, &Error{Code: "22023", Message: fmt.Sprintf("flywheel.%s: input: %snot a series of model %q", fn, d.seriesLabel(g), m.Name),
-				Hint: "The model knows the series it was trained on."}
+				Hint: "A model knows the series it was trained on; train a new version to add one."}
 		}
 		out[g] = s
 	}

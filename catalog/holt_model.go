@@ -127,34 +127,15 @@ func learnHolt(ctx context.Context, m *Model, rel *Relation) (*fitted, error) {
 	f := *old
 	f.models = slices.Clone(old.models) // scales stay the training's
 	f.lastInts, f.lastTimes, f.lastTexts = slices.Clone(old.lastInts), slices.Clone(old.lastTimes), slices.Clone(old.lastTexts)
-	stored := map[string]int{}
-	nullSeries := -1
-	if f.series != nil {
-		for s, r := range f.keyRows {
-			if f.series.Null(r) {
-				nullSeries = s
-			} else {
-				stored[f.series.Text(r)] = s
-			}
-		}
+	series, err := holtSeriesOf(fn, m, old, d)
+	if err != nil {
+		return nil, err
 	}
 	for g, rows := range d.rows {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		s := 0
-		if d.series != nil {
-			var ok bool
-			if d.series.Null(rows[0]) {
-				s, ok = nullSeries, nullSeries >= 0
-			} else {
-				s, ok = stored[d.series.Text(rows[0])]
-			}
-			if !ok {
-				return nil, &Error{Code: "22023", Message: fmt.Sprintf("flywheel.learn: input: %snot a series of model %q", d.seriesLabel(g), m.Name),
-					Hint: "learn advances the series the model was trained on; train a new version to add a series."}
-			}
-		}
+		s := series[g]
 		for k, r := range rows {
 			var want, got string
 			if d.ints != nil {

@@ -42,18 +42,8 @@ func (st *recommendModel) findUser(v any) (int, bool) {
 	if !(&Column{InputColumn: st.userType}).Numeric() {
 		return 0, false
 	}
-	var f float64
-	switch v := v.(type) {
-	case int64:
-		f = float64(v)
-	case float64:
-		f = v
-	case string:
-		var err error
-		if f, err = strconv.ParseFloat(v, 64); err != nil {
-			return 0, false
-		}
-	default:
+	f, ok := numericValue(v)
+	if !ok {
 		return 0, false
 	}
 	st.numOnce.Do(func() {

@@ -222,24 +222,29 @@ func mfFindKey(keys *functions.KeyIndex[string], col *Column, v any) (int, bool)
 	if !col.Numeric() {
 		return 0, false
 	}
-	var f float64
-	switch v := v.(type) {
-	case int64:
-		f = float64(v)
-	case float64:
-		f = v
-	case string:
-		var err error
-		if f, err = strconv.ParseFloat(v, 64); err != nil {
-			return 0, false
-		}
-	default:
+	f, ok := numericValue(v)
+	if !ok {
 		return 0, false
 	}
 	for d, k := range keys.Keys {
 		if g, err := strconv.ParseFloat(k, 64); err == nil && g == f {
 			return d, true
 		}
+	}
+	return 0, false
+}
+
+// numericValue is an argument's value as a number, for matching it to
+// numeric keys by value (1.0 to key 1).
+func numericValue(v any) (float64, bool) {
+	switch v := v.(type) {
+	case int64:
+		return float64(v), true
+	case float64:
+		return v, true
+	case string:
+		f, err := strconv.ParseFloat(v, 64)
+		return f, err == nil
 	}
 	return 0, false
 }
