@@ -23,6 +23,18 @@ func StubDDL(c *Catalog) []string {
 		"SELECT pg_advisory_xact_lock(hashtext('flywheel.stubs'))",
 		"CREATE SCHEMA IF NOT EXISTS " + StubSchema,
 		"COMMENT ON SCHEMA " + StubSchema + " IS 'Flywheel model functions. They run in the Flywheel proxy: connect through it to call them.'",
+		// Stubs of every signature an earlier Flywheel made go first (a
+		// function that gained an argument would otherwise be listed
+		// twice); a stub is known by its body, other functions stay.
+		`DO $flywheel$
+DECLARE f regprocedure;
+BEGIN
+  FOR f IN SELECT p.oid::regprocedure FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+           WHERE n.nspname = ` + sqlLiteral(StubSchema) + ` AND p.prosrc LIKE '%runs in the Flywheel proxy, not in PostgreSQL%' LOOP
+    EXECUTE 'DROP FUNCTION ' || f;
+  END LOOP;
+END
+$flywheel$`,
 	}
 	for _, f := range c.Funcs() {
 		var params, types []string

@@ -25,22 +25,17 @@ type UserCF struct {
 	itemUnit  []float64
 	userUnit  []float64
 
-	// scratch holds Neighbors' per-user buffers between calls (a *cfScratch
-	// each): a query touches a fraction of them, and clearing only that
-	// fraction beats allocating Users floats per call.
+	// scratch keeps Neighbors' similarity buffers between calls (a
+	// *cfScratch each), which would otherwise be Users floats allocated per
+	// call.
 	scratch *sync.Pool
 }
 
-// cfScratch is one Neighbors call's working space: similarities by user,
-// which users have one, and their list.
-type cfScratch struct {
-	sims    []float64
-	mark    []bool
-	touched []int32
-}
+// cfScratch is one Neighbors call's working space: similarities by user.
+type cfScratch struct{ sims []float64 }
 
 func newCFScratch(users int) *sync.Pool {
-	return &sync.Pool{New: func() any { return &cfScratch{sims: make([]float64, users), mark: make([]bool, users)} }}
+	return &sync.Pool{New: func() any { return &cfScratch{sims: make([]float64, users)} }}
 }
 
 // NewUserCF indexes ratings given as triples of dense user and item
@@ -95,6 +90,12 @@ func NewUserCF(users, items []int, vals []float64, nUsers, nItems int) (*UserCF,
 // (u's own entry included), summing over u's items in item order.
 func (m *UserCF) Similarities(u int) []float64 {
 	sims := make([]float64, m.Users)
+	m.similaritiesInto(u, sims)
+	return sims
+}
+
+// similaritiesInto adds u's similarities to sims (zero on entry).
+func (m *UserCF) similaritiesInto(u int, sims []float64) {
 	for p := m.userPtr[u]; p < m.userPtr[u+1]; p++ {
 		a := m.userUnit[p]
 		if a == 0 {
@@ -105,7 +106,6 @@ func (m *UserCF) Similarities(u int) []float64 {
 			sims[m.itemUsers[q]] += a * m.itemUnit[q]
 		}
 	}
-	return sims
 }
 
 // Rated returns the items user u rated, ascending.
@@ -116,54 +116,23 @@ func (m *UserCF) Rated(u int) []int32 {
 // Neighbors returns the k users most similar to u, u excluded, highest
 // first, ties in user order (users with similarity 0 fill the list when
 // fewer than k overlap with u, as in the dense definition).
-//
-// Only the users sharing an item with u get a similarity sum; every other
-// user's is exactly 0, and those fill in user order after the kept ones
-// with a higher score, as the dense ranking would place them.
 func (m *UserCF) Neighbors(u, k int) []Scored {
 	pool := m.scratch
 	if pool == nil {
 		pool = newCFScratch(m.Users)
 	}
 	sc := pool.Get().(*cfScratch)
-	sims, mark, touched := sc.sims, sc.mark, sc.touched[:0]
-	for p := m.userPtr[u]; p < m.userPtr[u+1]; p++ {
-		a := m.userUnit[p]
-		if a == 0 {
-			continue
-		}
-		i := m.userItems[p]
-		for q := m.itemPtr[i]; q < m.itemPtr[i+1]; q++ {
-			v := m.itemUsers[q]
-			if !mark[v] {
-				mark[v] = true
-				touched = append(touched, v)
-			}
-			sims[v] += a * m.itemUnit[q]
-		}
-	}
+	sims := sc.sims
+	m.similaritiesInto(u, sims)
 	h := scoredHeap{n: k}
-	for _, v := range touched {
-		if int(v) != u {
-			h.offer(Scored{int(v), sims[v]})
-		}
-	}
-	// Users with similarity 0, in user order: once one cannot beat the
-	// worst kept, no later one can.
-	for v := 0; v < m.Users && k > 0; v++ {
-		if mark[v] || v == u {
+	for v, s := range sims {
+		// Users arrive in order, so a tie with the current worst loses.
+		if v == u || len(h.data) == k && (k == 0 || s <= h.data[0].Score) {
 			continue
 		}
-		z := Scored{v, 0}
-		if len(h.data) == k && !scoredBetter(z, h.data[0]) {
-			break
-		}
-		h.offer(z)
+		h.offer(Scored{v, s})
 	}
-	for _, v := range touched {
-		sims[v], mark[v] = 0, false
-	}
-	sc.touched = touched[:0]
+	clear(sims)
 	pool.Put(sc)
 	return h.sorted()
 }

@@ -565,6 +565,34 @@ func TestStubsListed(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer direct.Close(context.Background())
+
+	// A stub of an older signature goes when Flywheel installs its stubs
+	// again; a function of the user's in the schema stays.
+	ctx := context.Background()
+	if _, err := direct.Exec(ctx, `CREATE FUNCTION flywheel.train(name text, old_option int) RETURNS int LANGUAGE plpgsql AS $f$
+BEGIN RAISE EXCEPTION 'function train runs in the Flywheel proxy, not in PostgreSQL'; END $f$;
+CREATE FUNCTION flywheel.mine() RETURNS int LANGUAGE sql AS 'SELECT 1'`); err != nil {
+		t.Fatal(err)
+	}
+	err = pgx.BeginFunc(ctx, direct, func(tx pgx.Tx) error {
+		for _, stmt := range catalog.StubDDL(catalog.Builtin()) {
+			if _, err := tx.Exec(ctx, stmt); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var trains, mine int
+	if err := direct.QueryRow(ctx, `SELECT count(*) FILTER (WHERE proname = 'train'), count(*) FILTER (WHERE proname = 'mine')
+FROM pg_proc WHERE pronamespace = 'flywheel'::regnamespace`).Scan(&trains, &mine); err != nil {
+		t.Fatal(err)
+	}
+	if trains != 1 || mine != 1 {
+		t.Fatalf("after installing the stubs again: %d train stubs (want 1), %d of the user's functions (want 1)", trains, mine)
+	}
 	_, err = direct.Exec(context.Background(), "SELECT * FROM flywheel.recommend(1::bigint)")
 	var pgErr *pgconn.PgError
 	if !errors.As(err, &pgErr) || !strings.Contains(pgErr.Message, "Flywheel") || pgErr.Hint == "" {
