@@ -19,6 +19,7 @@ const usage = `flywheel: model functions inline in SQL, behind a PostgreSQL-comp
 Usage:
   flywheel serve [flags]         run the proxy (with no --upstream: a managed PostgreSQL)
   flywheel demo load [flags]     load the demo warehouse into a database
+  flywheel demo produce [flags]  publish simulated behaviour events to Kafka (serve --demo's broker)
   flywheel bench proxy [flags]   pgbench through the proxy vs. directly (and pgbouncer)
   flywheel bench models [flags]  stored models: training, recommend latency, LATERAL, load after restart
   flywheel help [command]        this text, or a command's flags
@@ -56,8 +57,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "serve":
 		return serve(ctx, args[1:], stdout, stderr)
 	case "demo":
+		if len(args) >= 2 && args[1] == "produce" {
+			return demoProduce(ctx, args[2:], stdout, stderr)
+		}
 		if len(args) < 2 || args[1] != "load" {
-			fmt.Fprint(stderr, "usage: flywheel demo load [--scale N] [--upstream URL] [--replace]\n")
+			fmt.Fprint(stderr, "usage: flywheel demo load [--scale N] [--upstream URL] [--replace]\n       flywheel demo produce [--rate N] [--count N] [--brokers host:port]\n")
 			return errUsage
 		}
 		return demoLoad(ctx, args[2:], stdout, stderr)

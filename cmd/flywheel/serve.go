@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
 	"runtime/pprof"
 	"strings"
 	"time"
@@ -18,6 +19,7 @@ import (
 	"github.com/flywheeldb/flywheel/internal/pgserver"
 	"github.com/flywheeldb/flywheel/models"
 	"github.com/flywheeldb/flywheel/planner"
+	"github.com/flywheeldb/flywheel/streams"
 	"github.com/flywheeldb/flywheel/wire"
 	"github.com/jackc/pgx/v5"
 )
@@ -34,6 +36,7 @@ type serveFlags struct {
 	cpuProfile                string
 	modelCacheBytes           int64
 	trainWorkers              int
+	kafkaBrokers              string
 }
 
 func newServeFlagSet(f *serveFlags) *flag.FlagSet {
@@ -61,6 +64,7 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.demo, "demo", false, "load the demo warehouse (scale 1) on first start")
 	fs.Int64Var(&f.modelCacheBytes, "model-cache-bytes", 1<<30, "memory for deployed models kept decoded (least recently used go first)")
 	fs.IntVar(&f.trainWorkers, "train-workers", 1, "refreshes of stored models (train's refresh =>) trained at once, when this Flywheel holds the refresh lease; 0 leaves refreshes to other Flywheels")
+	fs.StringVar(&f.kafkaBrokers, "kafka-brokers", "", "Kafka brokers (host:port,...) of streams created without brokers => (with --demo: the embedded broker on 127.0.0.1:9092)")
 	fs.StringVar(&f.cpuProfile, "cpu-profile", "", "write a Go CPU profile to this file until shutdown (diagnostics)")
 }
 
@@ -126,10 +130,6 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		upstream = srv.URL("postgres")
 		log.Info("managed PostgreSQL running", "data_dir", f.dataDir, "socket_dir", srv.SocketDir)
 	}
-	cat := catalog.Builtin()
-	if err := installStubs(ctx, upstream, cat); err != nil {
-		log.Warn("could not create the flywheel schema's stub functions", "err", err)
-	}
 	if f.demo {
 		if err := loadDemo(ctx, upstream, 1, false, true, stdout); err != nil {
 			return err
@@ -149,6 +149,29 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("model store: %w", err)
 	}
 	defer store.Close()
+	brokers := f.kafkaBrokers
+	if f.demo && brokers == "" {
+		broker, err := startDemoBroker(log, filepath.Join(f.dataDir, "kafka"))
+		if err != nil {
+			return err
+		}
+		defer broker.Close()
+		brokers = demoBrokerAddr
+	}
+	streamer, err := streams.Open(ctx, streams.Config{URL: upstream, Brokers: brokers, Logger: log})
+	if err != nil {
+		return fmt.Errorf("streams: %w", err)
+	}
+	defer streamer.Close()
+	if f.demo {
+		if err := createDemoStream(ctx, upstream); err != nil {
+			return fmt.Errorf("demo stream: %w", err)
+		}
+	}
+	cat := catalog.BuiltinWithStreams(streamer)
+	if err := installStubs(ctx, upstream, cat); err != nil {
+		log.Warn("could not create the flywheel schema's stub functions", "err", err)
+	}
 	opts := f.plannerOptions(log)
 	opts.Models = store
 	pl := planner.New(cat, opts)
