@@ -22,6 +22,14 @@ import (
 // These functions combine: a count or sum adds, min and max keep the
 // extreme; avg is sum/count, left to the reader.
 
+// aggregateLockKey is the first key of a stream's aggregate lock (the
+// second is hashtext of the stream's name).
+const aggregateLockKey = 1179075842
+
+// aggregateApplyKey is the first key of the lock under which a stream's
+// batches update its aggregates.
+const aggregateApplyKey = 1179075843
+
 type aggFunc struct {
 	Fn  string `json:"fn"`  // count, sum, min, max
 	Col string `json:"col"` // "" for count(*)
@@ -119,6 +127,8 @@ func groupPositions(n int) string {
 }
 
 // upsertFrom folds the rows of relation src into the aggregate's table.
+// Groups go in key order, so that the batches of two partitions lock
+// the rows they share in the same order instead of deadlocking.
 func (a *aggregate) upsertFrom(src string) string {
 	sel, keys := a.selectList(src)
 	cols := a.keyColumns()
@@ -140,7 +150,7 @@ func (a *aggregate) upsertFrom(src string) string {
 		cols = append(cols, c)
 	}
 	return "INSERT INTO " + a.Table + " AS t (" + strings.Join(cols, ", ") + ") SELECT " + sel + " FROM " + src + " " + src +
-		" GROUP BY " + groupPositions(keys) + " ON CONFLICT (" + strings.Join(a.keyColumns(), ", ") + ") DO UPDATE SET " + strings.Join(sets, ", ")
+		" GROUP BY " + groupPositions(keys) + " ORDER BY " + groupPositions(keys) + " ON CONFLICT (" + strings.Join(a.keyColumns(), ", ") + ") DO UPDATE SET " + strings.Join(sets, ", ")
 }
 
 func literal(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
@@ -239,10 +249,14 @@ JOIN pg_namespace n ON n.oid = c.relnamespace WHERE s.name = $1`, s.Stream)
 	} else if s.TimeColumn != "" {
 		return nil, sqlErr("22023", "create_aggregate: time_column applies only with window", "")
 	}
-	// SHARE keeps the stream's batches out while the table is filled
-	// from the target: each batch is either in the fill or folded in
-	// after it (a batch takes ROW EXCLUSIVE before reading aggregates).
-	if _, err := q.query(ctx, "LOCK TABLE "+table+" IN SHARE MODE"); err != nil {
+	// The stream's aggregate lock keeps its batches out while the table
+	// is filled from the target, until the session's transaction ends:
+	// each batch is either in the fill or folded in after it (a batch
+	// takes the lock shared before reading the aggregates). An advisory
+	// lock, not LOCK TABLE, because a statement outside BEGIN runs in an
+	// implicit transaction, where LOCK TABLE is refused; and READ
+	// COMMITTED lets the fill below see every batch committed before it.
+	if _, err := q.query(ctx, "SELECT pg_advisory_xact_lock($1::int4, hashtext($2))", strconv.Itoa(aggregateLockKey), s.Stream); err != nil {
 		return nil, err
 	}
 	sel, keys := a.selectList("src")

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -141,7 +142,7 @@ func (w *worker) consume(ctx context.Context) (progressed bool, err error) {
 		hw := int64(-1)
 		var recs []*kgo.Record
 		fetches.EachPartition(func(p kgo.FetchTopicPartition) {
-			if p.Err != nil && ferr == nil {
+			if p.Err != nil && ferr == nil && !errors.Is(p.Err, context.DeadlineExceeded) && !errors.Is(p.Err, context.Canceled) {
 				ferr = p.Err
 			}
 			if p.Partition == w.partition {
@@ -332,15 +333,24 @@ WHERE stream = $1 AND partition = $2 AND next_offset = $3`, w.def.Name, w.partit
 			if _, err := tx.CopyFrom(ctx, pgx.Identifier{"flywheel_stage"}, cols, pgx.CopyFromRows(rows)); err != nil {
 				return fmt.Errorf("copying into the staging table: %w", err)
 			}
-			// ROW EXCLUSIVE before reading the aggregates: create_aggregate
-			// holds SHARE while it fills its table, so a batch sees either
-			// no aggregate (and its rows are in the fill) or the aggregate.
-			if _, err := tx.Exec(ctx, "LOCK TABLE "+t.Table+" IN ROW EXCLUSIVE MODE"); err != nil {
+			// The stream's aggregate lock, shared, before reading the
+			// aggregates: create_aggregate holds it exclusively while it
+			// fills its table, so a batch sees either no aggregate (and its
+			// rows are in the fill) or the aggregate.
+			if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock_shared($1::int4, hashtext($2))", aggregateLockKey, w.def.Name); err != nil {
 				return err
 			}
 			aggs, err := loadAggregates(ctx, tx, w.def.Name)
 			if err != nil {
 				return err
+			}
+			if len(aggs) > 0 {
+				// Batches of one stream fold into its aggregates one at a
+				// time: two partitions' upserts of the same groups deadlock
+				// each other otherwise (seen even with groups in key order).
+				if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1::int4, hashtext($2))", aggregateApplyKey, w.def.Name); err != nil {
+					return err
+				}
 			}
 			ins := insertSQL(t, aggs, false)
 			if _, err := tx.Exec(ctx, "SAVEPOINT batch"); err != nil {
@@ -392,6 +402,9 @@ SELECT $1, $2, unnest($3::int8[]), unnest($4::bytea[]), unnest($5::text[])`, w.d
 	if err != nil {
 		if errors.Is(err, errStale) {
 			return err
+		}
+		if pe := (*pgconn.PgError)(nil); errors.As(err, &pe) && pe.Detail != "" {
+			return fmt.Errorf("batch at offset %d: %w (%s)", from, err, pe.Detail)
 		}
 		return fmt.Errorf("batch at offset %d: %w", from, err)
 	}

@@ -1,0 +1,319 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/flywheeldb/flywheel/catalog"
+	"github.com/flywheeldb/flywheel/planner"
+	"github.com/flywheeldb/flywheel/streams"
+	"github.com/jackc/pgx/v5"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// The stream tests run franz-go's kfake as the broker, in the test
+// process, and real PostgreSQL; kcat (Debian's, librdkafka) produces in
+// one of them as an independent client.
+
+const streamTopic = "user-behavior"
+
+// testLogger logs to the test's output when FLYWHEEL_TEST_LOG is set
+// (debugging), and nowhere otherwise.
+func testLogger(t testing.TB) *slog.Logger {
+	if os.Getenv("FLYWHEEL_TEST_LOG") == "" {
+		return nil
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// startBroker runs a kfake cluster with the topic in 3 partitions.
+func startBroker(t testing.TB) string {
+	t.Helper()
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(3, streamTopic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return strings.Join(c.ListenAddrs(), ",")
+}
+
+// streamProxy serves db through a Flywheel that consumes its streams,
+// with fast test ticks; its brokers are the default for streams created
+// without brokers =>.
+func streamProxy(t testing.TB, db, brokers, id string) (string, *streams.Manager) {
+	t.Helper()
+	m, err := streams.Open(context.Background(), streams.Config{URL: srv.URL(db), Brokers: brokers, ID: id, Logger: testLogger(t),
+		Tick: 100 * time.Millisecond, Idle: 300 * time.Millisecond, RetryMax: 500 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(m.Close)
+	return serveProxy(t, db, planner.Options{}, catalog.BuiltinWithStreams(m)), m
+}
+
+const streamTable = `CREATE TABLE events (
+	event_id bigint,
+	customer_id integer NOT NULL,
+	event_type text NOT NULL CHECK (event_type IN ('click', 'view', 'cart', 'purchase')),
+	product_id integer,
+	amount numeric(10, 2),
+	event_time timestamptz NOT NULL,
+	received timestamptz NOT NULL DEFAULT now()
+)`
+
+const streamMapping = `{"event_id": "id", "customer_id": "user_id", "event_type": "event", "product_id": "item_id", "amount": "amount", "event_time": "timestamp"}`
+
+// event is a good message number i; its fields are functions of i so a
+// checksum of the stored rows can be computed from the ids alone.
+func event(i int) []byte {
+	kinds := []string{"click", "view", "cart", "purchase"}
+	b, _ := json.Marshal(map[string]any{"id": i, "user_id": 1 + i%17, "event": kinds[i%4], "item_id": 100 + i%7,
+		"amount": float64(i%50) + 0.25, "timestamp": time.Date(2024, 9, 9, 12, 0, 0, 0, time.UTC).Add(time.Duration(i) * time.Minute).Format("2006-01-02 15:04:05")})
+	return b
+}
+
+func produce(t testing.TB, brokers string, values ...[]byte) {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(brokers, ",")...), kgo.DefaultProduceTopic(streamTopic),
+		kgo.RecordPartitioner(kgo.RoundRobinPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	recs := make([]*kgo.Record, len(values))
+	for i, v := range values {
+		recs[i] = &kgo.Record{Value: v}
+	}
+	if err := cl.ProduceSync(context.Background(), recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// consumedAll waits until the stream's stored offsets cover n messages
+// (the topic's partitions start at 0).
+func consumedAll(t *testing.T, conn *pgx.Conn, stream string, n int64) {
+	t.Helper()
+	eventually(t, fmt.Sprintf("stream %s to store offsets covering %d messages", stream, n), func() bool {
+		return scalar[int64](t, conn, `SELECT coalesce(sum("offset"), 0)::int8 FROM flywheel.streams WHERE stream = $1`, stream) >= n
+	})
+}
+
+// checkAggregate compares an aggregate table with the GROUP BY over the
+// target.
+func checkAggregate(t *testing.T, conn *pgx.Conn, table, groupBy string) {
+	t.Helper()
+	q := fmt.Sprintf(`SELECT count(*) FROM ((TABLE %[1]s EXCEPT SELECT %[2]s, count(*), sum(amount), max(event_time) FROM events GROUP BY %[2]s)
+	UNION ALL (SELECT %[2]s, count(*), sum(amount), max(event_time) FROM events GROUP BY %[2]s EXCEPT TABLE %[1]s)) d`, table, groupBy)
+	if n := scalar[int64](t, conn, q); n != 0 {
+		t.Fatalf("aggregate %s differs from the GROUP BY over events in %d rows", table, n)
+	}
+}
+
+// TestStreamIngestPgx: messages on three partitions land exactly once;
+// poison messages go to dead_letters and the stream goes on; a running
+// aggregate equals the GROUP BY; pause and resume; errors have SQLSTATEs.
+func TestStreamIngestPgx(t *testing.T) {
+	brokers := startBroker(t)
+	db := srv.NewDatabase(t)
+	addr, m := streamProxy(t, db, "", "a")
+	conn := connect(t, addr, db)
+	ctx := context.Background()
+	if _, err := conn.Exec(ctx, streamTable); err != nil {
+		t.Fatal(err)
+	}
+	// Rows before the stream and the aggregate: the aggregate starts from them.
+	if _, err := conn.Exec(ctx, "INSERT INTO events (event_id, customer_id, event_type, amount, event_time) VALUES (0, 1, 'view', 1.50, '2024-01-01')"); err != nil {
+		t.Fatal(err)
+	}
+	create := fmt.Sprintf(`SELECT stream, target, columns, paused FROM flywheel.create_stream('clicks', brokers => '%s', topic => '%s',
+		target => 'events', format => 'json', mapping => '%s', time_zone => 'UTC', start => 'earliest')`, brokers, streamTopic, streamMapping)
+	var name, target, cols string
+	var paused bool
+	if err := conn.QueryRow(ctx, create).Scan(&name, &target, &cols, &paused); err != nil {
+		t.Fatal(err)
+	}
+	if name != "clicks" || target != "events" || paused || !strings.Contains(cols, "customer_id <- user_id") {
+		t.Fatalf("create_stream returned %q %q %q %v", name, target, cols, paused)
+	}
+	if g := scalar[int64](t, conn, `SELECT groups FROM flywheel.create_aggregate('user_totals', 'clicks', group_by => 'customer_id',
+		aggregates => 'count(*), sum(amount), max(event_time)')`); g != 1 {
+		t.Fatalf("the aggregate started with %d groups, want 1", g)
+	}
+
+	// Errors, each with its SQLSTATE; the session stays usable.
+	for _, c := range []struct{ sql, code string }{
+		{create, "42710"},
+		{"SELECT * FROM flywheel.create_stream('x', brokers => 'b:1', topic => 't', target => 'no_such_table')", "42P01"},
+		{"SELECT * FROM flywheel.create_stream('x', brokers => 'b:1', topic => 't', target => 'events', start => 'middle')", "22023"},
+		{"SELECT * FROM flywheel.create_stream('x', brokers => 'b:1', topic => 't', target => 'events', format => 'avro')", "22023"},
+		{`SELECT * FROM flywheel.create_stream('x', brokers => 'b:1', topic => 't', target => 'events', mapping => '{"nope": "a"}')`, "42703"},
+		{"SELECT * FROM flywheel.create_stream('x', brokers => 'b:1', topic => 't', target => 'events', mapping => '[1]')", "22023"},
+		{"SELECT * FROM flywheel.create_stream('x', brokers => 'b:1', topic => 't', target => 'events', time_zone => 'Mars/Olympus')", "22023"},
+		{"SELECT * FROM flywheel.create_stream('x', topic => 't', target => 'events')", "22023"},
+		{"SELECT * FROM flywheel.drop_stream('nope')", "42704"},
+		{"SELECT * FROM flywheel.pause_stream('nope')", "42704"},
+		{"SELECT * FROM flywheel.create_aggregate('a2', 'nope', group_by => 'customer_id')", "42704"},
+		{"SELECT * FROM flywheel.create_aggregate('a2', 'clicks', group_by => 'nope')", "42703"},
+		{"SELECT * FROM flywheel.create_aggregate('a2', 'clicks', group_by => 'customer_id', aggregates => 'avg(amount)')", "22023"},
+		{"SELECT * FROM flywheel.create_aggregate('a2', 'clicks', group_by => 'customer_id', \"window\" => 'soon')", "22023"},
+	} {
+		if _, err := conn.Exec(ctx, c.sql); code(err) != c.code {
+			t.Errorf("%s: %v, want SQLSTATE %s", c.sql, err, c.code)
+		}
+	}
+	if n := scalar[int64](t, conn, "SELECT count(*) FROM flywheel.stream"); n != 1 {
+		t.Fatalf("%d streams after the failed creates, want 1", n)
+	}
+
+	const good = 3000
+	var msgs [][]byte
+	for i := 1; i <= good; i++ {
+		msgs = append(msgs, event(i))
+		if i == 1000 {
+			msgs = append(msgs,
+				[]byte(`{"id": 9001, "user_id": 1, "event": "click", `),                                        // undecodable
+				[]byte(`{"id": 9002, "event": "click", "timestamp": "2024-09-09 12:00:00"}`),                   // missing user_id
+				[]byte(`{"id": 9003, "user_id": "abc", "event": "click", "timestamp": "2024-09-09 12:00:00"}`), // wrong type
+				[]byte(`{"id": 9004, "user_id": 2, "event": "bogus", "timestamp": "2024-09-09 12:00:00"}`),     // CHECK violation
+				[]byte(`{"id": 9005, "user_id": 2, "event": "click", "timestamp": "not a time"}`),              // PostgreSQL rejects it
+			)
+		}
+	}
+	produce(t, brokers, msgs...)
+	consumedAll(t, conn, "clicks", int64(len(msgs)))
+
+	if n := scalar[int64](t, conn, "SELECT count(*) FROM events WHERE event_id > 0"); n != good {
+		t.Fatalf("%d events stored, want %d", n, good)
+	}
+	if n := scalar[int64](t, conn, "SELECT count(DISTINCT event_id) FROM events WHERE event_id > 0"); n != good {
+		t.Fatalf("%d distinct events, want %d", n, good)
+	}
+	if s := scalar[int64](t, conn, "SELECT sum(event_id + customer_id + product_id)::int8 FROM events WHERE event_id > 0"); s != checksum(good) {
+		t.Fatalf("checksum %d, want %d", s, checksum(good))
+	}
+	// Timestamps written without a zone are read in the stream's time_zone.
+	if ts := scalar[string](t, conn, "SELECT (event_time AT TIME ZONE 'UTC')::text FROM events WHERE event_id = 1"); ts != "2024-09-09 12:01:00" {
+		t.Fatalf("event 1's time %s", ts)
+	}
+	rows, err := conn.Query(ctx, `SELECT convert_from(raw, 'UTF8'), error FROM flywheel.dead_letters WHERE stream = 'clicks' ORDER BY convert_from(raw, 'UTF8')`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dead []string
+	for rows.Next() {
+		var raw, msg string
+		if err := rows.Scan(&raw, &msg); err != nil {
+			t.Fatal(err)
+		}
+		dead = append(dead, raw[:12]+" "+msg)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"undecodable JSON", "missing required field \"user_id\"", "is not a number", "violates check constraint", "invalid input syntax for type timestamp"}
+	if len(dead) != len(want) {
+		t.Fatalf("dead letters:\n%s", strings.Join(dead, "\n"))
+	}
+	for _, w := range want {
+		found := false
+		for _, d := range dead {
+			found = found || strings.Contains(d, w)
+		}
+		if !found {
+			t.Errorf("no dead letter says %q:\n%s", w, strings.Join(dead, "\n"))
+		}
+	}
+	checkAggregate(t, conn, "user_totals", "customer_id")
+	if s := m.Status(); s.Rows != good || s.DeadLetters != 5 {
+		t.Fatalf("status %+v", s)
+	}
+	if n := scalar[int64](t, conn, "SELECT count(*) FROM flywheel.streams WHERE stream = 'clicks' AND holder = 'a' AND lag = 0 AND last_error IS NULL"); n != 3 {
+		t.Fatalf("flywheel.streams: %d partitions held by a, with no lag and no error; want 3", n)
+	}
+
+	// Pause: the partitions are given up; resume: consumption goes on
+	// from the stored offsets.
+	if p := scalar[bool](t, conn, "SELECT paused FROM flywheel.pause_stream('clicks')"); !p {
+		t.Fatal("pause_stream did not report paused")
+	}
+	eventually(t, "the paused stream's partitions to be released", func() bool { return m.Status().Partitions == 0 })
+	produce(t, brokers, event(good+1), event(good+2), event(good+3))
+	if p := scalar[bool](t, conn, "SELECT paused FROM flywheel.resume_stream('clicks')"); p {
+		t.Fatal("resume_stream reported paused")
+	}
+	consumedAll(t, conn, "clicks", int64(len(msgs)+3))
+	if n := scalar[int64](t, conn, "SELECT count(*) FROM events WHERE event_id > 0"); n != good+3 {
+		t.Fatalf("%d events after resume, want %d", n, good+3)
+	}
+	checkAggregate(t, conn, "user_totals", "customer_id")
+
+	// A windowed aggregate, filled from what is there.
+	if _, err := conn.Exec(ctx, `SELECT * FROM flywheel.create_aggregate('hourly', 'clicks', group_by => 'event_type',
+		aggregates => 'count(*), sum(amount), max(event_time)', "window" => '1 hour', time_column => 'event_time')`); err != nil {
+		t.Fatal(err)
+	}
+	produce(t, brokers, event(good+4), event(good+5))
+	consumedAll(t, conn, "clicks", int64(len(msgs)+5))
+	if n := scalar[int64](t, conn, `SELECT count(*) FROM ((TABLE hourly EXCEPT SELECT event_type, date_bin('1 hour', event_time, '2000-01-01'), count(*), sum(amount), max(event_time) FROM events GROUP BY 1, 2)
+		UNION ALL (SELECT event_type, date_bin('1 hour', event_time, '2000-01-01'), count(*), sum(amount), max(event_time) FROM events GROUP BY 1, 2 EXCEPT TABLE hourly)) d`); n != 0 {
+		t.Fatalf("the windowed aggregate differs from the GROUP BY in %d rows", n)
+	}
+	checkAggregate(t, conn, "user_totals", "customer_id")
+
+	if _, err := conn.Exec(ctx, "SELECT * FROM flywheel.drop_stream('clicks')"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the dropped stream's partitions to be released", func() bool { return m.Status().Partitions == 0 })
+}
+
+// checksum is sum(event_id + customer_id + product_id) over events 1..n.
+func checksum(n int) int64 {
+	var s int64
+	for i := 1; i <= n; i++ {
+		s += int64(i) + int64(1+i%17) + int64(100+i%7)
+	}
+	return s
+}
+
+// TestStreamKcatPSQL: kcat, an independent Kafka client, produces JSON
+// lines; psql declares the stream (columns matched by name) and reads
+// the rows and flywheel.streams.
+func TestStreamKcatPSQL(t *testing.T) {
+	if _, err := exec.LookPath("kcat"); err != nil {
+		t.Fatal("kcat is not installed (scripts/deps installs it): ", err)
+	}
+	brokers := startBroker(t)
+	db := srv.NewDatabase(t)
+	addr, _ := streamProxy(t, db, brokers, "k")
+	url := pgURL(addr, db)
+	out := psqlResult(t, url, `CREATE TABLE clicks (user_id integer NOT NULL, event text NOT NULL, item_id integer, "timestamp" timestamp);
+SELECT stream, target, columns FROM flywheel.create_stream('kc', topic => 'user-behavior', target => 'clicks');`)
+	if !strings.Contains(out, "kc|clicks|user_id <- user_id, event <- event, item_id <- item_id, timestamp <- timestamp") {
+		t.Fatalf("psql create_stream:\n%s", out)
+	}
+	var lines strings.Builder
+	const n = 500
+	for i := 1; i <= n; i++ {
+		fmt.Fprintf(&lines, `{"user_id":%d,"event":"click","item_id":%d,"timestamp":"2024-09-09 12:00:00"}`+"\n", i, 100+i%3)
+	}
+	cmd := exec.Command("kcat", "-b", brokers, "-t", streamTopic, "-P", "-X", "broker.address.family=v4")
+	cmd.Stdin = strings.NewReader(lines.String())
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("kcat: %v\n%s", err, b)
+	}
+	conn := connect(t, addr, db)
+	consumedAll(t, conn, "kc", n)
+	out = psqlResult(t, url, "SELECT count(*), sum(user_id), count(DISTINCT user_id) FROM clicks;\nSELECT sum(\"offset\"), sum(lag), sum(dead_letters) FROM flywheel.streams WHERE stream = 'kc';")
+	want := fmt.Sprintf("count|sum|count\n%d|%d|%d\nsum|sum|sum\n%d|0|0", n, n*(n+1)/2, n, n)
+	if out != want {
+		t.Fatalf("psql:\n%s\nwant\n%s", out, want)
+	}
+}
