@@ -1,12 +1,14 @@
 package e2e
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -316,4 +318,159 @@ SELECT stream, target, columns FROM flywheel.create_stream('kc', topic => 'user-
 	if out != want {
 		t.Fatalf("psql:\n%s\nwant\n%s", out, want)
 	}
+}
+
+// flywheelProc is a Flywheel binary running `serve` against db.
+type flywheelProc struct {
+	cmd  *exec.Cmd
+	addr string
+	log  *os.File
+}
+
+// buildFlywheel builds the binary once per test.
+func buildFlywheel(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "flywheel")
+	cmd := exec.Command("go", "build", "-o", bin, "../../cmd/flywheel")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// startFlywheel starts the binary and waits for it to serve.
+func startFlywheel(t *testing.T, bin, db, brokers, name string) *flywheelProc {
+	t.Helper()
+	logf, err := os.OpenFile(filepath.Join(t.TempDir(), name+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "serve", "--upstream", srv.URL(db), "--listen", "127.0.0.1:0", "--kafka-brokers", brokers,
+		"--train-workers", "0", "--log-level", "debug")
+	cmd.Stderr = logf
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &flywheelProc{cmd: cmd, log: logf}
+	t.Cleanup(func() { p.kill() })
+	ready := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			if _, rest, ok := strings.Cut(sc.Text(), "flywheel is serving on "); ok {
+				addr, _, _ := strings.Cut(rest, ";")
+				ready <- addr
+			}
+		}
+		close(ready)
+	}()
+	select {
+	case addr, ok := <-ready:
+		if !ok {
+			t.Fatalf("flywheel %s exited before serving; its log is %s", name, logf.Name())
+		}
+		p.addr = addr
+	case <-time.After(60 * time.Second):
+		t.Fatalf("flywheel %s did not start within 60 s", name)
+	}
+	return p
+}
+
+// kill sends SIGKILL and reaps the process.
+func (p *flywheelProc) kill() {
+	if p.cmd.ProcessState != nil {
+		return
+	}
+	p.cmd.Process.Kill()
+	p.cmd.Wait()
+}
+
+// TestStreamSIGKILL: two Flywheel processes share a stream's partitions;
+// while events are produced, one and then the other is killed with
+// SIGKILL (mid-batch or not, wherever it happens to be) and restarted.
+// Every event is then in the target exactly once (count, distinct ids and
+// checksum), and the running aggregate equals the GROUP BY.
+func TestStreamSIGKILL(t *testing.T) {
+	brokers := startBroker(t)
+	db := srv.NewDatabase(t)
+	bin := buildFlywheel(t)
+	procs := []*flywheelProc{startFlywheel(t, bin, db, brokers, "a"), startFlywheel(t, bin, db, brokers, "b")}
+	ctx := context.Background()
+	through, err := pgx.Connect(ctx, pgURL(procs[0].addr, db))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sql := range []string{streamTable,
+		fmt.Sprintf("SELECT * FROM flywheel.create_stream('clicks', topic => '%s', target => 'events', mapping => '%s')", streamTopic, streamMapping),
+		"SELECT * FROM flywheel.create_aggregate('user_totals', 'clicks', group_by => 'customer_id', aggregates => 'count(*), sum(amount), max(event_time)')",
+	} {
+		if _, err := through.Exec(ctx, sql); err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+	}
+	through.Close(ctx)
+	direct, err := pgx.Connect(ctx, srv.URL(db))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer direct.Close(ctx)
+	// Both Flywheels take a share of the three partitions.
+	eventually(t, "both Flywheels to hold partitions", func() bool {
+		return scalar[int64](t, direct, "SELECT count(DISTINCT holder) FROM flywheel.streams WHERE stream = 'clicks'") == 2
+	})
+
+	const total, chunk = 40000, 2000
+	produced := make(chan error, 1)
+	go func() {
+		cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(brokers, ",")...), kgo.DefaultProduceTopic(streamTopic),
+			kgo.RecordPartitioner(kgo.RoundRobinPartitioner()))
+		if err != nil {
+			produced <- err
+			return
+		}
+		defer cl.Close()
+		for i := 1; i <= total; i += chunk {
+			recs := make([]*kgo.Record, 0, chunk)
+			for j := i; j < i+chunk; j++ {
+				recs = append(recs, &kgo.Record{Value: event(j)})
+			}
+			if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+				produced <- err
+				return
+			}
+		}
+		produced <- nil
+	}()
+	// Kill one Flywheel each time another share of the events is stored.
+	for round := 1; round <= 4; round++ {
+		want := int64(round * total / 8)
+		eventually(t, fmt.Sprintf("%d events stored before kill %d", want, round), func() bool {
+			return scalar[int64](t, direct, "SELECT count(*) FROM events") >= want
+		})
+		victim := round % 2
+		procs[victim].kill()
+		t.Logf("kill %d: SIGKILLed flywheel %d at %d stored events", round, victim, scalar[int64](t, direct, "SELECT count(*) FROM events"))
+		procs[victim] = startFlywheel(t, bin, db, brokers, fmt.Sprintf("%c%d", 'a'+victim, round))
+	}
+	if err := <-produced; err != nil {
+		t.Fatal(err)
+	}
+	consumedAll(t, direct, "clicks", total)
+	if n := scalar[int64](t, direct, "SELECT count(*) FROM events"); n != total {
+		t.Fatalf("%d events stored, want %d", n, total)
+	}
+	if n := scalar[int64](t, direct, "SELECT count(DISTINCT event_id) FROM events"); n != total {
+		t.Fatalf("%d distinct events stored, want %d", n, total)
+	}
+	if s := scalar[int64](t, direct, "SELECT sum(event_id + customer_id + product_id)::int8 FROM events"); s != checksum(total) {
+		t.Fatalf("checksum %d, want %d", s, checksum(total))
+	}
+	if n := scalar[int64](t, direct, "SELECT count(*) FROM flywheel.dead_letters"); n != 0 {
+		t.Fatalf("%d dead letters", n)
+	}
+	checkAggregate(t, direct, "user_totals", "customer_id")
 }
