@@ -17,6 +17,7 @@ import (
 	"github.com/flywheeldb/flywheel/planner"
 	"github.com/flywheeldb/flywheel/streams"
 	"github.com/jackc/pgx/v5"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -473,4 +474,104 @@ func TestStreamSIGKILL(t *testing.T) {
 		t.Fatalf("%d dead letters", n)
 	}
 	checkAggregate(t, direct, "user_totals", "customer_id")
+}
+
+// TestStreamConnectionLoss: the consumers' PostgreSQL connections are
+// terminated again and again while events arrive; every batch is retried
+// from the stored offsets, and every event is stored exactly once.
+func TestStreamConnectionLoss(t *testing.T) {
+	brokers := startBroker(t)
+	db := srv.NewDatabase(t)
+	addr, _ := streamProxy(t, db, brokers, "c")
+	conn := connect(t, addr, db)
+	ctx := context.Background()
+	for _, sql := range []string{streamTable,
+		fmt.Sprintf("SELECT * FROM flywheel.create_stream('clicks', topic => '%s', target => 'events', mapping => '%s')", streamTopic, streamMapping),
+		"SELECT * FROM flywheel.create_aggregate('user_totals', 'clicks', group_by => 'customer_id', aggregates => 'count(*), sum(amount), max(event_time)')",
+	} {
+		if _, err := conn.Exec(ctx, sql); err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+	}
+	const total, chunk = 20000, 1000
+	var terminated int64
+	for i := 1; i <= total; i += chunk {
+		var msgs [][]byte
+		for j := i; j < i+chunk; j++ {
+			msgs = append(msgs, event(j))
+		}
+		produce(t, brokers, msgs...)
+		terminated += scalar[int64](t, conn, "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name LIKE 'flywheel stream%') k")
+	}
+	t.Logf("terminated %d stream connections", terminated)
+	consumedAll(t, conn, "clicks", total)
+	if n := scalar[int64](t, conn, "SELECT count(*) FROM events"); n != total {
+		t.Fatalf("%d events stored, want %d", n, total)
+	}
+	if s := scalar[int64](t, conn, "SELECT sum(event_id + customer_id + product_id)::int8 FROM events"); s != checksum(total) {
+		t.Fatalf("checksum %d, want %d", s, checksum(total))
+	}
+	checkAggregate(t, conn, "user_totals", "customer_id")
+}
+
+// TestStreamRetention: a stored offset the broker has deleted is reported
+// in flywheel.streams' last_error and nothing is skipped; moving the
+// offset on (accepting the loss) resumes the partition.
+func TestStreamRetention(t *testing.T) {
+	brokers := startBroker(t)
+	db := srv.NewDatabase(t)
+	addr, _ := streamProxy(t, db, brokers, "r")
+	conn := connect(t, addr, db)
+	ctx := context.Background()
+	if _, err := conn.Exec(ctx, streamTable); err != nil {
+		t.Fatal(err)
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(brokers, ",")...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	var recs []*kgo.Record
+	for i := 1; i <= 10; i++ {
+		recs = append(recs, &kgo.Record{Topic: streamTopic, Partition: 0, Value: event(i)})
+	}
+	pcl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(brokers, ",")...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pcl.Close()
+	if err := pcl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	// Retention deletes offsets 0-5 of partition 0 before the stream starts.
+	var del kadm.Offsets
+	del.AddOffset(streamTopic, 0, 6, -1)
+	if _, err := kadm.NewClient(cl).DeleteRecords(ctx, del); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, fmt.Sprintf("SELECT * FROM flywheel.create_stream('clicks', topic => '%s', target => 'events', mapping => '%s')", streamTopic, streamMapping)); err != nil {
+		t.Fatal(err)
+	}
+	// start => 'earliest' is the log start as the stream first sees it: 6.
+	eventually(t, "offsets 6-9 stored", func() bool { return scalar[int64](t, conn, "SELECT count(*) FROM events") == 4 })
+	// An offset below the log start (as after a long outage): reported, not skipped.
+	if _, err := conn.Exec(ctx, "UPDATE flywheel.stream_offset SET next_offset = 2 WHERE stream = 'clicks' AND partition = 0"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the out-of-range offset reported", func() bool {
+		return scalar[int64](t, conn, `SELECT count(*) FROM flywheel.streams WHERE stream = 'clicks' AND partition = 0 AND "offset" = 2
+			AND last_error LIKE '%offset 2 of partition 0 is no longer on the broker%'`) == 1
+	})
+	if n := scalar[int64](t, conn, "SELECT count(*) FROM events"); n != 4 {
+		t.Fatalf("%d events after the out-of-range offset, want 4", n)
+	}
+	// Back to where it was (offsets 6-9 are stored already).
+	if _, err := conn.Exec(ctx, "UPDATE flywheel.stream_offset SET next_offset = 10 WHERE stream = 'clicks' AND partition = 0"); err != nil {
+		t.Fatal(err)
+	}
+	produce(t, brokers, event(11))
+	eventually(t, "the partition resumed", func() bool {
+		return scalar[int64](t, conn, "SELECT count(*) FROM flywheel.streams WHERE stream = 'clicks' AND last_error IS NULL") == 3 &&
+			scalar[int64](t, conn, "SELECT count(*) FROM events") == 5
+	})
 }
