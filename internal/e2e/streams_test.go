@@ -342,12 +342,17 @@ func buildFlywheel(t *testing.T) string {
 // startFlywheel starts the binary and waits for it to serve.
 func startFlywheel(t *testing.T, bin, db, brokers, name string) *flywheelProc {
 	t.Helper()
+	return startFlywheelArgs(t, bin, name, "--upstream", srv.URL(db), "--kafka-brokers", brokers)
+}
+
+// startFlywheelArgs starts `flywheel serve` with more arguments.
+func startFlywheelArgs(t *testing.T, bin, name string, args ...string) *flywheelProc {
+	t.Helper()
 	logf, err := os.OpenFile(filepath.Join(t.TempDir(), name+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, "serve", "--upstream", srv.URL(db), "--listen", "127.0.0.1:0", "--kafka-brokers", brokers,
-		"--train-workers", "0", "--log-level", "debug")
+	cmd := exec.Command(bin, append([]string{"serve", "--listen", "127.0.0.1:0", "--train-workers", "0", "--log-level", "debug"}, args...)...)
 	cmd.Stderr = logf
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -574,4 +579,32 @@ func TestStreamRetention(t *testing.T) {
 		return scalar[int64](t, conn, "SELECT count(*) FROM flywheel.streams WHERE stream = 'clicks' AND last_error IS NULL") == 3 &&
 			scalar[int64](t, conn, "SELECT count(*) FROM events") == 5
 	})
+}
+
+// TestStreamDemo: serve --demo runs the embedded broker on 127.0.0.1:9092
+// with the topic user-behavior and a stream of it into the demo's events
+// table; demo produce publishes to it, and the events land.
+func TestStreamDemo(t *testing.T) {
+	db := srv.NewDatabase(t)
+	bin := buildFlywheel(t)
+	startFlywheelArgs(t, bin, "demo", "--demo", "--upstream", srv.URL(db), "--data-dir", t.TempDir())
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, srv.URL(db))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	// start => 'latest': produce once every partition has its offset.
+	eventually(t, "the demo stream's partitions", func() bool {
+		return scalar[int64](t, conn, `SELECT count("offset") FROM flywheel.streams WHERE stream = 'user_behavior' AND topic = 'user-behavior'`) == 3
+	})
+	before := scalar[int64](t, conn, "SELECT count(*) FROM events")
+	out, err := exec.Command(bin, "demo", "produce", "--rate", "5000", "--count", "3000").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "produced 3000 events to user-behavior") {
+		t.Fatalf("demo produce: %v\n%s", err, out)
+	}
+	eventually(t, "3000 more events", func() bool { return scalar[int64](t, conn, "SELECT count(*) FROM events") == before+3000 })
+	if n := scalar[int64](t, conn, "SELECT count(*) FROM flywheel.dead_letters"); n != 0 {
+		t.Fatalf("%d dead letters", n)
+	}
 }
