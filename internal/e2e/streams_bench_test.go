@@ -124,3 +124,80 @@ func BenchmarkStreamIngest(b *testing.B) {
 	b.Run("stream", func(b *testing.B) { stream(b, false) })
 	b.Run("stream+aggregate", func(b *testing.B) { stream(b, true) })
 }
+
+// BenchmarkStreamLag produces 10,000 events/s for 3 s and reports the
+// lag from produce to the row's insertion (clock_timestamp() in the
+// batch's transaction, a few milliseconds before its commit): p50, p99
+// and max in milliseconds.
+//
+//	go test ./internal/e2e -run '^$' -bench StreamLag -benchtime 1x
+func BenchmarkStreamLag(b *testing.B) {
+	const rate, seconds = 10000, 3
+	brokers := startBroker(b)
+	db := srv.NewDatabase(b)
+	addr, _ := streamProxy(b, db, brokers, "lag")
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, pgURL(addr, db))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	for _, sql := range []string{
+		"CREATE TABLE lag (id bigint NOT NULL, sent timestamptz NOT NULL, received timestamptz NOT NULL DEFAULT clock_timestamp())",
+		fmt.Sprintf("SELECT * FROM flywheel.create_stream('lag', topic => '%s', target => 'lag', start => 'latest')", streamTopic),
+	} {
+		if _, err := conn.Exec(ctx, sql); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var parts int64
+	for deadline := time.Now().Add(time.Minute); parts < 3; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			b.Fatal("the stream did not take its partitions")
+		}
+		conn.QueryRow(ctx, `SELECT count("offset") FROM flywheel.streams WHERE stream = 'lag'`).Scan(&parts)
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(brokers, ",")...), kgo.DefaultProduceTopic(streamTopic),
+		kgo.RecordPartitioner(kgo.RoundRobinPartitioner()), kgo.ProducerLinger(0))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer cl.Close()
+	var p50, p99, pmax float64
+	for b.Loop() {
+		if _, err := conn.Exec(ctx, "TRUNCATE lag"); err != nil {
+			b.Fatal(err)
+		}
+		start := time.Now()
+		sent := 0
+		for time.Since(start) < seconds*time.Second {
+			due := int(time.Since(start).Seconds()*rate) - sent
+			for ; due > 0; due-- {
+				sent++
+				v := fmt.Appendf(nil, `{"id": %d, "sent": "%s"}`, sent, time.Now().UTC().Format(time.RFC3339Nano))
+				cl.Produce(ctx, &kgo.Record{Value: v}, nil)
+			}
+			time.Sleep(time.Millisecond)
+		}
+		if err := cl.Flush(ctx); err != nil {
+			b.Fatal(err)
+		}
+		for deadline := time.Now().Add(time.Minute); ; time.Sleep(10 * time.Millisecond) {
+			var n int
+			conn.QueryRow(ctx, "SELECT count(*) FROM lag").Scan(&n)
+			if n >= sent {
+				break
+			}
+			if time.Now().After(deadline) {
+				b.Fatalf("%d of %d events after a minute", n, sent)
+			}
+		}
+		if err := conn.QueryRow(ctx, `SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY l), percentile_cont(0.99) WITHIN GROUP (ORDER BY l), max(l)
+FROM (SELECT extract(epoch FROM received - sent) * 1000 AS l FROM lag) x`).Scan(&p50, &p99, &pmax); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(p50, "p50-ms")
+	b.ReportMetric(p99, "p99-ms")
+	b.ReportMetric(pmax, "max-ms")
+}
