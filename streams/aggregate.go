@@ -181,7 +181,7 @@ FROM flywheel.stream_aggregate WHERE stream = $1 ORDER BY name`, stream)
 // CreateAggregate implements flywheel.create_aggregate.
 func (m *Manager) CreateAggregate(ctx context.Context, db catalog.DB, s *catalog.AggregateSpec) (*catalog.AggregateInfo, error) {
 	q := sessionDB{db}
-	rows, err := q.query(ctx, `SELECT target::text, n.nspname FROM flywheel.stream s JOIN pg_class c ON c.oid = s.target
+	rows, err := q.query(ctx, `SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname), n.nspname FROM flywheel.stream s JOIN pg_class c ON c.oid = s.target
 JOIN pg_namespace n ON n.oid = c.relnamespace WHERE s.name = $1`, s.Stream)
 	if err != nil {
 		return nil, err
@@ -249,6 +249,26 @@ JOIN pg_namespace n ON n.oid = c.relnamespace WHERE s.name = $1`, s.Stream)
 	} else if s.TimeColumn != "" {
 		return nil, sqlErr("22023", "create_aggregate: time_column applies only with window", "")
 	}
+	// Nothing may fail on the session's connection from here on that can
+	// be checked first: a failed statement would abort its transaction.
+	rows, err = q.query(ctx, "SELECT to_regclass($1) IS NOT NULL", a.Table)
+	if err != nil {
+		return nil, err
+	}
+	if rows[0][0] == "t" {
+		return nil, sqlErr("42P07", fmt.Sprintf("create_aggregate: relation %s already exists", a.Table), "The aggregate's table is named after it, beside the stream's target: choose another name.")
+	}
+	sel, keys := a.selectList("src")
+	fill := "SELECT " + sel + " FROM " + table + " src GROUP BY " + groupPositions(keys)
+	// The aggregates' types are checked by planning the fill on the pool
+	// (sum(text) does not exist, ...); a target the pool cannot see yet
+	// (created in the session's open transaction) is not checked.
+	if _, err := m.pool.Exec(ctx, fill+" LIMIT 0"); err != nil && sqlState(err) != "42P01" {
+		if code := sqlState(err); code != "" {
+			return nil, sqlErr(code, "create_aggregate: "+pgMessage(err), "aggregates => 'count(*), sum(amount), max(event_time)': sum needs a number column, min and max an ordered one.")
+		}
+		return nil, err
+	}
 	// The stream's aggregate lock keeps its batches out while the table
 	// is filled from the target, until the session's transaction ends:
 	// each batch is either in the fill or folded in after it (a batch
@@ -259,8 +279,7 @@ JOIN pg_namespace n ON n.oid = c.relnamespace WHERE s.name = $1`, s.Stream)
 	if _, err := q.query(ctx, "SELECT pg_advisory_xact_lock($1::int4, hashtext($2))", strconv.Itoa(aggregateLockKey), s.Stream); err != nil {
 		return nil, err
 	}
-	sel, keys := a.selectList("src")
-	if _, err := q.query(ctx, "CREATE TABLE "+a.Table+" AS SELECT "+sel+" FROM "+table+" src GROUP BY "+groupPositions(keys)); err != nil {
+	if _, err := q.query(ctx, "CREATE TABLE "+a.Table+" AS "+fill); err != nil {
 		return nil, err
 	}
 	if _, err := q.query(ctx, "ALTER TABLE "+a.Table+" ADD UNIQUE NULLS NOT DISTINCT ("+strings.Join(a.keyColumns(), ", ")+")"); err != nil {

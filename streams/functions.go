@@ -52,6 +52,13 @@ func (m *Manager) CreateStream(ctx context.Context, db catalog.DB, s *catalog.St
 	if rows[0][0] != "t" {
 		return nil, sqlErr("22023", fmt.Sprintf("create_stream: time zone %q is not known to PostgreSQL", s.TimeZone), "pg_timezone_names lists the time zones, e.g. 'UTC' or 'Europe/Paris'.")
 	}
+	// The name's syntax is checked on the store's own pool: a statement
+	// that fails on the session's connection would abort the session's
+	// transaction, and to_regclass raises for a malformed name.
+	var parts int
+	if err := m.pool.QueryRow(ctx, "SELECT cardinality(parse_ident($1))", s.Target).Scan(&parts); err != nil || parts > 2 {
+		return nil, sqlErr("42602", fmt.Sprintf("create_stream: %q is not a table name", s.Target), "target => 'table' or 'schema.table'.")
+	}
 	rows, err = q.query(ctx, `SELECT coalesce(to_regclass($1)::text, ''), coalesce((SELECT relkind::text FROM pg_class WHERE oid = to_regclass($1)), '')`, s.Target)
 	if err != nil {
 		return nil, err

@@ -76,6 +76,15 @@ func sqlState(err error) string {
 	return ""
 }
 
+// pgMessage is a PostgreSQL error's message alone.
+func pgMessage(err error) string {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return pe.Message
+	}
+	return err.Error()
+}
+
 // messageFault reports whether a PostgreSQL error is about the rows
 // themselves (a value a type rejects, a constraint, a trigger's RAISE),
 // so that finding the offending message and dead-lettering it is right;
