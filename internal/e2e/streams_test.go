@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/flywheeldb/flywheel/catalog"
+	"github.com/flywheeldb/flywheel/models"
 	"github.com/flywheeldb/flywheel/planner"
 	"github.com/flywheeldb/flywheel/streams"
 	"github.com/jackc/pgx/v5"
@@ -611,4 +612,44 @@ func TestStreamDemo(t *testing.T) {
 	if n := scalar[int64](t, conn, "SELECT count(*) FROM flywheel.dead_letters"); n != 0 {
 		t.Fatalf("%d dead letters", n)
 	}
+}
+
+// TestStreamRefreshesModel: a model trained with refresh => 'on_change'
+// on a stream's target retrains once the stream has landed new events,
+// and the new version serves them (the loop: events in, model follows).
+func TestStreamRefreshesModel(t *testing.T) {
+	brokers := startBroker(t)
+	db := srv.NewDatabase(t)
+	store, err := models.Open(context.Background(), models.Config{URL: srv.URL(db), Decode: catalog.DecodeModel,
+		Refresh: models.RefreshConfig{Workers: 1, Tick: 50 * time.Millisecond, LeaseRetry: 100 * time.Millisecond,
+			ChangeCheck: 100 * time.Millisecond, ID: "m"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(store.Close)
+	m, err := streams.Open(context.Background(), streams.Config{URL: srv.URL(db), Brokers: brokers, Logger: testLogger(t),
+		Tick: 100 * time.Millisecond, Idle: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(m.Close)
+	addr := serveProxy(t, db, planner.Options{Models: store}, catalog.BuiltinWithStreams(m))
+	conn := connect(t, addr, db)
+	ctx := context.Background()
+	if _, err := conn.Exec(ctx, modelSetup); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, fmt.Sprintf("SELECT * FROM flywheel.create_stream('ratings', topic => '%s', target => 'ratings')", streamTopic)); err != nil {
+		t.Fatal(err)
+	}
+	scalar[int32](t, conn, fmt.Sprintf(refreshTrain, "'on_change'"))
+	predict := "SELECT count(*) FROM recommend(4, 5, model => 'recs')"
+	if n := scalar[int64](t, conn, predict); n != 0 {
+		t.Fatalf("%d recommendations for user 4 before they rated anything", n)
+	}
+	produce(t, brokers, []byte(`{"user_id": 4, "product_id": 101, "rating": 5}`), []byte(`{"user_id": 4, "product_id": 102, "rating": 4}`))
+	eventually(t, "a refreshed version trained on the streamed ratings", func() bool {
+		return scalar[int64](t, conn, "SELECT count(*) FROM flywheel.model_versions WHERE model = 'recs' AND rows = 10") > 0
+	})
+	eventually(t, "a recommendation for user 4", func() bool { return scalar[int64](t, conn, predict) > 0 })
 }
