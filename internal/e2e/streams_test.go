@@ -728,3 +728,49 @@ func TestStreamSoak(t *testing.T) {
 	}
 	checkAggregate(t, direct, "user_totals", "customer_id")
 }
+
+// TestStreamRebalance: a second Flywheel on the database takes its share
+// of the partitions from the first; when the first stops, the second
+// takes them all, from the stored offsets.
+func TestStreamRebalance(t *testing.T) {
+	brokers := startBroker(t)
+	db := srv.NewDatabase(t)
+	addr, a := streamProxy(t, db, brokers, "a")
+	conn := connect(t, addr, db)
+	ctx := context.Background()
+	for _, sql := range []string{streamTable,
+		fmt.Sprintf("SELECT * FROM flywheel.create_stream('clicks', topic => '%s', target => 'events', mapping => '%s')", streamTopic, streamMapping),
+	} {
+		if _, err := conn.Exec(ctx, sql); err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+	}
+	eventually(t, "a to take the 3 partitions", func() bool { return a.Status().Partitions == 3 })
+	var msgs [][]byte
+	for i := 1; i <= 300; i++ {
+		msgs = append(msgs, event(i))
+	}
+	produce(t, brokers, msgs[:100]...)
+	consumedAll(t, conn, "clicks", 100)
+	b, err := streams.Open(ctx, streams.Config{URL: srv.URL(db), Brokers: brokers, ID: "b", Tick: 100 * time.Millisecond, Idle: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	eventually(t, "a share for b", func() bool { return a.Status().Partitions == 2 && b.Status().Partitions == 1 })
+	produce(t, brokers, msgs[100:200]...)
+	consumedAll(t, conn, "clicks", 200)
+	a.Close()
+	eventually(t, "b to take every partition", func() bool { return b.Status().Partitions == 3 })
+	produce(t, brokers, msgs[200:]...)
+	consumedAll(t, conn, "clicks", 300)
+	if n := scalar[int64](t, conn, "SELECT count(DISTINCT event_id) FROM events"); n != 300 {
+		t.Fatalf("%d distinct events, want 300", n)
+	}
+	if n := scalar[int64](t, conn, "SELECT count(*) FROM events"); n != 300 {
+		t.Fatalf("%d events, want 300", n)
+	}
+	if h := scalar[string](t, conn, "SELECT string_agg(DISTINCT holder, ',') FROM flywheel.streams WHERE stream = 'clicks'"); h != "b" {
+		t.Fatalf("holders %q after a stopped, want b", h)
+	}
+}
