@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/flywheeldb/flywheel/catalog"
+	"github.com/flywheeldb/flywheel/internal/pgserver"
 	"github.com/flywheeldb/flywheel/models"
 	"github.com/flywheeldb/flywheel/planner"
 	"github.com/flywheeldb/flywheel/streams"
@@ -772,5 +773,75 @@ func TestStreamRebalance(t *testing.T) {
 	}
 	if h := scalar[string](t, conn, "SELECT string_agg(DISTINCT holder, ',') FROM flywheel.streams WHERE stream = 'clicks'"); h != "b" {
 		t.Fatalf("holders %q after a stopped, want b", h)
+	}
+}
+
+// TestStreamPostgresRestart: a PostgreSQL of the test's own is killed
+// (SIGKILL, crash recovery on restart) while events arrive, stays down a
+// while, and comes back: the stream stops, resumes by itself, and every
+// event is stored exactly once.
+func TestStreamPostgresRestart(t *testing.T) {
+	brokers := startBroker(t)
+	ctx := context.Background()
+	// Not t.TempDir: postgres runs as its own user and must reach the directory.
+	dir, err := os.MkdirTemp("", "flywheel-streams-pg-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	pg, err := pgserver.Start(ctx, pgserver.Config{DataDir: filepath.Join(dir, "data")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pg.Stop()
+	url := pg.URL("postgres")
+	m, err := streams.Open(ctx, streams.Config{URL: url, Brokers: brokers, ID: "p", Logger: testLogger(t),
+		Tick: 100 * time.Millisecond, Idle: 300 * time.Millisecond, RetryMax: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, streamTable); err != nil {
+		t.Fatal(err)
+	}
+	// Declared directly: this test has no proxy in front of its PostgreSQL.
+	if _, err := conn.Exec(ctx, `INSERT INTO flywheel.stream (name, topic, target, mapping) VALUES ('clicks', $1, 'events', $2)`, streamTopic, streamMapping); err != nil {
+		t.Fatal(err)
+	}
+	const total = 30000
+	var msgs [][]byte
+	for i := 1; i <= total; i++ {
+		msgs = append(msgs, event(i))
+	}
+	produce(t, brokers, msgs[:10000]...)
+	eventually(t, "some events stored", func() bool { return scalar[int64](t, conn, "SELECT count(*) FROM events") > 0 })
+	conn.Close(ctx)
+	if err := pg.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	// Events keep arriving while PostgreSQL is down.
+	produce(t, brokers, msgs[10000:20000]...)
+	if err := pg.Restart(ctx); err != nil {
+		t.Fatal(err)
+	}
+	produce(t, brokers, msgs[20000:]...)
+	conn, err = pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	consumedAll(t, conn, "clicks", total)
+	if n := scalar[int64](t, conn, "SELECT count(*) FROM events"); n != total {
+		t.Fatalf("%d events stored, want %d", n, total)
+	}
+	if s := scalar[int64](t, conn, "SELECT sum(event_id + customer_id + product_id)::int8 FROM events"); s != checksum(total) {
+		t.Fatalf("checksum %d, want %d", s, checksum(total))
 	}
 }
