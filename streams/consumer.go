@@ -212,8 +212,11 @@ func (w *worker) storedOffset(ctx context.Context, conn *pgx.Conn) (int64, error
 		return 0, fmt.Errorf("listing offsets: %w", err)
 	}
 	o, ok := offs.Lookup(w.def.Topic, w.partition)
-	if !ok || o.Err != nil || o.Offset < 0 {
-		return 0, fmt.Errorf("listing offsets of partition %d: %v", w.partition, o.Err)
+	if ok && o.Err != nil {
+		return 0, fmt.Errorf("listing offsets of partition %d: %w", w.partition, o.Err)
+	}
+	if !ok || o.Offset < 0 {
+		return 0, fmt.Errorf("listing offsets: the broker has no offset for partition %d", w.partition)
 	}
 	if _, err := conn.Exec(ctx, `INSERT INTO flywheel.stream_offset (stream, partition, next_offset, holder)
 VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`, w.def.Name, w.partition, o.Offset, w.m.cfg.ID); err != nil {

@@ -406,10 +406,14 @@ func (m *Manager) partitions(ctx context.Context, admins map[string]*kadm.Client
 }
 
 // streamError records a stream-wide error (no brokers, no topic) once.
+// Every tick tries again; the log says it once per distinct error.
 func (m *Manager) streamError(ctx context.Context, name, msg string) {
-	if _, err := m.pool.Exec(ctx, `UPDATE flywheel.stream SET last_error = $2, last_error_at = now()
-WHERE name = $1 AND last_error IS DISTINCT FROM $2`, name, msg); err != nil && ctx.Err() == nil {
+	tag, err := m.pool.Exec(ctx, `UPDATE flywheel.stream SET last_error = $2, last_error_at = now()
+WHERE name = $1 AND last_error IS DISTINCT FROM $2`, name, msg)
+	if err != nil && ctx.Err() == nil {
 		m.log.Warn("streams: recording an error", "stream", name, "err", err)
 	}
-	m.log.Warn("streams: stream not consumable", "stream", name, "err", msg)
+	if err != nil || tag.RowsAffected() > 0 {
+		m.log.Warn("streams: stream not consumable", "stream", name, "err", msg)
+	}
 }

@@ -845,3 +845,37 @@ func TestStreamPostgresRestart(t *testing.T) {
 		t.Fatalf("checksum %d, want %d", s, checksum(total))
 	}
 }
+
+// TestStreamMissingTopic: a stream whose topic does not exist says so in
+// flywheel.streams, and starts once the topic is there.
+func TestStreamMissingTopic(t *testing.T) {
+	brokers := startBroker(t)
+	db := srv.NewDatabase(t)
+	addr, _ := streamProxy(t, db, brokers, "t")
+	conn := connect(t, addr, db)
+	ctx := context.Background()
+	if _, err := conn.Exec(ctx, "CREATE TABLE later (user_id integer)"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, "SELECT * FROM flywheel.create_stream('later', topic => 'later', target => 'later')"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the missing topic reported", func() bool {
+		return scalar[int64](t, conn, `SELECT count(*) FROM flywheel.streams WHERE stream = 'later' AND partition IS NULL AND last_error LIKE '%topic "later"%'`) == 1
+	})
+	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(brokers, ",")...), kgo.DefaultProduceTopic("later"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if _, err := kadm.NewClient(cl).CreateTopic(ctx, 1, 1, nil, "later"); err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.ProduceSync(ctx, &kgo.Record{Value: []byte(`{"user_id": 7}`)}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the row from the new topic", func() bool { return scalar[int64](t, conn, "SELECT count(*) FROM later WHERE user_id = 7") == 1 })
+	if e := scalar[*string](t, conn, "SELECT last_error FROM flywheel.stream WHERE name = 'later'"); e != nil {
+		t.Fatalf("last_error %q after the topic appeared", *e)
+	}
+}
