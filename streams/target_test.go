@@ -30,7 +30,7 @@ func testTarget(t *testing.T, mapping string) *target {
 	return tg
 }
 
-func TestDecode(t *testing.T) {
+func TestStreamDecode(t *testing.T) {
 	tg := testTarget(t, "")
 	if got := tg.describe(); got != "customer_id <- customer_id, small <- small, event <- event, amount <- amount, ok <- ok, at <- at, doc <- doc" {
 		t.Fatalf("columns without a mapping leave out the serial one: %s", got)
@@ -79,7 +79,7 @@ func TestDecode(t *testing.T) {
 	}
 }
 
-func TestMapping(t *testing.T) {
+func TestStreamMapping(t *testing.T) {
 	tg := testTarget(t, `{"customer_id": "user_id", "event": "type", "id": "event_id"}`)
 	if got := tg.describe(); got != "id <- event_id, customer_id <- user_id, event <- type" {
 		t.Fatalf("mapped columns, in the table's order: %s", got)
@@ -98,7 +98,7 @@ func TestMapping(t *testing.T) {
 	}
 }
 
-func TestAggregateSQL(t *testing.T) {
+func TestStreamAggregateSQL(t *testing.T) {
 	has := func(c string) bool { return c == "amount" || c == "event_time" || c == "customer_id" }
 	funcs, err := parseAggregates("count(*), SUM(amount), max(event_time), min(amount), count(amount)", has)
 	if err != nil {
@@ -116,7 +116,7 @@ func TestAggregateSQL(t *testing.T) {
 	}
 }
 
-func TestMessageFault(t *testing.T) {
+func TestStreamMessageFault(t *testing.T) {
 	for code, want := range map[string]bool{"22P02": true, "23514": true, "23505": true, "P0001": true, "42804": true,
 		"40001": false, "40P01": false, "08006": false, "53100": false, "42703": false} {
 		if got := messageFault(&pgconn.PgError{Code: code}); got != want {
