@@ -16,7 +16,7 @@ func TestReturnsMatchColumns(t *testing.T) {
 		"nmf": {{i8, i4, f8}}, "recommend": {{i8, i4, f8}}, "similar_items": {{i8, txt}},
 		"sgd_regress": {{f8, f8}, {i8, f8}},
 	}
-	for _, f := range Builtin().Funcs() {
+	for _, f := range BuiltinWithStreams(nil).Funcs() {
 		out, err := f.Columns(inputs[f.Name])
 		if err != nil {
 			t.Fatalf("%s: %v", f.Name, err)

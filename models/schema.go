@@ -184,6 +184,70 @@ FROM flywheel.model_trial WHERE challenger IS NOT NULL;
 COMMENT ON TABLE flywheel.model_trial IS 'Online trials (flywheel.train(..., promote => ''if_better_online'')): the plan, and the current or last trial with its outcome.';
 COMMENT ON VIEW flywheel.trials IS 'Each model''s current or last online trial: champion and challenger versions, traffic share, window, and once decided the result (promoted, kept, ended) with both versions'' decisions and hit rates.';
 COMMENT ON VIEW flywheel.model_versions IS 'Every trained version of every model: status deployed, trial (serving a share of users in an online trial), challenger or failed, metrics, options, the training SQL; refresh_due and refreshed_by for versions a refresh made.'`,
+
+	// 5: event streams (package streams): what to consume and where to,
+	// the next offset of every partition (advanced in the same transaction
+	// as the rows it covers, which is what makes ingestion exactly once),
+	// the messages that could not be stored, and running aggregates kept
+	// in step with the target. holder and the lease columns are for
+	// people reading the view: ownership itself is an advisory lock.
+	`CREATE TABLE flywheel.stream (
+	name text PRIMARY KEY,
+	brokers text,
+	topic text NOT NULL,
+	target regclass NOT NULL,
+	format text NOT NULL DEFAULT 'json' CHECK (format IN ('json')),
+	mapping jsonb,
+	time_zone text NOT NULL DEFAULT 'UTC',
+	start text NOT NULL DEFAULT 'earliest' CHECK (start IN ('earliest', 'latest')),
+	paused boolean NOT NULL DEFAULT false,
+	created_at timestamptz NOT NULL DEFAULT now(),
+	last_error text,
+	last_error_at timestamptz
+);
+CREATE TABLE flywheel.stream_offset (
+	stream text NOT NULL REFERENCES flywheel.stream (name) ON DELETE CASCADE,
+	partition integer NOT NULL,
+	next_offset bigint NOT NULL,
+	high_watermark bigint,
+	rows bigint NOT NULL DEFAULT 0,
+	rows_per_sec double precision,
+	holder text,
+	last_error text,
+	updated_at timestamptz NOT NULL DEFAULT now(),
+	PRIMARY KEY (stream, partition)
+);
+CREATE TABLE flywheel.dead_letters (
+	id bigserial PRIMARY KEY,
+	stream text NOT NULL,
+	partition integer NOT NULL,
+	"offset" bigint NOT NULL,
+	raw bytea,
+	error text NOT NULL,
+	at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX ON flywheel.dead_letters (stream, at);
+CREATE TABLE flywheel.stream_aggregate (
+	name text PRIMARY KEY,
+	stream text NOT NULL REFERENCES flywheel.stream (name) ON DELETE CASCADE,
+	"table" regclass NOT NULL,
+	group_by text[] NOT NULL,
+	aggregates jsonb NOT NULL,
+	time_column text,
+	"window" interval,
+	created_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE VIEW flywheel.streams AS
+SELECT s.name AS stream, s.topic, s.target, o.partition, o.next_offset AS "offset", o.high_watermark,
+	greatest(o.high_watermark - o.next_offset, 0) AS lag, o.rows, o.rows_per_sec,
+	(SELECT count(*) FROM flywheel.dead_letters d WHERE d.stream = s.name AND d.partition IS NOT DISTINCT FROM o.partition) AS dead_letters,
+	s.paused, o.holder, coalesce(o.last_error, s.last_error) AS last_error, o.updated_at
+FROM flywheel.stream s
+LEFT JOIN flywheel.stream_offset o ON o.stream = s.name;
+COMMENT ON TABLE flywheel.stream IS 'Event streams declared with flywheel.create_stream: a Kafka topic consumed into a target table.';
+COMMENT ON TABLE flywheel.stream_offset IS 'The next offset of each stream partition, advanced in the same transaction as the rows it covers.';
+COMMENT ON TABLE flywheel.dead_letters IS 'Stream messages that could not be stored (undecodable, missing or mistyped fields, constraint violations), with the reason.';
+COMMENT ON VIEW flywheel.streams IS 'Every stream partition: offset, broker high watermark, lag, rows stored, rows/s, dead letters, holder and last error.'`,
 }
 
 // migrateLock is the advisory lock key that serialises migrations.

@@ -208,7 +208,7 @@ func loopConnect(ctx context.Context, flywheelURL, upstream, dataDir string, sca
 func startLoopProxy(ctx context.Context, upstream string, log *slog.Logger) (addr string, stop func(), err error) {
 	var f serveFlags
 	f.register(flag.NewFlagSet("defaults", flag.ContinueOnError))
-	srv, closeStore, err := f.newProxy(ctx, upstream, nil, log, nil)
+	srv, closeStore, err := f.newProxy(ctx, upstream, nil, log, nil, nil)
 	if err != nil {
 		return "", nil, err
 	}

@@ -20,6 +20,7 @@ Usage:
   flywheel serve [flags]         run the proxy (with no --upstream: a managed PostgreSQL)
   flywheel demo load [flags]     load the demo warehouse into a database
   flywheel demo loop [flags]     simulated customers, served and retrained weekly: hit rate per version
+  flywheel demo produce [flags]  publish simulated behaviour events to Kafka (serve --demo's broker)
   flywheel bench proxy [flags]   pgbench through the proxy vs. directly (and pgbouncer)
   flywheel bench models [flags]  stored models: training, recommend latency, LATERAL, load after restart
   flywheel help [command]        this text, or a command's flags
@@ -63,9 +64,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 				return demoLoad(ctx, args[2:], stdout, stderr)
 			case "loop":
 				return demoLoop(ctx, args[2:], stdout, stderr)
+			case "produce":
+				return demoProduce(ctx, args[2:], stdout, stderr)
 			}
 		}
-		fmt.Fprint(stderr, "usage: flywheel demo load [--scale N] [--upstream URL] [--replace]\n       flywheel demo loop [--rounds N] [--customers N] [--seed N] [--plot FILE]\n")
+		fmt.Fprint(stderr, "usage: flywheel demo load [--scale N] [--upstream URL] [--replace]\n       flywheel demo loop [--rounds N] [--customers N] [--seed N] [--plot FILE]\n       flywheel demo produce [--rate N] [--count N] [--brokers host:port]\n")
 		return errUsage
 	case "bench":
 		if len(args) >= 2 {

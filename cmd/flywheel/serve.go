@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
 	"runtime/pprof"
 	"strings"
 	"time"
@@ -21,6 +22,7 @@ import (
 	"github.com/flywheeldb/flywheel/models"
 	"github.com/flywheeldb/flywheel/planner"
 	"github.com/flywheeldb/flywheel/status"
+	"github.com/flywheeldb/flywheel/streams"
 	"github.com/flywheeldb/flywheel/wire"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -41,6 +43,7 @@ type serveFlags struct {
 	trainWorkers              int
 	http, httpAuth            string
 	httpSet                   bool // --http was given, not defaulted
+	kafkaBrokers              string
 }
 
 func newServeFlagSet(f *serveFlags) *flag.FlagSet {
@@ -71,6 +74,7 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.trainWorkers, "train-workers", 1, "refreshes of stored models (train's refresh =>) trained at once, when this Flywheel holds the refresh lease; 0 leaves refreshes to other Flywheels")
 	fs.StringVar(&f.http, "http", "127.0.0.1:6480", "address of the status page, /metrics, /healthz and /readyz; empty turns them off")
 	fs.StringVar(&f.httpAuth, "http-auth", "", "user:password for HTTP basic auth on --http (required for a non-loopback address; HTTPS with --tls-cert)")
+	fs.StringVar(&f.kafkaBrokers, "kafka-brokers", "", "Kafka brokers (host:port,...) of streams created without brokers => (with --demo: the embedded broker on 127.0.0.1:9092)")
 	fs.StringVar(&f.cpuProfile, "cpu-profile", "", "write a Go CPU profile to this file until shutdown (diagnostics)")
 }
 
@@ -162,7 +166,26 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if f.http != "" {
 		obs = newObserved()
 	}
-	srv, closeStore, err := f.newProxy(ctx, upstream, tlsCfg, log, obs)
+	brokers := f.kafkaBrokers
+	if f.demo && brokers == "" {
+		broker, err := startDemoBroker(log, filepath.Join(f.dataDir, "kafka"))
+		if err != nil {
+			return err
+		}
+		defer broker.Close()
+		brokers = demoBrokerAddr
+	}
+	streamer, err := streams.Open(ctx, streams.Config{URL: upstream, Brokers: brokers, Logger: log})
+	if err != nil {
+		return fmt.Errorf("streams: %w", err)
+	}
+	defer streamer.Close()
+	if f.demo {
+		if err := createDemoStream(ctx, upstream); err != nil {
+			return fmt.Errorf("demo stream: %w", err)
+		}
+	}
+	srv, closeStore, err := f.newProxy(ctx, upstream, tlsCfg, log, obs, streamer)
 	if err != nil {
 		return err
 	}
@@ -189,9 +212,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 // the stub functions installed, the model store open (close it with the
 // returned function after the server has stopped) and a wire server ready
 // to Serve. serve and demo loop share it. With obs set, the proxy
-// reports to obs's metrics.
-func (f *serveFlags) newProxy(ctx context.Context, upstream string, tlsCfg *tls.Config, log *slog.Logger, obs *observed) (*wire.Server, func(), error) {
+// reports to obs's metrics; with st, it has the stream functions.
+func (f *serveFlags) newProxy(ctx context.Context, upstream string, tlsCfg *tls.Config, log *slog.Logger, obs *observed, st catalog.Streams) (*wire.Server, func(), error) {
 	cat := catalog.Builtin()
+	if st != nil {
+		cat = catalog.BuiltinWithStreams(st)
+	}
 	if err := installStubs(ctx, upstream, cat); err != nil {
 		log.Warn("could not create the flywheel schema's stub functions", "err", err)
 	}
