@@ -21,7 +21,7 @@ type snapshot struct {
 	Models    []model
 	ModelErr  string
 	Failed    []failure
-	Streams   *table // nil: no flywheel.streams view
+	Streams   *table // nil: no flywheel.streams view, or no stream in it
 	StreamErr string
 	Trials    []trial
 }
@@ -376,6 +376,9 @@ func (s *Server) streams(ctx context.Context) (*table, error) {
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("flywheel.streams: %w", err)
+	}
+	if len(t.Rows) == 0 {
+		return nil, nil // no streams declared: no section
 	}
 	if rate >= 0 {
 		keep := map[string]bool{}
