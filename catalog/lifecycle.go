@@ -19,7 +19,7 @@ import (
 // kinds' options.
 func trainOwn(name string) bool {
 	switch name {
-	case "name", "kind", "input", "holdout", "promote", "refresh", "watermark", "traffic", "events", "within":
+	case "name", "kind", "input", "holdout", "promote", "refresh", "watermark", "refresh_mode", "traffic", "events", "within":
 		return true
 	}
 	return false
@@ -49,7 +49,8 @@ func Train() *Func {
 		{Name: "events", Relation: true, Default: nil, Nullable: true, Doc: "with promote => 'if_better_online': (user, item, event_time), what users did; read again when the trial is judged"},
 		{Name: "within", Type: Text, Default: "7 days", Doc: "with promote => 'if_better_online': how long the trial runs, and how long after a decision an event counts as its hit (an interval)"},
 		{Name: "refresh", Type: Text, Default: nil, Nullable: true, Doc: "retrain in the background on this input and these options: an interval ('10 minutes'; 1 second to 1 year) or 'on_change' (when the input's row count, or the watermark's maximum, grew); each train sets the policy, NULL stops refreshing"},
-		{Name: "watermark", Type: Text, Default: nil, Nullable: true, Doc: "with refresh => 'on_change': the input column (number, date or timestamp) whose maximum growing means new rows"},
+		{Name: "watermark", Type: Text, Default: nil, Nullable: true, Doc: "with refresh => 'on_change' or refresh_mode => 'learn': the input column (number, date or timestamp) whose maximum growing means new rows"},
+		{Name: "refresh_mode", Type: Text, Default: "train", Doc: "'train' fits each refresh on the whole input again; 'learn' (with watermark; kinds that learn: sgd_regress, kmeans, holt_forecast, recommend user_cf) learns only the input's rows past the watermark's last maximum into the deployed version, as flywheel.learn"},
 	}
 	// Every kind's training options, once each, defaulting to the kind's
 	// own default (NULL here).

@@ -29,6 +29,15 @@ const (
 // RefreshOnChange is the refresh policy that retrains when the input grew.
 const RefreshOnChange = "on_change"
 
+// The refresh modes (train's refresh_mode).
+const (
+	RefreshTrain = "train"
+	RefreshLearn = "learn"
+)
+
+// Learns reports whether the policy learns new rows rather than training.
+func (r *Refresh) Learns() bool { return r.Mode == RefreshLearn }
+
 // The bounds of an interval policy; PostgreSQL's '1 year' is 365.25 days.
 const (
 	minRefresh = time.Second
@@ -49,6 +58,10 @@ type Refresh struct {
 	Every     string
 	Watermark string
 	Mark      string // a decimal number; empty when nothing was seen
+	// Mode is RefreshTrain (fit again on the whole input) or RefreshLearn
+	// (learn only the input's rows past Mark, the watermark's maximum, into
+	// the deployed version, as flywheel.learn does).
+	Mode string
 	// SearchPath and Role are the training session's, under which the
 	// worker reads the input again (the store fills them in).
 	SearchPath, Role string
@@ -79,9 +92,19 @@ type RefreshStore interface {
 // fitted.
 func trainRefresh(ctx context.Context, call *Call, st ModelStore, t *Trained, rel *Relation, holdout float64) (*Refresh, error) {
 	const fn = "train"
+	mode, err := call.String("refresh_mode")
+	if err != nil {
+		return nil, err
+	}
+	if mode != RefreshTrain && mode != RefreshLearn {
+		return nil, &ArgError{Func: fn, Arg: "refresh_mode", Msg: fmt.Sprintf("must be 'train' or 'learn', got %q", mode)}
+	}
 	if call.Values["refresh"] == nil {
 		if call.Values["watermark"] != nil {
-			return nil, &ArgError{Func: fn, Arg: "watermark", Msg: "applies only with refresh => 'on_change'"}
+			return nil, &ArgError{Func: fn, Arg: "watermark", Msg: "applies only with refresh => 'on_change', or with refresh_mode => 'learn'"}
+		}
+		if mode == RefreshLearn {
+			return nil, &ArgError{Func: fn, Arg: "refresh_mode", Msg: "'learn' applies only with refresh => ..."}
 		}
 		return nil, nil
 	}
@@ -102,7 +125,7 @@ func trainRefresh(ctx context.Context, call *Call, st ModelStore, t *Trained, re
 			Hint: "The policy runs the input's SQL again in PostgreSQL alone: keep the calls' results in a table and train on it."}
 	}
 	r := &Refresh{Name: t.Name, Kind: t.Kind, Options: t.Options, Source: call.Sources["input"], Inputs: t.Inputs,
-		Holdout: holdout, Promote: t.Promote}
+		Holdout: holdout, Promote: t.Promote, Mode: mode}
 	if r.Source == "" {
 		return nil, &Error{Code: "0A000", Message: "train: a refresh policy needs the input's SQL"}
 	}
@@ -112,7 +135,30 @@ func trainRefresh(ctx context.Context, call *Call, st ModelStore, t *Trained, re
 			return nil, err
 		}
 	}
-	if strings.EqualFold(strings.TrimSpace(policy), RefreshOnChange) {
+	if mode == RefreshLearn {
+		if water == "" {
+			return nil, &ArgError{Func: fn, Arg: "watermark", Msg: "is required with refresh_mode => 'learn': the input column (number, date or timestamp) past whose maximum rows are new"}
+		}
+		if k := modelKinds()[t.Kind]; k == nil || k.learn == nil {
+			return nil, &Error{Code: "0A000", Message: fmt.Sprintf("train: %s models cannot learn new rows, so refresh_mode => 'learn' does not apply", t.Kind),
+				Hint: "Use refresh_mode => 'train' (the default), which fits the whole input again."}
+		}
+		if t.Kind == "recommend" && t.Options["method"] != "user_cf" {
+			return nil, &Error{Code: "0A000", Message: "train: recommend models of method nmf cannot learn new rows, so refresh_mode => 'learn' does not apply",
+				Hint: "Use method => 'user_cf', or refresh_mode => 'train'."}
+		}
+		i, err := watermarkColumn(rel, water)
+		if err != nil {
+			return nil, err
+		}
+		r.Watermark = rel.Columns[i].Name
+		if r.Mark, err = relationMark(rel, r.Watermark); err != nil {
+			return nil, err
+		}
+		if strings.EqualFold(strings.TrimSpace(policy), RefreshOnChange) {
+			return r, nil
+		}
+	} else if strings.EqualFold(strings.TrimSpace(policy), RefreshOnChange) {
 		if water != "" {
 			i, err := watermarkColumn(rel, water)
 			if err != nil {
@@ -125,8 +171,8 @@ func trainRefresh(ctx context.Context, call *Call, st ModelStore, t *Trained, re
 		}
 		return r, nil
 	}
-	if water != "" {
-		return nil, &ArgError{Func: fn, Arg: "watermark", Msg: "applies only with refresh => 'on_change'"}
+	if water != "" && mode != RefreshLearn {
+		return nil, &ArgError{Func: fn, Arg: "watermark", Msg: "applies only with refresh => 'on_change', or with refresh_mode => 'learn'"}
 	}
 	d, err := rs.RefreshInterval(ctx, policy)
 	if err != nil {
@@ -268,11 +314,17 @@ func Grew(last, now string) bool {
 
 // ReadRelation runs sql on db and collects its rows as a relation
 // argument, as the planner reads one: text-format values, at most
-// maxRows rows and maxBytes bytes (0: no bound).
-func ReadRelation(ctx context.Context, db DB, sql string, maxRows, maxBytes int64) (*Relation, error) {
+// maxRows rows and maxBytes bytes (0: no bound). params are text
+// parameters $1, $2, ...
+func ReadRelation(ctx context.Context, db DB, sql string, maxRows, maxBytes int64, params ...string) (*Relation, error) {
 	out := &Relation{}
 	var rows, bytes int64
-	err := db.Query(ctx, sql, nil, nil, nil, func(cols []InputColumn) error {
+	var oids []uint32
+	var values [][]byte
+	for _, p := range params {
+		oids, values = append(oids, Text.OID), append(values, []byte(p))
+	}
+	err := db.Query(ctx, sql, oids, values, nil, func(cols []InputColumn) error {
 		out.Columns = make([]*Column, len(cols))
 		for i, c := range cols {
 			out.Columns[i] = NewColumn(c)
@@ -386,4 +438,67 @@ func describeColumns(cols []InputColumn) string {
 		parts[i] = c.Name + " " + name
 	}
 	return "(" + strings.Join(parts, ", ") + ")"
+}
+
+// NewRows is the SQL of r's input rows past its mark: what a learn-mode
+// refresh reads. Its one parameter is the mark, as text.
+func (r *Refresh) NewRows() (sql string, paramOID uint32) {
+	col := "s." + pgident.Quote(r.Watermark)
+	var typ uint32
+	for _, c := range r.Inputs {
+		if c.Name == r.Watermark {
+			typ = c.Type
+		}
+	}
+	src := "SELECT * FROM (" + r.Source + ") AS s WHERE "
+	// A time's mark is microseconds since 1970 (markValue), read as UTC
+	// as the planner reads times without a zone.
+	switch typ {
+	case 1184:
+		return src + col + " > to_timestamp($1::numeric / 1000000)", Text.OID
+	case 1114:
+		return src + col + " > (to_timestamp($1::numeric / 1000000) AT TIME ZONE 'UTC')", Text.OID
+	case 1082:
+		return src + col + " > (to_timestamp($1::numeric / 1000000) AT TIME ZONE 'UTC')::date", Text.OID
+	}
+	return src + col + " > $1::numeric", Text.OID
+}
+
+// Relearn learns rel, r's input rows past its mark, into m, the deployed
+// version, with flywheel.learn's code, and returns the version to store
+// with its policy (the mark moved to rel's maximum).
+func Relearn(ctx context.Context, r *Refresh, m *Model, rel *Relation) (*Trained, error) {
+	t := &Trained{Name: r.Name, Kind: r.Kind, Options: r.Options, Promote: r.Promote, Refresh: r,
+		Source: fmt.Sprintf("learn from version %d: rows of %s past %s %s", m.Version, r.Source, r.Watermark, r.Mark)}
+	if rel != nil {
+		t.Inputs, t.Rows = inputColumns(rel), int64(rel.Rows())
+	}
+	k, ok := modelKinds()[r.Kind]
+	if !ok || k.learn == nil {
+		return t, fmt.Errorf("refresh: %s models cannot learn new rows", r.Kind)
+	}
+	t.Primary, t.Higher = k.primary, k.higher
+	if m.Kind != r.Kind {
+		return t, kindError(r.Kind, m)
+	}
+	if err := sameColumns(r.Inputs, t.Inputs); err != nil {
+		return t, err
+	}
+	if err := sameInputs(m, rel); err != nil {
+		return t, err
+	}
+	next := *r
+	var err error
+	if next.Mark, err = relationMark(rel, r.Watermark); err != nil {
+		return t, err
+	}
+	t.Refresh = &next
+	start := time.Now()
+	f, err := k.learn(ctx, m, rel)
+	t.TrainMS = float64(time.Since(start).Microseconds()) / 1000
+	if err != nil {
+		return t, err
+	}
+	t.Inputs, t.State, t.Metrics, t.Rows = m.Inputs, f.state, f.metrics, int64(f.rows)
+	return t, nil
 }

@@ -145,15 +145,15 @@ func (s *Store) SetRefresh(ctx context.Context, db catalog.DB, name string, r *c
 	water := param{text: r.Watermark, null: r.Watermark == ""}
 	mark := param{text: r.Mark, null: r.Mark == ""}
 	_, err := run(ctx, db, `INSERT INTO flywheel.model_refresh AS r
-	(model, every, watermark, kind, options, inputs, holdout, promote, source_sql, search_path, role, mark, next_refresh)
+	(model, every, watermark, kind, options, inputs, holdout, promote, source_sql, search_path, role, mark, next_refresh, mode)
 VALUES ($1, $2::text::interval, $3, $4, $5, $6, $7, $8, $9, current_setting('search_path'), current_user, $10,
-	now() + coalesce($2::text::interval, '0'))
-ON CONFLICT (model) DO UPDATE SET every = EXCLUDED.every, watermark = EXCLUDED.watermark, kind = EXCLUDED.kind,
+	now() + coalesce($2::text::interval, '0'), $11)
+ON CONFLICT (model) DO UPDATE SET every = EXCLUDED.every, watermark = EXCLUDED.watermark, kind = EXCLUDED.kind, mode = EXCLUDED.mode,
 	options = EXCLUDED.options, inputs = EXCLUDED.inputs, holdout = EXCLUDED.holdout, promote = EXCLUDED.promote,
 	source_sql = EXCLUDED.source_sql, search_path = EXCLUDED.search_path, role = EXCLUDED.role, mark = EXCLUDED.mark,
 	next_refresh = EXCLUDED.next_refresh, generation = r.generation + 1, last_error = NULL, failures = 0, updated = now()`,
 		text(name), every, water, text(r.Kind), jsonParam(r.Options), jsonParam(r.Inputs),
-		text(strconv.FormatFloat(r.Holdout, 'g', -1, 64)), text(r.Promote), text(r.Source), mark)
+		text(strconv.FormatFloat(r.Holdout, 'g', -1, 64)), text(r.Promote), text(r.Source), mark, text(refreshMode(r)))
 	return err
 }
 
@@ -356,7 +356,7 @@ func (r *refresher) done(name string) {
 // workers, as many as are free.
 func (r *refresher) schedule(ctx context.Context, jobs chan<- *catalog.Refresh) error {
 	rows, err := r.s.pool.Query(ctx, `SELECT model, coalesce(every::text, ''), coalesce(watermark, ''), kind, options, inputs,
-	holdout, promote, source_sql, search_path, role, coalesce(mark, ''), generation, next_refresh
+	holdout, promote, source_sql, search_path, role, coalesce(mark, ''), generation, next_refresh, mode
 FROM flywheel.model_refresh WHERE next_refresh <= now() ORDER BY next_refresh LIMIT 100`)
 	if err != nil {
 		return err
@@ -366,7 +366,7 @@ FROM flywheel.model_refresh WHERE next_refresh <= now() ORDER BY next_refresh LI
 		p := &catalog.Refresh{}
 		var options, inputs []byte
 		if err := rows.Scan(&p.Name, &p.Every, &p.Watermark, &p.Kind, &options, &inputs, &p.Holdout, &p.Promote,
-			&p.Source, &p.SearchPath, &p.Role, &p.Mark, &p.Generation, &p.Due); err != nil {
+			&p.Source, &p.SearchPath, &p.Role, &p.Mark, &p.Generation, &p.Due, &p.Mode); err != nil {
 			rows.Close()
 			return err
 		}
@@ -430,8 +430,9 @@ func (r *refresher) refresh(ctx context.Context, p *catalog.Refresh) {
 	t := &catalog.Trained{Name: p.Name, Kind: p.Kind, Options: p.Options, Source: p.Source, Inputs: p.Inputs,
 		Promote: p.Promote, Refresh: p}
 	if err == nil && !grew {
-		// on_change with nothing new: measure again later.
-		if _, err := conn.Exec(ctx, `UPDATE flywheel.model_refresh SET next_refresh = now() + $3::text::interval
+		// Nothing new (on_change, or learn past the watermark): measure
+		// again later, at the policy's interval if it has one.
+		if _, err := conn.Exec(ctx, `UPDATE flywheel.model_refresh SET next_refresh = now() + coalesce(every, $3::text::interval)
 WHERE model = $1 AND generation = $2`, p.Name, p.Generation, r.s.checkEvery()); err != nil && ctx.Err() == nil {
 			log.Warn("models: refresh: scheduling the next check", "err", err)
 		}
@@ -440,7 +441,12 @@ WHERE model = $1 AND generation = $2`, p.Name, p.Generation, r.s.checkEvery()); 
 	if err == nil {
 		err = mem.Grow(ctx, membudget.WorkFactor*relationBytes(rel))
 	}
-	if err == nil {
+	if err == nil && p.Learns() {
+		var m *catalog.Model
+		if m, err = r.s.Version(ctx, pgxDB{conn.Conn().PgConn()}, p.Name, 0); err == nil {
+			t, err = catalog.Relearn(ctx, p, m, rel)
+		}
+	} else if err == nil {
 		t, err = catalog.Retrain(ctx, p, rel)
 	}
 	if err == nil {
@@ -477,7 +483,7 @@ func (r *refresher) read(ctx context.Context, conn *pgx.Conn, p *catalog.Refresh
 		return nil, false, err
 	}
 	db := pgxDB{conn.PgConn()}
-	if p.OnChange() {
+	if p.OnChange() || p.Learns() {
 		mark, err := catalog.CheckMark(ctx, db, p)
 		if err != nil {
 			return nil, false, err
@@ -486,7 +492,12 @@ func (r *refresher) read(ctx context.Context, conn *pgx.Conn, p *catalog.Refresh
 			return nil, false, nil
 		}
 	}
-	rel, err = catalog.ReadRelation(ctx, meteredDB{DB: db, mem: mem}, p.Source, r.cfg.MaxInputRows, r.cfg.MaxInputBytes)
+	sql, params := p.Source, []string(nil)
+	if p.Learns() {
+		sql, _ = p.NewRows()
+		params = []string{p.Mark}
+	}
+	rel, err = catalog.ReadRelation(ctx, meteredDB{DB: db, mem: mem}, sql, r.cfg.MaxInputRows, r.cfg.MaxInputBytes, params...)
 	if err != nil {
 		return nil, false, err
 	}
@@ -570,4 +581,12 @@ func (d pgxDB) Query(ctx context.Context, sql string, paramOIDs []uint32, params
 	}
 	_, err := rr.Close()
 	return err
+}
+
+// refreshMode is r's mode as stored.
+func refreshMode(r *catalog.Refresh) string {
+	if r.Learns() {
+		return catalog.RefreshLearn
+	}
+	return catalog.RefreshTrain
 }

@@ -248,6 +248,29 @@ COMMENT ON TABLE flywheel.stream IS 'Event streams declared with flywheel.create
 COMMENT ON TABLE flywheel.stream_offset IS 'The next offset of each stream partition, advanced in the same transaction as the rows it covers.';
 COMMENT ON TABLE flywheel.dead_letters IS 'Stream messages that could not be stored (undecodable, missing or mistyped fields, constraint violations), with the reason.';
 COMMENT ON VIEW flywheel.streams IS 'Every stream partition: offset, broker high watermark, lag, rows stored, rows/s, dead letters, holder and last error.'`,
+
+	// 6: refresh_mode => 'learn': a refresh that learns the input's rows
+	// past the watermark into the deployed version instead of training.
+	`ALTER TABLE flywheel.model_refresh ADD COLUMN mode text NOT NULL DEFAULT 'train' CHECK (mode IN ('train', 'learn'));
+CREATE OR REPLACE VIEW flywheel.models AS
+SELECT m.name, m.kind, m.deployed_version,
+	(SELECT count(*) FROM flywheel.model_version v WHERE v.model = m.name) AS versions,
+	m.created,
+	(SELECT max(v.trained_at) FROM flywheel.model_version v WHERE v.model = m.name) AS last_trained,
+	d.primary_metric,
+	(d.metrics ->> d.primary_metric)::double precision AS primary_value,
+	CASE WHEN r.model IS NULL THEN NULL WHEN r.every IS NULL THEN 'on_change' ELSE r.every::text END AS refresh,
+	r.next_refresh,
+	r.last_error,
+	CASE WHEN t.decided_at IS NULL THEN t.challenger END AS trial_version,
+	CASE WHEN t.decided_at IS NULL AND t.challenger IS NOT NULL THEN t.traffic END AS trial_traffic,
+	CASE WHEN t.decided_at IS NULL AND t.challenger IS NOT NULL THEN t.started_at + t.within END AS trial_ends,
+	r.mode AS refresh_mode
+FROM flywheel.model m
+LEFT JOIN flywheel.model_version d ON d.model = m.name AND d.version = m.deployed_version
+LEFT JOIN flywheel.model_refresh r ON r.model = m.name
+LEFT JOIN flywheel.model_trial t ON t.model = m.name;
+COMMENT ON VIEW flywheel.models IS 'Flywheel''s stored models: one row per name, with the deployed version and its primary metric, the refresh policy and mode, the next refresh, the last refresh error, and a running online trial.'`,
 }
 
 // migrateLock is the advisory lock key that serialises migrations.

@@ -317,3 +317,65 @@ func TestRefreshArguments(t *testing.T) {
 		t.Fatal("no policy due in an hour")
 	}
 }
+
+// TestRefreshLearn: refresh_mode => 'learn' learns only the input's rows
+// past the watermark into the deployed version, as flywheel.learn does,
+// on an on_change and on an interval policy.
+func TestRefreshLearn(t *testing.T) {
+	db := srv.NewDatabase(t)
+	addr, _ := refreshProxy(t, db, "a")
+	conn := connect(t, addr, db)
+	ctx := context.Background()
+	if _, err := conn.Exec(ctx, `SELECT setseed(0.5);
+CREATE TABLE pts AS SELECT g AS id, random() * 10 AS a, random() * 5 + (g % 3) * 4 AS b FROM generate_series(1, 900) g;
+CREATE TABLE sales AS SELECT s AS store, (date '2020-01-31' + make_interval(months => m))::date AS month,
+	100 + 10 * length(s) + 2 * m + 5 * sin(m) AS units
+FROM unnest(ARRAY['east', 'west']) s, generate_series(0, 23) m`); err != nil {
+		t.Fatal(err)
+	}
+	// kmeans on_change: the refresh learns the 300 new rows; a twin model
+	// that learns them through flywheel.learn gets the same centres.
+	scalar[int32](t, conn, `SELECT version FROM flywheel.train('km', 'kmeans', (SELECT id, a, b FROM pts), k => 3,
+	refresh => 'on_change', watermark => 'id', refresh_mode => 'learn')`)
+	scalar[int32](t, conn, "SELECT version FROM flywheel.train('twin', 'kmeans', (SELECT id, a, b FROM pts), k => 3)")
+	if m := scalar[string](t, conn, "SELECT refresh || ' ' || refresh_mode FROM flywheel.models WHERE name = 'km'"); m != "on_change learn" {
+		t.Fatalf("flywheel.models refresh, refresh_mode: %q", m)
+	}
+	if _, err := conn.Exec(ctx, "INSERT INTO pts SELECT g, 30.0, 30.0 FROM generate_series(901, 1200) g"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "a learned version of km", func() bool {
+		return scalar[int64](t, conn, "SELECT count(*) FROM flywheel.model_versions WHERE model = 'km' AND version = 2 AND status = 'deployed'") == 1
+	})
+	if got := scalar[string](t, conn, "SELECT rows || ' ' || (metrics ->> 'learned_rows') FROM flywheel.model_versions WHERE model = 'km' AND version = 2"); got != "300 300" {
+		t.Fatalf("learned version's rows, learned_rows: %q", got)
+	}
+	scalar[int32](t, conn, "SELECT version FROM flywheel.learn('twin', (SELECT id, a, b FROM pts WHERE id > 900))")
+	if d := scalar[float64](t, conn, `SELECT abs(a.distance - b.distance) FROM kmeans((SELECT 0 AS id, 30.0 AS a, 30.0 AS b), model => 'km') a,
+	kmeans((SELECT 0 AS id, 30.0 AS a, 30.0 AS b), model => 'twin') b`); d != 0 {
+		t.Fatalf("the refresh's learning and flywheel.learn's differ: distance %g apart", d)
+	}
+
+	// holt_forecast on an interval: each refresh learns the months past
+	// the last one learned.
+	scalar[int32](t, conn, `SELECT version FROM flywheel.train('hw', 'holt_forecast', (SELECT store, month, units FROM sales), trend => 'add',
+	refresh => '1 second', watermark => 'month', refresh_mode => 'learn')`)
+	if _, err := conn.Exec(ctx, "INSERT INTO sales VALUES ('west', '2022-01-31', 160), ('west', '2022-02-28', 163)"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "west's forecasts past its learned months", func() bool {
+		return scalar[string](t, conn, "SELECT string_agg(store || ' ' || month, ', ' ORDER BY store) FROM holt_forecast(1, model => 'hw')") == "east 2022-01-31, west 2022-03-31"
+	})
+
+	for sql, want := range map[string]string{
+		"SELECT * FROM flywheel.train('x', 'kmeans', (SELECT id, a, b FROM pts), refresh => 'on_change', refresh_mode => 'learn')":                                             "22023",
+		"SELECT * FROM flywheel.train('x', 'kmeans', (SELECT id, a, b FROM pts), refresh_mode => 'learn', watermark => 'id')":                                                  "22023",
+		"SELECT * FROM flywheel.train('x', 'kmeans', (SELECT id, a, b FROM pts), refresh => 'on_change', watermark => 'id', refresh_mode => 'sometimes')":                      "22023",
+		"SELECT * FROM flywheel.train('x', 'recommend', (SELECT id, id % 7, b FROM pts), method => 'nmf', refresh => 'on_change', watermark => 'id', refresh_mode => 'learn')": "0A000",
+		"SELECT * FROM flywheel.train('x', 'kmeans', (SELECT id, a, b FROM pts), refresh => '1 minute', watermark => 'id')":                                                    "22023",
+	} {
+		if _, err := conn.Exec(ctx, sql); code(err) != want {
+			t.Errorf("%s: %v, want %s", sql, err, want)
+		}
+	}
+}
