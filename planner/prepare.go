@@ -1,7 +1,6 @@
 package planner
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -106,13 +105,6 @@ func (c *call) arrays() int {
 	return n
 }
 
-// explainPlan is an EXPLAIN of a statement with calls.
-type explainPlan struct {
-	sql       string   // the EXPLAIN statement with the calls rewritten
-	oids      []uint32 // its parameter types: client's then proxy's
-	textLines bool     // FORMAT TEXT: Flywheel's steps go above the plan
-}
-
 // prepare turns an analysed statement into a Statement, in the order the
 // jobs depend on one another: the client's parameters are typed as far as
 // the calls' scalar arguments say; each call is prepared in turn (its
@@ -142,7 +134,7 @@ func (p *Planner) prepare(ctx context.Context, conn Conn, a *analysis, clientOID
 		return nil, err
 	}
 	return p.statement(ctx, conn, a, &Statement{p: p, calls: calls, ClientParams: pt.n(), orig: a.sql, splices: splices,
-		SQL: sql, ParamOIDs: all}, pt.oids, proxyOIDs)
+		SQL: sql, ParamOIDs: all, v: rewritten{}}, pt.oids, proxyOIDs)
 }
 
 // paramTypes are the client's parameter types as prepare learns them: the
@@ -389,14 +381,14 @@ func numberProxyParams(ctx context.Context, conn Conn, calls []*call, n int) ([]
 	return proxyOIDs, nil
 }
 
-// statement gives st, the rewritten statement with SQL and ParamOIDs set,
-// the shape of the analysed statement's kind. clientOIDs are the client's
+// statement gives st, a Rewritten statement, the shape of the analysed
+// statement's kind. clientOIDs are the client's
 // parameter types, proxyOIDs the proxy's.
 func (p *Planner) statement(ctx context.Context, conn Conn, a *analysis, st *Statement, clientOIDs, proxyOIDs []uint32) (*Statement, error) {
 	n := len(clientOIDs)
 	switch {
 	case a.explain != nil:
-		st.explain = &explainPlan{sql: st.SQL, oids: st.ParamOIDs, textLines: explainText(a.explain)}
+		st.v = &explainPlan{sql: st.SQL, oids: st.ParamOIDs, textLines: explainText(a.explain)}
 		st.SQL = fmt.Sprintf(`SELECT unnest($%d::text[]) AS "QUERY PLAN"`, n+1)
 		st.ParamOIDs = append(append([]uint32(nil), clientOIDs...), pgtype.TextArrayOID)
 		return st, nil
@@ -411,90 +403,24 @@ func (p *Planner) statement(ctx context.Context, conn Conn, a *analysis, st *Sta
 		if err != nil {
 			return nil, err
 		}
-		if st.inline, err = newInlineSQL(st.SQL, names); err != nil {
+		in, err := newInlineSQL(st.SQL, names)
+		if err != nil {
 			return nil, err
 		}
+		st.v = &copyOut{inline: in}
 		st.ParamOIDs = nil
 	}
 	return st, nil
-}
-
-// inlineSQL is a rewritten statement that cannot take parameters (COPY):
-// the proxy's arrays are spliced into it as typed literals at each
-// execution. parts[i] comes before parameter i, the last part after all.
-type inlineSQL struct {
-	parts []string
-	param []int    // which proxy parameter (0-based) each gap takes
-	types []string // the parameters' array types, as SQL
-}
-
-// newInlineSQL splits sql at its parameters, whose types are named in
-// order by types.
-func newInlineSQL(sql string, types []string) (*inlineSQL, error) {
-	scan, err := pg_query.Scan(sql)
-	if err != nil {
-		return nil, fmt.Errorf("planner: scan: %w", err)
-	}
-	in := &inlineSQL{types: types}
-	last := 0
-	for _, t := range scan.Tokens {
-		if t.Token != pg_query.Token_PARAM {
-			continue
-		}
-		k, err := strconv.Atoi(sql[t.Start+1 : t.End])
-		if err != nil || k < 1 || k > len(types) {
-			return nil, fmt.Errorf("planner: unexpected parameter %q in a statement taking none", sql[t.Start:t.End])
-		}
-		in.parts = append(in.parts, sql[last:t.Start])
-		in.param = append(in.param, k-1)
-		last = int(t.End)
-	}
-	in.parts = append(in.parts, sql[last:])
-	return in, nil
-}
-
-// Inline returns the statement with the proxy's parameter values (Bind's
-// extra) spliced in as literals, for a statement that takes no parameters
-// (COPY (query) TO); ok is false for every other statement, which takes
-// them as parameters.
-func (s *Statement) Inline(extra [][]byte) (sql string, ok bool) {
-	in := s.inline
-	if in == nil {
-		return "", false
-	}
-	var b strings.Builder
-	for i, part := range in.parts {
-		b.WriteString(part)
-		if i == len(in.param) {
-			break
-		}
-		k := in.param[i]
-		if extra[k] == nil {
-			b.WriteString("NULL")
-		} else {
-			b.WriteString(dollarQuote(extra[k]))
-		}
-		b.WriteString("::")
-		b.WriteString(in.types[k])
-	}
-	return b.String(), true
-}
-
-// dollarQuote writes v as a dollar-quoted literal, with a tag that first
-// occurs where the literal ends, so no escaping is needed whatever the
-// settings (standard_conforming_strings, backslashes, quotes).
-func dollarQuote(v []byte) string {
-	tag := "$fw$"
-	for i := 0; bytes.Index(append(v[:len(v):len(v)], tag...), []byte(tag)) != len(v); i++ {
-		tag = "$fw" + strconv.Itoa(i) + "$"
-	}
-	return tag + string(v) + tag
 }
 
 // describeRelation describes a relation argument's query; one that calls
 // model functions itself is prepared as a statement of its own first.
 func (p *Planner) describeRelation(ctx context.Context, conn Conn, rel *relArg, oids []uint32) ([]uint32, []catalog.InputColumn, error) {
 	sub, err := p.Prepare(ctx, conn, rel.sql, oids)
+	if errors.Is(err, ErrNoCalls) {
+		ptypes, cols, err := conn.Describe(ctx, rel.sql, oids)
+		return ptypes, cols, sideErr(ctx, err, shifted(rel.pos))
+	}
 	if err != nil {
 		var pe *Error
 		if errors.As(err, &pe) && pe.Position > 0 && rel.pos > 0 {
@@ -502,11 +428,8 @@ func (p *Planner) describeRelation(ctx context.Context, conn Conn, rel *relArg, 
 		}
 		return nil, nil, err
 	}
-	if sub == nil {
-		ptypes, cols, err := conn.Describe(ctx, rel.sql, oids)
-		return ptypes, cols, sideErr(ctx, err, shifted(rel.pos))
-	}
-	if sub.explain != nil {
+	if sub.Kind() != Rewritten {
+		// EXPLAIN's rows are a plan, not data to read.
 		return nil, nil, &Error{Code: "42601", Message: "a relation argument must be a query", Position: rel.pos}
 	}
 	rel.sub = sub
