@@ -255,7 +255,7 @@ func (p *Planner) prepareCall(ctx context.Context, conn Conn, a *analysis, s *si
 		return nil, err
 	}
 	if hasExprArgs(c.args) {
-		lat, err := a.lateral(ctx, conn, p, s, pt.n(), pt.oids)
+		lat, err := a.lateral(ctx, conn, p, s, pt)
 		if err != nil {
 			return nil, err
 		}
@@ -382,8 +382,8 @@ func numberProxyParams(ctx context.Context, conn Conn, calls []*call, n int) ([]
 }
 
 // statement gives st, a Rewritten statement, the shape of the analysed
-// statement's kind. clientOIDs are the client's
-// parameter types, proxyOIDs the proxy's.
+// statement's kind. clientOIDs are the client's parameter types,
+// proxyOIDs the proxy's.
 func (p *Planner) statement(ctx context.Context, conn Conn, a *analysis, st *Statement, clientOIDs, proxyOIDs []uint32) (*Statement, error) {
 	n := len(clientOIDs)
 	switch {
@@ -497,7 +497,7 @@ type lateralQuery struct {
 // lateral builds and describes the side query that fetches the distinct
 // values of a call's expression arguments: SELECT DISTINCT <exprs> FROM
 // <the FROM items to the call's left>.
-func (a *analysis) lateral(ctx context.Context, conn Conn, p *Planner, s *site, n int, oids []uint32) (*lateralQuery, error) {
+func (a *analysis) lateral(ctx context.Context, conn Conn, p *Planner, s *site, pt *paramTypes) (*lateralQuery, error) {
 	items, err := leftItems(s)
 	if err != nil {
 		return nil, a.errorAt(s.start, "0A000", err.Error())
@@ -563,13 +563,7 @@ func (a *analysis) lateral(ctx context.Context, conn Conn, p *Planner, s *site, 
 	if err != nil {
 		return nil, fmt.Errorf("planner: deparse the arguments of %s: %w", s.fn.Name, err)
 	}
-	relOIDs := make([]uint32, len(q.params))
-	for k, p := range q.params {
-		if p <= n {
-			relOIDs[k] = oids[p-1]
-		}
-	}
-	ptypes, cols, err := conn.Describe(ctx, q.sql, relOIDs)
+	ptypes, cols, err := conn.Describe(ctx, q.sql, pt.renumbered(q.params))
 	if err != nil {
 		return nil, sideErr(ctx, err, noPosition)
 	}
