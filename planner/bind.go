@@ -24,8 +24,8 @@ type step struct {
 }
 
 func (s *Statement) bind(ctx context.Context, conn Conn, params [][]byte, formats []int16) ([][]byte, error) {
-	if s.exec != nil {
-		return s.bindExecute(ctx, conn, params, formats)
+	if ex, ok := s.v.(*executeCall); ok {
+		return s.bindExecute(ctx, conn, ex, params, formats)
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -43,8 +43,8 @@ func (s *Statement) bind(ctx context.Context, conn Conn, params [][]byte, format
 	if err != nil {
 		return nil, err
 	}
-	if s.explain != nil {
-		return s.runExplain(ctx, conn, params, formats, extra, steps)
+	if e, ok := s.v.(*explainPlan); ok {
+		return s.runExplain(ctx, conn, e, params, formats, extra, steps)
 	}
 	return extra, nil
 }
@@ -679,7 +679,7 @@ func finish(arrays []arrayBuf) [][]byte {
 
 // runExplain runs EXPLAIN of the rewritten statement with this
 // execution's arrays and returns its lines, Flywheel's steps first.
-func (s *Statement) runExplain(ctx context.Context, conn Conn, params [][]byte, formats []int16, extra [][]byte, steps []step) ([][]byte, error) {
+func (s *Statement) runExplain(ctx context.Context, conn Conn, e *explainPlan, params [][]byte, formats []int16, extra [][]byte, steps []step) ([][]byte, error) {
 	vals := make([][]byte, 0, len(params)+len(extra))
 	vals = append(vals, params...)
 	vals = append(vals, extra...)
@@ -688,7 +688,7 @@ func (s *Statement) runExplain(ctx context.Context, conn Conn, params [][]byte, 
 		fmts[i] = paramFormat(formats, i)
 	}
 	var a arrayBuf
-	if s.explain.textLines {
+	if e.textLines {
 		for _, st := range steps {
 			line := fmt.Sprintf("Flywheel Function Scan: %s  (input rows=%d, output rows=%d, time=%.3f ms)",
 				st.name, st.inRows, st.outRows, float64(st.dur.Nanoseconds())/1e6)
@@ -699,12 +699,12 @@ func (s *Statement) runExplain(ctx context.Context, conn Conn, params [][]byte, 
 			a.quotedString(line)
 		}
 	}
-	err := conn.Query(ctx, s.explain.sql, s.explain.oids, vals, fmts, nil, func(row [][]byte) error {
+	err := conn.Query(ctx, e.sql, e.oids, vals, fmts, nil, func(row [][]byte) error {
 		a.quoted(row[0])
 		return nil
 	})
 	if err != nil {
-		return nil, sideErr(ctx, err, func(p int) int { return mapPosition(s.orig, s.explain.sql, s.splices, p) })
+		return nil, sideErr(ctx, err, func(p int) int { return mapPosition(s.orig, e.sql, s.splices, p) })
 	}
 	return finish([]arrayBuf{a}), nil
 }

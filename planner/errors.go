@@ -108,14 +108,3 @@ func mapPosition(orig, rewritten string, splices []splice, pos int) int {
 	}
 	return utf8.RuneCountInString(orig[:o]) + 1
 }
-
-// ClientPosition maps a 1-based character position in s.SQL, as
-// PostgreSQL reports it for an error in the rewritten statement, to the
-// statement the client wrote; 0 when there is none (EXPLAIN's SQL is the
-// proxy's own).
-func (s *Statement) ClientPosition(pos int) int {
-	if s.explain != nil || s.inline != nil || s.prepared != nil {
-		return 0
-	}
-	return mapPosition(s.orig, s.SQL, s.splices, pos)
-}

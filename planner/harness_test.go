@@ -2,6 +2,7 @@ package planner
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -107,18 +108,18 @@ func (r result) String() string {
 // the proxy's arrays. A statement without calls runs as it is.
 func (s *session) run(sql string, oids []uint32, params [][]byte, formats []int16) (result, error) {
 	st, err := s.p.Prepare(s.ctx, s.conn, sql, oids)
+	if errors.Is(err, ErrNoCalls) {
+		return s.direct(sql, oids, params, formats)
+	}
 	if err != nil {
 		return result{}, err
-	}
-	if st == nil {
-		return s.direct(sql, oids, params, formats)
 	}
 	extra, err := st.Bind(s.ctx, s.conn, params, formats)
 	if err != nil {
 		return result{}, err
 	}
-	if sql, ok := st.Inline(extra); ok {
-		return s.copyOut(sql)
+	if st.Kind().Inline() {
+		return s.copyOut(st.Inline(extra))
 	}
 	all := append(append([][]byte(nil), params...), extra...)
 	fmts := make([]int16, len(all))

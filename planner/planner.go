@@ -253,57 +253,27 @@ func blockStatement(stmt *pg_query.Node) bool {
 	return false
 }
 
-// Statement is a statement rewritten by Prepare.
-type Statement struct {
-	// SQL is the rewritten text to send upstream in Parse.
-	SQL string
-	// ParamOIDs holds the type of every parameter: the client's own
-	// (types filled in where the client left 0) followed by the proxy's.
-	ParamOIDs []uint32
-	// ClientParams is how many of ParamOIDs are the client's; the
-	// ParameterDescription sent to the client lists only those.
-	ClientParams int
-
-	p     *Planner
-	calls []*call
-	// orig is the client's statement; splices say where its calls were
-	// replaced, to map error positions back.
-	orig    string
-	splices []splice
-	// explain is set for EXPLAIN of a statement with calls: SQL then
-	// returns the plan lines Bind computes, and explain.sql is the
-	// EXPLAIN statement run upstream with the proxy's arrays.
-	explain *explainPlan
-	// inline is set for COPY (query) TO and EXECUTE, which take no
-	// parameters: see Inline.
-	inline *inlineSQL
-	// prepared is set for a PREPARE, exec for an EXECUTE of one (see
-	// sqlprepare.go).
-	prepared *Prepared
-	exec     *executeCall
-}
-
-// Prepare analyses one statement. It returns (nil, nil) when the statement
+// Prepare analyses one statement. It returns ErrNoCalls when the statement
 // calls no model function, so the caller relays it unchanged. paramOIDs are
 // the types the client gave in Parse (may be shorter than the number of
 // parameters, 0 meaning unspecified).
 func (p *Planner) Prepare(ctx context.Context, conn Conn, sql string, paramOIDs []uint32) (st *Statement, err error) {
 	defer recovered(p, &st, &err)
 	if !p.Mentions([]byte(sql)) {
-		return nil, nil
+		return nil, ErrNoCalls
 	}
 	tree, err := pg_query.Parse(sql)
 	if err != nil || len(tree.Stmts) != 1 {
 		// PostgreSQL reports its own syntax error; several statements in
 		// one Parse are PostgreSQL's error to report too.
-		return nil, nil
+		return nil, ErrNoCalls
 	}
 	a, err := p.analyze(sql, tree.Version, tree.Stmts[0])
 	if err != nil {
 		return nil, err
 	}
 	if a == nil {
-		return nil, nil
+		return nil, ErrNoCalls
 	}
 	if a.prepare != nil {
 		// The body's parameters have the types PREPARE declares; it takes
@@ -317,15 +287,6 @@ func (p *Planner) Prepare(ctx context.Context, conn Conn, sql string, paramOIDs 
 		p.opts.Logger.Debug("planner: rewrote a statement", "calls", len(st.calls), "sql", st.SQL)
 	}
 	return st, err
-}
-
-// Bind runs the statement's model functions for one execution, given the
-// client's parameter values as sent in Bind (formats as in Bind: none means
-// all text, one applies to all), and returns the values of the proxy's own
-// parameters in text format, to be appended after the client's.
-func (s *Statement) Bind(ctx context.Context, conn Conn, params [][]byte, formats []int16) (extra [][]byte, err error) {
-	defer recovered(s.p, &extra, &err)
-	return s.bind(ctx, conn, params, formats)
 }
 
 // recovered turns a panic below Prepare or Bind (a bug in the planner or

@@ -1,10 +1,10 @@
 package planner
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -105,24 +105,86 @@ func (c *call) arrays() int {
 	return n
 }
 
-// explainPlan is an EXPLAIN of a statement with calls.
-type explainPlan struct {
-	sql       string   // the EXPLAIN statement with the calls rewritten
-	oids      []uint32 // its parameter types: client's then proxy's
-	textLines bool     // FORMAT TEXT: Flywheel's steps go above the plan
+// prepare turns an analysed statement into a Statement, in the order the
+// jobs depend on one another: the client's parameters are typed as far as
+// the calls' scalar arguments say; each call is prepared in turn (its
+// relation arguments described, its output columns decided, its lateral
+// side query built), each typing more parameters; the proxy's own
+// parameters are numbered after the client's; the calls are spliced out of
+// the text; PostgreSQL infers the types still unknown; and the statement
+// takes the shape of its kind (EXPLAIN, PREPARE, COPY or a plain query).
+func (p *Planner) prepare(ctx context.Context, conn Conn, a *analysis, clientOIDs []uint32) (*Statement, error) {
+	pt := newParamTypes(max(len(clientOIDs), a.maxParam), clientOIDs)
+	pt.typeScalarArgs(a)
+	calls := make([]*call, len(a.sites))
+	for i, s := range a.sites {
+		c, err := p.prepareCall(ctx, conn, a, s, pt)
+		if err != nil {
+			return nil, err
+		}
+		calls[i] = c
+	}
+	proxyOIDs, err := numberProxyParams(ctx, conn, calls, pt.n())
+	if err != nil {
+		return nil, err
+	}
+	sql, splices := a.rewrite(calls)
+	all, err := pt.infer(ctx, conn, a, sql, splices, proxyOIDs)
+	if err != nil {
+		return nil, err
+	}
+	return p.statement(ctx, conn, a, &Statement{p: p, calls: calls, ClientParams: pt.n(), orig: a.sql, splices: splices,
+		SQL: sql, ParamOIDs: all, v: rewritten{}}, pt.oids, proxyOIDs)
 }
 
-func (p *Planner) prepare(ctx context.Context, conn Conn, a *analysis, clientOIDs []uint32) (*Statement, error) {
-	n := max(len(clientOIDs), a.maxParam)
+// paramTypes are the client's parameter types as prepare learns them: the
+// types Parse gave stay, and a 0 (unspecified) takes the first type a job
+// finds for it.
+type paramTypes struct{ oids []uint32 }
+
+func newParamTypes(n int, clientOIDs []uint32) *paramTypes {
 	oids := make([]uint32, n)
 	copy(oids, clientOIDs)
-	setType := func(param int, oid uint32) {
-		if param >= 1 && param <= n && oids[param-1] == 0 {
-			oids[param-1] = oid
+	return &paramTypes{oids: oids}
+}
+
+// n is the number of client parameters.
+func (pt *paramTypes) n() int { return len(pt.oids) }
+
+// set gives parameter param (1-based) type oid unless it has one already.
+func (pt *paramTypes) set(param int, oid uint32) {
+	if param >= 1 && param <= len(pt.oids) && pt.oids[param-1] == 0 {
+		pt.oids[param-1] = oid
+	}
+}
+
+// setRenumbered types the client parameters a side query numbered
+// $1..$m (params[k] is the client's number of $k+1) from the types
+// PostgreSQL described for it.
+func (pt *paramTypes) setRenumbered(params []int, ptypes []uint32) {
+	for k, t := range ptypes {
+		if k < len(params) {
+			pt.set(params[k], t)
 		}
 	}
-	// Parameters used as scalar arguments take their cast's type or the
-	// argument's: PostgreSQL never sees them once the call is rewritten.
+}
+
+// renumbered is the types to Parse a side query with whose $1..$m are
+// the client's params.
+func (pt *paramTypes) renumbered(params []int) []uint32 {
+	oids := make([]uint32, len(params))
+	for k, q := range params {
+		if q <= len(pt.oids) {
+			oids[k] = pt.oids[q-1]
+		}
+	}
+	return oids
+}
+
+// typeScalarArgs types the parameters used as scalar arguments by their
+// cast or the argument's type: PostgreSQL never sees them once the call is
+// rewritten. anyelement arguments wait for the key's type (prepareCall).
+func (pt *paramTypes) typeScalarArgs(a *analysis) {
 	for _, s := range a.sites {
 		for i, spec := range s.args {
 			if spec.kind != argParam {
@@ -132,111 +194,155 @@ func (p *Planner) prepare(ctx context.Context, conn Conn, a *analysis, clientOID
 			if t == 0 && s.fn.Args[i].Type.OID != catalog.AnyType.OID {
 				t = s.fn.Args[i].Type.OID
 			}
-			setType(spec.param, t)
+			pt.set(spec.param, t)
 		}
 	}
+}
 
-	calls := make([]*call, len(a.sites))
-	for ci, s := range a.sites {
-		c := &call{fn: s.fn, pos: a.charPos(s.start), args: s.args}
-		calls[ci] = c
-		// Relation arguments: their columns decide the output's types.
-		var inputs [][]catalog.InputColumn
-		var key uint32 // type of the first relation's first column
-		for i := range c.args {
-			spec := &c.args[i]
-			if !s.fn.Args[i].Relation {
-				continue
-			}
-			if spec.kind != argRelation {
-				// An omitted optional relation: Columns sees nil.
-				inputs = append(inputs, nil)
-				continue
-			}
-			rel := spec.rel
-			relOIDs := make([]uint32, len(rel.params))
-			for k, q := range rel.params {
-				if q <= n {
-					relOIDs[k] = oids[q-1]
-				}
-			}
-			ptypes, cols, err := p.describeRelation(ctx, conn, rel, relOIDs)
-			if err != nil {
-				return nil, err
-			}
-			if len(cols) == 0 {
-				return nil, a.errorAt(spec.loc, "42601", fmt.Sprintf("argument %q of %s must be a query returning rows", s.fn.Args[i].Name, s.fn.Name))
-			}
-			for k, t := range ptypes {
-				if k < len(rel.params) {
-					setType(rel.params[k], t)
-				}
-			}
-			rel.cols = cols
-			inputs = append(inputs, cols)
-			if key == 0 {
-				key = cols[0].Type
-			}
+// infer lets PostgreSQL type the client's parameters no job typed, by
+// describing the rewritten text (of a PREPARE, its body: PostgreSQL
+// infers nothing for a utility statement). It returns every parameter's
+// type, the client's then the proxy's.
+func (pt *paramTypes) infer(ctx context.Context, conn Conn, a *analysis, sql string, splices []splice, proxyOIDs []uint32) ([]uint32, error) {
+	all := append(append([]uint32(nil), pt.oids...), proxyOIDs...)
+	if !slices.Contains(pt.oids, 0) {
+		return all, nil
+	}
+	described := sql
+	if a.prepare != nil {
+		described = sql[bodyStart(a):]
+	}
+	ptypes, _, err := conn.Describe(ctx, described, all)
+	if err != nil {
+		return nil, sideErr(ctx, err, func(p int) int { return mapPosition(a.sql, sql, splices, p) })
+	}
+	for i := range pt.oids {
+		if i < len(ptypes) {
+			pt.set(i+1, ptypes[i])
 		}
-		model, err := p.callModel(ctx, a, s)
+	}
+	copy(all, pt.oids)
+	return all, nil
+}
+
+// prepareCall prepares one call: describes its relation arguments,
+// resolves its model and key type, decides its output columns and builds
+// its lateral side query, typing the client's parameters it meets.
+func (p *Planner) prepareCall(ctx context.Context, conn Conn, a *analysis, s *site, pt *paramTypes) (*call, error) {
+	c := &call{fn: s.fn, pos: a.charPos(s.start), args: s.args}
+	inputs, key, err := p.describeInputs(ctx, conn, a, s, c, pt)
+	if err != nil {
+		return nil, err
+	}
+	model, err := p.callModel(ctx, a, s)
+	if err != nil {
+		return nil, err
+	}
+	if model != nil {
+		c.model = model.Name
+	}
+	key = keyType(s.fn, model, inputs, key)
+	if !isInt(key) && !isFloat(key) && !isText(key) {
+		c.keyType = key
+	}
+	// anyelement scalars (a user or item key) take the key's type.
+	for i, spec := range c.args {
+		if spec.kind == argParam && spec.cast == 0 && s.fn.Args[i].Type.OID == catalog.AnyType.OID {
+			pt.set(spec.param, key)
+		}
+	}
+	if err := c.outputColumns(ctx, model, inputs); err != nil {
+		return nil, err
+	}
+	if hasExprArgs(c.args) {
+		lat, err := a.lateral(ctx, conn, p, s, pt)
 		if err != nil {
 			return nil, err
 		}
-		if model != nil {
-			c.model = model.Name
-			if key == 0 && len(model.Inputs) > 0 {
-				key = model.Inputs[0].Type // the model's user or item key
-			}
+		pt.setRenumbered(lat.params, lat.ptypes)
+		c.lateral = &lat.lateral
+	}
+	return c, nil
+}
+
+// describeInputs describes a call's relation arguments, whose columns
+// decide the output's types, and types the client parameters they use. It
+// returns each relation argument's columns (nil for an omitted optional
+// one) and the type of the first relation's first column, 0 if none.
+func (p *Planner) describeInputs(ctx context.Context, conn Conn, a *analysis, s *site, c *call, pt *paramTypes) (inputs [][]catalog.InputColumn, key uint32, err error) {
+	for i := range c.args {
+		spec := &c.args[i]
+		if !s.fn.Args[i].Relation {
+			continue
 		}
-		if s.fn.KeyColumn != nil {
-			// The function says which column its keys match; with a
-			// model, among the columns it was trained on.
-			in := inputs
-			if model != nil {
-				in = [][]catalog.InputColumn{model.Inputs}
-			}
-			key = 0
-			if col, ok := s.fn.KeyColumn(in); ok {
-				key = col.Type
-			}
+		if spec.kind != argRelation {
+			// An omitted optional relation: Columns sees nil.
+			inputs = append(inputs, nil)
+			continue
 		}
-		// anyelement scalars (a user or item key) take the type of the
-		// first relation's key column.
-		if key == 0 {
-			key = pgtype.TextOID
-		}
-		if !isInt(key) && !isFloat(key) && !isText(key) {
-			c.keyType = key
-		}
-		for i, spec := range c.args {
-			if spec.kind == argParam && spec.cast == 0 && s.fn.Args[i].Type.OID == catalog.AnyType.OID {
-				setType(spec.param, key)
-			}
-		}
-		out, err := c.columns(model, inputs)
+		rel := spec.rel
+		ptypes, cols, err := p.describeRelation(ctx, conn, rel, pt.renumbered(rel.params))
 		if err != nil {
-			return nil, c.wrap(ctx, err)
+			return nil, 0, err
 		}
-		c.inputs = inputs
-		if len(out) == 0 {
-			return nil, fmt.Errorf("planner: %s declares no output columns", s.fn.Name)
+		if len(cols) == 0 {
+			return nil, 0, a.errorAt(spec.loc, "42601", fmt.Sprintf("argument %q of %s must be a query returning rows", s.fn.Args[i].Name, s.fn.Name))
 		}
-		c.out = out
-		if hasExprArgs(c.args) {
-			lat, err := a.lateral(ctx, conn, p, s, n, oids)
-			if err != nil {
-				return nil, err
-			}
-			for k, t := range lat.ptypes {
-				if k < len(lat.params) {
-					setType(lat.params[k], t)
-				}
-			}
-			c.lateral = &lat.lateral
+		pt.setRenumbered(rel.params, ptypes)
+		rel.cols = cols
+		inputs = append(inputs, cols)
+		if key == 0 {
+			key = cols[0].Type
 		}
 	}
+	return inputs, key, nil
+}
 
-	// Proxy parameters follow the client's.
+// keyType is the type a call's keys have, which its anyelement scalar
+// arguments (a user or item key) take: first is the type of the first
+// relation's first column (0 if none), else the model's first input's;
+// a function with a KeyColumn says which column instead, with a model
+// among the columns it was trained on; text when nothing says.
+func keyType(fn *catalog.Func, model *catalog.Model, inputs [][]catalog.InputColumn, first uint32) uint32 {
+	key := first
+	if model != nil && key == 0 && len(model.Inputs) > 0 {
+		key = model.Inputs[0].Type // the model's user or item key
+	}
+	if fn.KeyColumn != nil {
+		in := inputs
+		if model != nil {
+			in = [][]catalog.InputColumn{model.Inputs}
+		}
+		key = 0
+		if col, ok := fn.KeyColumn(in); ok {
+			key = col.Type
+		}
+	}
+	if key == 0 {
+		key = pgtype.TextOID
+	}
+	return key
+}
+
+// outputColumns decides the call's result columns from its inputs or its
+// model.
+func (c *call) outputColumns(ctx context.Context, model *catalog.Model, inputs [][]catalog.InputColumn) error {
+	out, err := c.columns(model, inputs)
+	if err != nil {
+		return c.wrap(ctx, err)
+	}
+	c.inputs = inputs
+	if len(out) == 0 {
+		return fmt.Errorf("planner: %s declares no output columns", c.fn.Name)
+	}
+	c.out = out
+	return nil
+}
+
+// numberProxyParams numbers the proxy's parameters after the client's n,
+// call by call (c.first), and returns their types: one array per lateral
+// argument column, then one per output column.
+func numberProxyParams(ctx context.Context, conn Conn, calls []*call, n int) ([]uint32, error) {
 	next := n + 1
 	var proxyOIDs []uint32
 	arrayTypes := map[uint32]uint32{}
@@ -272,46 +378,23 @@ func (p *Planner) prepare(ctx context.Context, conn Conn, a *analysis, clientOID
 			proxyOIDs = append(proxyOIDs, t)
 		}
 	}
+	return proxyOIDs, nil
+}
 
-	sql, splices := a.rewrite(calls)
-	all := append(append([]uint32(nil), oids...), proxyOIDs...)
-	for _, t := range oids {
-		if t != 0 {
-			continue
-		}
-		// Let PostgreSQL infer the rest of the client's parameters (of a
-		// PREPARE, in its body: PostgreSQL infers nothing for a utility
-		// statement).
-		described := sql
-		if a.prepare != nil {
-			described = sql[bodyStart(a):]
-		}
-		ptypes, _, err := conn.Describe(ctx, described, all)
-		if err != nil {
-			return nil, sideErr(ctx, err, func(p int) int { return mapPosition(a.sql, sql, splices, p) })
-		}
-		for i := range oids {
-			if i < len(ptypes) {
-				setType(i+1, ptypes[i])
-			}
-		}
-		copy(all, oids)
-		break
-	}
-
-	st := &Statement{p: p, calls: calls, ClientParams: n, orig: a.sql, splices: splices}
-	if a.explain != nil {
-		st.explain = &explainPlan{sql: sql, oids: all, textLines: explainText(a.explain)}
+// statement gives st, a Rewritten statement, the shape of the analysed
+// statement's kind. clientOIDs are the client's parameter types,
+// proxyOIDs the proxy's.
+func (p *Planner) statement(ctx context.Context, conn Conn, a *analysis, st *Statement, clientOIDs, proxyOIDs []uint32) (*Statement, error) {
+	n := len(clientOIDs)
+	switch {
+	case a.explain != nil:
+		st.v = &explainPlan{sql: st.SQL, oids: st.ParamOIDs, textLines: explainText(a.explain)}
 		st.SQL = fmt.Sprintf(`SELECT unnest($%d::text[]) AS "QUERY PLAN"`, n+1)
-		st.ParamOIDs = append(append([]uint32(nil), oids...), pgtype.TextArrayOID)
+		st.ParamOIDs = append(append([]uint32(nil), clientOIDs...), pgtype.TextArrayOID)
 		return st, nil
-	}
-	st.SQL = sql
-	st.ParamOIDs = all
-	if a.prepare != nil {
+	case a.prepare != nil:
 		return p.preparePrepare(ctx, conn, a, st)
-	}
-	if a.copyOut {
+	case a.copyOut:
 		if n > 0 {
 			return nil, &Error{Code: "42P02", Message: fmt.Sprintf("there is no parameter $%d", n),
 				Hint: "COPY takes no parameters; write the values into the statement."}
@@ -320,90 +403,24 @@ func (p *Planner) prepare(ctx context.Context, conn Conn, a *analysis, clientOID
 		if err != nil {
 			return nil, err
 		}
-		if st.inline, err = newInlineSQL(sql, names); err != nil {
+		in, err := newInlineSQL(st.SQL, names)
+		if err != nil {
 			return nil, err
 		}
+		st.v = &copyOut{inline: in}
 		st.ParamOIDs = nil
 	}
 	return st, nil
-}
-
-// inlineSQL is a rewritten statement that cannot take parameters (COPY):
-// the proxy's arrays are spliced into it as typed literals at each
-// execution. parts[i] comes before parameter i, the last part after all.
-type inlineSQL struct {
-	parts []string
-	param []int    // which proxy parameter (0-based) each gap takes
-	types []string // the parameters' array types, as SQL
-}
-
-// newInlineSQL splits sql at its parameters, whose types are named in
-// order by types.
-func newInlineSQL(sql string, types []string) (*inlineSQL, error) {
-	scan, err := pg_query.Scan(sql)
-	if err != nil {
-		return nil, fmt.Errorf("planner: scan: %w", err)
-	}
-	in := &inlineSQL{types: types}
-	last := 0
-	for _, t := range scan.Tokens {
-		if t.Token != pg_query.Token_PARAM {
-			continue
-		}
-		k, err := strconv.Atoi(sql[t.Start+1 : t.End])
-		if err != nil || k < 1 || k > len(types) {
-			return nil, fmt.Errorf("planner: unexpected parameter %q in a statement taking none", sql[t.Start:t.End])
-		}
-		in.parts = append(in.parts, sql[last:t.Start])
-		in.param = append(in.param, k-1)
-		last = int(t.End)
-	}
-	in.parts = append(in.parts, sql[last:])
-	return in, nil
-}
-
-// Inline returns the statement with the proxy's parameter values (Bind's
-// extra) spliced in as literals, for a statement that takes no parameters
-// (COPY (query) TO); ok is false for every other statement, which takes
-// them as parameters.
-func (s *Statement) Inline(extra [][]byte) (sql string, ok bool) {
-	in := s.inline
-	if in == nil {
-		return "", false
-	}
-	var b strings.Builder
-	for i, part := range in.parts {
-		b.WriteString(part)
-		if i == len(in.param) {
-			break
-		}
-		k := in.param[i]
-		if extra[k] == nil {
-			b.WriteString("NULL")
-		} else {
-			b.WriteString(dollarQuote(extra[k]))
-		}
-		b.WriteString("::")
-		b.WriteString(in.types[k])
-	}
-	return b.String(), true
-}
-
-// dollarQuote writes v as a dollar-quoted literal, with a tag that first
-// occurs where the literal ends, so no escaping is needed whatever the
-// settings (standard_conforming_strings, backslashes, quotes).
-func dollarQuote(v []byte) string {
-	tag := "$fw$"
-	for i := 0; bytes.Index(append(v[:len(v):len(v)], tag...), []byte(tag)) != len(v); i++ {
-		tag = "$fw" + strconv.Itoa(i) + "$"
-	}
-	return tag + string(v) + tag
 }
 
 // describeRelation describes a relation argument's query; one that calls
 // model functions itself is prepared as a statement of its own first.
 func (p *Planner) describeRelation(ctx context.Context, conn Conn, rel *relArg, oids []uint32) ([]uint32, []catalog.InputColumn, error) {
 	sub, err := p.Prepare(ctx, conn, rel.sql, oids)
+	if errors.Is(err, ErrNoCalls) {
+		ptypes, cols, err := conn.Describe(ctx, rel.sql, oids)
+		return ptypes, cols, sideErr(ctx, err, shifted(rel.pos))
+	}
 	if err != nil {
 		var pe *Error
 		if errors.As(err, &pe) && pe.Position > 0 && rel.pos > 0 {
@@ -411,11 +428,8 @@ func (p *Planner) describeRelation(ctx context.Context, conn Conn, rel *relArg, 
 		}
 		return nil, nil, err
 	}
-	if sub == nil {
-		ptypes, cols, err := conn.Describe(ctx, rel.sql, oids)
-		return ptypes, cols, sideErr(ctx, err, shifted(rel.pos))
-	}
-	if sub.explain != nil {
+	if sub.Kind() != Rewritten {
+		// EXPLAIN's rows are a plan, not data to read.
 		return nil, nil, &Error{Code: "42601", Message: "a relation argument must be a query", Position: rel.pos}
 	}
 	rel.sub = sub
@@ -483,7 +497,7 @@ type lateralQuery struct {
 // lateral builds and describes the side query that fetches the distinct
 // values of a call's expression arguments: SELECT DISTINCT <exprs> FROM
 // <the FROM items to the call's left>.
-func (a *analysis) lateral(ctx context.Context, conn Conn, p *Planner, s *site, n int, oids []uint32) (*lateralQuery, error) {
+func (a *analysis) lateral(ctx context.Context, conn Conn, p *Planner, s *site, pt *paramTypes) (*lateralQuery, error) {
 	items, err := leftItems(s)
 	if err != nil {
 		return nil, a.errorAt(s.start, "0A000", err.Error())
@@ -549,13 +563,7 @@ func (a *analysis) lateral(ctx context.Context, conn Conn, p *Planner, s *site, 
 	if err != nil {
 		return nil, fmt.Errorf("planner: deparse the arguments of %s: %w", s.fn.Name, err)
 	}
-	relOIDs := make([]uint32, len(q.params))
-	for k, p := range q.params {
-		if p <= n {
-			relOIDs[k] = oids[p-1]
-		}
-	}
-	ptypes, cols, err := conn.Describe(ctx, q.sql, relOIDs)
+	ptypes, cols, err := conn.Describe(ctx, q.sql, pt.renumbered(q.params))
 	if err != nil {
 		return nil, sideErr(ctx, err, noPosition)
 	}

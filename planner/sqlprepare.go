@@ -27,10 +27,6 @@ type Prepared struct {
 	sql   string     // the PREPARE sent upstream
 }
 
-// Prepared returns the SQL-level prepared statement a PREPARE makes, or nil
-// for any other statement.
-func (s *Statement) Prepared() *Prepared { return s.prepared }
-
 // preparePrepare turns st, the rewritten PREPARE, into the PREPARE sent
 // upstream: the body with every parameter typed, the proxy's included.
 func (p *Planner) preparePrepare(ctx context.Context, conn Conn, a *analysis, st *Statement) (*Statement, error) {
@@ -54,7 +50,7 @@ func (p *Planner) preparePrepare(ctx context.Context, conn Conn, a *analysis, st
 	}
 	b.WriteString(" AS")
 	b.WriteString(body)
-	return &Statement{SQL: b.String(), p: p, orig: a.sql, prepared: &Prepared{Name: a.prepare.Name, body: st, types: names, sql: b.String()}}, nil
+	return &Statement{SQL: b.String(), p: p, orig: a.sql, v: &Prepared{Name: a.prepare.Name, body: st, types: names, sql: b.String()}}, nil
 }
 
 // bodyStart is the byte offset just past PREPARE's AS keyword: the first AS
@@ -139,16 +135,15 @@ func typeNames(ctx context.Context, conn Conn, oids []uint32) ([]string, error) 
 // executeCall is an EXECUTE of a Prepared: Bind evaluates the arguments
 // (args, a side query) and runs the calls for them.
 type executeCall struct {
-	body *Statement
-	args string // SELECT of the arguments, cast to the parameters' types; "" if none
+	inline *inlineSQL // EXECUTE name($1, ...) of every parameter of body
+	body   *Statement
+	args   string // SELECT of the arguments, cast to the parameters' types; "" if none
 }
 
-// PrepareExecute analyses sql, an EXECUTE of prep. Its Bind returns every
-// parameter value of the prepared statement, and Inline splices them in.
-// It returns (nil, nil) when the session's statement of that name is no
-// longer prep (the client replaced it in a way the proxy did not see, such
-// as DEALLOCATE through the extended protocol): the EXECUTE is then
-// PostgreSQL's alone.
+// PrepareExecute analyses sql, an EXECUTE of prep, into a SQLExecute
+// statement. Its Bind returns every parameter value of the prepared
+// statement, and Inline splices them in. It returns ErrReplaced when the
+// session's statement of that name is no longer prep.
 //
 // SQL, to Parse for Describe in the extended protocol, is the client's
 // EXECUTE with typed NULLs for the proxy's arrays, so that PostgreSQL types
@@ -165,7 +160,7 @@ func (p *Planner) PrepareExecute(ctx context.Context, conn Conn, sql string, par
 		return nil, sideErr(ctx, err, noPosition)
 	}
 	if !current {
-		return nil, nil
+		return nil, ErrReplaced
 	}
 	tree, err := pg_query.Parse(sql)
 	if err != nil || len(tree.Stmts) != 1 || tree.Stmts[0].Stmt.GetExecuteStmt() == nil {
@@ -213,22 +208,21 @@ func (p *Planner) PrepareExecute(ctx context.Context, conn Conn, sql string, par
 		writeNumbered(&text, "$%d", 1, len(body.ParamOIDs))
 		text.WriteByte(')')
 	}
-	in, err := newInlineSQL(text.String(), names)
-	if err != nil {
+	if exec.inline, err = newInlineSQL(text.String(), names); err != nil {
 		return nil, err
 	}
-	return &Statement{SQL: describe, ParamOIDs: oids, ClientParams: len(oids), p: p, orig: sql, inline: in, exec: exec}, nil
+	return &Statement{SQL: describe, ParamOIDs: oids, ClientParams: len(oids), p: p, orig: sql, v: exec}, nil
 }
 
 // bindExecute evaluates an EXECUTE's arguments and runs the prepared
 // statement's calls for them: the arguments then the proxy's arrays.
-func (s *Statement) bindExecute(ctx context.Context, conn Conn, params [][]byte, formats []int16) ([][]byte, error) {
+func (s *Statement) bindExecute(ctx context.Context, conn Conn, ex *executeCall, params [][]byte, formats []int16) ([][]byte, error) {
 	if len(params) != s.ClientParams {
 		return nil, &Error{Code: "08P01", Message: fmt.Sprintf("bind message supplies %d parameters, but prepared statement requires %d", len(params), s.ClientParams)}
 	}
 	var vals [][]byte
-	if s.exec.args != "" {
-		err := conn.Query(ctx, s.exec.args, s.ParamOIDs, params, formats, nil, func(row [][]byte) error {
+	if ex.args != "" {
+		err := conn.Query(ctx, ex.args, s.ParamOIDs, params, formats, nil, func(row [][]byte) error {
 			for _, v := range row {
 				if v != nil {
 					v = append(make([]byte, 0, len(v)), v...)
@@ -241,7 +235,7 @@ func (s *Statement) bindExecute(ctx context.Context, conn Conn, params [][]byte,
 			return nil, sideErr(ctx, err, noPosition)
 		}
 	}
-	extra, err := s.exec.body.bind(ctx, conn, vals, nil)
+	extra, err := ex.body.bind(ctx, conn, vals, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -46,10 +46,10 @@ func (s *session) mentions(sql []byte) bool {
 // rememberPrepared records the SQL-level prepared statement st makes, if
 // it is a PREPARE with calls, for its EXECUTEs.
 func (s *session) rememberPrepared(st *planner.Statement) {
-	prep := st.Prepared()
-	if prep == nil {
+	if st.Kind() != planner.SQLPrepare {
 		return
 	}
+	prep := st.Prepared()
 	if s.sqlPrepared == nil {
 		s.sqlPrepared = make(map[string]*planner.Prepared)
 	}
@@ -153,7 +153,7 @@ func (s *session) runSimple(parts []planner.Part) error {
 		if prep := s.sqlPrepared[p.Execute]; prep != nil {
 			status, failed, err = s.simpleCall(p, func(ctx context.Context) (*planner.Statement, error) {
 				st, err := s.srv.planner.PrepareExecute(ctx, s, p.SQL, nil, prep)
-				if st == nil && err == nil {
+				if errors.Is(err, planner.ErrReplaced) {
 					delete(s.sqlPrepared, p.Execute) // replaced behind the proxy's back
 				}
 				return st, err
@@ -319,12 +319,17 @@ func (s *session) relayCopyIn() error {
 }
 
 // simpleCall runs one statement of a simple Query that calls model
-// functions, as prepare analyses it.
+// functions, as prepare analyses it. The planner's ErrNoCalls and
+// ErrReplaced relay the statement unchanged.
 func (s *session) simpleCall(p planner.Part, prepare func(context.Context) (*planner.Statement, error)) (byte, bool, error) {
 	ctx, done := s.runContext()
 	st, err := prepare(ctx)
+	relay := errors.Is(err, planner.ErrNoCalls) || errors.Is(err, planner.ErrReplaced)
 	var extra [][]byte
-	if err == nil && st != nil {
+	switch {
+	case relay:
+		err = nil
+	case err == nil:
 		extra, err = st.Bind(ctx, s, nil, nil)
 	}
 	done()
@@ -334,7 +339,7 @@ func (s *session) simpleCall(p planner.Part, prepare func(context.Context) (*pla
 	if err != nil {
 		return s.simpleFail(err, p.Offset)
 	}
-	if st == nil { // the planner found no call after all
+	if relay { // the planner found no call after all, or none of its own
 		s.push(entry{kind: 'Q', act: forward, trim: -1, wait: s.newWait()})
 		if err := s.writeUp(&pgproto3.Query{String: p.SQL}); err != nil {
 			return 'I', true, err
@@ -371,8 +376,8 @@ func (s *session) simpleCall(p planner.Part, prepare func(context.Context) (*pla
 // sendCall sends Parse and Bind of a rewritten statement into the unnamed
 // statement and portal.
 func (s *session) sendCall(st *planner.Statement, portal string, params [][]byte, formats []int16, extra [][]byte) error {
-	if sql, ok := st.Inline(extra); ok {
-		if err := s.writeUp(&pgproto3.Parse{Query: sql}); err != nil {
+	if st.Kind().Inline() {
+		if err := s.writeUp(&pgproto3.Parse{Query: st.Inline(extra)}); err != nil {
 			return err
 		}
 		return s.writeUp(&pgproto3.Bind{DestinationPortal: portal, Parameters: params, ParameterFormatCodes: formats})
@@ -515,7 +520,7 @@ func (s *session) onParse(n int) error {
 	if len(s.stmts) > 0 {
 		_, known = s.stmts[string(name)]
 	}
-	var st *planner.Statement
+	var st *planner.Statement // nil: the Parse goes upstream as the client sent it
 	calls := s.mentions(query)
 	var prep *planner.Prepared // an EXECUTE of a PREPARE with calls
 	if !calls && s.mentionsPrepared(query) {
@@ -531,11 +536,15 @@ func (s *session) onParse(n int) error {
 		ctx, done := s.runContext()
 		if prep != nil {
 			st, err = s.srv.planner.PrepareExecute(ctx, s, msg.Query, msg.ParameterOIDs, prep)
-			if st == nil && err == nil {
+			if errors.Is(err, planner.ErrReplaced) {
 				delete(s.sqlPrepared, prep.Name) // replaced behind the proxy's back
+				err = nil                        // and relayed below: st is nil
 			}
 		} else {
 			st, err = s.srv.planner.Prepare(ctx, s, msg.Query, msg.ParameterOIDs)
+			if errors.Is(err, planner.ErrNoCalls) {
+				err = nil // relayed below: st is nil
+			}
 		}
 		done()
 		if err != nil {
@@ -632,7 +641,7 @@ func (s *session) onBind(n int) error {
 	// Recorded before a PREPARE runs, which may yet fail: EXECUTE checks
 	// with the server that the statement is this one.
 	s.rememberPrepared(st)
-	if sql, ok := st.Inline(extra); ok {
+	if st.Kind().Inline() {
 		// COPY and EXECUTE take no parameters: the values are in the
 		// text, parsed afresh under a name of the proxy's own (the
 		// client's unnamed statement stays theirs). A portal outlives the
@@ -646,7 +655,7 @@ func (s *session) onBind(n int) error {
 		if err := s.writeUp(&pgproto3.Close{ObjectType: 'S', Name: inlineName}); err != nil {
 			return err
 		}
-		if err := s.writeUp(&pgproto3.Parse{Name: inlineName, Query: sql}); err != nil {
+		if err := s.writeUp(&pgproto3.Parse{Name: inlineName, Query: st.Inline(extra)}); err != nil {
 			return err
 		}
 		// Every value is in the text now, the client's parameters too.
