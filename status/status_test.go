@@ -34,7 +34,7 @@ func TestPage(t *testing.T) {
 		"<td>segments</td>", "<td>kmeans</td>", "<td>recs</td>", "<td>recommend</td>",
 		"inertia_per_row", // the primary metric: trained with a holdout
 		"(no holdout)",    // recs: a training metric, said to be one
-		"<svg", "<polyline points=",
+		"<svg", `<polyline class="holdout" points=`,
 		"<td>broken</td>", "exceeds the number of rows", // the failed training and its error
 	} {
 		if !strings.Contains(body, want) {
