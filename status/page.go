@@ -63,6 +63,8 @@ var funcs = template.FuncMap{
 		return fmtFloat(*f)
 	},
 	"fmtTime": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05Z") },
+	// add places the SVG's legend swatches beside their anchors.
+	"add": func(a, b float64) float64 { return a + b },
 }
 
 var pageTmpl = template.Must(template.New("page").Funcs(funcs).Parse(`<!DOCTYPE html>
@@ -120,7 +122,7 @@ svg text { font: 11px system-ui, sans-serif; fill: #6a7380; }
 </table>
 
 <h2>Primary metric over versions</h2>
-<p class="muted">Held-out metric of each version, in version order; the larger green dot is the deployed version, an orange one a challenger in an online trial.</p>
+<p class="muted">Held-out metric of each version, in version order; the larger green dot is the deployed version, an orange one a challenger in an online trial. Purple squares, on the right-hand scale, are the online hit rates of the versions in a model's last decided trial.</p>
 <div class="plots">
 {{range .S.Models}}{{if .Plot}}<div class="plot">
 <h3>{{.Name}} <span class="muted">{{.Metric}}{{if .Fallback}} (a training metric: trained without a holdout){{end}}</span></h3>
@@ -165,14 +167,21 @@ svg text { font: 11px system-ui, sans-serif; fill: #6a7380; }
 </html>
 {{define "svg"}}<svg xmlns="http://www.w3.org/2000/svg" width="{{.W}}" height="{{.H}}" viewBox="0 0 {{.W}} {{.H}}" role="img">
 <line x1="{{.Left}}" y1="{{.Bottom}}" x2="{{.Right}}" y2="{{.Bottom}}" stroke="#c5ccd4"/>
-<line x1="{{.Left}}" y1="{{.Top}}" x2="{{.Left}}" y2="{{.Bottom}}" stroke="#c5ccd4"/>
+{{if .Line}}<line x1="{{.Left}}" y1="{{.Top}}" x2="{{.Left}}" y2="{{.Bottom}}" stroke="#c5ccd4"/>
 <text x="{{.LabelX}}" y="{{.Top}}" text-anchor="end" dominant-baseline="middle">{{.YMax}}</text>
 <text x="{{.LabelX}}" y="{{.Bottom}}" text-anchor="end" dominant-baseline="middle">{{.YMin}}</text>
-<text x="{{.Left}}" y="{{.LabelY}}" text-anchor="start">{{.XFirst}}</text>
+<g class="legend"><line x1="{{.Left}}" y1="{{add .LegendY -4}}" x2="{{add .Left 14}}" y2="{{add .LegendY -4}}" stroke="#2563eb" stroke-width="2"/><circle cx="{{add .Left 7}}" cy="{{add .LegendY -4}}" r="3.5" fill="#2563eb"/><text x="{{add .Left 18}}" y="{{.LegendY}}">{{.Label}}</text></g>
+{{end}}<text x="{{.Left}}" y="{{.LabelY}}" text-anchor="start">{{.XFirst}}</text>
 {{if not .Single}}<text x="{{.Right}}" y="{{.LabelY}}" text-anchor="end">{{.XLast}}</text>{{end}}
-<polyline points="{{.Line}}" fill="none" stroke="#2563eb" stroke-width="2"/>
+{{with .Online}}<line x1="{{$.Right}}" y1="{{$.Top}}" x2="{{$.Right}}" y2="{{$.Bottom}}" stroke="#c5ccd4"/>
+<text x="{{.LabelX}}" y="{{$.Top}}" text-anchor="start" dominant-baseline="middle">{{.YMax}}</text>
+<text x="{{.LabelX}}" y="{{$.Bottom}}" text-anchor="start" dominant-baseline="middle">{{.YMin}}</text>
+<g class="legend"><text x="{{add .LegendX -18}}" y="{{$.LegendY}}" text-anchor="end">online hit rate</text><line x1="{{add .LegendX -14}}" y1="{{add $.LegendY -4}}" x2="{{.LegendX}}" y2="{{add $.LegendY -4}}" stroke="#9333ea" stroke-width="2" stroke-dasharray="5 3"/><rect x="{{add .LegendX -10.5}}" y="{{add $.LegendY -7.5}}" width="7" height="7" fill="#9333ea"/></g>
+{{end}}{{if .Line}}<polyline class="holdout" points="{{.Line}}" fill="none" stroke="#2563eb" stroke-width="2"/>
 {{range .Dots}}<circle cx="{{.X}}" cy="{{.Y}}" r="{{if or .Deployed .Trial}}5{{else}}3.5{{end}}" fill="{{if .Deployed}}#16a34a{{else if .Trial}}#ea580c{{else}}#2563eb{{end}}"><title>{{.Label}}</title></circle>
-{{end}}</svg>{{end}}
+{{end}}{{end}}{{with .Online}}{{if .Line}}<polyline class="online" points="{{.Line}}" fill="none" stroke="#9333ea" stroke-width="2" stroke-dasharray="5 3"/>
+{{end}}{{range .Dots}}<rect x="-4" y="-4" width="8" height="8" fill="#9333ea" transform="translate({{.X}},{{.Y}})"><title>{{.Label}}</title></rect>
+{{end}}{{end}}</svg>{{end}}
 `))
 
 // pageData is the template's input.

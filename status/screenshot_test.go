@@ -68,13 +68,18 @@ func TestStatusScreenshot(t *testing.T) {
 	}
 
 	dom := string(headless(t, bin, s.httpURL+"/", "--dump-dom"))
-	for _, want := range []string{"segments", "recs", "<svg", "<polyline points=\""} {
+	for _, want := range []string{"segments", "recs", "<svg", "<polyline class=\"holdout\" points=\""} {
 		if !strings.Contains(dom, want) {
 			t.Errorf("the rendered DOM lacks %q", want)
 		}
 	}
-	if strings.Contains(dom, `<polyline points=""`) {
+	if strings.Contains(dom, `points=""`) {
 		t.Error("an empty plot")
+	}
+	// The demo's trial is judged before the screenshot: recs's plot has
+	// the versions' online hit rates too.
+	if *updateScreenshot && (!strings.Contains(dom, `<polyline class="online" points="`) || !strings.Contains(dom, "online hit rate")) {
+		t.Error("the rendered DOM lacks the judged trial's online series")
 	}
 
 	headless(t, bin, s.httpURL+"/", "--screenshot="+out)

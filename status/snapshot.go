@@ -98,7 +98,47 @@ func (s *Server) snapshot(ctx context.Context) *snapshot {
 	if snap.Trials, err = s.trials(ctx); err != nil && snap.ModelErr == "" {
 		snap.ModelErr = err.Error()
 	}
+	// The plots come last: they put the trials' online outcomes beside
+	// the versions' held-out metric.
+	for i := range snap.Models {
+		m := &snap.Models[i]
+		label := "holdout " + m.Metric
+		if m.Fallback {
+			label = m.Metric + " (training)"
+		}
+		m.Plot = newPlot(m.Points, label, onlineOf(snap.Trials, m.Name))
+	}
 	return snap
+}
+
+// onlineOf is a model's online outcome per version: the hit rates of its
+// decided trial in flywheel.trials, which keeps each model's current or
+// last trial only, so at most the champion and the challenger of the
+// last one. A running trial has no hit rates yet, and a trial that could
+// not be judged (its events query failed) none at all. A model whose
+// decisions are logged (recommend(..., log => true)) outside any trial
+// has no online points either: scoring them is flywheel.outcomes, which
+// needs the events relation that only its caller has (the page has no
+// events to join, and inventing a rate would be a second source of
+// truth), so the page shows what the views hold and nothing more.
+func onlineOf(trials []trial, name string) []online {
+	var out []online
+	for _, t := range trials {
+		if t.Model != name || t.Decided == nil {
+			continue
+		}
+		add := func(v *int32, role string, rate *float64, n *int64) {
+			if v != nil && rate != nil && !math.IsNaN(*rate) {
+				out = append(out, online{Version: *v, Role: role, HitRate: *rate, Decisions: n})
+			}
+		}
+		add(t.Champion, "champion", t.ChampionHitRate, t.ChampionDecisions)
+		add(t.Challenger, "challenger", t.ChallengerHitRate, t.ChallengerDecisions)
+	}
+	// In version order, as the held-out line: the polyline runs left to
+	// right whichever side won.
+	sort.Slice(out, func(i, j int) bool { return out[i].Version < out[j].Version })
+	return out
 }
 
 // sessions reads the proxy's sessions where PostgreSQL reports them:
@@ -260,7 +300,6 @@ FROM flywheel.model_versions ORDER BY model, version`)
 				}
 			}
 		}
-		m.Plot = newPlot(m.Points)
 	}
 	return out, nil
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/flywheeldb/flywheel/catalog"
+	"github.com/flywheeldb/flywheel/internal/membudget"
 	"github.com/flywheeldb/flywheel/internal/metrics"
 	"github.com/flywheeldb/flywheel/internal/pgtest"
 	"github.com/flywheeldb/flywheel/models"
@@ -38,11 +39,17 @@ type stackOptions struct {
 	// upstream overrides the status pool's database URL (a dead one, to
 	// see /healthz fail).
 	upstream string
-	// refreshWorkers runs the refresh worker.
+	// refreshWorkers runs the refresh worker, looking for due work every
+	// refreshTick (the store's default when zero).
 	refreshWorkers int
+	refreshTick    time.Duration
 	// tls serves HTTPS.
 	tls *tls.Config
 }
+
+// stackMemoryLimit is the test stack's memory budget: ample for the
+// tests' models, small enough to tell apart from a default.
+const stackMemoryLimit = 512 << 20
 
 func startStack(t testing.TB, db string, o stackOptions) *stack {
 	t.Helper()
@@ -68,18 +75,22 @@ func startStack(t testing.TB, db string, o stackOptions) *stack {
 		ws    *wire.Server
 	)
 	counters := new(wire.Counters)
+	// A memory budget as serve's --memory-limit gives one, shared by the
+	// store and the planner, so that /metrics reports it.
+	mem := membudget.New(stackMemoryLimit, 0)
 	met := metrics.New(metrics.Sources{Relay: counters,
 		Sessions: func() int { return ws.Sessions() },
 		Cache:    func() models.CacheStats { return store.CacheStats() },
-		Refresh:  func() models.RefreshStatus { return store.RefreshStatus() }})
-	store, err = models.Open(ctx, models.Config{URL: srv.URL(db), Decode: catalog.DecodeModel, Observer: met,
-		Refresh: models.RefreshConfig{Workers: o.refreshWorkers}})
+		Refresh:  func() models.RefreshStatus { return store.RefreshStatus() },
+		Memory:   mem.Stats})
+	store, err = models.Open(ctx, models.Config{URL: srv.URL(db), Decode: catalog.DecodeModel, Observer: met, Memory: mem,
+		Refresh: models.RefreshConfig{Workers: o.refreshWorkers, Tick: o.refreshTick}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(store.Close)
 	ws, err = wire.NewServer(wire.Config{Upstream: srv.URL(db), Counters: counters,
-		Planner: planner.New(catalog.Builtin(), planner.Options{Models: store, Observer: met})})
+		Planner: planner.New(catalog.Builtin(), planner.Options{Models: store, Observer: met, Memory: mem})})
 	if err != nil {
 		t.Fatal(err)
 	}

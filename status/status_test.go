@@ -2,6 +2,7 @@ package status_test
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -33,7 +34,7 @@ func TestPage(t *testing.T) {
 		"<td>segments</td>", "<td>kmeans</td>", "<td>recs</td>", "<td>recommend</td>",
 		"inertia_per_row", // the primary metric: trained with a holdout
 		"(no holdout)",    // recs: a training metric, said to be one
-		"<svg", "<polyline points=",
+		"<svg", `<polyline class="holdout" points=`,
 		"<td>broken</td>", "exceeds the number of rows", // the failed training and its error
 	} {
 		if !strings.Contains(body, want) {
@@ -208,6 +209,7 @@ func TestMetrics(t *testing.T) {
 		{"flywheel_model_cache_misses_total", nil, 1},
 		{"flywheel_model_cache_bytes", nil, 1},
 		{"flywheel_model_cache_models", nil, 1},
+		{"flywheel_memory_limit_bytes", nil, stackMemoryLimit},
 		{"go_memstats_heap_inuse_bytes", nil, 1},
 		{"process_resident_memory_bytes", nil, 1},
 	} {
@@ -276,6 +278,99 @@ CREATE TABLE clicks (customer int, product int, at timestamptz)`)
 		"running", `fill="#ea580c"`, `fill="#16a34a"`} {
 		if !strings.Contains(body, want) {
 			t.Errorf("the page lacks %q", want)
+		}
+	}
+}
+
+// Once the refresh worker has judged a trial, the model's plot carries
+// the versions' online hit rates from flywheel.trials as a second series
+// with its legend, beside the held-out metric.
+func TestStatusPageDecidedTrial(t *testing.T) {
+	s := startStack(t, srv.NewDatabase(t), stackOptions{refreshWorkers: 1, refreshTick: 200 * time.Millisecond})
+	conn := s.connect(t, "t")
+	run(t, conn, `CREATE TABLE r AS
+SELECT u, i, 1 + (u * 7 + i * 3) % 5 AS v FROM generate_series(1, 200) u, generate_series(1, 20) i WHERE (u + i) % 3 = 0;
+CREATE TABLE clicks (customer int, product int, at timestamptz)`)
+	run(t, conn, `SELECT * FROM flywheel.train('recs', 'recommend', (SELECT u, i, v FROM r), holdout => 0.2)`)
+	run(t, conn, `SELECT * FROM flywheel.train('recs', 'recommend', (SELECT u, i, v FROM r WHERE u % 7 <> 0), holdout => 0.2,
+	promote => 'if_better_online', traffic => 0.3, events => (SELECT customer, product, at FROM clicks), within => '3 seconds')`)
+	// Both versions serve; the challenger's users click their first
+	// recommendation, a quarter of the champion's theirs.
+	run(t, conn, `SELECT count(*) FROM generate_series(1, 200) u CROSS JOIN LATERAL recommend(u, 5, model => 'recs', log => true) x`)
+	run(t, conn, `INSERT INTO clicks SELECT user_key::int, item::int, served_at + interval '0.5 second' FROM flywheel.decisions
+	WHERE rank = 1 AND (version = 2 OR user_key::int % 4 = 0)`)
+	ctx := context.Background()
+	var champ, chall *float64
+	var result *string
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		var decided bool
+		if err := conn.QueryRow(ctx, `SELECT decided_at IS NOT NULL, champion_hit_rate, challenger_hit_rate, result FROM flywheel.trials WHERE model = 'recs'`).
+			Scan(&decided, &champ, &chall, &result); err != nil {
+			t.Fatal(err)
+		}
+		if decided {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the trial was not judged within 30 s")
+		}
+	}
+	if champ == nil || chall == nil {
+		t.Fatalf("the trial was judged without both versions' hit rates (decisions logged after its window?): %v", str(result))
+	}
+	_, body := get(t, s.httpURL+"/")
+	i := strings.Index(body, "<h3>recs")
+	if i < 0 {
+		t.Fatalf("no recs plot:\n%s", body)
+	}
+	plot := body[i:]
+	plot = plot[:strings.Index(plot, "</svg>")]
+	pct := func(f float64) string { return strconv.FormatFloat(f*100, 'f', 1, 64) + "%" }
+	for _, want := range []string{">holdout ndcg_at_10<", ">online hit rate<", `<polyline class="holdout"`, `<polyline class="online"`,
+		"v1 online hit rate (champion): " + pct(*champ), "v2 online hit rate (challenger): " + pct(*chall)} {
+		if !strings.Contains(plot, want) {
+			t.Errorf("the recs plot lacks %q:\n%s", want, plot)
+		}
+	}
+	if n := strings.Count(plot, "<polyline"); n != 2 {
+		t.Errorf("the recs plot has %d series, want 2 (holdout and online)", n)
+	}
+	// And the trials table says the same rates: one source for both.
+	if i := strings.Index(body, `<table id="trials">`); i < 0 {
+		t.Error("no trials table")
+	} else if table := body[i:]; !strings.Contains(table, pct(*champ)) || !strings.Contains(table, pct(*chall)) {
+		t.Errorf("the trials table lacks the hit rates %s, %s", pct(*champ), pct(*chall))
+	}
+}
+
+func str(s *string) string {
+	if s == nil {
+		return "(no result)"
+	}
+	return *s
+}
+
+// /metrics reports the memory budget of model work (--memory-limit) with
+// what is held of it.
+func TestStatusMemoryMetrics(t *testing.T) {
+	s := startStack(t, srv.NewDatabase(t), stackOptions{})
+	trainModels(t, s.connect(t, "status-test"))
+	_, body := get(t, s.httpURL+"/metrics")
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(strings.NewReader(body))
+	if err != nil {
+		t.Fatalf("/metrics does not parse: %v", err)
+	}
+	if f := families["flywheel_memory_limit_bytes"]; f == nil || len(f.Metric) != 1 || f.Metric[0].GetGauge().GetValue() != stackMemoryLimit {
+		t.Errorf("flywheel_memory_limit_bytes: %v, want %d", f, stackMemoryLimit)
+	}
+	// The cache holds the models the predictions loaded, on the budget.
+	if f := families["flywheel_memory_peak_bytes"]; f == nil || len(f.Metric) != 1 || f.Metric[0].GetGauge().GetValue() <= 0 {
+		t.Errorf("flywheel_memory_peak_bytes: %v, want above 0", f)
+	}
+	for _, name := range []string{"flywheel_memory_in_use_bytes", "flywheel_memory_waiting_calls", "flywheel_memory_refusals_total"} {
+		if families[name] == nil {
+			t.Errorf("/metrics lacks %s", name)
 		}
 	}
 }
