@@ -245,14 +245,15 @@ func scoreDecisions(ctx context.Context, db DB, name string, ev *Relation, windo
 	}
 
 	var rows []decisionRow
+	// since is a float8 ('-Infinity' for all): PostgreSQL skips the rest.
 	err := db.Query(ctx, `SELECT version, user_key, item, extract(epoch FROM served_at)::float8
-FROM flywheel.decisions WHERE model = $1 ORDER BY version, user_key, served_at, rank`, []uint32{Text.OID}, [][]byte{[]byte(name)}, nil, nil,
+FROM flywheel.decisions WHERE model = $1 AND served_at >= to_timestamp($2::float8)
+ORDER BY version, user_key, served_at, rank`, []uint32{Text.OID, Text.OID},
+		[][]byte{[]byte(name), strconv.AppendFloat(nil, since, 'g', -1, 64)}, nil, nil,
 		func(row [][]byte) error {
 			v, _ := strconv.Atoi(string(row[0]))
 			s, err := strconv.ParseFloat(string(row[3]), 64)
-			if s >= since {
-				rows = append(rows, decisionRow{version: v, user: string(row[1]), item: string(row[2]), served: s})
-			}
+			rows = append(rows, decisionRow{version: v, user: string(row[1]), item: string(row[2]), served: s})
 			return err
 		})
 	if err != nil {

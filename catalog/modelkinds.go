@@ -112,3 +112,16 @@ func predictFeatures(fn, arg string, m *Model, pred []InputColumn, from, to int)
 	}
 	return nil
 }
+
+// modelOnly checks a call that predicts from m and takes no relation of
+// its own: m is of the kind (the function's name fn), the call gives no
+// input relation (named arg), and m has at least want input columns.
+func modelOnly(fn, arg string, m *Model, inputs [][]InputColumn, want int) error {
+	if m.Kind != fn {
+		return kindError(fn, m)
+	}
+	if len(inputs) > 0 && inputs[0] != nil {
+		return &ArgError{Func: fn, Arg: arg, Msg: fmt.Sprintf("pass either %s or model, not both", arg)}
+	}
+	return modelInputs(m, want)
+}

@@ -97,14 +97,7 @@ func identity(n int) []int {
 }
 
 func nmfModelColumns(m *Model, inputs [][]InputColumn) ([]OutputColumn, error) {
-	const fn = "nmf"
-	if m.Kind != fn {
-		return nil, kindError(fn, m)
-	}
-	if len(inputs) > 0 && inputs[0] != nil {
-		return nil, &ArgError{Func: fn, Arg: "input", Msg: "pass either input or model, not both"}
-	}
-	if err := modelInputs(m, 3); err != nil {
+	if err := modelOnly("nmf", "input", m, inputs, 3); err != nil {
 		return nil, err
 	}
 	return nmfColumns([][]InputColumn{m.Inputs})

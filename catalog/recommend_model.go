@@ -226,13 +226,7 @@ func validCSR(ptr []int, idx []int32, n int) bool {
 }
 
 func recommendModelColumns(m *Model, inputs [][]InputColumn) ([]OutputColumn, error) {
-	if m.Kind != "recommend" {
-		return nil, kindError("recommend", m)
-	}
-	if len(inputs) > 0 && inputs[0] != nil {
-		return nil, &ArgError{Func: "recommend", Arg: "ratings", Msg: "pass either ratings or model, not both"}
-	}
-	if err := modelInputs(m, 3); err != nil {
+	if err := modelOnly("recommend", "ratings", m, inputs, 3); err != nil {
 		return nil, err
 	}
 	return []OutputColumn{

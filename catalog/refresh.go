@@ -135,6 +135,7 @@ func trainRefresh(ctx context.Context, call *Call, st ModelStore, t *Trained, re
 			return nil, err
 		}
 	}
+	onChange := strings.EqualFold(strings.TrimSpace(policy), RefreshOnChange)
 	if mode == RefreshLearn {
 		if water == "" {
 			return nil, &ArgError{Func: fn, Arg: "watermark", Msg: "is required with refresh_mode => 'learn': the input column (number, date or timestamp) past whose maximum rows are new"}
@@ -147,32 +148,24 @@ func trainRefresh(ctx context.Context, call *Call, st ModelStore, t *Trained, re
 			return nil, &Error{Code: "0A000", Message: "train: recommend models of method nmf cannot learn new rows, so refresh_mode => 'learn' does not apply",
 				Hint: "Use method => 'user_cf', or refresh_mode => 'train'."}
 		}
+	} else if water != "" && !onChange {
+		return nil, &ArgError{Func: fn, Arg: "watermark", Msg: "applies only with refresh => 'on_change', or with refresh_mode => 'learn'"}
+	}
+	if water != "" {
 		i, err := watermarkColumn(rel, water)
 		if err != nil {
 			return nil, err
 		}
 		r.Watermark = rel.Columns[i].Name
-		if r.Mark, err = relationMark(rel, r.Watermark); err != nil {
-			return nil, err
-		}
-		if strings.EqualFold(strings.TrimSpace(policy), RefreshOnChange) {
-			return r, nil
-		}
-	} else if strings.EqualFold(strings.TrimSpace(policy), RefreshOnChange) {
-		if water != "" {
-			i, err := watermarkColumn(rel, water)
-			if err != nil {
-				return nil, err
-			}
-			r.Watermark = rel.Columns[i].Name
-		}
-		if r.Mark, err = relationMark(rel, r.Watermark); err != nil {
-			return nil, err
-		}
-		return r, nil
 	}
-	if water != "" && mode != RefreshLearn {
-		return nil, &ArgError{Func: fn, Arg: "watermark", Msg: "applies only with refresh => 'on_change', or with refresh_mode => 'learn'"}
+	// on_change compares the mark; learn reads the rows past it.
+	if onChange || mode == RefreshLearn {
+		if r.Mark, err = relationMark(rel, r.Watermark); err != nil {
+			return nil, err
+		}
+	}
+	if onChange {
+		return r, nil
 	}
 	d, err := rs.RefreshInterval(ctx, policy)
 	if err != nil {

@@ -91,14 +91,7 @@ func decodeSimilar(m *Model, state []byte) error {
 }
 
 func similarModelColumns(m *Model, inputs [][]InputColumn) ([]OutputColumn, error) {
-	const fn = "similar_items"
-	if m.Kind != fn {
-		return nil, kindError(fn, m)
-	}
-	if len(inputs) > 0 && inputs[0] != nil {
-		return nil, &ArgError{Func: fn, Arg: "input", Msg: "pass either input or model, not both"}
-	}
-	if err := modelInputs(m, 2); err != nil {
+	if err := modelOnly("similar_items", "input", m, inputs, 2); err != nil {
 		return nil, err
 	}
 	return similarColumns([][]InputColumn{m.Inputs})

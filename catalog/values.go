@@ -180,13 +180,14 @@ type Call struct {
 	Finally func(f func(ctx context.Context) error)
 	// Progress, when set, tells the client how a long call is going (a
 	// NOTICE; the planner sends only those of a call that has run a while).
-	Progress func(msg string)
+	// It formats the message only when it sends one.
+	Progress func(format string, a ...any)
 }
 
 // Progressf reports progress (see Call.Progress).
 func (c *Call) Progressf(format string, a ...any) {
 	if c.Progress != nil {
-		c.Progress(fmt.Sprintf(format, a...))
+		c.Progress(format, a...)
 	}
 }
 

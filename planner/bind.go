@@ -259,7 +259,7 @@ func (c *call) bindOne(ctx context.Context, conn Conn, s *Statement, params [][]
 			}
 			values[fa.Name] = rel
 			st.inRows += rel.Rows()
-			prog.report(fmt.Sprintf("%s: read %d rows of %s (%d bytes)", c.fn.Name, rel.Rows(), fa.Name, b.bytes))
+			prog.report("%s: read %d rows of %s (%d bytes)", c.fn.Name, rel.Rows(), fa.Name, b.bytes)
 			if proto.Sources == nil {
 				proto.Sources = map[string]string{}
 			}

@@ -36,8 +36,9 @@ func newProgress(conn Conn, after time.Duration, start time.Time) *progress {
 	return &progress{n: n, after: max(after, 0), start: start}
 }
 
-// report sends msg with the elapsed time if it is due.
-func (p *progress) report(msg string) {
+// report sends the message with the elapsed time if it is due; it is
+// formatted only then, so the calls that finish quickly pay for none.
+func (p *progress) report(format string, a ...any) {
 	if p == nil {
 		return
 	}
@@ -49,13 +50,13 @@ func (p *progress) report(msg string) {
 	}
 	p.mu.Unlock()
 	if due {
-		_ = p.n.Notice(fmt.Sprintf("%s (%.1f s)", msg, now.Sub(p.start).Seconds()))
+		_ = p.n.Notice(fmt.Sprintf("%s (%.1f s)", fmt.Sprintf(format, a...), now.Sub(p.start).Seconds()))
 	}
 }
 
 // reporter returns report as a catalog.Call's Progress, nil without a
 // Noticer.
-func (p *progress) reporter() func(string) {
+func (p *progress) reporter() func(string, ...any) {
 	if p == nil {
 		return nil
 	}

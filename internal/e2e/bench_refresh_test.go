@@ -37,10 +37,7 @@ func BenchmarkPredictDuringRefresh(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer c.Close(ctx)
-	if _, err := c.Exec(ctx, `SELECT setseed(0.5);
-CREATE TABLE fact_ratings AS
-	SELECT DISTINCT ON (customer_id, product_id) customer_id, product_id, (1 + floor(random() * 5))::int AS rating
-	FROM (SELECT 1 + (g % 50000) AS customer_id, 1 + floor(random() * 200)::int AS product_id FROM generate_series(1, 900000) g) s`); err != nil {
+	if _, err := c.Exec(ctx, benchRatings); err != nil {
 		b.Fatal(err)
 	}
 	if _, err := c.Exec(ctx, `SELECT * FROM flywheel.train('cf', 'recommend', (SELECT customer_id, product_id, rating FROM fact_ratings))`); err != nil {
