@@ -97,6 +97,49 @@ type Func struct {
 	// input column's type. Columns may add columns (one per feature) or
 	// leave out optional ones (holt's series).
 	Returns []ReturnColumn
+	// Sink, when set, declares rows the function's calls write to a table
+	// in the statement's own transaction (recommend's decision log).
+	Sink *Sink
+}
+
+// Sink is a table a function's calls append rows to. The planner turns it
+// on for a call that passes Arg (unless as a constant false), gives the
+// call a SinkRows to fill, and writes the rows with one INSERT for the
+// statement: as a data-modifying WITH of the rewritten statement itself
+// where PostgreSQL allows one (no round trip of its own), else as a query
+// before the statement.
+type Sink struct {
+	// Arg is the boolean argument that asks for the rows.
+	Arg string
+	// Columns name the values each row holds, in SinkRows.Add's order, and
+	// their types.
+	Columns []ReturnColumn
+	// Insert is the INSERT statement that writes the rows, given the
+	// function call (unnest of one array per column, in Columns' order)
+	// that yields them.
+	Insert func(from string) string
+}
+
+// SinkRows collects a statement's rows for its Sink, as text: column by
+// column, in the Sink's Columns order.
+type SinkRows struct{ Cols [][]string }
+
+// Add appends one row.
+func (r *SinkRows) Add(vals ...string) {
+	if r.Cols == nil {
+		r.Cols = make([][]string, len(vals))
+	}
+	for i, v := range vals {
+		r.Cols[i] = append(r.Cols[i], v)
+	}
+}
+
+// Len is the number of rows added.
+func (r *SinkRows) Len() int {
+	if len(r.Cols) == 0 {
+		return 0
+	}
+	return len(r.Cols[0])
 }
 
 // ModelArg is the argument that names a stored model to predict from.

@@ -2,7 +2,6 @@ package catalog
 
 import (
 	"context"
-	"fmt"
 	"math"
 	"sort"
 	"strconv"
@@ -10,83 +9,34 @@ import (
 	"github.com/flywheeldb/flywheel/functions"
 )
 
-// decisionLog collects the rows a statement's calls served with
-// log => true, for one INSERT into flywheel.decisions when they are done.
-type decisionLog struct {
-	model    string
-	versions []string // per row: a statement may serve a trial's two versions
-	users    []string
-	items    []string
-	ranks    []int
-	scores   []float64
+// decisionSink is recommend's log => true: every served row goes to
+// flywheel.decisions with the statement's served_at (now()) and the
+// session's application_name.
+func decisionSink() *Sink {
+	return &Sink{
+		Arg: "log",
+		Columns: []ReturnColumn{{"model", Text}, {"version", Int4}, {"user_key", Text}, {"item", Text},
+			{"rank", Int4}, {"score", Float8}},
+		Insert: func(from string) string {
+			return "INSERT INTO flywheel.decisions (model, version, user_key, item, rank, score, application_name) " +
+				"SELECT d.model, d.version, d.user_key, d.item, d.rank, d.score, current_setting('application_name') FROM " + from +
+				" AS d(model, version, user_key, item, rank, score)"
+		},
+	}
 }
 
-type decisionLogKey struct{}
-
-// logDecisions adds user's served items to the statement's log, and on
-// the first call registers the INSERT that writes them.
+// logDecisions adds user's served items to the statement's decision log.
+// A trial serves two versions from one statement, so the version is kept
+// per row.
 func logDecisions(call *Call, version int, user string, recs []functions.Scored, itemKeys []string) error {
-	if call.DB == nil || call.Finally == nil {
+	if call.Sink == nil {
 		return &Error{Code: "55000", Message: "recommend: log => true needs a session to log to"}
-	}
-	l, ok := call.Memo[decisionLogKey{}].(*decisionLog)
-	if !ok {
-		l = &decisionLog{model: call.Model.Name}
-		call.Memo[decisionLogKey{}] = l
-		db := call.DB
-		call.Finally(func(ctx context.Context) error { return l.write(ctx, db) })
 	}
 	v := strconv.Itoa(version)
 	for r, s := range recs {
-		l.versions = append(l.versions, v)
-		l.users = append(l.users, user)
-		l.items = append(l.items, itemKeys[s.Index])
-		l.ranks = append(l.ranks, r+1)
-		l.scores = append(l.scores, s.Score)
+		call.Sink.Add(call.Model.Name, v, user, itemKeys[s.Index], strconv.Itoa(r+1), strconv.FormatFloat(s.Score, 'g', -1, 64))
 	}
 	return nil
-}
-
-// write inserts the log in one statement, the rows as text arrays.
-func (l *decisionLog) write(ctx context.Context, db DB) error {
-	if len(l.users) == 0 {
-		return nil
-	}
-	ranks := make([]string, len(l.ranks))
-	scores := make([]string, len(l.scores))
-	for i := range ranks {
-		ranks[i] = strconv.Itoa(l.ranks[i])
-		scores[i] = strconv.FormatFloat(l.scores[i], 'g', -1, 64)
-	}
-	params := [][]byte{[]byte(l.model), textArray(l.versions),
-		textArray(l.users), textArray(l.items), textArray(ranks), textArray(scores)}
-	err := db.Query(ctx, `INSERT INTO flywheel.decisions (model, version, user_key, item, rank, score, application_name)
-SELECT $1, d.v, d.u, d.i, d.r, d.s, current_setting('application_name')
-FROM unnest($2::int[], $3::text[], $4::text[], $5::int[], $6::float8[]) AS d(v, u, i, r, s)`,
-		[]uint32{Text.OID, 1009, 1009, 1009, 1009, 1009}, params, nil, nil, func([][]byte) error { return nil })
-	if err != nil {
-		return fmt.Errorf("recommend: logging decisions: %w", err)
-	}
-	return nil
-}
-
-// textArray writes values as a PostgreSQL text[] literal.
-func textArray(vs []string) []byte {
-	b := []byte{'{'}
-	for i, v := range vs {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = append(b, '"')
-		for j := 0; j < len(v); j++ {
-			if v[j] == '"' || v[j] == '\\' {
-				b = append(b, '\\')
-			}
-			b = append(b, v[j])
-		}
-		b = append(b, '"')
-	}
-	return append(b, '}')
 }
 
 // Outcomes declares flywheel.outcomes(name, events => (...), within):

@@ -27,12 +27,13 @@ func Recommend() *Func {
 			{Name: "neighbors", Type: Int4, Default: int64(20), Doc: "user_cf: number of most similar users averaged"},
 			{Name: "k", Type: Int4, Default: int64(10), Fit: true, Doc: "nmf: number of components"},
 			{Name: "model", Type: Text, Default: nil, Nullable: true, Doc: "a stored model (flywheel.train(name, 'recommend', ...)) to predict from, in place of ratings"},
-			{Name: "log", Type: Bool, Default: false, Doc: "with model: append every row served to flywheel.decisions (model, version, user, item, rank, score, served_at, application_name), one INSERT per statement, in the session's transaction"},
+			{Name: "log", Type: Bool, Default: false, Doc: "with model: append every row served to flywheel.decisions (model, version, user, item, rank, score, served_at, application_name), one INSERT per statement, in the session's transaction (part of the statement itself where PostgreSQL allows a data-modifying WITH)"},
 		},
 		Columns:      recommendColumns,
 		ModelColumns: recommendModelColumns,
 		Run:          runRecommend,
 		Returns:      []ReturnColumn{{"item", AnyType}, {"score", Float8}, {"rank", Int4}},
+		Sink:         decisionSink(),
 	}
 }
 

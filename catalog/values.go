@@ -1,7 +1,6 @@
 package catalog
 
 import (
-	"context"
 	"fmt"
 	"math"
 	"strconv"
@@ -173,11 +172,10 @@ type Call struct {
 	// query cannot run again on its own (SourceParams, SourceCalls): a
 	// refresh policy needs one that can.
 	Unrepeatable map[string]string
-	// Finally, when set, registers f to run on DB once every run of the
-	// call in this execution is done (all of a LATERAL batch), before the
-	// rewritten statement: work to do once per statement, such as one
-	// INSERT of everything the runs logged.
-	Finally func(f func(ctx context.Context) error)
+	// Sink, when the function declares one and the call asks for it,
+	// collects the rows to write (see Func.Sink); it is shared by every
+	// run of the call in this execution (all of a LATERAL batch).
+	Sink *SinkRows
 	// Progress, when set, tells the client how a long call is going (a
 	// NOTICE; the planner sends only those of a call that has run a while).
 	// It formats the message only when it sends one.

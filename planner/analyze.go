@@ -23,6 +23,13 @@ type analysis struct {
 	copyOut  bool                  // COPY (query) TO: the rows go inline
 	prepare  *pg_query.PrepareStmt // set when the statement is PREPARE
 	version  int32                 // the parse tree's version, for Deparse
+	// sinkAt is the byte offset where the rewrite adds the calls' sinks as
+	// data-modifying WITH queries: after the top statement's "WITH
+	// [RECURSIVE]" when it has one (sinkWith), else at its start; -1 where
+	// PostgreSQL allows none (EXPLAIN, PREPARE, COPY, DECLARE, MERGE,
+	// SELECT INTO), and the sinks' INSERT then runs on its own.
+	sinkAt   int
+	sinkWith bool
 }
 
 // site is one call of a model function in a FROM clause.
@@ -181,7 +188,7 @@ func unwrap(n *pg_query.Node) proto.Message {
 // analyze finds the model-function calls in one statement and classifies
 // their arguments. It returns nil when there is none.
 func (p *Planner) analyze(sql string, version int32, raw *pg_query.RawStmt) (*analysis, error) {
-	a := &analysis{sql: sql, version: version}
+	a := &analysis{sql: sql, version: version, sinkAt: -1}
 	var err error
 	walk(raw.Stmt.ProtoReflect(), nil, func(m proto.Message, stack []proto.Message) bool {
 		if err != nil {
@@ -223,6 +230,8 @@ func (p *Planner) analyze(sql string, version int32, raw *pg_query.RawStmt) (*an
 	if len(a.sites) == 0 {
 		return nil, nil
 	}
+	var top *pg_query.WithClause
+	sinks := false
 	switch st := raw.Stmt.Node.(type) {
 	case *pg_query.Node_ExplainStmt:
 		a.explain = st.ExplainStmt
@@ -244,8 +253,10 @@ func (p *Planner) analyze(sql string, version int32, raw *pg_query.RawStmt) (*an
 			return nil, a.notHere(raw.Stmt)
 		}
 		a.copyOut = true
-	case *pg_query.Node_SelectStmt, *pg_query.Node_InsertStmt, *pg_query.Node_UpdateStmt, *pg_query.Node_DeleteStmt,
-		*pg_query.Node_MergeStmt, *pg_query.Node_DeclareCursorStmt:
+	case *pg_query.Node_SelectStmt, *pg_query.Node_InsertStmt, *pg_query.Node_UpdateStmt, *pg_query.Node_DeleteStmt:
+		top = topWith(raw.Stmt)
+		sinks = raw.Stmt.GetSelectStmt().GetIntoClause() == nil
+	case *pg_query.Node_MergeStmt, *pg_query.Node_DeclareCursorStmt:
 	default:
 		// The rewrite passes the rows as parameters, which stored
 		// definitions (functions, rules) cannot take: PostgreSQL would
@@ -271,6 +282,9 @@ func (p *Planner) analyze(sql string, version int32, raw *pg_query.RawStmt) (*an
 			return nil, err
 		}
 	}
+	if sinks {
+		a.locateSinks(top)
+	}
 	// A call inside another call's relation argument is rewritten with
 	// that argument's side query, which Prepare handles as a statement of
 	// its own. Anywhere else inside a call it is not supported.
@@ -291,6 +305,39 @@ func (p *Planner) analyze(sql string, version int32, raw *pg_query.RawStmt) (*an
 	}
 	a.sites = outer
 	return a, nil
+}
+
+// topWith returns the WITH clause of a SELECT, INSERT, UPDATE or DELETE,
+// nil when it has none.
+func topWith(n *pg_query.Node) *pg_query.WithClause {
+	switch st := n.Node.(type) {
+	case *pg_query.Node_SelectStmt:
+		return st.SelectStmt.WithClause
+	case *pg_query.Node_InsertStmt:
+		return st.InsertStmt.WithClause
+	case *pg_query.Node_UpdateStmt:
+		return st.UpdateStmt.WithClause
+	case *pg_query.Node_DeleteStmt:
+		return st.DeleteStmt.WithClause
+	}
+	return nil
+}
+
+// locateSinks sets where sinks go: after the WITH clause's keywords, or
+// at the statement's start when it has none. SELECT ... INTO takes none.
+func (a *analysis) locateSinks(with *pg_query.WithClause) {
+	if with == nil {
+		a.sinkAt = 0
+		return
+	}
+	i := a.tokenAt(int(with.Location))
+	if i >= len(a.toks) || !strings.EqualFold(a.tok(i), "WITH") {
+		return
+	}
+	if i+1 < len(a.toks) && strings.EqualFold(a.tok(i+1), "RECURSIVE") {
+		i++
+	}
+	a.sinkAt, a.sinkWith = int(a.toks[i].End), true
 }
 
 // notHere is the error for a call in a statement that cannot run the

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -225,10 +226,12 @@ func (c *call) bindOne(ctx context.Context, conn Conn, s *Statement, params [][]
 	b := &budget{fn: c.fn.Name, maxRows: s.p.opts.MaxInputRows, maxByte: s.p.opts.MaxInputBytes, mem: w.mem}
 	defer b.release()
 	values := make(map[string]any, len(c.args))
-	var finally []func(context.Context) error
 	prog := newProgress(conn, s.p.opts.ProgressAfter, time.Now())
 	proto := catalog.Call{Func: c.fn, Values: values, DB: conn, Store: s.p.opts.Models, Memo: map[any]any{},
-		Finally: func(f func(context.Context) error) { finally = append(finally, f) }, Progress: prog.reporter()}
+		Progress: prog.reporter()}
+	if c.sink != nil {
+		proto.Sink = &catalog.SinkRows{}
+	}
 	if c.model != "" {
 		m, err := c.deployed(ctx, s.p)
 		if err != nil {
@@ -284,9 +287,6 @@ func (c *call) bindOne(ctx context.Context, conn Conn, s *Statement, params [][]
 			return c.fn.Run(ctx, &call)
 		})
 		st.dur = time.Since(start)
-		if err == nil {
-			err = runFinally(ctx, finally)
-		}
 		if err != nil {
 			return nil, st, c.wrap(ctx, err)
 		}
@@ -295,6 +295,9 @@ func (c *call) bindOne(ctx context.Context, conn Conn, s *Statement, params [][]
 		}
 		if err := b.resultsDone(ctx); err != nil {
 			return nil, st, err
+		}
+		if err := c.writeSink(ctx, conn, proto.Sink, arrays); err != nil {
+			return nil, st, c.wrap(ctx, err)
 		}
 		return finish(arrays), st, nil
 	}
@@ -368,7 +371,7 @@ func (c *call) bindOne(ctx context.Context, conn Conn, s *Statement, params [][]
 	if err := b.resultsDone(ctx); err != nil {
 		return nil, st, err
 	}
-	if err := runFinally(ctx, finally); err != nil {
+	if err := c.writeSink(ctx, conn, proto.Sink, arrays); err != nil {
 		return nil, st, c.wrap(ctx, err)
 	}
 	return finish(arrays), st, nil
@@ -382,13 +385,39 @@ func unrepeatable(rel *relArg) string {
 	return catalog.SourceCalls
 }
 
-// runFinally runs what a call's runs registered to do once they are all
-// done.
-func runFinally(ctx context.Context, fs []func(context.Context) error) error {
-	for _, f := range fs {
-		if err := f(ctx); err != nil {
-			return err
+// writeSink writes the rows the call's runs added to its sink: into the
+// last arrays when the statement inserts them itself, else with an INSERT
+// of their own, before the statement.
+func (c *call) writeSink(ctx context.Context, conn Conn, rows *catalog.SinkRows, arrays []arrayBuf) error {
+	if c.sink == nil {
+		return nil
+	}
+	n := len(c.fn.Sink.Columns)
+	if c.sink.inline {
+		for i := range min(n, len(rows.Cols)) {
+			a := &arrays[len(arrays)-n+i]
+			for _, v := range rows.Cols[i] {
+				a.quotedString(v)
+			}
 		}
+		return nil
+	}
+	if rows.Len() == 0 {
+		return nil
+	}
+	vals := make([][]byte, n)
+	for i := range vals {
+		var a arrayBuf
+		for _, v := range rows.Cols[i] {
+			a.quotedString(v)
+		}
+		vals[i] = finish([]arrayBuf{a})[0]
+	}
+	var from strings.Builder
+	writeUnnestCall(&from, 1, n, false)
+	err := conn.Query(ctx, c.fn.Sink.Insert(from.String()), c.sink.oids, vals, nil, nil, func([][]byte) error { return nil })
+	if err != nil {
+		return fmt.Errorf("%s: writing its %s rows: %w", c.fn.Name, c.fn.Sink.Arg, err)
 	}
 	return nil
 }

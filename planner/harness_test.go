@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -251,7 +252,14 @@ func rec() *catalog.Func {
 			{Name: "user", Type: catalog.AnyType, Required: true},
 			{Name: "n", Type: catalog.Int8, Default: int64(10)},
 			{Name: "ratings", Relation: true, Required: true},
+			{Name: "log", Type: catalog.Bool, Default: false},
 		},
+		// log => true writes (user, item, rank) to rec_log.
+		Sink: &catalog.Sink{Arg: "log",
+			Columns: []catalog.ReturnColumn{{Name: "user_key", Type: catalog.Text}, {Name: "item", Type: catalog.Text}, {Name: "rank", Type: catalog.Int4}},
+			Insert: func(from string) string {
+				return "INSERT INTO rec_log SELECT * FROM " + from
+			}},
 		Columns: func(in [][]catalog.InputColumn) ([]catalog.OutputColumn, error) {
 			if len(in[0]) != 3 {
 				return nil, &catalog.TypeError{Func: "rec", Column: "ratings", Msg: "needs columns user, item, rating"}
@@ -302,6 +310,9 @@ func rec() *catalog.Func {
 				res.Columns[0].Rows = append(res.Columns[0].Rows, first[it])
 				res.Columns[1].Floats = append(res.Columns[1].Floats, score[it])
 				res.Columns[2].Ints = append(res.Columns[2].Ints, int64(k+1))
+				if log, _ := c.Values["log"].(bool); log && c.Sink != nil {
+					c.Sink.Add(user, it, strconv.Itoa(k+1))
+				}
 			}
 			return res, nil
 		},

@@ -36,6 +36,31 @@ type call struct {
 	// Bind resolves it to the deployed version at each execution.
 	model  string
 	inputs [][]catalog.InputColumn // relation arguments' columns, for columns at Bind
+	// sink is set when the call asks for its function's Sink rows; they
+	// are written by the statement itself (sink.inline: one proxy array
+	// per sink column, after the output's) or by a query of their own.
+	sink *sinkWrite
+}
+
+// sinkWrite is how a call's sink rows are written.
+type sinkWrite struct {
+	inline bool
+	oids   []uint32 // the array type of each sink column
+}
+
+// sinkWanted reports whether a call asks for its function's sink: it
+// passes the sink's argument as anything but a constant false.
+func sinkWanted(fn *catalog.Func, args []argSpec) bool {
+	if fn.Sink == nil {
+		return false
+	}
+	for i, fa := range fn.Args {
+		if fa.Name == fn.Sink.Arg {
+			spec := args[i]
+			return spec.kind != argDefault && !(spec.kind == argConst && spec.value == false)
+		}
+	}
+	return false
 }
 
 // columns is the call's result shape, predicting from model when it is
@@ -101,6 +126,9 @@ func (c *call) arrays() int {
 	n := len(c.out)
 	if c.lateral != nil {
 		n += len(c.lateral.types)
+	}
+	if c.sink != nil && c.sink.inline {
+		n += len(c.fn.Sink.Columns)
 	}
 	return n
 }
@@ -262,6 +290,16 @@ func (p *Planner) prepareCall(ctx context.Context, conn Conn, a *analysis, s *si
 		pt.setRenumbered(lat.params, lat.ptypes)
 		c.lateral = &lat.lateral
 	}
+	if sinkWanted(s.fn, c.args) {
+		c.sink = &sinkWrite{inline: a.sinkAt >= 0}
+		for _, col := range s.fn.Sink.Columns {
+			t, ok := arrayOID(col.Type.OID)
+			if !ok {
+				return nil, fmt.Errorf("planner: %s's sink column %s has no array type", s.fn.Name, col.Name)
+			}
+			c.sink.oids = append(c.sink.oids, t)
+		}
+	}
 	return c, nil
 }
 
@@ -376,6 +414,9 @@ func numberProxyParams(ctx context.Context, conn Conn, calls []*call, n int) ([]
 				return nil, err
 			}
 			proxyOIDs = append(proxyOIDs, t)
+		}
+		if c.sink != nil && c.sink.inline {
+			proxyOIDs = append(proxyOIDs, c.sink.oids...)
 		}
 	}
 	return proxyOIDs, nil
@@ -667,6 +708,14 @@ func (a *analysis) rewrite(calls []*call) (string, []splice) {
 	var b strings.Builder
 	var splices []splice
 	last := 0
+	if sinks := a.sinks(calls); sinks != "" {
+		// Before every call: sinkAt precedes the WITH queries and the
+		// statement's body.
+		b.WriteString(a.sql[:a.sinkAt])
+		splices = append(splices, splice{origStart: a.sinkAt, origEnd: a.sinkAt, newStart: b.Len(), newEnd: b.Len() + len(sinks)})
+		b.WriteString(sinks)
+		last = a.sinkAt
+	}
 	for _, i := range idx {
 		s, c := a.sites[i], calls[i]
 		b.WriteString(a.sql[last:s.start])
@@ -682,6 +731,40 @@ func (a *analysis) rewrite(calls []*call) (string, []splice) {
 	}
 	b.WriteString(a.sql[last:])
 	return b.String(), splices
+}
+
+// sinks is the text of the calls' inline sinks as data-modifying WITH
+// queries, one per call, to add at sinkAt; "" when there are none.
+//
+//	WITH _fw_sink1 AS (INSERT ... FROM unnest($s1, $s2, ...)) <statement>
+func (a *analysis) sinks(calls []*call) string {
+	var b strings.Builder
+	for i, c := range calls {
+		if c.sink == nil || !c.sink.inline {
+			continue
+		}
+		switch {
+		case b.Len() > 0:
+			b.WriteString(", ")
+		case a.sinkWith:
+			b.WriteByte(' ')
+		default:
+			b.WriteString("WITH ")
+		}
+		n := len(c.fn.Sink.Columns)
+		var from strings.Builder
+		writeUnnestCall(&from, c.first+c.arrays()-n, n, false)
+		fmt.Fprintf(&b, "_fw_sink%d AS (%s)", i+1, c.fn.Sink.Insert(from.String()))
+	}
+	if b.Len() == 0 {
+		return ""
+	}
+	if a.sinkWith {
+		b.WriteByte(',') // the WITH list's own first query follows
+	} else {
+		b.WriteByte(' ')
+	}
+	return b.String()
 }
 
 // columnNames are the output column names: the user's aliases first, the
