@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/flywheeldb/flywheel/catalog"
@@ -311,12 +314,12 @@ func (c *call) bindOne(ctx context.Context, conn Conn, s *Statement, params [][]
 	if err := b.beforeRun(ctx); err != nil {
 		return nil, st, err
 	}
-	// The runs share proto's memo: functions index their relation
-	// arguments once for the batch.
+	runs := make([]lateralRun, 0, len(tuples))
 	for t, tuple := range tuples {
 		if t%64 == 0 && ctx.Err() != nil {
 			return nil, st, c.wrap(ctx, ctx.Err())
 		}
+		vals := maps.Clone(values)
 		bad := false
 		for i, spec := range c.args {
 			if spec.kind != argExpr {
@@ -335,36 +338,45 @@ func (c *call) bindOne(ctx context.Context, conn Conn, s *Statement, params [][]
 				// no rows: that outer row joins nothing.
 				bad = true
 			}
-			values[fa.Name] = v
+			vals[fa.Name] = v
 		}
-		if bad {
-			continue
+		if !bad {
+			runs = append(runs, lateralRun{tuple: tuple, values: vals})
 		}
-		start := time.Now()
-		res, err := w.run(ctx, func() (*catalog.Result, error) {
-			call := proto
-			return c.fn.Run(ctx, &call)
-		})
-		st.dur += time.Since(start)
-		if err != nil {
-			return nil, st, c.wrap(ctx, err)
-		}
-		n, err := c.appendResult(ctx, arrays[nargs:], res, b)
+	}
+	start := time.Now()
+	_, err = w.run(ctx, func() (*catalog.Result, error) {
+		return nil, c.runLateral(ctx, s.p, proto, runs)
+	})
+	st.dur = time.Since(start)
+	if err != nil {
+		return nil, st, c.wrap(ctx, err)
+	}
+	for _, r := range runs {
+		n, err := c.appendResult(ctx, arrays[nargs:], r.res, b)
 		if err != nil {
 			return nil, st, err
 		}
 		st.outRows += n
 		for i := 0; i < nargs; i++ {
 			before := len(arrays[i].b)
-			for r := 0; r < n; r++ {
-				if tuple[i] == nil {
+			for range n {
+				if r.tuple[i] == nil {
 					arrays[i].null()
 				} else {
-					arrays[i].quoted(tuple[i])
+					arrays[i].quoted(r.tuple[i])
 				}
 			}
 			if err := b.chargeResult(ctx, int64(len(arrays[i].b)-before)); err != nil {
 				return nil, st, err
+			}
+		}
+		if r.sink != nil {
+			for i, col := range r.sink.Cols {
+				if len(proto.Sink.Cols) < len(r.sink.Cols) {
+					proto.Sink.Cols = make([][]string, len(r.sink.Cols))
+				}
+				proto.Sink.Cols[i] = append(proto.Sink.Cols[i], col...)
 			}
 		}
 	}
@@ -384,6 +396,90 @@ func unrepeatable(rel *relArg) string {
 	}
 	return catalog.SourceCalls
 }
+
+// lateralRun is one run of a LATERAL call: an outer value's arguments and
+// what the function returned for them.
+type lateralRun struct {
+	tuple  [][]byte
+	values map[string]any
+	res    *catalog.Result
+	sink   *catalog.SinkRows
+}
+
+// runLateral runs a LATERAL call once per run. Calls that predict from a
+// stored model read nothing but the model, so they run on every core
+// (1,000 users' recommendations at once); the others run in order and
+// share proto's memo, so a function indexes its relation arguments once
+// for the batch. Either way the results keep the runs' order, and so do
+// the sink's rows.
+func (c *call) runLateral(ctx context.Context, p *Planner, proto catalog.Call, runs []lateralRun) error {
+	one := func(ctx context.Context, r *lateralRun, call catalog.Call) (err error) {
+		call.Values = r.values
+		if proto.Sink != nil {
+			r.sink = &catalog.SinkRows{}
+			call.Sink = r.sink
+		}
+		r.res, err = c.fn.Run(ctx, &call)
+		return err
+	}
+	workers := min(runtime.GOMAXPROCS(0), len(runs)/lateralPerWorker)
+	if c.model == "" || workers < 2 {
+		for i := range runs {
+			if i%64 == 0 && ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if err := one(ctx, &runs[i], proto); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errs := make([]error, len(runs))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			call := proto
+			call.Memo, call.Progress = nil, nil // neither is safe to share across goroutines
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(runs) || ctx.Err() != nil {
+					return
+				}
+				func() {
+					// A panic here is out of Bind's reach: make it this
+					// statement's error, as Bind would.
+					var res *catalog.Result
+					defer recovered(p, &res, &errs[i])
+					errs[i] = one(ctx, &runs[i], call)
+				}()
+				if errs[i] != nil {
+					cancel()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		// The first run's error in order, as the sequential runs give.
+		if err != nil && !errors.Is(err, context.Canceled) {
+			return err
+		}
+	}
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return ctx.Err()
+}
+
+// lateralPerWorker is how many runs make a worker worth starting.
+const lateralPerWorker = 32
 
 // writeSink writes the rows the call's runs added to its sink: into the
 // last arrays when the statement inserts them itself, else with an INSERT
