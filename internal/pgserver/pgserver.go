@@ -232,7 +232,10 @@ func (s *Server) start(ctx context.Context) error {
 			return ctx.Err()
 		case <-time.After(50 * time.Millisecond):
 		}
-		if ready(sock) {
+		// A socket that answers may be another server's (the same port,
+		// or this data directory already running): ours is ready when
+		// the data directory's postmaster.pid is its own too.
+		if ready(sock) && ownsDataDir(s.cfg.DataDir, cmd.Process.Pid) {
 			return nil
 		}
 		if time.Now().After(deadline) {
@@ -240,6 +243,17 @@ func (s *Server) start(ctx context.Context) error {
 			return errors.New("postgres did not accept connections within 60s; see " + logPath)
 		}
 	}
+}
+
+// ownsDataDir reports whether postmaster.pid in dir names pid, as the
+// first line of the file PostgreSQL writes when it takes the directory.
+func ownsDataDir(dir string, pid int) bool {
+	b, err := os.ReadFile(filepath.Join(dir, "postmaster.pid"))
+	if err != nil {
+		return false
+	}
+	first, _, _ := strings.Cut(string(b), "\n")
+	return strings.TrimSpace(first) == strconv.Itoa(pid)
 }
 
 // ready asks the server for a startup through the socket and checks that
