@@ -2,18 +2,16 @@ package models
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/flywheeldb/flywheel/catalog"
+	"github.com/flywheeldb/flywheel/internal/instance"
 	"github.com/flywheeldb/flywheel/internal/membudget"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -70,10 +68,7 @@ func (c *RefreshConfig) defaults() {
 		c.ChangeCheck = 30 * time.Second
 	}
 	if c.ID == "" {
-		host, _ := os.Hostname()
-		b := make([]byte, 3)
-		rand.Read(b)
-		c.ID = fmt.Sprintf("%s:%d:%s", host, os.Getpid(), hex.EncodeToString(b))
+		c.ID = instance.NewID()
 	}
 }
 

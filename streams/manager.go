@@ -28,17 +28,16 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/binary"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"slices"
 	"sort"
 	"strings"
 	"sync/atomic"
 	"time"
 
+	"github.com/flywheeldb/flywheel/internal/instance"
 	"github.com/flywheeldb/flywheel/models"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -87,10 +86,7 @@ func (c *Config) defaults() {
 		c.Idle = 2 * time.Second
 	}
 	if c.ID == "" {
-		host, _ := os.Hostname()
-		b := make([]byte, 3)
-		rand.Read(b)
-		c.ID = fmt.Sprintf("%s:%d:%s", host, os.Getpid(), hex.EncodeToString(b))
+		c.ID = instance.NewID()
 	}
 }
 

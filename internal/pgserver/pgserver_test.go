@@ -36,4 +36,3 @@ func TestDataDirInUse(t *testing.T) {
 		t.Fatal("the first server stopped answering")
 	}
 }
-
