@@ -38,6 +38,11 @@ type fitted struct {
 	state   []byte
 	metrics map[string]float64
 	rows    int // the rows fitted on
+	base    int // the version state is a delta on (learn), 0 for a whole state
+	// decoded is state decoded (Model.State), with its size, when the
+	// kind built it anyway (learn).
+	decoded any
+	size    int64
 }
 
 // modelKinds lists the kinds by name: the functions train accepts.
