@@ -172,12 +172,14 @@ func learnRecommend(ctx context.Context, m *Model, rel *Relation) (*fitted, erro
 	if err != nil {
 		return nil, mfArgError(fn, "input", err)
 	}
-	f := &fitted{rows: len(t.v), decoded: next, size: int64(next.cf.NumRatings()) * 18, metrics: map[string]float64{
+	f := &fitted{rows: len(t.v), decoded: next, size: userCFSize(next.cf), metrics: map[string]float64{
 		"users": float64(len(next.users.Keys)), "items": float64(len(next.items.Keys)),
 		"ratings": float64(next.cf.NumRatings()), "learned_rows": float64(len(t.v)),
 	}}
 	if next.deltas > maxDeltas || next.learned > next.baseRatings/10 {
 		f.state, err = encodeUserCF(next.users.Keys, next.items.Keys, next.cf)
+		// As decoding the whole state would count.
+		next.deltas, next.learned, next.baseRatings = 0, 0, next.cf.NumRatings()
 	} else {
 		f.state, f.base = encodeRecommendDelta(t), m.Version
 	}

@@ -60,6 +60,10 @@ func modelKinds() map[string]*modelKind {
 
 // DecodeModel decodes a stored state of m.Kind into m.State and sets
 // m.Size: the model store's decoder.
+//
+// A state stored as a delta on another version (Trained.Base) is decoded
+// with that version's decoded state in m.State, which it learns onto and
+// leaves as it was.
 func DecodeModel(m *Model, state []byte) error {
 	k, ok := modelKinds()[m.Kind]
 	if !ok {

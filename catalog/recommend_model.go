@@ -373,11 +373,14 @@ func decodeRecommendDelta(m *Model, base *recommendModel, state []byte) error {
 		return fmt.Errorf("%w: %s state: %w", functions.ErrStateCorrupt, recommendDeltaKind, err)
 	}
 	m.State = st
-	// As decodeRecommend estimates a whole state: twice its encoding,
-	// about 9 bytes a rating.
-	m.Size = int64(st.cf.NumRatings()) * 18
+	m.Size = userCFSize(st.cf)
 	return nil
 }
+
+// userCFSize estimates a decoded user_cf model's memory as
+// decodeRecommend does for a whole state: twice its encoding, which is
+// about 9 bytes a rating.
+func userCFSize(cf *functions.UserCF) int64 { return int64(cf.NumRatings()) * 18 }
 
 // distinctKeys numbers keys by first appearance.
 func distinctKeys(keys []string) (distinct []string, at []int) {
