@@ -382,6 +382,21 @@ func decodeRecommendDelta(m *Model, base *recommendModel, state []byte) error {
 // about 9 bytes a rating.
 func userCFSize(cf *functions.UserCF) int64 { return int64(cf.NumRatings()) * 18 }
 
+// extendKeys is the index of union, the keys of x merged with new ones:
+// x itself when there are none, x extended when they all come after x's
+// (new users usually do), built again otherwise.
+func extendKeys(x *functions.KeyIndex[string], union []string) *functions.KeyIndex[string] {
+	n := len(x.Keys)
+	switch {
+	case len(union) == n:
+		return x
+	case n > 0 && union[n-1] == x.Keys[n-1]:
+		// The last old key kept its index, so every old one did.
+		return x.Extend(union[n:])
+	}
+	return keyIndex(union)
+}
+
 // distinctKeys numbers keys by first appearance.
 func distinctKeys(keys []string) (distinct []string, at []int) {
 	seen := make(map[string]int, len(keys))
@@ -414,15 +429,11 @@ func (st *recommendModel) learn(m *Model, uKeys []string, r []int, iKeys []strin
 	}
 	next := &recommendModel{method: st.method, userType: st.userType, cf: cf,
 		deltas: st.deltas + 1, learned: st.learned + len(v), baseRatings: st.baseRatings}
-	if len(users) == len(st.users.Keys) {
-		next.users = st.users // no new keys: the index is the same
+	next.users = extendKeys(st.users, users)
+	if next.items = extendKeys(st.items, items); next.items == st.items {
+		next.itemCol = st.itemCol
 	} else {
-		next.users = keyIndex(users)
-	}
-	if len(items) == len(st.items.Keys) {
-		next.items, next.itemCol = st.items, st.itemCol
-	} else {
-		next.items, next.itemCol = keyIndex(items), keyColumn(m.Inputs[1], items)
+		next.itemCol = keyColumn(m.Inputs[1], items)
 	}
 	return next, nil
 }

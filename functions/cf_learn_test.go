@@ -118,3 +118,53 @@ func TestUserCFLearnBadInput(t *testing.T) {
 		t.Error("a renumbering that does not increase was accepted")
 	}
 }
+
+// BenchmarkUserCFLearn: 1,000 ratings of new users into a model of the
+// demo's scale 50 (50,000 users, 200 items, about 860,000 ratings).
+func BenchmarkUserCFLearn(b *testing.B) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	var u, i []int
+	var v []float64
+	for user := 0; user < 50000; user++ {
+		for item := 0; item < 200; item++ {
+			if rng.IntN(1000) < 86 {
+				u, i, v = append(u, user), append(i, item), append(v, float64(1+rng.IntN(5)))
+			}
+		}
+	}
+	m, err := NewUserCF(u, i, v, 50000, 200)
+	if err != nil {
+		b.Fatal(err)
+	}
+	userAt, itemAt := make([]int, 50000), make([]int, 200)
+	for k := range userAt {
+		userAt[k] = k
+	}
+	for k := range itemAt {
+		itemAt[k] = k
+	}
+	var lu, li []int
+	var lv []float64
+	for k := 0; k < 1000; k++ {
+		lu, li, lv = append(lu, 50000+k), append(li, (k*7)%200), append(lv, 3)
+	}
+	b.ResetTimer()
+	for range b.N {
+		if _, err := m.Learn(userAt, itemAt, lu, li, lv, 51000, 200); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func TestKeyIndexExtend(t *testing.T) {
+	x := NewKeyIndex[string]()
+	x.Add("a", 0)
+	x.Add("b", 1)
+	y := x.Extend([]string{"c", "d"})
+	if i, ok := y.Lookup("d"); !ok || i != 3 || !reflect.DeepEqual(y.Keys, []string{"a", "b", "c", "d"}) || !reflect.DeepEqual(y.First, []int{0, 1, 2, 3}) {
+		t.Fatalf("extended: %+v", y)
+	}
+	if _, ok := x.Lookup("c"); ok || len(x.Keys) != 2 || len(x.First) != 2 {
+		t.Fatalf("the original changed: %+v", x)
+	}
+}
