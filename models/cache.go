@@ -215,6 +215,15 @@ func (c *cache) changed(name string) {
 	c.stale(name)
 }
 
+// forget drops name's entry, stale or not.
+func (c *cache) forget(name string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.entries[name]; ok {
+		c.remove(e)
+	}
+}
+
 // stale stops serving name's entry to calls; one with a tag stays for
 // byVersion (the next version may be a delta on it), the others go.
 // c.mu is held.

@@ -348,6 +348,8 @@ func (s *Store) Drop(ctx context.Context, db catalog.DB, name string) (*catalog.
 	if err := s.notify(ctx, db, name); err != nil {
 		return nil, err
 	}
+	// No version of it is wanted again, not even as a delta's base.
+	s.cache.forget(name)
 	return &catalog.Saved{Name: name, Kind: rows[0].str(0), Version: rows[0].int(1)}, nil
 }
 
