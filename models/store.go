@@ -314,6 +314,11 @@ func (s *Store) buildChain(ctx context.Context, name, kind string, sv *storedVer
 		if err != nil {
 			return nil, err
 		}
+		if full.tag != sv.tag {
+			// Dropped and trained again between the two reads.
+			return nil, &catalog.Error{Code: "40001", Message: fmt.Sprintf("model %q version %d changed while it was loaded", name, sv.version),
+				Hint: "Retry the statement."}
+		}
 		sv.state = full.state
 	}
 	m := &catalog.Model{Name: name, Kind: kind, Version: sv.version}
