@@ -64,7 +64,7 @@ func runLearn(ctx context.Context, call *Call) (*Result, error) {
 	t := &Trained{Name: name, Kind: m.Kind, Inputs: m.Inputs, Options: m.Options,
 		Source: fmt.Sprintf("learn from version %d: %s", m.Version, call.Sources["input"]),
 		Rows:   int64(f.rows), Metrics: f.metrics, Primary: k.primary, Higher: k.higher, Promote: "always",
-		TrainMS: float64(time.Since(start).Microseconds()) / 1000, State: f.state}
+		TrainMS: float64(time.Since(start).Microseconds()) / 1000, State: f.state, Base: f.base, Decoded: f.model(m)}
 	saved, err := st.Save(ctx, call.DB, t)
 	if err != nil {
 		return nil, err
@@ -147,8 +147,10 @@ func learnKMeans(ctx context.Context, m *Model, rel *Relation) (*fitted, error) 
 // learnRecommend adds ratings to a user_cf model. The result is training
 // on the union of the stored ratings and the new ones (a new rating of a
 // pair already rated replaces it), built without reading the union as
-// text: the new keys are merged into the stored ones in key order, the
-// stored ratings renumbered, and the index built from the integers.
+// text: the new keys are merged into the stored ones in key order and
+// the index extended (UserCF.Learn). The version stores only the new
+// ratings, as a delta on the version learned from (recommendDelta), until
+// the deltas grow long or large; then it stores the whole index again.
 func learnRecommend(ctx context.Context, m *Model, rel *Relation) (*fitted, error) {
 	const fn = "learn"
 	st, ok := m.State.(*recommendModel)
@@ -163,40 +165,39 @@ func learnRecommend(ctx context.Context, m *Model, rel *Relation) (*fitted, erro
 	if err != nil {
 		return nil, err
 	}
-	users, oldU, newU := mergeKeys(st.users.Keys, t.rows.Keys, m.Inputs[0].Type)
-	items, oldI, newI := mergeKeys(st.items.Keys, t.cols.Keys, m.Inputs[1].Type)
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	fresh := make(map[[2]int]bool, len(t.v))
-	for p := range t.v {
-		fresh[[2]int{newU[t.r[p]], newI[t.c[p]]}] = true
-	}
-	ou, oi, ov := st.cf.Ratings()
-	n := len(ov) + len(t.v)
-	ru, ri, rv := make([]int, 0, n), make([]int, 0, n), make([]float64, 0, n)
-	for p := range ov {
-		u, i := oldU[ou[p]], oldI[oi[p]]
-		if fresh[[2]int{u, i}] {
-			continue
-		}
-		ru, ri, rv = append(ru, u), append(ri, i), append(rv, ov[p])
-	}
-	for p := range t.v {
-		ru, ri, rv = append(ru, newU[t.r[p]]), append(ri, newI[t.c[p]]), append(rv, t.v[p])
-	}
-	cf, err := functions.NewUserCF(ru, ri, rv, len(users), len(items))
+	next, err := st.learn(m, t.rows.Keys, t.r, t.cols.Keys, t.c, t.v)
 	if err != nil {
 		return nil, mfArgError(fn, "input", err)
 	}
-	state, err := encodeUserCF(users, items, cf)
-	if err != nil {
-		return nil, err
+	f := &fitted{rows: len(t.v), decoded: next, size: userCFSize(next.cf), metrics: map[string]float64{
+		"users": float64(len(next.users.Keys)), "items": float64(len(next.items.Keys)),
+		"ratings": float64(next.cf.NumRatings()), "learned_rows": float64(len(t.v)),
+	}}
+	if next.deltas > maxDeltas || next.learned > next.baseRatings/10 {
+		f.state, err = encodeUserCF(next.users.Keys, next.items.Keys, next.cf)
+		// As decoding the whole state would count.
+		next.deltas, next.learned, next.baseRatings = 0, 0, next.cf.NumRatings()
+	} else {
+		f.state, f.base = encodeRecommendDelta(t), m.Version
 	}
-	return &fitted{state: state, rows: len(t.v), metrics: map[string]float64{
-		"users": float64(len(users)), "items": float64(len(items)), "ratings": float64(len(rv)), "learned_rows": float64(len(t.v)),
-	}}, nil
+	return f, err
 }
+
+// model is the decoded version f makes of m, or nil.
+func (f *fitted) model(m *Model) *Model {
+	if f.decoded == nil {
+		return nil
+	}
+	return &Model{Name: m.Name, Kind: m.Kind, Inputs: m.Inputs, Options: m.Options, State: f.decoded, Size: f.size}
+}
+
+// maxDeltas bounds the versions a user_cf model's load applies to its
+// last whole state: loading one decodes the whole state and then learns
+// each delta, so past a few the next learn stores the whole state again.
+const maxDeltas = 8
 
 // mergeKeys merges the new keys into the stored ones (both in key order
 // for type oid; new ones are sorted here, in case their column's type

@@ -86,6 +86,13 @@ type Trained struct {
 	Trial   *TrialPlan
 	TrainMS float64
 	State   []byte // the encoded state (EncodeState)
+	// Base, when not 0, is the version State is a delta on: decoding it
+	// needs that version decoded first (see Store's build).
+	Base int
+	// Decoded, when set, is State decoded already (Inputs, Options, State
+	// and Size; learn builds it), which the store may keep rather than
+	// decode State again.
+	Decoded *Model
 	// Refresh is set on a version the refresh worker trained: its policy,
 	// the new on_change mark included, which the store updates with it.
 	Refresh *Refresh

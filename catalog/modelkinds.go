@@ -38,6 +38,11 @@ type fitted struct {
 	state   []byte
 	metrics map[string]float64
 	rows    int // the rows fitted on
+	base    int // the version state is a delta on (learn), 0 for a whole state
+	// decoded is state decoded (Model.State), with its size, when the
+	// kind built it anyway (learn).
+	decoded any
+	size    int64
 }
 
 // modelKinds lists the kinds by name: the functions train accepts.
@@ -55,6 +60,10 @@ func modelKinds() map[string]*modelKind {
 
 // DecodeModel decodes a stored state of m.Kind into m.State and sets
 // m.Size: the model store's decoder.
+//
+// A state stored as a delta on another version (Trained.Base) is decoded
+// with that version's decoded state in m.State, which it learns onto and
+// leaves as it was.
 func DecodeModel(m *Model, state []byte) error {
 	k, ok := modelKinds()[m.Kind]
 	if !ok {

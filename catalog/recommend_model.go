@@ -23,6 +23,11 @@ type recommendModel struct {
 	ratedPtr []int
 	rated    []int32
 
+	// For user_cf, what learning stored since the last whole state: the
+	// deltas applied to it, the ratings they held and the whole state's
+	// ratings, which decide when a learn stores the whole state again.
+	deltas, learned, baseRatings int
+
 	// numUsers finds a numeric user whose text form is not a stored key
 	// (1.0 for key 1), as mfFindKey does, without its scan of every key:
 	// that scan parses all users, milliseconds per unknown user at
@@ -160,6 +165,9 @@ func decodeRecommend(m *Model, state []byte) error {
 	if err := modelInputs(m, 3); err != nil {
 		return err
 	}
+	if base, ok := m.State.(*recommendModel); ok {
+		return decodeRecommendDelta(m, base, state)
+	}
 	d, err := functions.NewDecoder(state, recommendStateKind, recommendStateVersion)
 	if err != nil {
 		return err
@@ -200,6 +208,9 @@ func decodeRecommend(m *Model, state []byte) error {
 	}
 	st.users, st.items = keyIndex(users), keyIndex(items)
 	st.itemCol = keyColumn(m.Inputs[1], items)
+	if st.cf != nil {
+		st.baseRatings = st.cf.NumRatings()
+	}
 	m.State = st
 	// Decoded, the index holds about what it was encoded in, plus the keys.
 	m.Size = int64(len(state)) * 2
@@ -313,4 +324,116 @@ func encodeUserCF(users, items []string, cf *functions.UserCF) ([]byte, error) {
 	e.Strings(items)
 	e.Bytes(b)
 	return e.Finish(), nil
+}
+
+// State format "recommend_delta" v1, a learned user_cf version stored as
+// the ratings it learned, applied to its base version's model on loading
+// (the store keeps the base's number with it): the ratings' user keys,
+// their item keys (as text, one per rating: key numbers change as keys
+// are added) and their values.
+const (
+	recommendDeltaKind    = "recommend_delta"
+	recommendDeltaVersion = 1
+)
+
+// encodeRecommendDelta is the delta state of learning t.
+func encodeRecommendDelta(t *mfTriples) []byte {
+	users, items := make([]string, len(t.v)), make([]string, len(t.v))
+	for p := range t.v {
+		users[p], items[p] = t.rows.Keys[t.r[p]], t.cols.Keys[t.c[p]]
+	}
+	e := functions.NewEncoder(recommendDeltaKind, recommendDeltaVersion, 32*len(t.v))
+	e.Strings(users)
+	e.Strings(items)
+	e.Float64s(t.v)
+	return e.Finish()
+}
+
+// decodeRecommendDelta learns a delta state's ratings into base, the
+// decoded base version (which stays as it was).
+func decodeRecommendDelta(m *Model, base *recommendModel, state []byte) error {
+	d, err := functions.NewDecoder(state, recommendDeltaKind, recommendDeltaVersion)
+	if err != nil {
+		return err
+	}
+	users, items, vals := d.Strings(), d.Strings(), d.Float64s()
+	if d.Err() == nil && (len(users) != len(vals) || len(items) != len(vals) || len(vals) == 0) {
+		d.Fail("%d users, %d items and %d values", len(users), len(items), len(vals))
+	}
+	if d.Err() == nil && base.method != "user_cf" {
+		d.Fail("a delta on a %s model", base.method)
+	}
+	if err := d.Finish(); err != nil {
+		return err
+	}
+	uKeys, r := distinctKeys(users)
+	iKeys, c := distinctKeys(items)
+	st, err := base.learn(m, uKeys, r, iKeys, c, vals)
+	if err != nil {
+		return fmt.Errorf("%w: %s state: %w", functions.ErrStateCorrupt, recommendDeltaKind, err)
+	}
+	m.State = st
+	m.Size = userCFSize(st.cf)
+	return nil
+}
+
+// userCFSize estimates a decoded user_cf model's memory as
+// decodeRecommend does for a whole state: twice its encoding, which is
+// about 9 bytes a rating.
+func userCFSize(cf *functions.UserCF) int64 { return int64(cf.NumRatings()) * 18 }
+
+// extendKeys is the index of union, the keys of x merged with new ones:
+// x itself when there are none, x extended when they all come after x's
+// (new users usually do), built again otherwise.
+func extendKeys(x *functions.KeyIndex[string], union []string) *functions.KeyIndex[string] {
+	n := len(x.Keys)
+	switch {
+	case len(union) == n:
+		return x
+	case n > 0 && union[n-1] == x.Keys[n-1]:
+		// The last old key kept its index, so every old one did.
+		return x.Extend(union[n:])
+	}
+	return keyIndex(union)
+}
+
+// distinctKeys numbers keys by first appearance.
+func distinctKeys(keys []string) (distinct []string, at []int) {
+	seen := make(map[string]int, len(keys))
+	at = make([]int, len(keys))
+	for p, k := range keys {
+		i, ok := seen[k]
+		if !ok {
+			i = len(distinct)
+			seen[k] = i
+			distinct = append(distinct, k)
+		}
+		at[p] = i
+	}
+	return distinct, at
+}
+
+// learn returns the user_cf model st learning ratings (user key r[p] of
+// uKeys, item key c[p] of iKeys, value v[p]), as training on the union
+// would build it; st stays as it was. m gives the keys' types.
+func (st *recommendModel) learn(m *Model, uKeys []string, r []int, iKeys []string, c []int, v []float64) (*recommendModel, error) {
+	users, oldU, newU := mergeKeys(st.users.Keys, uKeys, m.Inputs[0].Type)
+	items, oldI, newI := mergeKeys(st.items.Keys, iKeys, m.Inputs[1].Type)
+	ru, ri := make([]int, len(v)), make([]int, len(v))
+	for p := range v {
+		ru[p], ri[p] = newU[r[p]], newI[c[p]]
+	}
+	cf, err := st.cf.Learn(oldU, oldI, ru, ri, v, len(users), len(items))
+	if err != nil {
+		return nil, err
+	}
+	next := &recommendModel{method: st.method, userType: st.userType, cf: cf,
+		deltas: st.deltas + 1, learned: st.learned + len(v), baseRatings: st.baseRatings}
+	next.users = extendKeys(st.users, users)
+	if next.items = extendKeys(st.items, items); next.items == st.items {
+		next.itemCol = st.itemCol
+	} else {
+		next.itemCol = keyColumn(m.Inputs[1], items)
+	}
+	return next, nil
 }

@@ -492,6 +492,6 @@ func Relearn(ctx context.Context, r *Refresh, m *Model, rel *Relation) (*Trained
 	if err != nil {
 		return t, err
 	}
-	t.Inputs, t.State, t.Metrics, t.Rows = m.Inputs, f.state, f.metrics, int64(f.rows)
+	t.Inputs, t.State, t.Metrics, t.Rows, t.Base, t.Decoded = m.Inputs, f.state, f.metrics, int64(f.rows), f.base, f.model(m)
 	return t, nil
 }

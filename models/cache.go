@@ -46,6 +46,15 @@ type cache struct {
 type cacheEntry struct {
 	name  string
 	model *catalog.Model
+	// tag is the stored version row's xmin: with the version number it
+	// names exactly what the model was decoded from, even for a name
+	// dropped and trained again.
+	tag string
+	// stale entries are no longer known to be deployed (a change came in,
+	// or this process built the model for a version it is storing). Calls
+	// do not get them; byVersion may, for a version whose row it has just
+	// read with the same tag, as a learn's base or a delta's base.
+	stale bool
 }
 
 type ticket struct{ epoch, change uint64 }
@@ -83,7 +92,7 @@ func (c *cache) get(name string) (*catalog.Model, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.entries[name]
-	if !ok || c.isPending(name) {
+	if !ok || e.Value.(*cacheEntry).stale || c.isPending(name) {
 		c.misses++
 		return nil, false
 	}
@@ -100,12 +109,52 @@ func (c *cache) ticket(name string) ticket {
 
 // put keeps m unless the name changed since t was taken, the store is not
 // listening, or m alone is over the bound.
-func (c *cache) put(name string, m *catalog.Model, t ticket) {
+func (c *cache) put(name string, m *catalog.Model, t ticket) { c.putTagged(name, m, "", t) }
+
+// putTagged is put of a model decoded from the version row tagged tag.
+func (c *cache) putTagged(name string, m *catalog.Model, tag string, t ticket) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !c.listening || t.epoch != c.epoch || t.change != c.changes[name] || m.Size > c.max || c.isPending(name) {
 		return
 	}
+	c.insert(&cacheEntry{name: name, model: m, tag: tag})
+}
+
+// keep holds m, built by this process for the version row tagged tag it
+// is storing, as a stale entry: byVersion finds it for the next learn or
+// load of that version, so neither decodes it again.
+func (c *cache) keep(name string, m *catalog.Model, tag string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.listening || m.Size > c.max {
+		return
+	}
+	c.insert(&cacheEntry{name: name, model: m, tag: tag, stale: true})
+}
+
+// byVersion returns the held model of name if it was decoded from
+// version's row tagged tag (stale or not), without its trial.
+func (c *cache) byVersion(name string, version int, tag string) (*catalog.Model, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.entries[name]
+	if !ok || tag == "" {
+		return nil, false
+	}
+	ce := e.Value.(*cacheEntry)
+	if ce.tag != tag || ce.model.Version != version {
+		return nil, false
+	}
+	c.lru.MoveToFront(e)
+	m := *ce.model
+	m.Trial = nil
+	return &m, true
+}
+
+// insert replaces name's entry with ce, making room; c.mu is held.
+func (c *cache) insert(ce *cacheEntry) {
+	name, m := ce.name, ce.model
 	if e, ok := c.entries[name]; ok {
 		c.remove(e)
 	}
@@ -120,7 +169,7 @@ func (c *cache) put(name string, m *catalog.Model, t ticket) {
 		}
 		c.remove(c.lru.Back())
 	}
-	c.entries[name] = c.lru.PushFront(&cacheEntry{name: name, model: m})
+	c.entries[name] = c.lru.PushFront(ce)
 	c.used += m.Size
 }
 
@@ -154,9 +203,7 @@ func (c *cache) changing(name string) {
 	defer c.mu.Unlock()
 	c.pending[name] = c.now().Add(pendingWindow)
 	c.changes[name]++
-	if e, ok := c.entries[name]; ok {
-		c.remove(e)
-	}
+	c.stale(name)
 }
 
 // changed drops name: a NOTIFY said it changed.
@@ -165,8 +212,28 @@ func (c *cache) changed(name string) {
 	defer c.mu.Unlock()
 	delete(c.pending, name)
 	c.changes[name]++
+	c.stale(name)
+}
+
+// forget drops name's entry, stale or not.
+func (c *cache) forget(name string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	if e, ok := c.entries[name]; ok {
 		c.remove(e)
+	}
+}
+
+// stale stops serving name's entry to calls; one with a tag stays for
+// byVersion (the next version may be a delta on it), the others go.
+// c.mu is held.
+func (c *cache) stale(name string) {
+	if e, ok := c.entries[name]; ok {
+		if ce := e.Value.(*cacheEntry); ce.tag != "" {
+			ce.stale = true
+		} else {
+			c.remove(e)
+		}
 	}
 }
 

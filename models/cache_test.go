@@ -177,3 +177,40 @@ func TestCacheCloseReleasesBudget(t *testing.T) {
 		t.Fatalf("a closed cache took %d bytes", u)
 	}
 }
+
+// TestCacheStaleByVersion: a change stops serving a tagged model to calls
+// but keeps it for byVersion with the same version and tag; keep holds a
+// model built for a version being stored the same way.
+func TestCacheStaleByVersion(t *testing.T) {
+	c := newCache(100, nil)
+	c.setListening(true)
+	m := model("a", 10)
+	m.Version = 3
+	c.putTagged("a", m, "x1", c.ticket("a"))
+	c.changed("a")
+	if _, ok := c.get("a"); ok {
+		t.Fatal("served a changed model")
+	}
+	if got, ok := c.byVersion("a", 3, "x1"); !ok || got.Version != 3 {
+		t.Fatal("byVersion lost the stale model")
+	}
+	if _, ok := c.byVersion("a", 3, "x2"); ok {
+		t.Fatal("byVersion matched another row's tag")
+	}
+	k := model("a", 20)
+	k.Version = 4
+	c.keep("a", k, "x3")
+	if _, ok := c.get("a"); ok {
+		t.Fatal("served a kept model before it was loaded as deployed")
+	}
+	if _, ok := c.byVersion("a", 4, "x3"); !ok {
+		t.Fatal("byVersion missed the kept model")
+	}
+	if st := c.stats(); st.Bytes != 20 {
+		t.Fatalf("holding %d bytes, want 20", st.Bytes)
+	}
+	c.forget("a")
+	if st := c.stats(); st.Bytes != 0 || st.Models != 0 {
+		t.Fatalf("after forget: %+v", st)
+	}
+}

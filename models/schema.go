@@ -271,6 +271,25 @@ LEFT JOIN flywheel.model_version d ON d.model = m.name AND d.version = m.deploye
 LEFT JOIN flywheel.model_refresh r ON r.model = m.name
 LEFT JOIN flywheel.model_trial t ON t.model = m.name;
 COMMENT ON VIEW flywheel.models IS 'Flywheel''s stored models: one row per name, with the deployed version and its primary metric, the refresh policy and mode, the next refresh, the last refresh error, and a running online trial.'`,
+	// 7: versions stored as a delta on another (learn of user_cf stores
+	// the ratings it learned): base_version is the version the state
+	// applies to, NULL for a whole state. The foreign key keeps a base
+	// while anything depends on it; dropping the model removes them all.
+	`ALTER TABLE flywheel.model_version ADD COLUMN base_version integer,
+	ADD FOREIGN KEY (model, base_version) REFERENCES flywheel.model_version (model, version);
+CREATE OR REPLACE VIEW flywheel.model_versions AS
+SELECT v.model, v.version,
+	CASE WHEN v.status = 'failed' THEN 'failed'
+	     WHEN m.deployed_version = v.version THEN 'deployed'
+	     WHEN t.challenger = v.version AND t.decided_at IS NULL THEN 'trial'
+	     ELSE 'challenger' END AS status,
+	v.rows, v.metrics, v.options, v.source_sql, v.trained_at, v.train_ms, v.error,
+	octet_length(v.state) AS state_bytes,
+	v.refresh_due, v.refreshed_by, v.base_version
+FROM flywheel.model_version v
+JOIN flywheel.model m ON m.name = v.model
+LEFT JOIN flywheel.model_trial t ON t.model = v.model;
+COMMENT ON VIEW flywheel.model_versions IS 'Every trained version of every model: status deployed, trial (serving a share of users in an online trial), challenger or failed, metrics, options, the training SQL; refresh_due and refreshed_by for versions a refresh made; base_version for a version stored as a delta on another (state_bytes is then the delta''s).'`,
 }
 
 // migrateLock is the advisory lock key that serialises migrations.

@@ -168,11 +168,11 @@ func (s *Store) Deployed(ctx context.Context, name string) (*catalog.Model, erro
 		return m, nil
 	}
 	ticket := s.cache.ticket(name)
-	m, err := s.loadDeployed(ctx, name)
+	m, tag, err := s.loadDeployed(ctx, name)
 	if err != nil {
 		return nil, err
 	}
-	s.cache.put(name, m, ticket)
+	s.cache.putTagged(name, m, tag, ticket)
 	return m, nil
 }
 
@@ -192,63 +192,159 @@ func poolError(name string, err error) error {
 		Hint: "The model store reads models on connections of its own; retry once PostgreSQL is reachable."}
 }
 
-// loadDeployed reads and decodes name's deployed version from the pool.
-func (s *Store) loadDeployed(ctx context.Context, name string) (*catalog.Model, error) {
+// loadDeployed reads and decodes name's deployed version from the pool,
+// with the tag of its row (see cacheEntry).
+func (s *Store) loadDeployed(ctx context.Context, name string) (*catalog.Model, string, error) {
 	var (
-		kind                      string
-		version, trial            *int32
-		status                    *string
-		inputs, options, state    []byte
-		traffic                   *float64
-		tInputs, tOptions, tState []byte
+		kind                        string
+		version, trial, base, tBase *int32
+		status, tag, tTag           *string
+		inputs, options             []byte
+		traffic                     *float64
+		tInputs, tOptions           []byte
 	)
-	err := s.pool.QueryRow(ctx, `SELECT m.kind, v.version, v.status, v.inputs, v.options, v.state,
-	c.version, t.traffic, c.inputs, c.options, c.state
+	// The states are read apart (readVersion): the cache may hold them
+	// decoded already, and a delta's base is read on its own anyway.
+	err := s.pool.QueryRow(ctx, `SELECT m.kind, v.version, v.status, v.inputs, v.options, v.base_version, v.xmin::text,
+	c.version, t.traffic, c.inputs, c.options, c.base_version, c.xmin::text
 FROM flywheel.model m LEFT JOIN flywheel.model_version v ON v.model = m.name AND v.version = m.deployed_version
 LEFT JOIN flywheel.model_trial t ON t.model = m.name AND t.champion = m.deployed_version AND t.decided_at IS NULL
 LEFT JOIN flywheel.model_version c ON c.model = m.name AND c.version = t.challenger
-WHERE m.name = $1`, name).Scan(&kind, &version, &status, &inputs, &options, &state, &trial, &traffic, &tInputs, &tOptions, &tState)
+WHERE m.name = $1`, name).Scan(&kind, &version, &status, &inputs, &options, &base, &tag, &trial, &traffic, &tInputs, &tOptions, &tBase, &tTag)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, s.unknown(ctx, name)
+		return nil, "", s.unknown(ctx, name)
 	}
 	if err != nil {
 		if ctx.Err() != nil {
-			return nil, fmt.Errorf("models: load %q: %w", name, err)
+			return nil, "", fmt.Errorf("models: load %q: %w", name, err)
 		}
-		return nil, poolError(name, err)
+		return nil, "", poolError(name, err)
 	}
 	if version == nil {
-		return nil, &catalog.Error{Code: "42704", Message: fmt.Sprintf("model %q has no deployed version", name),
+		return nil, "", &catalog.Error{Code: "42704", Message: fmt.Sprintf("model %q has no deployed version", name),
 			Hint: fmt.Sprintf("Deploy one: SELECT * FROM flywheel.deploy(%s, <version>); flywheel.model_versions lists them.", quote(name))}
 	}
-	m, err := s.build(name, kind, int(*version), inputs, options, state)
+	read := s.poolReader(name)
+	m, err := s.build(ctx, name, kind, &storedVersion{version: int(*version), inputs: inputs, options: options, base: intOr0(base), tag: deref(tag)}, read)
 	if err != nil || trial == nil || traffic == nil {
-		return m, err
+		return m, deref(tag), err
 	}
 	// In an online trial the challenger serves a share of the users from
 	// the same calls, so it is loaded, cached and dropped with the champion.
-	c, err := s.build(name, kind, int(*trial), tInputs, tOptions, tState)
+	c, err := s.build(ctx, name, kind, &storedVersion{version: int(*trial), inputs: tInputs, options: tOptions, base: intOr0(tBase), tag: deref(tTag)}, read)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	m.Trial = &catalog.Trial{Challenger: c, Traffic: *traffic}
 	m.Size += c.Size
-	return m, nil
+	return m, deref(tag), nil
 }
 
-// build decodes a stored version.
-func (s *Store) build(name, kind string, version int, inputs, options, state []byte) (*catalog.Model, error) {
-	m := &catalog.Model{Name: name, Kind: kind, Version: version}
-	err := json.Unmarshal(inputs, &m.Inputs)
+func intOr0(p *int32) int {
+	if p == nil {
+		return 0
+	}
+	return int(*p)
+}
+
+func deref(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
+}
+
+// storedVersion is a version's row as build needs it; state is nil until
+// read.
+type storedVersion struct {
+	version         int
+	inputs, options []byte
+	state           []byte
+	base            int // the version state is a delta on, 0 for none
+	tag             string
+}
+
+// versionReader reads a version's row, its state included when withState
+// is set: from the store's pool for calls, from the session's connection
+// for the lifecycle functions (which see their own transaction's rows).
+type versionReader func(ctx context.Context, version int, withState bool) (*storedVersion, error)
+
+// poolReader reads name's versions from the pool.
+func (s *Store) poolReader(name string) versionReader {
+	return func(ctx context.Context, version int, withState bool) (*storedVersion, error) {
+		sv := &storedVersion{version: version}
+		var base *int32
+		err := s.pool.QueryRow(ctx, `SELECT inputs, options, CASE WHEN $3 THEN state END, base_version, xmin::text
+FROM flywheel.model_version WHERE model = $1 AND version = $2`, name, version, withState).Scan(&sv.inputs, &sv.options, &sv.state, &base, &sv.tag)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil, fmt.Errorf("models: %q version %d is not stored", name, version)
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, fmt.Errorf("models: load %q: %w", name, err)
+			}
+			return nil, poolError(name, err)
+		}
+		sv.base = intOr0(base)
+		return sv, nil
+	}
+}
+
+// maxChain bounds the deltas build follows, against a corrupt cycle (learn
+// stores a whole state again after a few).
+const maxChain = 64
+
+// build decodes a stored version. One held in the cache decoded from the
+// same row is taken from there; a delta is decoded onto its base version,
+// built first the same way.
+func (s *Store) build(ctx context.Context, name, kind string, sv *storedVersion, read versionReader) (*catalog.Model, error) {
+	return s.buildChain(ctx, name, kind, sv, read, 0)
+}
+
+func (s *Store) buildChain(ctx context.Context, name, kind string, sv *storedVersion, read versionReader, depth int) (*catalog.Model, error) {
+	if m, ok := s.cache.byVersion(name, sv.version, sv.tag); ok {
+		return m, nil
+	}
+	corrupt := func(err error) error {
+		return &catalog.Error{Code: "XX001", Message: fmt.Sprintf("model %q version %d: the stored state cannot be decoded: %v", name, sv.version, err),
+			Hint: "Other models are unaffected. Deploy another version (flywheel.deploy) or train this one again."}
+	}
+	if sv.state == nil {
+		full, err := read(ctx, sv.version, true)
+		if err != nil {
+			return nil, err
+		}
+		if full.tag != sv.tag {
+			// Dropped and trained again between the two reads.
+			return nil, &catalog.Error{Code: "40001", Message: fmt.Sprintf("model %q version %d changed while it was loaded", name, sv.version),
+				Hint: "Retry the statement."}
+		}
+		sv.state = full.state
+	}
+	m := &catalog.Model{Name: name, Kind: kind, Version: sv.version}
+	if sv.base != 0 {
+		if depth >= maxChain {
+			return nil, corrupt(fmt.Errorf("more than %d deltas on deltas", maxChain))
+		}
+		b, err := read(ctx, sv.base, false)
+		if err != nil {
+			return nil, err
+		}
+		base, err := s.buildChain(ctx, name, kind, b, read, depth+1)
+		if err != nil {
+			return nil, err
+		}
+		m.State = base.State // the delta's decoding learns onto it
+	}
+	err := json.Unmarshal(sv.inputs, &m.Inputs)
 	if err == nil {
-		err = decodeOptions(options, &m.Options)
+		err = decodeOptions(sv.options, &m.Options)
 	}
 	if err == nil {
-		err = s.decode(m, state)
+		err = s.decode(m, sv.state)
 	}
 	if err != nil {
-		return nil, &catalog.Error{Code: "XX001", Message: fmt.Sprintf("model %q version %d: the stored state cannot be decoded: %v", name, version, err),
-			Hint: "Other models are unaffected. Deploy another version (flywheel.deploy) or train this one again."}
+		return nil, corrupt(err)
 	}
 	return m, nil
 }

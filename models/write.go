@@ -135,16 +135,25 @@ ON CONFLICT (name) DO UPDATE SET kind = m.kind RETURNING kind, coalesce(deployed
 	primary.text = t.Primary
 	due, by := s.refreshParams(t)
 	rows, err = run(ctx, db, `INSERT INTO flywheel.model_version
-	(model, version, status, rows, metrics, primary_metric, options, inputs, source_sql, train_ms, state, refresh_due, refreshed_by)
-SELECT $1, coalesce(max(version), 0) + 1, 'ready', $2, $3, $4, $5, $6, $7, $8, $9, $10::text::timestamptz, $11
+	(model, version, status, rows, metrics, primary_metric, options, inputs, source_sql, train_ms, state, refresh_due, refreshed_by, base_version)
+SELECT $1, coalesce(max(version), 0) + 1, 'ready', $2, $3, $4, $5, $6, $7, $8, $9, $10::text::timestamptz, $11, $12::text::int
 FROM flywheel.model_version WHERE model = $1
-RETURNING version, metrics`,
+RETURNING version, metrics, xmin::text`,
 		text(t.Name), text(strconv.FormatInt(t.Rows, 10)), jsonParam(metrics), primary, jsonParam(t.Options),
-		jsonParam(t.Inputs), text(t.Source), text(strconv.FormatFloat(t.TrainMS, 'f', 3, 64)), param{binary: t.State}, due, by)
+		jsonParam(t.Inputs), text(t.Source), text(strconv.FormatFloat(t.TrainMS, 'f', 3, 64)), param{binary: t.State}, due, by,
+		param{text: strconv.Itoa(t.Base), null: t.Base == 0})
 	if err != nil {
 		return nil, err
 	}
 	version := rows[0].int(0)
+	if d := t.Decoded; d != nil {
+		// The function built the version's model already (learn): held
+		// for the next learn or load of this version, it is not decoded
+		// again (and a delta version is not rebuilt from its chain).
+		m := *d
+		m.Name, m.Kind, m.Version, m.Trial = t.Name, t.Kind, version, nil
+		s.cache.keep(t.Name, &m, rows[0].str(2))
+	}
 	if s.observer != nil {
 		s.observer.ObserveTrain(t.Kind, t.Refresh != nil, time.Duration(t.TrainMS*float64(time.Millisecond)))
 	}
@@ -339,6 +348,8 @@ func (s *Store) Drop(ctx context.Context, db catalog.DB, name string) (*catalog.
 	if err := s.notify(ctx, db, name); err != nil {
 		return nil, err
 	}
+	// No version of it is wanted again, not even as a delta's base.
+	s.cache.forget(name)
 	return &catalog.Saved{Name: name, Kind: rows[0].str(0), Version: rows[0].int(1)}, nil
 }
 
@@ -362,7 +373,7 @@ func (s *Store) saved(ctx context.Context, db catalog.DB, name, kind string, ver
 // Version reads one version (0: the deployed one) as the session sees it,
 // its own uncommitted changes included.
 func (s *Store) Version(ctx context.Context, db catalog.DB, name string, version int) (*catalog.Model, error) {
-	rows, err := run(ctx, db, `SELECT m.kind, v.version, v.status, v.inputs, v.options, v.state
+	rows, err := run(ctx, db, `SELECT m.kind, v.version, v.status, v.inputs, v.options, v.base_version, v.xmin::text
 FROM flywheel.model m LEFT JOIN flywheel.model_version v
 	ON v.model = m.name AND v.version = coalesce(nullif($2, 0), m.deployed_version)
 WHERE m.name = $1`, text(name), text(strconv.Itoa(version)))
@@ -383,11 +394,30 @@ WHERE m.name = $1`, text(name), text(strconv.Itoa(version)))
 	case r.str(2) == "failed":
 		return nil, &catalog.Error{Code: "22023", Message: fmt.Sprintf("version %d of model %q failed to train; it has no state", r.int(1), name)}
 	}
-	state, err := hex.DecodeString(strings.TrimPrefix(r.str(5), `\x`))
-	if err != nil {
-		return nil, fmt.Errorf("models: %q version %d: bytea: %w", name, r.int(1), err)
+	sv := &storedVersion{version: r.int(1), inputs: []byte(r.str(3)), options: []byte(r.str(4)), base: r.int(5), tag: r.str(6)}
+	return s.build(ctx, name, r.str(0), sv, sessionReader(db, name))
+}
+
+// sessionReader reads name's versions on the session's connection.
+func sessionReader(db catalog.DB, name string) versionReader {
+	return func(ctx context.Context, version int, withState bool) (*storedVersion, error) {
+		rows, err := run(ctx, db, `SELECT inputs, options, CASE WHEN $3::text::bool THEN state END, base_version, xmin::text
+FROM flywheel.model_version WHERE model = $1 AND version = $2::text::int`, text(name), text(strconv.Itoa(version)), text(strconv.FormatBool(withState)))
+		if err != nil {
+			return nil, err
+		}
+		if len(rows) == 0 {
+			return nil, fmt.Errorf("models: %q version %d is not stored", name, version)
+		}
+		r := rows[0]
+		sv := &storedVersion{version: version, inputs: []byte(r.str(0)), options: []byte(r.str(1)), base: r.int(3), tag: r.str(4)}
+		if withState {
+			if sv.state, err = hex.DecodeString(strings.TrimPrefix(r.str(2), `\x`)); err != nil {
+				return nil, fmt.Errorf("models: %q version %d: bytea: %w", name, version, err)
+			}
+		}
+		return sv, nil
 	}
-	return s.build(name, r.str(0), r.int(1), []byte(r.str(3)), []byte(r.str(4)), state)
 }
 
 var _ catalog.ModelStore = (*Store)(nil)

@@ -2,7 +2,13 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"testing"
+	"time"
+
+	"github.com/flywheeldb/flywheel/catalog"
+	"github.com/flywheeldb/flywheel/planner"
+	"github.com/jackc/pgx/v5"
 )
 
 // TestModelLearn: flywheel.learn updates the deployed model with new rows
@@ -118,5 +124,127 @@ FROM unnest(ARRAY['east', 'west']) s, generate_series(0, 29) m`); err != nil {
 	scalar[int32](t, conn, "SELECT version FROM flywheel.train('mf', 'recommend', (SELECT u, i, v FROM r), method => 'nmf', k => 3)")
 	if _, err := conn.Exec(ctx, "SELECT * FROM flywheel.learn('mf', (SELECT u, i, v FROM r))"); code(err) != "0A000" {
 		t.Errorf("learn of an nmf recommender: %v, want 0A000", err)
+	}
+}
+
+// TestModelLearnDelta: a user_cf learn of few ratings is stored as a
+// delta on the version it learned from; every version, deltas included,
+// serves what training on its ratings would, through this Flywheel (which
+// kept the learned models) and another one (which builds them from the
+// chain); after maxDeltas deltas a learn stores the whole state again;
+// rollback and deploy reach any version; drop removes them all.
+func TestModelLearnDelta(t *testing.T) {
+	db := srv.NewDatabase(t)
+	a, b := serveProxy(t, db, planner.Options{}, catalog.Builtin()), serveProxy(t, db, planner.Options{}, catalog.Builtin())
+	ca, cb := connect(t, a, db), connect(t, b, db)
+	ctx := context.Background()
+	if _, err := ca.Exec(ctx, `SELECT setseed(0.25);
+CREATE TABLE r AS SELECT DISTINCT ON (u, i) u, i, (1 + floor(random() * 5))::int AS v, 0 AS batch
+	FROM (SELECT (random() * 300)::int AS u, (random() * 40)::int AS i FROM generate_series(1, 6000)) s;
+-- Batches 1-10: a few ratings each, new users, new items and re-rated pairs.
+INSERT INTO r SELECT 1000 + g, g % 45, 1 + g % 5, 1 + g / 10 FROM generate_series(0, 99) g;
+CREATE TABLE rerate AS SELECT u, i, 6 - v AS v, 3 AS batch FROM r WHERE batch = 0 AND u = 7`); err != nil {
+		t.Fatal(err)
+	}
+	scalar[int32](t, ca, "SELECT version FROM flywheel.train('cf', 'recommend', (SELECT u, i, v FROM r WHERE batch = 0))")
+	// union is version's ratings: the base, the batches learned up to it,
+	// and the re-rating learned with batch 3.
+	union := func(upTo int) string {
+		return fmt.Sprintf(`SELECT DISTINCT ON (u, i) u, i, v FROM (
+	SELECT u, i, v, batch, 0 AS o FROM r WHERE batch <= %d UNION ALL SELECT u, i, v, batch, 1 FROM rerate WHERE batch <= %d) s
+ORDER BY u, i, o DESC`, upTo, upTo)
+	}
+	check := func(c *pgx.Conn, version, upTo int) {
+		t.Helper()
+		n := scalar[int64](t, c, fmt.Sprintf(`WITH us AS (SELECT DISTINCT u FROM r WHERE batch <= %[1]d)
+SELECT count(*) FROM (
+	(SELECT u, x.* FROM us CROSS JOIN LATERAL recommend(us.u, 5, model => 'cf') x
+	 EXCEPT ALL SELECT u, x.* FROM us CROSS JOIN LATERAL recommend(us.u, 5, ratings => (%[2]s)) x)
+	UNION ALL
+	(SELECT u, x.* FROM us CROSS JOIN LATERAL recommend(us.u, 5, ratings => (%[2]s)) x
+	 EXCEPT ALL SELECT u, x.* FROM us CROSS JOIN LATERAL recommend(us.u, 5, model => 'cf') x)) d`, upTo, union(upTo)))
+		if n != 0 {
+			t.Fatalf("version %d differs from training on its ratings in %d rows", version, n)
+		}
+	}
+	waitVersion := func(c *pgx.Conn, version int) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for scalar[int32](t, c, "SELECT deployed_version FROM flywheel.models WHERE name = 'cf'") != int32(version) {
+			if time.Now().After(deadline) {
+				t.Fatalf("version %d not deployed after 10 s", version)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	for batch := 1; batch <= 10; batch++ {
+		q := fmt.Sprintf("SELECT version FROM flywheel.learn('cf', (SELECT u, i, v FROM r WHERE batch = %d", batch)
+		if batch == 3 {
+			q += " UNION ALL SELECT u, i, v FROM rerate"
+		}
+		if v := scalar[int32](t, ca, q+"))"); v != int32(batch+1) {
+			t.Fatalf("learn made version %d, want %d", v, batch+1)
+		}
+		check(ca, batch+1, batch)
+		waitVersion(cb, batch+1)
+		// The other Flywheel's cache drops the old version on the NOTIFY;
+		// it may serve it for a moment first.
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			n := scalar[int64](t, cb, fmt.Sprintf("SELECT count(*) FROM (SELECT DISTINCT u FROM r WHERE batch = %d) us CROSS JOIN LATERAL recommend(us.u, 5, model => 'cf') x", batch))
+			if n > 0 || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		check(cb, batch+1, batch)
+	}
+	// Versions 2-9 are deltas on the one before; the 9th delta in a row
+	// is stored whole, and the next is a delta on it.
+	var bases []string
+	rows, err := ca.Query(ctx, "SELECT version, coalesce(base_version::text, '-'), state_bytes FROM flywheel.model_versions WHERE model = 'cf' ORDER BY version")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wholeBytes int32
+	for rows.Next() {
+		var v, size int32
+		var base string
+		if err := rows.Scan(&v, &base, &size); err != nil {
+			t.Fatal(err)
+		}
+		bases = append(bases, base)
+		if v == 1 {
+			wholeBytes = size
+		} else if base != "-" && size*10 > wholeBytes {
+			t.Errorf("delta version %d takes %d bytes, the whole state %d", v, size, wholeBytes)
+		}
+	}
+	if want := "[- 1 2 3 4 5 6 7 8 - 10]"; fmt.Sprint(bases) != want {
+		t.Fatalf("base versions %v, want %s", bases, want)
+	}
+	// A delta's base cannot go while the delta needs it.
+	if _, err := ca.Exec(ctx, "DELETE FROM flywheel.model_version WHERE model = 'cf' AND version = 4"); err == nil {
+		t.Fatal("deleted the base of a delta")
+	}
+	// Deploy a delta in the middle of a chain; a fresh Flywheel builds it.
+	scalar[int32](t, ca, "SELECT version FROM flywheel.deploy('cf', 6)")
+	c := connect(t, serveProxy(t, db, planner.Options{}, catalog.Builtin()), db)
+	check(c, 6, 5)
+	scalar[int32](t, ca, "SELECT version FROM flywheel.rollback('cf')")
+	waitVersion(c, 11)
+	check(c, 11, 10)
+	// Learning from a version another Flywheel built from the chain.
+	if _, err := cb.Exec(ctx, "INSERT INTO r VALUES (2000, 1, 5, 11), (2000, 2, 1, 11)"); err != nil {
+		t.Fatal(err)
+	}
+	waitVersion(cb, 11)
+	if v := scalar[int32](t, cb, "SELECT version FROM flywheel.learn('cf', (SELECT u, i, v FROM r WHERE batch = 11))"); v != 12 {
+		t.Fatalf("learn made version %d, want 12", v)
+	}
+	check(ca, 12, 11)
+	scalar[int64](t, ca, "SELECT count(*) FROM flywheel.drop_model('cf')")
+	if n := scalar[int64](t, ca, "SELECT count(*) FROM flywheel.model_version WHERE model = 'cf'"); n != 0 {
+		t.Fatalf("%d versions left after drop_model", n)
 	}
 }
