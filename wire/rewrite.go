@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/flywheeldb/flywheel/catalog"
+	"github.com/flywheeldb/flywheel/executor"
 	"github.com/flywheeldb/flywheel/planner"
 	"github.com/jackc/pgx/v5/pgproto3"
 )
@@ -13,77 +14,8 @@ import (
 // This file holds the part of the session that hands statements calling
 // model functions to the planner. Everything else is relayed as frames.
 
-const (
-	sideName  = "__flywheel_side"
-	abortName = "__flywheel_abort"
-	// inlineName is the statement a COPY with calls runs from when the
-	// client binds it (see onBind): re-parsed at every Bind, closed at the
-	// next Sync.
-	inlineName = "__flywheel_inline"
-	// abortSQL is a deliberate syntax error. After the proxy itself rejects
-	// a request, it sends this so that PostgreSQL fails the same way it
-	// would have: an open transaction becomes aborted, and the rest of an
-	// extended-protocol batch is skipped up to Sync.
-	abortSQL = "flywheel: a model function call failed; the error was sent to the client"
-)
-
-// upstreamError is an ErrorResponse PostgreSQL sent for a side query.
-type upstreamError struct{ resp *pgproto3.ErrorResponse }
-
-func (e *upstreamError) Error() string { return e.resp.Message }
-
-// SQLState lets the planner pass PostgreSQL's own error through unchanged.
-func (e *upstreamError) SQLState() string { return e.resp.Code }
-
-// errSkipped: the server skipped a side query because an earlier request
-// in the same batch failed; the client's request is skipped likewise.
-var errSkipped = errors.New("skipped after an earlier error")
-
 func (s *session) mentions(sql []byte) bool {
 	return s.srv.planner != nil && s.srv.planner.Mentions(sql)
-}
-
-// rememberPrepared records the SQL-level prepared statement st makes, if
-// it is a PREPARE with calls, for its EXECUTEs.
-func (s *session) rememberPrepared(st *planner.Statement) {
-	if st.Kind() != planner.SQLPrepare {
-		return
-	}
-	prep := st.Prepared()
-	if s.sqlPrepared == nil {
-		s.sqlPrepared = make(map[string]*planner.Prepared)
-	}
-	s.sqlPrepared[prep.Name] = prep
-}
-
-// mentionsPrepared reports whether a Query may execute, replace or end one
-// of the session's SQL-level prepared statements that call functions. It
-// costs nothing in a session that has none.
-func (s *session) mentionsPrepared(sql []byte) bool {
-	if len(s.sqlPrepared) == 0 {
-		return false
-	}
-	for _, w := range [][]byte{[]byte("execute"), []byte("prepare"), []byte("deallocate"), []byte("discard")} {
-		if containsFold(sql, w) {
-			return true
-		}
-	}
-	return false
-}
-
-// containsFold reports whether s contains the lower-case ASCII word w in
-// any case, without allocating.
-func containsFold(s, w []byte) bool {
-	for i := 0; i+len(w) <= len(s); i++ {
-		j := 0
-		for j < len(w) && s[i+j]|0x20 == w[j] {
-			j++
-		}
-		if j == len(w) {
-			return true
-		}
-	}
-	return false
 }
 
 // onQuery handles a simple Query.
@@ -107,17 +39,13 @@ func (s *session) onQuery(n int) error {
 			}
 		}
 	}
-	if len(body) == 0 || !s.mentions(body[:len(body)-1]) && !s.mentionsPrepared(body) {
+	if len(body) == 0 || !s.mentions(body[:len(body)-1]) && !s.sqlPrepared.Mentions(body) {
 		s.push(entry{kind: 'Q', act: forward, trim: -1})
 		return writeFrame(s.uw, 'Q', body)
 	}
 	sql := string(body[:len(body)-1])
 	parts, err := s.srv.planner.Split(sql)
-	calls := false
-	for _, p := range parts {
-		calls = calls || p.Calls || s.sqlPrepared[p.Execute] != nil || p.Forgets != "" && len(s.sqlPrepared) > 0
-	}
-	if err != nil || !calls {
+	if err != nil || !s.sqlPrepared.Involved(parts) {
 		s.push(entry{kind: 'Q', act: forward, trim: -1})
 		return writeFrame(s.uw, 'Q', body)
 	}
@@ -133,7 +61,7 @@ func (s *session) onQuery(n int) error {
 // error) of its own.
 func (s *session) runSimple(parts []planner.Part) error {
 	implicit, err := s.wantsImplicitBlock(parts)
-	if errors.Is(err, errSkipped) {
+	if errors.Is(err, executor.ErrSkipped) {
 		// The server is skipping to the client's Sync after an earlier
 		// error in an extended-protocol batch, so it skips this whole
 		// Query, which gets no response at all.
@@ -150,11 +78,11 @@ func (s *session) runSimple(parts []planner.Part) error {
 			s.holdComplete = true
 			s.q.mu.Unlock()
 		}
-		if prep := s.sqlPrepared[p.Execute]; prep != nil {
+		if prep := s.sqlPrepared.Lookup(p.Execute); prep != nil {
 			status, failed, err = s.simpleCall(p, func(ctx context.Context) (*planner.Statement, error) {
 				st, err := s.srv.planner.PrepareExecute(ctx, s, p.SQL, nil, prep)
 				if errors.Is(err, planner.ErrReplaced) {
-					delete(s.sqlPrepared, p.Execute) // replaced behind the proxy's back
+					s.sqlPrepared.Forget(p.Execute) // replaced behind the proxy's back
 				}
 				return st, err
 			})
@@ -168,7 +96,7 @@ func (s *session) runSimple(parts []planner.Part) error {
 				status, failed, err = s.awaitSync()
 			}
 		}
-		if errors.Is(err, errSkipped) {
+		if errors.Is(err, executor.ErrSkipped) {
 			return nil
 		}
 		if err != nil {
@@ -177,15 +105,7 @@ func (s *session) runSimple(parts []planner.Part) error {
 		if failed {
 			break
 		}
-		switch p.Forgets {
-		case "":
-		case "*":
-			clear(s.sqlPrepared)
-		default:
-			if !p.Calls { // a PREPARE with calls records its own
-				delete(s.sqlPrepared, p.Forgets)
-			}
-		}
+		s.sqlPrepared.Ran(p)
 	}
 	if implicit {
 		end := "COMMIT"
@@ -219,19 +139,11 @@ func (s *session) runSimple(parts []planner.Part) error {
 }
 
 // wantsImplicitBlock starts the proxy's stand-in for PostgreSQL's implicit
-// transaction when the Query has several statements, none of which
-// controls the transaction block, and the session is outside one: an empty
-// Query asks the server for the status first.
+// transaction when the Query needs one and the session is outside a
+// block: an empty Query asks the server for the status first.
 func (s *session) wantsImplicitBlock(parts []planner.Part) (bool, error) {
-	if len(parts) < 2 {
+	if !executor.ImplicitBlock(parts) {
 		return false, nil
-	}
-	for _, p := range parts {
-		if p.Block {
-			// BEGIN, COMMIT, VACUUM and the like inside the string:
-			// statement by statement, as documented.
-			return false, nil
-		}
 	}
 	status, _, err := s.ownQuery("")
 	if err != nil || status != 'I' {
@@ -286,7 +198,7 @@ func (s *session) awaitSync() (status byte, failed bool, err error) {
 		return 'I', true, closed
 	}
 	if s.wait.skipped {
-		return 'I', true, errSkipped
+		return 'I', true, executor.ErrSkipped
 	}
 	return s.wait.status, s.wait.failed, nil
 }
@@ -333,7 +245,7 @@ func (s *session) simpleCall(p planner.Part, prepare func(context.Context) (*pla
 		extra, err = st.Bind(ctx, s, nil, nil)
 	}
 	done()
-	if errors.Is(err, errSkipped) {
+	if errors.Is(err, executor.ErrSkipped) {
 		return 'I', true, err
 	}
 	if err != nil {
@@ -368,7 +280,7 @@ func (s *session) simpleCall(p planner.Part, prepare func(context.Context) (*pla
 	}
 	status, failed, err := s.awaitSync()
 	if err == nil && !failed {
-		s.rememberPrepared(st)
+		s.sqlPrepared.Remember(st)
 	}
 	return status, failed, err
 }
@@ -412,7 +324,7 @@ func bindWithExtra(b *pgproto3.Bind, extra [][]byte) *pgproto3.Bind {
 // simpleFail reports a failed statement of a simple Query and makes the
 // upstream's transaction state match what PostgreSQL would have.
 func (s *session) simpleFail(err error, offset int) (byte, bool, error) {
-	resp, abort := s.errorResponse(err, offset)
+	resp, abort := executor.ErrorResponse(s.log, err, offset)
 	abort = abort && !s.sideFailed
 	if resp == nil { // skipped: cannot happen outside a batch
 		resp = &pgproto3.ErrorResponse{Severity: "ERROR", Code: "XX000", Message: err.Error()}
@@ -426,7 +338,7 @@ func (s *session) simpleFail(err error, offset int) (byte, bool, error) {
 	s.pushLocked(entry{kind: 'S', act: forward, trim: -1, wait: s.newWait()})
 	s.q.mu.Unlock()
 	if abort {
-		if err := s.writeUp(&pgproto3.Parse{Name: abortName, Query: abortSQL}); err != nil {
+		if err := s.writeUp(&pgproto3.Parse{Name: executor.AbortName, Query: executor.AbortSQL}); err != nil {
 			return 'I', true, err
 		}
 	}
@@ -437,52 +349,10 @@ func (s *session) simpleFail(err error, offset int) (byte, bool, error) {
 	return status, true, err
 }
 
-// errorResponse turns a planner or side-query error into the client's
-// ErrorResponse; abort says whether the upstream has yet to fail the same
-// way. A nil response means the request was skipped.
-func (s *session) errorResponse(err error, offset int) (resp *pgproto3.ErrorResponse, abort bool) {
-	var ue *upstreamError
-	var pe *planner.Error
-	switch {
-	case errors.Is(err, errSkipped):
-		return nil, false
-	case errors.As(err, &ue):
-		resp := *ue.resp
-		var se *planner.SideQueryError
-		if resp.Position > 0 {
-			resp.Position = 0
-			if errors.As(err, &se) && se.Position != nil {
-				if p := se.Position(int(ue.resp.Position)); p > 0 {
-					resp.Position = int32(p + offset)
-				}
-			}
-		}
-		return &resp, false
-	case errors.As(err, &pe):
-		r := &pgproto3.ErrorResponse{Severity: "ERROR", SeverityUnlocalized: "ERROR", Code: pe.Code,
-			Message: pe.Message, Detail: pe.Detail, Hint: pe.Hint}
-		if pe.Position > 0 {
-			r.Position = int32(pe.Position + offset)
-		}
-		return r, true
-	case errors.Is(err, errUpstreamGone):
-		// The session is over; the client has been told why, if anyone
-		// knew.
-		return &pgproto3.ErrorResponse{Severity: "FATAL", SeverityUnlocalized: "FATAL", Code: "08006",
-			Message: "terminating connection: the upstream PostgreSQL connection was lost"}, false
-	case errors.Is(err, context.Canceled):
-		return &pgproto3.ErrorResponse{Severity: "ERROR", SeverityUnlocalized: "ERROR", Code: "57014",
-			Message: "canceling statement due to user request"}, true
-	}
-	s.log.Error("model function call failed", "err", err)
-	return &pgproto3.ErrorResponse{Severity: "ERROR", SeverityUnlocalized: "ERROR", Code: "XX000",
-		Message: "flywheel: " + err.Error()}, true
-}
-
 // failExtended reports a failed extended-protocol request in order and
 // skips the client's requests up to Sync, as the server would.
 func (s *session) failExtended(err error) error {
-	resp, abort := s.errorResponse(err, 0)
+	resp, abort := executor.ErrorResponse(s.log, err, 0)
 	abort = abort && !s.sideFailed
 	s.clientSkip = true
 	if resp == nil {
@@ -496,7 +366,7 @@ func (s *session) failExtended(err error) error {
 	}
 	s.q.mu.Unlock()
 	if abort {
-		return s.writeUp(&pgproto3.Parse{Name: abortName, Query: abortSQL})
+		return s.writeUp(&pgproto3.Parse{Name: executor.AbortName, Query: executor.AbortSQL})
 	}
 	return nil
 }
@@ -523,9 +393,9 @@ func (s *session) onParse(n int) error {
 	var st *planner.Statement // nil: the Parse goes upstream as the client sent it
 	calls := s.mentions(query)
 	var prep *planner.Prepared // an EXECUTE of a PREPARE with calls
-	if !calls && s.mentionsPrepared(query) {
+	if !calls && s.sqlPrepared.Mentions(query) {
 		if parts, _ := s.srv.planner.Split(string(query)); len(parts) == 1 {
-			prep = s.sqlPrepared[parts[0].Execute]
+			prep = s.sqlPrepared.Lookup(parts[0].Execute)
 		}
 	}
 	if calls || prep != nil {
@@ -537,8 +407,8 @@ func (s *session) onParse(n int) error {
 		if prep != nil {
 			st, err = s.srv.planner.PrepareExecute(ctx, s, msg.Query, msg.ParameterOIDs, prep)
 			if errors.Is(err, planner.ErrReplaced) {
-				delete(s.sqlPrepared, prep.Name) // replaced behind the proxy's back
-				err = nil                        // and relayed below: st is nil
+				s.sqlPrepared.Forget(prep.Name) // replaced behind the proxy's back
+				err = nil                       // and relayed below: st is nil
 			}
 		} else {
 			st, err = s.srv.planner.Prepare(ctx, s, msg.Query, msg.ParameterOIDs)
@@ -640,7 +510,7 @@ func (s *session) onBind(n int) error {
 	}
 	// Recorded before a PREPARE runs, which may yet fail: EXECUTE checks
 	// with the server that the statement is this one.
-	s.rememberPrepared(st)
+	s.sqlPrepared.Remember(st)
 	if st.Kind().Inline() {
 		// COPY and EXECUTE take no parameters: the values are in the
 		// text, parsed afresh under a name of the proxy's own (the
@@ -652,14 +522,14 @@ func (s *session) onBind(n int) error {
 		s.pushLocked(entry{kind: 'P', act: forward, trim: -1, st: st, swallowOK: true})
 		s.pushLocked(entry{kind: 'B', act: forward, trim: -1})
 		s.q.mu.Unlock()
-		if err := s.writeUp(&pgproto3.Close{ObjectType: 'S', Name: inlineName}); err != nil {
+		if err := s.writeUp(&pgproto3.Close{ObjectType: 'S', Name: executor.InlineName}); err != nil {
 			return err
 		}
-		if err := s.writeUp(&pgproto3.Parse{Name: inlineName, Query: st.Inline(extra)}); err != nil {
+		if err := s.writeUp(&pgproto3.Parse{Name: executor.InlineName, Query: st.Inline(extra)}); err != nil {
 			return err
 		}
 		// Every value is in the text now, the client's parameters too.
-		msg.PreparedStatement = inlineName
+		msg.PreparedStatement = executor.InlineName
 		msg.Parameters, msg.ParameterFormatCodes = nil, nil
 		s.inlineOpen = true
 		return s.writeUp(&msg)
@@ -719,10 +589,10 @@ func (s *session) Describe(ctx context.Context, sql string, paramOIDs []uint32) 
 	for _, m := range []interface{ Encode([]byte) ([]byte, error) }{
 		// A side query that failed earlier was skipped up to Sync, its
 		// Close too: drop any leftover first (closing nothing is no error).
-		&pgproto3.Close{ObjectType: 'S', Name: sideName},
-		&pgproto3.Parse{Name: sideName, Query: sql, ParameterOIDs: paramOIDs},
-		&pgproto3.Describe{ObjectType: 'S', Name: sideName},
-		&pgproto3.Close{ObjectType: 'S', Name: sideName},
+		&pgproto3.Close{ObjectType: 'S', Name: executor.SideName},
+		&pgproto3.Parse{Name: executor.SideName, Query: sql, ParameterOIDs: paramOIDs},
+		&pgproto3.Describe{ObjectType: 'S', Name: executor.SideName},
+		&pgproto3.Close{ObjectType: 'S', Name: executor.SideName},
 		&pgproto3.Flush{},
 	} {
 		if err := s.writeUp(m); err != nil {
@@ -747,13 +617,13 @@ func (s *session) Query(ctx context.Context, sql string, paramOIDs []uint32, par
 	s.pushSide(sq, 'C', 'P', 'B', 'D', 'E', 'C', 'C')
 	s.q.mu.Unlock()
 	for _, m := range []interface{ Encode([]byte) ([]byte, error) }{
-		&pgproto3.Close{ObjectType: 'S', Name: sideName}, // see Describe
-		&pgproto3.Parse{Name: sideName, Query: sql, ParameterOIDs: paramOIDs},
-		&pgproto3.Bind{DestinationPortal: sideName, PreparedStatement: sideName, Parameters: params, ParameterFormatCodes: formats},
-		&pgproto3.Describe{ObjectType: 'P', Name: sideName},
-		&pgproto3.Execute{Portal: sideName},
-		&pgproto3.Close{ObjectType: 'P', Name: sideName},
-		&pgproto3.Close{ObjectType: 'S', Name: sideName},
+		&pgproto3.Close{ObjectType: 'S', Name: executor.SideName}, // see Describe
+		&pgproto3.Parse{Name: executor.SideName, Query: sql, ParameterOIDs: paramOIDs},
+		&pgproto3.Bind{DestinationPortal: executor.SideName, PreparedStatement: executor.SideName, Parameters: params, ParameterFormatCodes: formats},
+		&pgproto3.Describe{ObjectType: 'P', Name: executor.SideName},
+		&pgproto3.Execute{Portal: executor.SideName},
+		&pgproto3.Close{ObjectType: 'P', Name: executor.SideName},
+		&pgproto3.Close{ObjectType: 'S', Name: executor.SideName},
 		&pgproto3.Flush{},
 	} {
 		if err := s.writeUp(m); err != nil {
@@ -795,9 +665,9 @@ func (s *session) awaitSide(sq *sideQuery) error {
 		return fmt.Errorf("side query: %w", sq.closed)
 	case sq.err != nil:
 		s.sideFailed = true
-		return &upstreamError{sq.err}
+		return &executor.UpstreamError{Resp: sq.err}
 	case sq.skipped:
-		return errSkipped
+		return executor.ErrSkipped
 	}
 	return nil
 }
