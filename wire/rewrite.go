@@ -80,7 +80,7 @@ func (s *session) runSimple(parts []planner.Part) error {
 		}
 		if prep := s.sqlPrepared.Lookup(p.Execute); prep != nil {
 			status, failed, err = s.simpleCall(p, func(ctx context.Context) (*planner.Statement, error) {
-				st, err := s.srv.planner.PrepareExecute(ctx, s, p.SQL, nil, prep)
+				st, err := s.srv.planner.PrepareExecute(ctx, s.conn(), p.SQL, nil, prep)
 				if errors.Is(err, planner.ErrReplaced) {
 					s.sqlPrepared.Forget(p.Execute) // replaced behind the proxy's back
 				}
@@ -88,7 +88,7 @@ func (s *session) runSimple(parts []planner.Part) error {
 			})
 		} else if p.Calls {
 			status, failed, err = s.simpleCall(p, func(ctx context.Context) (*planner.Statement, error) {
-				return s.srv.planner.Prepare(ctx, s, p.SQL, nil)
+				return s.srv.planner.Prepare(ctx, s.conn(), p.SQL, nil)
 			})
 		} else {
 			s.push(entry{kind: 'Q', act: forward, trim: -1, wait: s.newWait()})
@@ -242,7 +242,7 @@ func (s *session) simpleCall(p planner.Part, prepare func(context.Context) (*pla
 	case relay:
 		err = nil
 	case err == nil:
-		extra, err = st.Bind(ctx, s, nil, nil)
+		extra, err = st.Bind(ctx, s.conn(), nil, nil)
 	}
 	done()
 	if errors.Is(err, executor.ErrSkipped) {
@@ -405,13 +405,13 @@ func (s *session) onParse(n int) error {
 		}
 		ctx, done := s.runContext()
 		if prep != nil {
-			st, err = s.srv.planner.PrepareExecute(ctx, s, msg.Query, msg.ParameterOIDs, prep)
+			st, err = s.srv.planner.PrepareExecute(ctx, s.conn(), msg.Query, msg.ParameterOIDs, prep)
 			if errors.Is(err, planner.ErrReplaced) {
 				s.sqlPrepared.Forget(prep.Name) // replaced behind the proxy's back
 				err = nil                       // and relayed below: st is nil
 			}
 		} else {
-			st, err = s.srv.planner.Prepare(ctx, s, msg.Query, msg.ParameterOIDs)
+			st, err = s.srv.planner.Prepare(ctx, s.conn(), msg.Query, msg.ParameterOIDs)
 			if errors.Is(err, planner.ErrNoCalls) {
 				err = nil // relayed below: st is nil
 			}
@@ -503,7 +503,7 @@ func (s *session) onBind(n int) error {
 		return &ProtocolError{"malformed Bind message: " + err.Error()}
 	}
 	ctx, done := s.runContext()
-	extra, err := st.Bind(ctx, s, msg.Parameters, msg.ParameterFormatCodes)
+	extra, err := st.Bind(ctx, s.conn(), msg.Parameters, msg.ParameterFormatCodes)
 	done()
 	if err != nil {
 		return s.failExtended(err)
@@ -580,69 +580,67 @@ func (s *session) onClose(n int) error {
 	return writeFrame(s.uw, 'C', body)
 }
 
-// Describe implements planner.Conn.
-func (s *session) Describe(ctx context.Context, sql string, paramOIDs []uint32) ([]uint32, []catalog.InputColumn, error) {
-	sq := s.newSide(nil, nil)
+// Side implements executor.Upstream: each message gets an entry that
+// captures its response, and a Flush sends them.
+func (s *session) Side(msgs []pgproto3.FrontendMessage, cols func([]catalog.InputColumn) error, row func([][]byte) error) ([]uint32, []catalog.InputColumn, error) {
+	kinds := make([]byte, len(msgs))
+	for i, m := range msgs {
+		switch m.(type) {
+		case *pgproto3.Close:
+			kinds[i] = 'C'
+		case *pgproto3.Parse:
+			kinds[i] = 'P'
+		case *pgproto3.Bind:
+			kinds[i] = 'B'
+		case *pgproto3.Describe:
+			kinds[i] = 'D'
+		case *pgproto3.Execute:
+			kinds[i] = 'E'
+		default:
+			return nil, nil, fmt.Errorf("wire: %T in a side query", m)
+		}
+	}
+	sq := s.newSide(cols, row)
+	// The last entry is marked as it is pushed: while the server skips to
+	// Sync, pushLocked drops the entries and signals that last one, so
+	// nothing must be marked later.
 	s.q.mu.Lock()
-	s.pushSide(sq, 'C', 'P', 'D', 'C')
+	for i, k := range kinds {
+		s.pushLocked(entry{kind: k, act: capture, side: sq, last: i == len(kinds)-1})
+	}
 	s.q.mu.Unlock()
-	for _, m := range []interface{ Encode([]byte) ([]byte, error) }{
-		// A side query that failed earlier was skipped up to Sync, its
-		// Close too: drop any leftover first (closing nothing is no error).
-		&pgproto3.Close{ObjectType: 'S', Name: executor.SideName},
-		&pgproto3.Parse{Name: executor.SideName, Query: sql, ParameterOIDs: paramOIDs},
-		&pgproto3.Describe{ObjectType: 'S', Name: executor.SideName},
-		&pgproto3.Close{ObjectType: 'S', Name: executor.SideName},
-		&pgproto3.Flush{},
-	} {
+	for _, m := range msgs {
 		if err := s.writeUp(m); err != nil {
 			return nil, nil, err
 		}
 	}
+	if err := s.writeUp(&pgproto3.Flush{}); err != nil {
+		return nil, nil, err
+	}
 	if err := s.awaitSide(sq); err != nil {
 		return nil, nil, err
 	}
-	cols := append([]catalog.InputColumn(nil), sq.cols...)
-	if sq.cols == nil {
-		cols = nil
-	}
-	return append([]uint32(nil), sq.params...), cols, nil
+	return sq.params, sq.cols, sq.rowErr
 }
 
-// Query implements planner.Conn.
-func (s *session) Query(ctx context.Context, sql string, paramOIDs []uint32, params [][]byte, formats []int16,
-	cols func([]catalog.InputColumn) error, row func([][]byte) error) error {
-	sq := s.newSide(cols, row)
-	s.q.mu.Lock()
-	s.pushSide(sq, 'C', 'P', 'B', 'D', 'E', 'C', 'C')
-	s.q.mu.Unlock()
-	for _, m := range []interface{ Encode([]byte) ([]byte, error) }{
-		&pgproto3.Close{ObjectType: 'S', Name: executor.SideName}, // see Describe
-		&pgproto3.Parse{Name: executor.SideName, Query: sql, ParameterOIDs: paramOIDs},
-		&pgproto3.Bind{DestinationPortal: executor.SideName, PreparedStatement: executor.SideName, Parameters: params, ParameterFormatCodes: formats},
-		&pgproto3.Describe{ObjectType: 'P', Name: executor.SideName},
-		&pgproto3.Execute{Portal: executor.SideName},
-		&pgproto3.Close{ObjectType: 'P', Name: executor.SideName},
-		&pgproto3.Close{ObjectType: 'S', Name: executor.SideName},
-		&pgproto3.Flush{},
-	} {
-		if err := s.writeUp(m); err != nil {
-			return err
-		}
-	}
-	if err := s.awaitSide(sq); err != nil {
+// ToClient implements executor.Upstream.
+func (s *session) ToClient(msg pgproto3.BackendMessage) error {
+	syn, err := msg.Encode(nil)
+	if err != nil {
 		return err
 	}
-	return sq.rowErr
+	s.q.mu.Lock()
+	s.pushLocked(entry{act: synthetic, syn: syn, force: true})
+	s.q.mu.Unlock()
+	return nil
 }
 
-// pushSide queues a side query's entries; q.mu is held. The last one is
-// marked as it is pushed: while the server skips to Sync, pushLocked drops
-// the entries and signals that last one, so nothing must be marked later.
-func (s *session) pushSide(sq *sideQuery, kinds ...byte) {
-	for i, k := range kinds {
-		s.pushLocked(entry{kind: k, act: capture, side: sq, last: i == len(kinds)-1})
+// conn is the planner's connection over this session.
+func (s *session) conn() *executor.Conn {
+	if s.exec == nil {
+		s.exec = executor.NewConn(s)
 	}
+	return s.exec
 }
 
 func (s *session) newSide(cols func([]catalog.InputColumn) error, row func([][]byte) error) *sideQuery {
@@ -676,17 +674,4 @@ func inputColumn(f pgproto3.FieldDescription) catalog.InputColumn {
 	return catalog.InputColumn{Name: string(f.Name), Type: f.DataTypeOID}
 }
 
-var _ planner.Conn = (*session)(nil)
-
-// Notice implements planner.Noticer: a NOTICE to the client, in order
-// with what the upstream's responses still owe it.
-func (s *session) Notice(msg string) error {
-	syn, err := (&pgproto3.NoticeResponse{Severity: "NOTICE", SeverityUnlocalized: "NOTICE", Code: "00000", Message: msg}).Encode(nil)
-	if err != nil {
-		return err
-	}
-	s.q.mu.Lock()
-	s.pushLocked(entry{act: synthetic, syn: syn, force: true})
-	s.q.mu.Unlock()
-	return nil
-}
+var _ executor.Upstream = (*session)(nil)

@@ -43,6 +43,8 @@ type session struct {
 	// sqlPrepared are the SQL-level prepared statements (PREPARE) that
 	// call model functions, by name: their EXECUTEs go through the planner.
 	sqlPrepared executor.Prepared
+	// exec is the planner's connection over this session (see conn).
+	exec *executor.Conn
 	// clientSkip: a request failed in the proxy, so, like the server, the
 	// session drops the client's requests until Sync.
 	clientSkip bool
