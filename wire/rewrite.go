@@ -39,98 +39,46 @@ func (s *session) onQuery(n int) error {
 			}
 		}
 	}
-	if len(body) == 0 || !s.mentions(body[:len(body)-1]) && !s.sqlPrepared.Mentions(body) {
-		s.push(entry{kind: 'Q', act: forward, trim: -1})
-		return writeFrame(s.uw, 'Q', body)
+	if len(body) > 0 && s.ex.Mentions(body[:len(body)-1]) {
+		if ran, err := s.ex.Query(string(body[:len(body)-1])); ran || err != nil {
+			return err
+		}
 	}
-	sql := string(body[:len(body)-1])
-	parts, err := s.srv.planner.Split(sql)
-	if err != nil || !s.sqlPrepared.Involved(parts) {
-		s.push(entry{kind: 'Q', act: forward, trim: -1})
-		return writeFrame(s.uw, 'Q', body)
-	}
-	return s.runSimple(parts)
+	s.push(entry{kind: 'Q', act: forward, trim: -1})
+	return writeFrame(s.uw, 'Q', body)
 }
 
-// runSimple runs a simple Query whose statements include model function
-// calls, one statement at a time: plain ones as simple Queries, the others
-// rewritten through the extended protocol, so that the client sees what a
-// simple Query would have sent. Outside a transaction block, PostgreSQL
-// runs the statements of one Query in one implicit transaction; the proxy
-// gets the same by wrapping them in BEGIN and COMMIT (ROLLBACK after an
-// error) of its own.
-func (s *session) runSimple(parts []planner.Part) error {
-	implicit, err := s.wantsImplicitBlock(parts)
-	if errors.Is(err, executor.ErrSkipped) {
-		// The server is skipping to the client's Sync after an earlier
-		// error in an extended-protocol batch, so it skips this whole
-		// Query, which gets no response at all.
-		return nil
+// Simple implements executor.Session.
+func (s *session) Simple(sql string, own bool) (status byte, failed bool, err error) {
+	s.push(entry{kind: 'Q', act: forward, trim: -1, swallowOK: own, wait: s.newWait()})
+	if err := s.writeUp(&pgproto3.Query{String: sql}); err != nil {
+		return 'I', true, err
 	}
-	if err != nil {
-		return err
+	return s.awaitSync()
+}
+
+// HoldComplete implements executor.Session.
+func (s *session) HoldComplete() {
+	s.q.mu.Lock()
+	s.holdComplete = true
+	s.q.mu.Unlock()
+}
+
+// ReleaseComplete implements executor.Session.
+func (s *session) ReleaseComplete(send bool) {
+	s.q.mu.Lock()
+	s.holdComplete = false
+	held := s.held
+	s.held = s.held[:0]
+	s.q.mu.Unlock()
+	if send && len(held) > 0 {
+		s.push(entry{act: synthetic, syn: append([]byte(nil), held...)})
 	}
-	status := byte('I')
-	failed := false
-	for i, p := range parts {
-		if implicit && i == len(parts)-1 {
-			s.q.mu.Lock()
-			s.holdComplete = true
-			s.q.mu.Unlock()
-		}
-		if prep := s.sqlPrepared.Lookup(p.Execute); prep != nil {
-			status, failed, err = s.simpleCall(p, func(ctx context.Context) (*planner.Statement, error) {
-				st, err := s.srv.planner.PrepareExecute(ctx, s.conn(), p.SQL, nil, prep)
-				if errors.Is(err, planner.ErrReplaced) {
-					s.sqlPrepared.Forget(p.Execute) // replaced behind the proxy's back
-				}
-				return st, err
-			})
-		} else if p.Calls {
-			status, failed, err = s.simpleCall(p, func(ctx context.Context) (*planner.Statement, error) {
-				return s.srv.planner.Prepare(ctx, s.conn(), p.SQL, nil)
-			})
-		} else {
-			s.push(entry{kind: 'Q', act: forward, trim: -1, wait: s.newWait()})
-			if err = s.writeUp(&pgproto3.Query{String: p.SQL}); err == nil {
-				status, failed, err = s.awaitSync()
-			}
-		}
-		if errors.Is(err, executor.ErrSkipped) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		if failed {
-			break
-		}
-		s.sqlPrepared.Ran(p)
-	}
-	if implicit {
-		end := "COMMIT"
-		if failed {
-			end = "ROLLBACK"
-		}
-		// COMMIT can still fail (a deferred constraint): its error is the
-		// Query's, as PostgreSQL reports it, in place of the last
-		// statement's CommandComplete.
-		var commitFailed bool
-		if status, commitFailed, err = s.ownQuery(end); err != nil {
-			return err
-		}
-		s.q.mu.Lock()
-		s.holdComplete = false
-		held := s.held
-		s.held = s.held[:0]
-		s.q.mu.Unlock()
-		if !failed && !commitFailed && len(held) > 0 {
-			s.push(entry{act: synthetic, syn: append([]byte(nil), held...)})
-		}
-	}
+}
+
+// Ready implements executor.Session.
+func (s *session) Ready(status byte) error {
 	s.push(entry{act: synthetic, syn: []byte{'Z', 0, 0, 0, 5, status}})
-	// A simple Query leaves no unnamed statement behind; the rewritten
-	// statements used it, or the client's own is still there.
 	s.push(entry{kind: 'C', act: swallow})
 	if err := s.writeUp(&pgproto3.Close{ObjectType: 'S'}); err != nil {
 		return err
@@ -138,33 +86,11 @@ func (s *session) runSimple(parts []planner.Part) error {
 	return s.writeUp(&pgproto3.Flush{})
 }
 
-// wantsImplicitBlock starts the proxy's stand-in for PostgreSQL's implicit
-// transaction when the Query needs one and the session is outside a
-// block: an empty Query asks the server for the status first.
-func (s *session) wantsImplicitBlock(parts []planner.Part) (bool, error) {
-	if !executor.ImplicitBlock(parts) {
-		return false, nil
-	}
-	status, _, err := s.ownQuery("")
-	if err != nil || status != 'I' {
-		return false, err
-	}
-	if _, failed, err := s.ownQuery("BEGIN"); err != nil || failed {
-		return false, err
-	}
-	return true, nil
-}
+// Context implements executor.Session.
+func (s *session) Context() (context.Context, context.CancelFunc) { return s.runContext() }
 
-// ownQuery runs a simple Query of the proxy's own and returns the
-// transaction status after it. Its responses are dropped, but for an
-// ErrorResponse, which the client gets as part of its own Query.
-func (s *session) ownQuery(sql string) (status byte, failed bool, err error) {
-	s.push(entry{kind: 'Q', act: forward, trim: -1, swallowOK: true, wait: s.newWait()})
-	if err := s.writeUp(&pgproto3.Query{String: sql}); err != nil {
-		return 'I', true, err
-	}
-	return s.awaitSync()
-}
+// SideFailed implements executor.Session.
+func (s *session) SideFailed() bool { return s.sideFailed }
 
 func (s *session) newWait() *waiter {
 	if s.wait.done == nil {
@@ -230,40 +156,14 @@ func (s *session) relayCopyIn() error {
 	}
 }
 
-// simpleCall runs one statement of a simple Query that calls model
-// functions, as prepare analyses it. The planner's ErrNoCalls and
-// ErrReplaced relay the statement unchanged.
-func (s *session) simpleCall(p planner.Part, prepare func(context.Context) (*planner.Statement, error)) (byte, bool, error) {
-	ctx, done := s.runContext()
-	st, err := prepare(ctx)
-	relay := errors.Is(err, planner.ErrNoCalls) || errors.Is(err, planner.ErrReplaced)
-	var extra [][]byte
-	switch {
-	case relay:
-		err = nil
-	case err == nil:
-		extra, err = st.Bind(ctx, s.conn(), nil, nil)
-	}
-	done()
-	if errors.Is(err, executor.ErrSkipped) {
-		return 'I', true, err
-	}
-	if err != nil {
-		return s.simpleFail(err, p.Offset)
-	}
-	if relay { // the planner found no call after all, or none of its own
-		s.push(entry{kind: 'Q', act: forward, trim: -1, wait: s.newWait()})
-		if err := s.writeUp(&pgproto3.Query{String: p.SQL}); err != nil {
-			return 'I', true, err
-		}
-		return s.awaitSync()
-	}
+// Call implements executor.Session.
+func (s *session) Call(st *planner.Statement, offset int, extra [][]byte) (byte, bool, error) {
 	s.q.mu.Lock()
 	// Parse and Bind answers are swallowed, but not their errors.
-	s.pushLocked(entry{kind: 'P', act: forward, trim: -1, st: st, offset: p.Offset, swallowOK: true})
-	s.pushLocked(entry{kind: 'B', act: forward, trim: -1, st: st, offset: p.Offset, swallowOK: true})
-	s.pushLocked(entry{kind: 'D', act: forward, trim: -1, dropNoData: true, st: st, offset: p.Offset})
-	s.pushLocked(entry{kind: 'E', act: forward, trim: -1, st: st, offset: p.Offset})
+	s.pushLocked(entry{kind: 'P', act: forward, trim: -1, st: st, offset: offset, swallowOK: true})
+	s.pushLocked(entry{kind: 'B', act: forward, trim: -1, st: st, offset: offset, swallowOK: true})
+	s.pushLocked(entry{kind: 'D', act: forward, trim: -1, dropNoData: true, st: st, offset: offset})
+	s.pushLocked(entry{kind: 'E', act: forward, trim: -1, st: st, offset: offset})
 	s.pushLocked(entry{kind: 'S', act: forward, trim: -1, wait: s.newWait()})
 	s.q.mu.Unlock()
 	if err := s.sendCall(st, "", nil, nil, extra); err != nil {
@@ -278,11 +178,7 @@ func (s *session) simpleCall(p planner.Part, prepare func(context.Context) (*pla
 	if err := s.writeUp(&pgproto3.Sync{}); err != nil {
 		return 'I', true, err
 	}
-	status, failed, err := s.awaitSync()
-	if err == nil && !failed {
-		s.sqlPrepared.Remember(st)
-	}
-	return status, failed, err
+	return s.awaitSync()
 }
 
 // sendCall sends Parse and Bind of a rewritten statement into the unnamed
@@ -321,14 +217,8 @@ func bindWithExtra(b *pgproto3.Bind, extra [][]byte) *pgproto3.Bind {
 	return b
 }
 
-// simpleFail reports a failed statement of a simple Query and makes the
-// upstream's transaction state match what PostgreSQL would have.
-func (s *session) simpleFail(err error, offset int) (byte, bool, error) {
-	resp, abort := executor.ErrorResponse(s.log, err, offset)
-	abort = abort && !s.sideFailed
-	if resp == nil { // skipped: cannot happen outside a batch
-		resp = &pgproto3.ErrorResponse{Severity: "ERROR", Code: "XX000", Message: err.Error()}
-	}
+// Fail implements executor.Session.
+func (s *session) Fail(resp *pgproto3.ErrorResponse, abort bool) (byte, error) {
 	s.q.mu.Lock()
 	syn, _ := resp.Encode(nil)
 	s.pushLocked(entry{act: synthetic, syn: syn, force: !abort})
@@ -339,14 +229,14 @@ func (s *session) simpleFail(err error, offset int) (byte, bool, error) {
 	s.q.mu.Unlock()
 	if abort {
 		if err := s.writeUp(&pgproto3.Parse{Name: executor.AbortName, Query: executor.AbortSQL}); err != nil {
-			return 'I', true, err
+			return 'I', err
 		}
 	}
 	if err := s.writeUp(&pgproto3.Sync{}); err != nil {
-		return 'I', true, err
+		return 'I', err
 	}
 	status, _, err := s.awaitSync()
-	return status, true, err
+	return status, err
 }
 
 // failExtended reports a failed extended-protocol request in order and
@@ -393,9 +283,9 @@ func (s *session) onParse(n int) error {
 	var st *planner.Statement // nil: the Parse goes upstream as the client sent it
 	calls := s.mentions(query)
 	var prep *planner.Prepared // an EXECUTE of a PREPARE with calls
-	if !calls && s.sqlPrepared.Mentions(query) {
+	if !calls && s.ex.Prepared.Mentions(query) {
 		if parts, _ := s.srv.planner.Split(string(query)); len(parts) == 1 {
-			prep = s.sqlPrepared.Lookup(parts[0].Execute)
+			prep = s.ex.Prepared.Lookup(parts[0].Execute)
 		}
 	}
 	if calls || prep != nil {
@@ -405,13 +295,13 @@ func (s *session) onParse(n int) error {
 		}
 		ctx, done := s.runContext()
 		if prep != nil {
-			st, err = s.srv.planner.PrepareExecute(ctx, s.conn(), msg.Query, msg.ParameterOIDs, prep)
+			st, err = s.srv.planner.PrepareExecute(ctx, s.ex.Conn(), msg.Query, msg.ParameterOIDs, prep)
 			if errors.Is(err, planner.ErrReplaced) {
-				s.sqlPrepared.Forget(prep.Name) // replaced behind the proxy's back
+				s.ex.Prepared.Forget(prep.Name) // replaced behind the proxy's back
 				err = nil                       // and relayed below: st is nil
 			}
 		} else {
-			st, err = s.srv.planner.Prepare(ctx, s.conn(), msg.Query, msg.ParameterOIDs)
+			st, err = s.srv.planner.Prepare(ctx, s.ex.Conn(), msg.Query, msg.ParameterOIDs)
 			if errors.Is(err, planner.ErrNoCalls) {
 				err = nil // relayed below: st is nil
 			}
@@ -503,14 +393,14 @@ func (s *session) onBind(n int) error {
 		return &ProtocolError{"malformed Bind message: " + err.Error()}
 	}
 	ctx, done := s.runContext()
-	extra, err := st.Bind(ctx, s.conn(), msg.Parameters, msg.ParameterFormatCodes)
+	extra, err := st.Bind(ctx, s.ex.Conn(), msg.Parameters, msg.ParameterFormatCodes)
 	done()
 	if err != nil {
 		return s.failExtended(err)
 	}
 	// Recorded before a PREPARE runs, which may yet fail: EXECUTE checks
 	// with the server that the statement is this one.
-	s.sqlPrepared.Remember(st)
+	s.ex.Prepared.Remember(st)
 	if st.Kind().Inline() {
 		// COPY and EXECUTE take no parameters: the values are in the
 		// text, parsed afresh under a name of the proxy's own (the
@@ -635,14 +525,6 @@ func (s *session) ToClient(msg pgproto3.BackendMessage) error {
 	return nil
 }
 
-// conn is the planner's connection over this session.
-func (s *session) conn() *executor.Conn {
-	if s.exec == nil {
-		s.exec = executor.NewConn(s)
-	}
-	return s.exec
-}
-
 func (s *session) newSide(cols func([]catalog.InputColumn) error, row func([][]byte) error) *sideQuery {
 	done := s.side.done
 	if done == nil {
@@ -674,4 +556,4 @@ func inputColumn(f pgproto3.FieldDescription) catalog.InputColumn {
 	return catalog.InputColumn{Name: string(f.Name), Type: f.DataTypeOID}
 }
 
-var _ executor.Upstream = (*session)(nil)
+var _ executor.Session = (*session)(nil)

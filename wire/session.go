@@ -40,11 +40,9 @@ type session struct {
 
 	// Statements the client prepared that call model functions, by name.
 	stmts map[string]*planner.Statement
-	// sqlPrepared are the SQL-level prepared statements (PREPARE) that
-	// call model functions, by name: their EXECUTEs go through the planner.
-	sqlPrepared executor.Prepared
-	// exec is the planner's connection over this session (see conn).
-	exec *executor.Conn
+	// ex runs the statements that call model functions and tracks the
+	// SQL-level prepared statements that do.
+	ex *executor.Executor
 	// clientSkip: a request failed in the proxy, so, like the server, the
 	// session drops the client's requests until Sync.
 	clientSkip bool
