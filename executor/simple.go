@@ -63,9 +63,6 @@ func New(p *planner.Planner, s Session, log *slog.Logger) *Executor {
 	return &Executor{planner: p, s: s, conn: Conn{up: s}, log: log}
 }
 
-// Conn is the planner's connection over the session.
-func (e *Executor) Conn() *Conn { return &e.conn }
-
 // Mentions reports whether a statement's text may call a model function
 // or use a tracked prepared statement: without, it is relayed unparsed.
 func (e *Executor) Mentions(sql []byte) bool {

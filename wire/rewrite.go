@@ -2,7 +2,6 @@ package wire
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/flywheeldb/flywheel/catalog"
@@ -11,12 +10,11 @@ import (
 	"github.com/jackc/pgx/v5/pgproto3"
 )
 
-// This file holds the part of the session that hands statements calling
-// model functions to the planner. Everything else is relayed as frames.
-
-func (s *session) mentions(sql []byte) bool {
-	return s.srv.planner != nil && s.srv.planner.Mentions(sql)
-}
+// This file holds the session's handlers of the messages that may carry
+// a statement calling model functions (Query, Parse, Bind, Describe,
+// Close) and its side of executor.Session: the requests the executor asks
+// for, sent upstream with the queue entries their responses need.
+// Everything else is relayed as frames.
 
 // onQuery handles a simple Query.
 func (s *session) onQuery(n int) error {
@@ -281,33 +279,12 @@ func (s *session) onParse(n int) error {
 		_, known = s.stmts[string(name)]
 	}
 	var st *planner.Statement // nil: the Parse goes upstream as the client sent it
-	calls := s.mentions(query)
-	var prep *planner.Prepared // an EXECUTE of a PREPARE with calls
-	if !calls && s.ex.Prepared.Mentions(query) {
-		if parts, _ := s.srv.planner.Split(string(query)); len(parts) == 1 {
-			prep = s.ex.Prepared.Lookup(parts[0].Execute)
-		}
-	}
-	if calls || prep != nil {
+	if target, ok := s.ex.ParseTarget(query); ok {
 		var msg pgproto3.Parse
 		if err := msg.Decode(body); err != nil {
 			return &ProtocolError{"malformed Parse message: " + err.Error()}
 		}
-		ctx, done := s.runContext()
-		if prep != nil {
-			st, err = s.srv.planner.PrepareExecute(ctx, s.ex.Conn(), msg.Query, msg.ParameterOIDs, prep)
-			if errors.Is(err, planner.ErrReplaced) {
-				s.ex.Prepared.Forget(prep.Name) // replaced behind the proxy's back
-				err = nil                       // and relayed below: st is nil
-			}
-		} else {
-			st, err = s.srv.planner.Prepare(ctx, s.ex.Conn(), msg.Query, msg.ParameterOIDs)
-			if errors.Is(err, planner.ErrNoCalls) {
-				err = nil // relayed below: st is nil
-			}
-		}
-		done()
-		if err != nil {
+		if st, err = s.ex.Parse(target, msg.Query, msg.ParameterOIDs); err != nil {
 			if len(name) == 0 {
 				// PostgreSQL drops the unnamed statement before parsing.
 				delete(s.stmts, "")
@@ -392,15 +369,10 @@ func (s *session) onBind(n int) error {
 	if err := msg.Decode(body); err != nil {
 		return &ProtocolError{"malformed Bind message: " + err.Error()}
 	}
-	ctx, done := s.runContext()
-	extra, err := st.Bind(ctx, s.ex.Conn(), msg.Parameters, msg.ParameterFormatCodes)
-	done()
+	extra, err := s.ex.Bind(st, msg.Parameters, msg.ParameterFormatCodes)
 	if err != nil {
 		return s.failExtended(err)
 	}
-	// Recorded before a PREPARE runs, which may yet fail: EXECUTE checks
-	// with the server that the statement is this one.
-	s.ex.Prepared.Remember(st)
 	if st.Kind().Inline() {
 		// COPY and EXECUTE take no parameters: the values are in the
 		// text, parsed afresh under a name of the proxy's own (the
