@@ -445,23 +445,17 @@ func (s *session) onClose(n int) error {
 // Side implements executor.Upstream: each message gets an entry that
 // captures its response, and a Flush sends them.
 func (s *session) Side(msgs []pgproto3.FrontendMessage, cols func([]catalog.InputColumn) error, row func([][]byte) error) ([]uint32, []catalog.InputColumn, error) {
-	kinds := make([]byte, len(msgs))
+	// Encoded first: each frame's type byte is the kind of its entry.
+	out, kinds := s.out[:0], make([]byte, len(msgs))
 	for i, m := range msgs {
-		switch m.(type) {
-		case *pgproto3.Close:
-			kinds[i] = 'C'
-		case *pgproto3.Parse:
-			kinds[i] = 'P'
-		case *pgproto3.Bind:
-			kinds[i] = 'B'
-		case *pgproto3.Describe:
-			kinds[i] = 'D'
-		case *pgproto3.Execute:
-			kinds[i] = 'E'
-		default:
-			return nil, nil, fmt.Errorf("wire: %T in a side query", m)
+		n := len(out)
+		var err error
+		if out, err = m.Encode(out); err != nil {
+			return nil, nil, err
 		}
+		kinds[i] = out[n]
 	}
+	s.out = out
 	sq := s.newSide(cols, row)
 	// The last entry is marked as it is pushed: while the server skips to
 	// Sync, pushLocked drops the entries and signals that last one, so
@@ -471,10 +465,8 @@ func (s *session) Side(msgs []pgproto3.FrontendMessage, cols func([]catalog.Inpu
 		s.pushLocked(entry{kind: k, act: capture, side: sq, last: i == len(kinds)-1})
 	}
 	s.q.mu.Unlock()
-	for _, m := range msgs {
-		if err := s.writeUp(m); err != nil {
-			return nil, nil, err
-		}
+	if _, err := s.uw.Write(out); err != nil {
+		return nil, nil, err
 	}
 	if err := s.writeUp(&pgproto3.Flush{}); err != nil {
 		return nil, nil, err
