@@ -132,34 +132,20 @@ func (s *session) Call(st *planner.Statement, offset int, extra [][]byte) (byte,
 	s.pushLocked(entry{kind: 'E', act: forward, trim: -1, st: st, offset: offset})
 	s.pushLocked(entry{kind: 'S', act: forward, trim: -1, wait: s.newWait()})
 	s.q.mu.Unlock()
-	if err := s.sendCall(st, "", nil, nil, extra); err != nil {
-		return 'I', true, err
+	// Into the unnamed statement and portal; an inline kind has every
+	// value in its text.
+	var parse, bind pgproto3.FrontendMessage
+	if st.Kind().Inline() {
+		parse, bind = &pgproto3.Parse{Query: st.Inline(extra)}, &pgproto3.Bind{}
+	} else {
+		parse, bind = &pgproto3.Parse{Query: st.SQL, ParameterOIDs: st.ParamOIDs}, bindWithExtra(&pgproto3.Bind{}, extra)
 	}
-	if err := s.writeUp(&pgproto3.Describe{ObjectType: 'P'}); err != nil {
-		return 'I', true, err
-	}
-	if err := s.writeUp(&pgproto3.Execute{}); err != nil {
-		return 'I', true, err
-	}
-	if err := s.writeUp(&pgproto3.Sync{}); err != nil {
-		return 'I', true, err
+	for _, m := range []pgproto3.FrontendMessage{parse, bind, &pgproto3.Describe{ObjectType: 'P'}, &pgproto3.Execute{}, &pgproto3.Sync{}} {
+		if err := s.writeUp(m); err != nil {
+			return 'I', true, err
+		}
 	}
 	return s.awaitSync()
-}
-
-// sendCall sends Parse and Bind of a rewritten statement into the unnamed
-// statement and portal.
-func (s *session) sendCall(st *planner.Statement, portal string, params [][]byte, formats []int16, extra [][]byte) error {
-	if st.Kind().Inline() {
-		if err := s.writeUp(&pgproto3.Parse{Query: st.Inline(extra)}); err != nil {
-			return err
-		}
-		return s.writeUp(&pgproto3.Bind{DestinationPortal: portal, Parameters: params, ParameterFormatCodes: formats})
-	}
-	if err := s.writeUp(&pgproto3.Parse{Query: st.SQL, ParameterOIDs: st.ParamOIDs}); err != nil {
-		return err
-	}
-	return s.writeUp(bindWithExtra(&pgproto3.Bind{DestinationPortal: portal, Parameters: params, ParameterFormatCodes: formats}, extra))
 }
 
 // Fail implements executor.Session.
