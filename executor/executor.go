@@ -1,13 +1,17 @@
-// Package executor decides how a statement that calls model functions runs
-// on the session's upstream connection, between wire, which frames and
-// relays messages, and planner, which analyses and rewrites statements.
+// Package executor runs the statements that call model functions, between
+// wire, which frames and relays messages, and planner, which analyses and
+// rewrites statements (as pgconn sits under pgx).
 //
-// It holds the decisions that are about running statements rather than
-// about the protocol's bytes: which SQL-level prepared statements call
-// functions (Prepared), whether a multi-statement simple Query needs the
-// proxy's stand-in for PostgreSQL's implicit transaction (ImplicitBlock),
-// and how an error of the planner or of a side query reaches the client
-// (ErrorResponse). It knows nothing of sockets: wire sends what it decides.
+// Wire hands an Executor the simple Queries, Parses and Binds that mention
+// a function or a tracked prepared statement. The Executor runs a
+// multi-statement Query one statement at a time, in a stand-in for
+// PostgreSQL's implicit transaction when it needs one (ImplicitBlock);
+// tracks which SQL-level prepared statements call functions (Prepared);
+// gives the planner its connection for side queries (Conn); and turns the
+// planner's and side queries' errors into the client's ErrorResponse.
+// It knows nothing of sockets or of the queue of expected responses: it
+// asks wire's session for each request through Session, and wire sends
+// it.
 package executor
 
 import "github.com/flywheeldb/flywheel/planner"
