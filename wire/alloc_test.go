@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+
+	"github.com/flywheeldb/flywheel/executor"
 )
 
 // repeat is an endless stream of one message.
@@ -33,11 +35,13 @@ func frame(typ byte, body string) []byte {
 }
 
 func testSession(client, upstream io.Reader) *session {
-	return &session{
+	s := &session{
 		srv: &Server{}, log: slog.New(slog.DiscardHandler),
 		cr: newFrameReader(client, DefaultMaxMessageSize), cw: bufio.NewWriter(io.Discard),
 		ur: newFrameReader(upstream, DefaultMaxMessageSize), uw: bufio.NewWriter(io.Discard),
 	}
+	s.ex = executor.New(nil, s, s.log)
+	return s
 }
 
 // The relay's steady state allocates nothing per message: not for the

@@ -1492,7 +1492,7 @@ func TestDifferentialRandomModelCalls(t *testing.T) {
 	toPlain := strings.NewReplacer(pairs...)
 	// A call shares a Query only with statements that leave the
 	// transaction block alone: with BEGIN, COMMIT and the like in the same
-	// string the proxy runs statement by statement (see runSimple), which
+	// string the proxy runs statement by statement (see executor.Executor.Query), which
 	// differs from PostgreSQL in its warnings. After a SET, the proxy's
 	// ParameterStatus comes when the SET ends rather than just before the
 	// Query's ReadyForQuery.

@@ -21,6 +21,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/flywheeldb/flywheel/executor"
 	"github.com/flywheeldb/flywheel/planner"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgproto3"
@@ -312,6 +313,7 @@ func (s *Server) serveSession(ctx context.Context, c net.Conn, br *bufio.Reader,
 	// its BackendKeyData (see authenticate).
 	defer s.unregister(sess)
 	sess.log = s.log.With("user", sm.Parameters["user"])
+	sess.ex = executor.New(s.planner, sess, sess.log)
 
 	err = sess.writeUp(sm)
 	if err == nil {

@@ -12,6 +12,7 @@ import (
 	"runtime/debug"
 	"sync"
 
+	"github.com/flywheeldb/flywheel/executor"
 	"github.com/flywheeldb/flywheel/planner"
 	"github.com/jackc/pgx/v5/pgproto3"
 )
@@ -39,9 +40,9 @@ type session struct {
 
 	// Statements the client prepared that call model functions, by name.
 	stmts map[string]*planner.Statement
-	// sqlPrepared are the SQL-level prepared statements (PREPARE) that
-	// call model functions, by name: their EXECUTEs go through the planner.
-	sqlPrepared map[string]*planner.Prepared
+	// ex runs the statements that call model functions and tracks the
+	// SQL-level prepared statements that do.
+	ex *executor.Executor
 	// clientSkip: a request failed in the proxy, so, like the server, the
 	// session drops the client's requests until Sync.
 	clientSkip bool
@@ -66,7 +67,7 @@ type session struct {
 	// if the COMMIT does.
 	holdComplete bool
 	held         []byte
-	// inlineOpen: a Bind used the proxy's statement inlineName, to be
+	// inlineOpen: a Bind used the proxy's statement executor.InlineName, to be
 	// closed at the client's next Sync.
 	inlineOpen bool
 	// lend, when busy polling, lets the upstream goroutine serve the
@@ -111,7 +112,7 @@ func (s *session) relay() {
 		// already sent its FATAL.
 		s.q.mu.Lock()
 		if s.q.closed == nil {
-			s.q.closeLocked(errUpstreamGone)
+			s.q.closeLocked(executor.ErrUpstreamGone)
 			explained := errors.Is(err, io.EOF) && (s.terminated || s.lastUp == 'E')
 			if err != nil && !errors.Is(err, net.ErrClosed) && !explained {
 				s.writeErrorLocked(&pgproto3.ErrorResponse{Severity: "FATAL", SeverityUnlocalized: "FATAL", Code: "08006",
@@ -147,7 +148,7 @@ func (s *session) relay() {
 			// its own end for ours and say nothing, leaving the client
 			// with a bare EOF. (If it is the client that is gone, the
 			// write fails quietly.)
-			s.q.closeLocked(errUpstreamGone)
+			s.q.closeLocked(executor.ErrUpstreamGone)
 			s.writeErrorLocked(&pgproto3.ErrorResponse{Severity: "FATAL", SeverityUnlocalized: "FATAL", Code: "08006",
 				Message: "terminating connection: the upstream PostgreSQL connection was lost", Detail: err.Error()})
 			_ = s.cw.Flush()
@@ -168,10 +169,7 @@ func (s *session) relay() {
 	<-upDone
 }
 
-var (
-	errUpstreamGone = errors.New("upstream connection closed")
-	errTerminate    = errors.New("client sent Terminate")
-)
+var errTerminate = errors.New("client sent Terminate")
 
 // nextClient flushes what is pending upstream once the client has nothing
 // more buffered, then reads the client's next message header.
@@ -239,7 +237,7 @@ func (s *session) onClient(typ byte, n int) error {
 			// own again.
 			s.inlineOpen = false
 			s.push(entry{kind: 'C', act: swallow})
-			if err := s.writeUp(&pgproto3.Close{ObjectType: 'S', Name: inlineName}); err != nil {
+			if err := s.writeUp(&pgproto3.Close{ObjectType: 'S', Name: executor.InlineName}); err != nil {
 				return err
 			}
 		}
@@ -435,7 +433,7 @@ func (s *session) onUpstream(typ byte, n int) error {
 		// PostgreSQL sends nothing after a FATAL and hangs up: whoever
 		// waits for an answer (the planner's side query, a Sync of the
 		// proxy's own) learns at once that none will come.
-		q.closeLocked(errUpstreamGone)
+		q.closeLocked(executor.ErrUpstreamGone)
 		return s.cw.Flush()
 	}
 	if s.ur.r.Buffered() == 0 {
