@@ -791,21 +791,40 @@ func mfOrthonormalize(a []float64, p, c int) {
 		for _, v := range col {
 			orig += v * v
 		}
-		for pass := 0; pass < 2; pass++ {
-			for l := 0; l < j; l++ {
-				prev := t[l*p : (l+1)*p]
-				d := 0.0
-				for i, v := range prev {
-					d += v * col[i]
-				}
-				for i, v := range prev {
-					col[i] -= d * v
+		// Each projection's subtraction is fused with the next one's dot
+		// product (and the last with the norm), halving the passes over
+		// memory: element i is updated before it enters the next sum, and
+		// every sum still runs over i ascending, so the arithmetic is the
+		// same as subtracting and then summing in separate loops.
+		nrm := 0.0
+		if j > 0 {
+			first := t[:p]
+			d := 0.0
+			for i, v := range first {
+				d += v * col[i]
+			}
+			for step := 0; step < 2*j; step++ {
+				prev := t[(step%j)*p : (step%j+1)*p]
+				if step+1 < 2*j {
+					next := t[((step+1)%j)*p : ((step+1)%j+1)*p]
+					next = next[:len(prev)]
+					nd := 0.0
+					for i, v := range prev {
+						col[i] -= d * v
+						nd += next[i] * col[i]
+					}
+					d = nd
+				} else {
+					for i, v := range prev {
+						col[i] -= d * v
+						nrm += col[i] * col[i]
+					}
 				}
 			}
-		}
-		nrm := 0.0
-		for _, v := range col {
-			nrm += v * v
+		} else {
+			for _, v := range col {
+				nrm += v * v
+			}
 		}
 		if nrm <= 1e-24*orig || nrm == 0 {
 			clear(col)
