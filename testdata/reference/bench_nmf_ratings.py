@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Time scikit-learn's NMF on a ratings table, for `flywheel bench models`.
 
-    /usr/bin/python3 testdata/reference/bench_nmf_ratings.py ratings.csv [--k 10] [--runs 1]
+    /usr/bin/python3 testdata/reference/bench_nmf_ratings.py ratings.csv [--k 10] [--runs 1] [--max-iter 200]
 
 ratings.csv holds user,item,rating lines (COPY ... TO STDOUT WITH (FORMAT csv)),
 e.g. the demo's fact_ratings. Users and items become matrix rows and columns in
@@ -27,6 +27,7 @@ def main():
     ap.add_argument("csv")
     ap.add_argument("--k", type=int, default=10)
     ap.add_argument("--runs", type=int, default=1)
+    ap.add_argument("--max-iter", type=int, default=200)
     args = ap.parse_args()
     data = np.loadtxt(args.csv, delimiter=",", dtype=np.float64, ndmin=2)
     users, rows = np.unique(data[:, 0], return_inverse=True)
@@ -36,7 +37,7 @@ def main():
     for _ in range(args.runs):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
-            m = NMF(n_components=args.k, init="nndsvda", random_state=0)
+            m = NMF(n_components=args.k, init="nndsvda", random_state=0, max_iter=args.max_iter)
             t0 = time.perf_counter()
             m.fit_transform(X)
             t = time.perf_counter() - t0
