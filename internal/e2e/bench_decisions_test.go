@@ -2,15 +2,11 @@ package e2e
 
 import (
 	"context"
-	"fmt"
 	"math/rand/v2"
-	"os"
 	"sort"
 	"testing"
 	"time"
 
-	"github.com/flywheeldb/flywheel/catalog"
-	"github.com/flywheeldb/flywheel/planner"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -22,17 +18,7 @@ import (
 //	go test ./internal/e2e -run '^$' -bench DecisionLog -benchtime 5000x
 func BenchmarkDecisionLog(b *testing.B) {
 	ctx := context.Background()
-	logf := func(format string, a ...any) { fmt.Fprintf(os.Stderr, format+"\n", a...) }
-	db := srv.NewDatabase(b)
-	addr := serveProxy(b, db, planner.Options{}, catalog.Builtin())
-	c, err := pgx.Connect(ctx, pgURL(addr, db))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer c.Close(ctx)
-	if _, err := c.Exec(ctx, benchRatings); err != nil {
-		b.Fatal(err)
-	}
+	c, _, logf := benchConn(b, "")
 	if _, err := c.Exec(ctx, "SELECT * FROM flywheel.train('nmf', 'recommend', (SELECT customer_id, product_id, rating FROM fact_ratings), method => 'nmf')"); err != nil {
 		b.Fatal(err)
 	}

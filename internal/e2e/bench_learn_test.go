@@ -2,8 +2,6 @@ package e2e
 
 import (
 	"context"
-	"fmt"
-	"os"
 	"sort"
 	"testing"
 	"time"
@@ -24,17 +22,7 @@ import (
 //	go test ./internal/e2e -run '^$' -bench LearnUserCF -benchtime 20x
 func BenchmarkLearnUserCF(b *testing.B) {
 	ctx := context.Background()
-	logf := func(format string, a ...any) { fmt.Fprintf(os.Stderr, format+"\n", a...) }
-	db := srv.NewDatabase(b)
-	addr := serveProxy(b, db, planner.Options{}, catalog.Builtin())
-	c, err := pgx.Connect(ctx, pgURL(addr, db))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer c.Close(ctx)
-	if _, err := c.Exec(ctx, benchRatings); err != nil {
-		b.Fatal(err)
-	}
+	c, db, logf := benchConn(b, "")
 	if _, err := c.Exec(ctx, "SELECT version FROM flywheel.train('cf', 'recommend', (SELECT customer_id, product_id, rating FROM fact_ratings))"); err != nil {
 		b.Fatal(err)
 	}

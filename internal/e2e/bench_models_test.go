@@ -24,18 +24,7 @@ import (
 //	go test ./internal/e2e -run '^$' -bench RecommendModel -benchtime 2000x
 func BenchmarkRecommendModel(b *testing.B) {
 	ctx := context.Background()
-	// Straight to stderr: a benchmark's own log is cut short.
-	logf := func(format string, a ...any) { fmt.Fprintf(os.Stderr, format+"\n", a...) }
-	db := srv.NewDatabase(b)
-	addr := serveProxy(b, db, planner.Options{}, catalog.Builtin())
-	c, err := pgx.Connect(ctx, pgURL(addr, db))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer c.Close(ctx)
-	if _, err := c.Exec(ctx, benchRatings+"; CREATE INDEX ON fact_ratings (customer_id); ANALYZE fact_ratings"); err != nil {
-		b.Fatal(err)
-	}
+	c, db, logf := benchConn(b, "CREATE INDEX ON fact_ratings (customer_id); ANALYZE fact_ratings")
 	var ratings int64
 	c.QueryRow(ctx, "SELECT count(*) FROM fact_ratings").Scan(&ratings)
 	logf("%d ratings", ratings)
@@ -135,3 +124,22 @@ const benchRatings = `SELECT setseed(0.5);
 CREATE TABLE fact_ratings AS
 	SELECT DISTINCT ON (customer_id, product_id) customer_id, product_id, (1 + floor(random() * 5))::int AS rating
 	FROM (SELECT 1 + (g % 50000) AS customer_id, 1 + floor(random() * 200)::int AS product_id FROM generate_series(1, 900000) g) s`
+
+// benchConn starts a proxy on a database of its own, loads benchRatings
+// and then extra (more SQL, or ""), and returns a connection through the
+// proxy, closed with the benchmark, and a logger that writes straight to
+// stderr (a benchmark's own log is cut short).
+func benchConn(b *testing.B, extra string) (c *pgx.Conn, db string, logf func(format string, a ...any)) {
+	ctx := context.Background()
+	db = srv.NewDatabase(b)
+	addr := serveProxy(b, db, planner.Options{}, catalog.Builtin())
+	c, err := pgx.Connect(ctx, pgURL(addr, db))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { c.Close(context.Background()) })
+	if _, err := c.Exec(ctx, benchRatings+"; "+extra); err != nil {
+		b.Fatal(err)
+	}
+	return c, db, func(format string, a ...any) { fmt.Fprintf(os.Stderr, format+"\n", a...) }
+}
