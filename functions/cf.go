@@ -190,6 +190,21 @@ func (m *UserCF) neighbors(u, k int, sc *cfScratch) []Scored {
 		if len(h.data) == k {
 			// Users arrive in order, so a tie with the current worst loses.
 			thr := h.data[0].Score
+			// Four at a time: almost every user is below the threshold,
+			// and one predictable branch per four costs far less than
+			// the loop's overhead per user.
+			for ; v+4 <= len(blk); v += 4 {
+				q := blk[v : v+4 : v+4]
+				if q[0] <= thr && q[1] <= thr && q[2] <= thr && q[3] <= thr {
+					continue
+				}
+				for j, s := range q {
+					if s > thr {
+						h.offer(Scored{lo + v + j, s})
+						thr = h.data[0].Score
+					}
+				}
+			}
 			for ; v < len(blk); v++ {
 				if s := blk[v]; s > thr {
 					h.offer(Scored{lo + v, s})
