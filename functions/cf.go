@@ -159,6 +159,9 @@ func (m *UserCF) neighbors(u, k int, sc *cfScratch) []Scored {
 	}
 	sc.a, sc.cur, sc.end = a, cur, end
 	users, unit := m.itemUsers, m.itemUnit
+	if len(sc.sims) < min(cfBlock, m.Users) {
+		sc.sims = make([]float64, min(cfBlock, m.Users)) // a pool shared with a smaller model
+	}
 	blk := sc.sims[:min(cfBlock, m.Users)]
 	for lo := 0; lo < m.Users; lo += len(blk) {
 		blk := blk[:min(len(blk), m.Users-lo)]
