@@ -31,12 +31,26 @@ type UserCF struct {
 	scratch *sync.Pool
 }
 
-// cfScratch is one Neighbors call's working space: similarities by user.
-type cfScratch struct{ sims []float64 }
+// cfScratch is one Neighbors or Recommend call's working space:
+// similarities by user (Neighbors uses the first cfBlock), the cursors
+// into the item lists of the user's items, and Recommend's item scores.
+type cfScratch struct {
+	sims   []float64
+	a      []float64
+	cur    []int
+	end    []int
+	scores []float64
+	rated  []bool
+}
 
 func newCFScratch(users int) *sync.Pool {
 	return &sync.Pool{New: func() any { return &cfScratch{sims: make([]float64, users)} }}
 }
+
+// cfBlock is how many users' similarities Neighbors accumulates at a
+// time: 16 KB of float64s stay in the L1 cache while the item lists
+// scatter into them, and are ranked and cleared while still there.
+const cfBlock = 2048
 
 // NewUserCF indexes ratings given as triples of dense user and item
 // indices (see KeyIndex). An item is "rated" by a user when a triple
@@ -122,18 +136,87 @@ func (m *UserCF) Neighbors(u, k int) []Scored {
 		pool = newCFScratch(m.Users)
 	}
 	sc := pool.Get().(*cfScratch)
-	sims := sc.sims
-	m.similaritiesInto(u, sims)
-	h := scoredHeap{n: k}
-	for v, s := range sims {
-		// Users arrive in order, so a tie with the current worst loses.
-		if v == u || len(h.data) == k && (k == 0 || s <= h.data[0].Score) {
-			continue
-		}
-		h.offer(Scored{v, s})
-	}
-	clear(sims)
+	nb := m.neighbors(u, k, sc)
 	pool.Put(sc)
+	return nb
+}
+
+// neighbors is Neighbors with sc's buffers. It goes through the users a
+// block at a time: each of u's item lists (users ascending) adds the
+// block's part of its list, so every user's similarity is still summed
+// over u's items in item order, and the block is ranked straight after.
+func (m *UserCF) neighbors(u, k int, sc *cfScratch) []Scored {
+	h := scoredHeap{n: k}
+	if k <= 0 {
+		return h.sorted()
+	}
+	a, cur, end := sc.a[:0], sc.cur[:0], sc.end[:0]
+	for p := m.userPtr[u]; p < m.userPtr[u+1]; p++ {
+		if m.userUnit[p] != 0 {
+			i := m.userItems[p]
+			a, cur, end = append(a, m.userUnit[p]), append(cur, m.itemPtr[i]), append(end, m.itemPtr[i+1])
+		}
+	}
+	sc.a, sc.cur, sc.end = a, cur, end
+	users, unit := m.itemUsers, m.itemUnit
+	if len(sc.sims) < min(cfBlock, m.Users) {
+		sc.sims = make([]float64, min(cfBlock, m.Users)) // a pool shared with a smaller model
+	}
+	blk := sc.sims[:min(cfBlock, m.Users)]
+	for lo := 0; lo < m.Users; lo += len(blk) {
+		blk := blk[:min(len(blk), m.Users-lo)]
+		for j, q := range cur {
+			w := a[j]
+			us := users[q:end[j]]
+			un := unit[q:end[j]]
+			un = un[:len(us)]
+			t := 0
+			for ; t < len(us); t++ {
+				v := int(us[t]) - lo
+				if uint(v) >= uint(len(blk)) {
+					break // the rest of the list is in later blocks
+				}
+				blk[v] += w * un[t]
+			}
+			cur[j] = q + t
+		}
+		if uint(u-lo) < uint(len(blk)) {
+			// u never ranks: below every finite similarity.
+			blk[u-lo] = math.Inf(-1)
+		}
+		v := 0
+		for ; v < len(blk) && len(h.data) < k; v++ {
+			if lo+v != u {
+				h.offer(Scored{lo + v, blk[v]})
+			}
+		}
+		if len(h.data) == k {
+			// Users arrive in order, so a tie with the current worst loses.
+			thr := h.data[0].Score
+			// Four at a time: almost every user is below the threshold,
+			// and one predictable branch per four costs far less than
+			// the loop's overhead per user.
+			for ; v+4 <= len(blk); v += 4 {
+				q := blk[v : v+4 : v+4]
+				if q[0] <= thr && q[1] <= thr && q[2] <= thr && q[3] <= thr {
+					continue
+				}
+				for j, s := range q {
+					if s > thr {
+						h.offer(Scored{lo + v + j, s})
+						thr = h.data[0].Score
+					}
+				}
+			}
+			for ; v < len(blk); v++ {
+				if s := blk[v]; s > thr {
+					h.offer(Scored{lo + v, s})
+					thr = h.data[0].Score
+				}
+			}
+		}
+		clear(blk)
+	}
 	return h.sorted()
 }
 
@@ -153,11 +236,20 @@ func (m *UserCF) Recommend(u, n, neighbors int) ([]Scored, error) {
 	if neighbors < 1 {
 		return nil, inputErr("neighbors", "must be at least 1, got %d", neighbors)
 	}
-	nb := m.Neighbors(u, neighbors)
+	pool := m.scratch
+	if pool == nil {
+		pool = newCFScratch(m.Users)
+	}
+	sc := pool.Get().(*cfScratch)
+	defer pool.Put(sc)
+	nb := m.neighbors(u, neighbors, sc)
 	if len(nb) == 0 {
 		return nil, nil
 	}
-	scores := make([]float64, m.Items)
+	if len(sc.scores) < m.Items {
+		sc.scores, sc.rated = make([]float64, m.Items), make([]bool, m.Items)
+	}
+	scores, rated := sc.scores[:m.Items], sc.rated[:m.Items]
 	for _, s := range nb {
 		v := s.Index
 		for p := m.userPtr[v]; p < m.userPtr[v+1]; p++ {
@@ -168,11 +260,13 @@ func (m *UserCF) Recommend(u, n, neighbors int) ([]Scored, error) {
 	for i := range scores {
 		scores[i] /= k
 	}
-	rated := make([]bool, m.Items)
 	for _, i := range m.Rated(u) {
 		rated[i] = true
 	}
-	return topNDense(scores, n, func(i int) bool { return rated[i] }), nil
+	recs := topNDense(scores, n, func(i int) bool { return rated[i] })
+	clear(scores)
+	clear(rated)
+	return recs, nil
 }
 
 // Recommend ranks row u's predicted scores (W·H) over the columns not in
