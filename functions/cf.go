@@ -64,19 +64,9 @@ func NewUserCF(users, items []int, vals []float64, nUsers, nItems int) (*UserCF,
 	if len(users) == 0 || nUsers < 1 || nItems < 1 {
 		return nil, inputErr("ratings", "no ratings")
 	}
-	for p := range users {
-		if users[p] < 0 || users[p] >= nUsers || items[p] < 0 || items[p] >= nItems {
-			return nil, rowErr("ratings", p, "index (%d, %d) outside %d users × %d items", users[p], items[p], nUsers, nItems)
-		}
-		if v := vals[p]; math.IsNaN(v) || math.IsInf(v, 0) {
-			return nil, rowErr("ratings", p, "rating %v is not a finite number", v)
-		} else if math.Abs(v) > mfMaxValue {
-			return nil, rowErr("ratings", p, "rating %v is too large (the limit is ±%g)", v, mfMaxValue)
-		}
-	}
-	byUser, dup, first := mfBuildCSR(users, items, vals, nUsers, nItems)
-	if dup >= 0 {
-		return nil, rowErr("ratings", dup, "the same (user, item) pair was already rated at row %d", first+1)
+	byUser, err := cfRatings(users, items, vals, nUsers, nItems)
+	if err != nil {
+		return nil, err
 	}
 	m := &UserCF{Users: nUsers, Items: nItems, userPtr: byUser.ptr, userItems: byUser.idx, userVals: byUser.val, scratch: newCFScratch(nUsers)}
 	m.userUnit = make([]float64, len(m.userVals))
@@ -98,6 +88,26 @@ func NewUserCF(users, items []int, vals []float64, nUsers, nItems int) (*UserCF,
 	byItem := unit.transpose()
 	m.itemPtr, m.itemUsers, m.itemUnit = byItem.ptr, byItem.idx, byItem.val
 	return m, nil
+}
+
+// cfRatings checks rating triples (indices in range, finite values within
+// ±mfMaxValue, no pair twice) and indexes them by user, items ascending.
+func cfRatings(users, items []int, vals []float64, nUsers, nItems int) (*mfCSR, error) {
+	for p := range users {
+		if users[p] < 0 || users[p] >= nUsers || items[p] < 0 || items[p] >= nItems {
+			return nil, rowErr("ratings", p, "index (%d, %d) outside %d users × %d items", users[p], items[p], nUsers, nItems)
+		}
+		if v := vals[p]; math.IsNaN(v) || math.IsInf(v, 0) {
+			return nil, rowErr("ratings", p, "rating %v is not a finite number", v)
+		} else if math.Abs(v) > mfMaxValue {
+			return nil, rowErr("ratings", p, "rating %v is too large (the limit is ±%g)", v, mfMaxValue)
+		}
+	}
+	byUser, dup, first := mfBuildCSR(users, items, vals, nUsers, nItems)
+	if dup >= 0 {
+		return nil, rowErr("ratings", dup, "the same (user, item) pair was already rated at row %d", first+1)
+	}
+	return byUser, nil
 }
 
 // Similarities returns the cosine similarity of user u to every user

@@ -31,21 +31,11 @@ func (m *UserCF) Learn(userAt, itemAt []int, users, items []int, vals []float64,
 			return nil, inputErr("ratings", "item %d renumbered to %d: not increasing within %d items", i, at, nItems)
 		}
 	}
-	for p := range users {
-		if users[p] < 0 || users[p] >= nUsers || items[p] < 0 || items[p] >= nItems {
-			return nil, rowErr("ratings", p, "index (%d, %d) outside %d users × %d items", users[p], items[p], nUsers, nItems)
-		}
-		if v := vals[p]; math.IsNaN(v) || math.IsInf(v, 0) {
-			return nil, rowErr("ratings", p, "rating %v is not a finite number", v)
-		} else if math.Abs(v) > mfMaxValue {
-			return nil, rowErr("ratings", p, "rating %v is too large (the limit is ±%g)", v, mfMaxValue)
-		}
-	}
 	// The new ratings by user, items ascending: few, so sorting them is
 	// cheap; the stored ones are already in that order.
-	fresh, dup, first := mfBuildCSR(users, items, vals, nUsers, nItems)
-	if dup >= 0 {
-		return nil, rowErr("ratings", dup, "the same (user, item) pair was already rated at row %d", first+1)
+	fresh, err := cfRatings(users, items, vals, nUsers, nItems)
+	if err != nil {
+		return nil, err
 	}
 	old := make([]int, nUsers) // m's user at each new index, or -1
 	for u := range old {
