@@ -207,10 +207,11 @@ type diffEnv struct {
 	db, direct, proxied string
 }
 
-func newDiffEnv(t *testing.T, cfg wire.Config) *diffEnv {
+func newDiffEnv(t *testing.T, cfg wire.Config, r relay) *diffEnv {
 	db := srv.NewDatabase(t)
 	cfg.Upstream = srv.URL(db)
-	return &diffEnv{db: db, direct: "127.0.0.1:" + strconv.Itoa(int(srv.Port)), proxied: proxy(t, cfg)}
+	_, addr := proxyRelay(t, cfg, r)
+	return &diffEnv{db: db, direct: "127.0.0.1:" + strconv.Itoa(int(srv.Port)), proxied: addr}
 }
 
 // run plays the scenario directly, then through the proxy, and compares
@@ -446,8 +447,10 @@ func (p *peer) extended(sql string, params ...string) {
 	p.sync(1)
 }
 
-func TestDifferential(t *testing.T) {
-	env := newDiffEnv(t, wire.Config{})
+func TestDifferential(t *testing.T) { bothRelays(t, testDifferential) }
+
+func testDifferential(t *testing.T, r relay) {
+	env := newDiffEnv(t, wire.Config{}, r)
 	cases := []struct {
 		name string
 		run  func(s *script, p *peer)
@@ -714,8 +717,10 @@ func TestDifferential(t *testing.T) {
 }
 
 // How a session ends is part of the protocol too.
-func TestDifferentialSessionEnd(t *testing.T) {
-	env := newDiffEnv(t, wire.Config{})
+func TestDifferentialSessionEnd(t *testing.T) { bothRelays(t, testDifferentialSessionEnd) }
+
+func testDifferentialSessionEnd(t *testing.T, r relay) {
+	env := newDiffEnv(t, wire.Config{}, r)
 	t.Run("backend terminated", func(t *testing.T) {
 		env.run(t, func(s *script, p *peer) {
 			p.send(query("SELECT pg_terminate_backend(pg_backend_pid())"))
@@ -734,8 +739,10 @@ func TestDifferentialSessionEnd(t *testing.T) {
 // A client sees its real backend: the process ID in BackendKeyData is
 // PostgreSQL's own, so another session can cancel or terminate it by that
 // ID and find it in pg_stat_activity, as it could on a direct connection.
-func TestDifferentialBackendPID(t *testing.T) {
-	env := newDiffEnv(t, wire.Config{})
+func TestDifferentialBackendPID(t *testing.T) { bothRelays(t, testDifferentialBackendPID) }
+
+func testDifferentialBackendPID(t *testing.T, r relay) {
+	env := newDiffEnv(t, wire.Config{}, r)
 	cases := []struct {
 		name string
 		run  func(s *script, p *peer)
@@ -917,9 +924,11 @@ func codes(got [][]byte) []string {
 
 // Statements that call model functions go through the planner; what the
 // client sees must have the shape of the equivalent plain statement.
-func TestDifferentialModelCalls(t *testing.T) {
+func TestDifferentialModelCalls(t *testing.T) { bothRelays(t, testDifferentialModelCalls) }
+
+func testDifferentialModelCalls(t *testing.T, r relay) {
 	cat := catalog.Builtin()
-	env := newDiffEnv(t, wire.Config{Planner: planner.New(cat, planner.Options{})})
+	env := newDiffEnv(t, wire.Config{Planner: planner.New(cat, planner.Options{})}, r)
 	for _, stmt := range catalog.StubDDL(cat) {
 		srv.Exec(t, env.db, stmt)
 	}
@@ -1397,12 +1406,14 @@ func playSequence(p *peer, msgs []pgproto3.FrontendMessage, marker string) [][]b
 
 // Seeded random message sequences, direct and through the proxy, one
 // session each, sequence after sequence.
-func TestDifferentialRandom(t *testing.T) {
+func TestDifferentialRandom(t *testing.T) { bothRelays(t, testDifferentialRandom) }
+
+func testDifferentialRandom(t *testing.T, r relay) {
 	// Separate databases: a NOTIFY from one session must not reach the
 	// other's LISTEN.
-	env := newDiffEnv(t, wire.Config{})
+	env := newDiffEnv(t, wire.Config{}, r)
 	proxiedDB := srv.NewDatabase(t)
-	env.proxied = proxy(t, wire.Config{Upstream: srv.URL(proxiedDB)})
+	_, env.proxied = proxyRelay(t, wire.Config{Upstream: srv.URL(proxiedDB)}, r)
 	seed, count := randomRun(t, 300)
 	direct := dialPeer(t, env.direct, env.db)
 	proxied := dialPeer(t, env.proxied, proxiedDB)
@@ -1464,9 +1475,11 @@ func sentText(msgs []pgproto3.FrontendMessage) string {
 // statements, through a proxy with the real planner, compared by shape
 // with the same sequences sent directly with each call replaced by an
 // equivalent plain statement.
-func TestDifferentialRandomModelCalls(t *testing.T) {
+func TestDifferentialRandomModelCalls(t *testing.T) { bothRelays(t, testDifferentialRandomModelCalls) }
+
+func testDifferentialRandomModelCalls(t *testing.T, r relay) {
 	cat := catalog.Builtin()
-	env := newDiffEnv(t, wire.Config{Planner: planner.New(cat, planner.Options{})})
+	env := newDiffEnv(t, wire.Config{Planner: planner.New(cat, planner.Options{})}, r)
 	for _, stmt := range catalog.StubDDL(cat) {
 		srv.Exec(t, env.db, stmt)
 	}

@@ -33,6 +33,21 @@ import (
 // CPU from PostgreSQL itself. A governor reads the kernel's pressure stall
 // information (/proc/pressure/cpu) and allows spinning only while tasks
 // rarely wait for a CPU; at most GOMAXPROCS-1 goroutines spin at once.
+//
+// The concurrency contract. A session's fields belong to its client
+// goroutine, with one exception: while that goroutine is parked in a read
+// it lent (clientSource.Read waiting on wake, at a message boundary), the
+// upstream goroutine may run the client's handlers itself
+// (session.inlineClient), and owns the session until it delivers. It does
+// so only for whole messages that need nothing but relaying, with nothing
+// outstanding upstream and no planner involved, since the planner's side
+// queries would wait for the very goroutine running them. Hand-overs go
+// through clientSource.mu and the wake channel, so the race detector sees
+// each one. Before anything that may block, the upstream goroutine
+// withdraws its offer and returns an unfilled lent read, so the client
+// goroutine never waits on a blocked spinner. The differential suite runs
+// under -race with busy polling forced on and with it off (bothRelays),
+// and each relay must be indistinguishable from a direct connection.
 
 // spinPolicy is the server-wide busy-polling state.
 type spinPolicy struct {

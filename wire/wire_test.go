@@ -50,7 +50,30 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// proxy starts a wire.Server in front of upstream and returns its address.
+// relay is how a test proxy's sessions relay: busyPolling forces every
+// session to busy-poll whatever the CPU pressure (spin.go), the most
+// intricate path; blocking turns busy polling off, the relay sessions run
+// on a machine without idle CPU or with --busy-poll 0.
+type relay int
+
+const (
+	busyPolling relay = iota
+	blocking
+)
+
+func (r relay) String() string { return [...]string{"busy-poll", "blocking"}[r] }
+
+// bothRelays runs test once per relay, as subtests.
+func bothRelays(t *testing.T, test func(t *testing.T, r relay)) {
+	for _, r := range []relay{busyPolling, blocking} {
+		t.Run(r.String(), func(t *testing.T) { test(t, r) })
+	}
+}
+
+// proxy starts a busy-polling wire.Server in front of upstream and
+// returns its address. The package's own tests default to busy polling;
+// the differential suite runs both relays, the end-to-end tests the
+// default.
 func proxy(t testing.TB, cfg wire.Config) string {
 	t.Helper()
 	_, addr := proxyServer(t, cfg)
@@ -60,12 +83,21 @@ func proxy(t testing.TB, cfg wire.Config) string {
 // proxyServer is proxy, also returning the server.
 func proxyServer(t testing.TB, cfg wire.Config) (*wire.Server, string) {
 	t.Helper()
+	return proxyRelay(t, cfg, busyPolling)
+}
+
+// proxyRelay is proxyServer with the given relay.
+func proxyRelay(t testing.TB, cfg wire.Config, r relay) (*wire.Server, string) {
+	t.Helper()
 	if cfg.Logger == nil && testing.Verbose() {
 		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	// The package's own tests run every session busy-polling, the most
-	// intricate path; the end-to-end tests run the default.
-	wire.AlwaysBusyPoll(&cfg)
+	switch r {
+	case busyPolling:
+		wire.AlwaysBusyPoll(&cfg)
+	case blocking:
+		cfg.BusyPoll = 0
+	}
 	s, err := wire.NewServer(cfg)
 	if err != nil {
 		t.Fatal(err)
