@@ -9,34 +9,59 @@ import (
 	"github.com/flywheeldb/flywheel/functions"
 )
 
-// decisionSink is recommend's log => true: every served row goes to
-// flywheel.decisions with the statement's served_at (now()) and the
-// session's application_name.
+// decisionSink is recommend's log => true: every served list goes to
+// flywheel.decision_lists, one row per call with the items and scores as
+// arrays, the statement's served_at (now()) and the session's
+// application_name; the view flywheel.decisions shows one row per served
+// item. One row per list rather than per item is what keeps the log
+// cheap: a heap tuple and one index entry per call, not ten of each.
 func decisionSink() *Sink {
 	return &Sink{
 		Arg: "log",
-		Columns: []ReturnColumn{{"model", Text}, {"version", Int4}, {"user_key", Text}, {"item", Text},
-			{"rank", Int4}, {"score", Float8}},
+		Columns: []ReturnColumn{{"model", Text}, {"version", Int4}, {"user_key", Text},
+			{"items", Text}, {"scores", Text}},
 		Insert: func(from string) string {
-			return "INSERT INTO flywheel.decisions (model, version, user_key, item, rank, score, application_name) " +
-				"SELECT d.model, d.version, d.user_key, d.item, d.rank, d.score, current_setting('application_name') FROM " + from +
-				" AS d(model, version, user_key, item, rank, score)"
+			return "INSERT INTO flywheel.decision_lists (model, version, user_key, items, scores, application_name) " +
+				"SELECT d.model, d.version, d.user_key, d.items::text[], d.scores::float8[], current_setting('application_name') FROM " + from +
+				" AS d(model, version, user_key, items, scores)"
 		},
 	}
 }
 
-// logDecisions adds user's served items to the statement's decision log.
-// A trial serves two versions from one statement, so the version is kept
-// per row.
+// logDecisions adds user's served list to the statement's decision log:
+// its items and scores as array literals, ranked by position. A trial
+// serves two versions from one statement, so the version is kept per
+// list.
 func logDecisions(call *Call, version int, user string, recs []functions.Scored, itemKeys []string) error {
 	if call.Sink == nil {
 		return &Error{Code: "55000", Message: "recommend: log => true needs a session to log to"}
 	}
-	v := strconv.Itoa(version)
-	for r, s := range recs {
-		call.Sink.Add(call.Model.Name, v, user, itemKeys[s.Index], strconv.Itoa(r+1), strconv.FormatFloat(s.Score, 'g', -1, 64))
+	if len(recs) == 0 {
+		return nil
 	}
+	items, scores := make([]byte, 0, 8*len(recs)), make([]byte, 0, 12*len(recs))
+	for r, s := range recs {
+		sep := byte(',')
+		if r == 0 {
+			sep = '{'
+		}
+		items = appendQuoted(append(items, sep), itemKeys[s.Index])
+		scores = strconv.AppendFloat(append(scores, sep), s.Score, 'g', -1, 64)
+	}
+	call.Sink.Add(call.Model.Name, strconv.Itoa(version), user, string(append(items, '}')), string(append(scores, '}')))
 	return nil
+}
+
+// appendQuoted appends v as a double-quoted array element.
+func appendQuoted(b []byte, v string) []byte {
+	b = append(b, '"')
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; c == '"' || c == '\\' {
+			b = append(b, '\\')
+		}
+		b = append(b, v[i])
+	}
+	return append(b, '"')
 }
 
 // Outcomes declares flywheel.outcomes(name, events => (...), within):

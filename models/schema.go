@@ -290,6 +290,50 @@ FROM flywheel.model_version v
 JOIN flywheel.model m ON m.name = v.model
 LEFT JOIN flywheel.model_trial t ON t.model = v.model;
 COMMENT ON VIEW flywheel.model_versions IS 'Every trained version of every model: status deployed, trial (serving a share of users in an online trial), challenger or failed, metrics, options, the training SQL; refresh_due and refreshed_by for versions a refresh made; base_version for a version stored as a delta on another (state_bytes is then the delta''s).'`,
+	// 8: decisions stored one row per served list (items and scores as
+	// arrays, rank = position): logging then writes one heap tuple and
+	// one index entry per call instead of a tuple and two index entries
+	// per item (PostgreSQL's part of a logged call fell from about +120 µs
+	// to +25 µs). flywheel.decisions becomes a view with the same columns (less
+	// the id, which nothing read), one row per served item. Lists
+	// already logged are regrouped by call: the same version, user,
+	// served_at and application.
+	`CREATE TABLE flywheel.decision_lists (
+	model text NOT NULL,
+	version integer NOT NULL,
+	user_key text NOT NULL,
+	items text[] NOT NULL,
+	scores double precision[] NOT NULL,
+	served_at timestamptz NOT NULL DEFAULT now(),
+	application_name text
+);
+CREATE INDEX ON flywheel.decision_lists (model, served_at);
+INSERT INTO flywheel.decision_lists (model, version, user_key, items, scores, served_at, application_name)
+SELECT model, version, user_key, array_agg(item ORDER BY rank, id), array_agg(score ORDER BY rank, id), served_at, application_name
+FROM flywheel.decisions
+GROUP BY model, version, user_key, served_at, application_name;
+DROP TABLE flywheel.decisions;
+CREATE VIEW flywheel.decisions AS
+SELECT l.model, l.version, l.user_key, d.item, d.rank::integer AS rank, d.score, l.served_at, l.application_name
+FROM flywheel.decision_lists l
+CROSS JOIN LATERAL unnest(l.items, l.scores) WITH ORDINALITY AS d(item, score, rank)
+WHERE d.item IS NOT NULL;
+-- DELETE on the view still works: a deleted item's place in its list is
+-- emptied (the others keep their ranks), and an emptied list goes.
+CREATE FUNCTION flywheel.decisions_delete() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	UPDATE flywheel.decision_lists l SET items[OLD.rank] = NULL
+	WHERE l.model = OLD.model AND l.served_at = OLD.served_at AND l.version = OLD.version
+		AND l.user_key = OLD.user_key AND l.application_name IS NOT DISTINCT FROM OLD.application_name
+		AND l.items[OLD.rank] = OLD.item;
+	DELETE FROM flywheel.decision_lists l
+	WHERE l.model = OLD.model AND l.served_at = OLD.served_at AND array_remove(l.items, NULL) = '{}';
+	RETURN OLD;
+END $$;
+CREATE TRIGGER decisions_delete INSTEAD OF DELETE ON flywheel.decisions
+	FOR EACH ROW EXECUTE FUNCTION flywheel.decisions_delete();
+COMMENT ON TABLE flywheel.decision_lists IS 'Every list served by a model call with log => true, one row per call: which version recommended which items (in rank order) with which scores to whom, when, and to which application. Deleting old decisions is fastest here.';
+COMMENT ON VIEW flywheel.decisions IS 'Every row served by a model call with log => true (flywheel.decision_lists, one row per item): which version recommended what to whom, at which rank, when, and to which application.'`,
 }
 
 // migrateLock is the advisory lock key that serialises migrations.

@@ -337,23 +337,19 @@ func resetLoop(ctx context.Context, conn *pgx.Conn, model string, out io.Writer)
 				return err
 			}
 		}
+		// Each counts what it deleted: decisions are items of the lists.
 		for _, q := range []struct {
 			sql string
+			arg any
 			n   *int64
 		}{
-			{"DELETE FROM flywheel.decisions WHERE model = $1", &decisions},
-			{"DELETE FROM events WHERE event_time >= $1", &events},
-			{"DELETE FROM fact_ratings WHERE rated_at >= $1", &ratings},
+			{"WITH d AS (DELETE FROM flywheel.decision_lists WHERE model = $1 RETURNING items) SELECT coalesce(sum(cardinality(items)), 0) FROM d", model, &decisions},
+			{"WITH d AS (DELETE FROM events WHERE event_time >= $1 RETURNING 1) SELECT count(*) FROM d", loopStart(), &events},
+			{"WITH d AS (DELETE FROM fact_ratings WHERE rated_at >= $1 RETURNING 1) SELECT count(*) FROM d", loopStart(), &ratings},
 		} {
-			arg := any(model)
-			if !strings.Contains(q.sql, "decisions") {
-				arg = loopStart()
-			}
-			tag, err := tx.Exec(ctx, q.sql, arg)
-			if err != nil {
+			if err := tx.QueryRow(ctx, q.sql, q.arg).Scan(q.n); err != nil {
 				return err
 			}
-			*q.n = tag.RowsAffected()
 		}
 		return nil
 	})
@@ -416,13 +412,14 @@ func loopRoundTx(ctx context.Context, conn *pgx.Conn, shop *demo.Shop, cohort []
 		// the week's start. Re-dating this transaction's decisions (and
 		// only those: now() is fixed for the transaction) keeps each week's
 		// events inside its own decisions' window and outside the others'.
-		tag, err := tx.Exec(ctx, `UPDATE flywheel.decisions SET served_at = $1
-WHERE model = $2 AND served_at = now() AND application_name = $3`, week, cfg.model, loopApp)
-		if err != nil {
+		var logged int
+		if err := tx.QueryRow(ctx, `WITH l AS (UPDATE flywheel.decision_lists SET served_at = $1
+WHERE model = $2 AND served_at = now() AND application_name = $3 RETURNING items)
+SELECT coalesce(sum(cardinality(items)), 0) FROM l`, week, cfg.model, loopApp).Scan(&logged); err != nil {
 			return fmt.Errorf("dating the decisions: %w", err)
 		}
-		if tag.RowsAffected() != int64(served) {
-			return fmt.Errorf("served %d recommendations but %d decisions were logged", served, tag.RowsAffected())
+		if logged != served {
+			return fmt.Errorf("served %d recommendations but %d decisions were logged", served, logged)
 		}
 		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"events"}, []string{"event_id", "customer_id", "event_type", "product_id", "event_time"},
 			pgx.CopyFromRows(evRows)); err != nil {
@@ -434,7 +431,7 @@ WHERE model = $2 AND served_at = now() AND application_name = $3`, week, cfg.mod
 		for i, r := range ratingRows {
 			cs[i], ps[i], vs[i], ats[i] = r.customer, r.product, r.rating, r.at
 		}
-		tag, err = tx.Exec(ctx, `INSERT INTO fact_ratings (customer_id, product_id, rating, rated_at)
+		tag, err := tx.Exec(ctx, `INSERT INTO fact_ratings (customer_id, product_id, rating, rated_at)
 SELECT * FROM unnest($1::int[], $2::int[], $3::int[], $4::timestamp[]) ON CONFLICT DO NOTHING`, cs, ps, vs, ats)
 		if err != nil {
 			return fmt.Errorf("ratings: %w", err)

@@ -95,3 +95,25 @@ ORDER BY o.version`)
 		}
 	}
 }
+
+// TestDecisionsKeepTextKeys: the log keeps user and item keys exactly,
+// whatever characters an array literal gives a meaning to, and every
+// served row's rank and score.
+func TestDecisionsKeepTextKeys(t *testing.T) {
+	addr, db := startProxy(t)
+	conn := connect(t, addr, db)
+	ctx := context.Background()
+	if _, err := conn.Exec(ctx, `CREATE TABLE tr (u text, i text, v float8);
+INSERT INTO tr VALUES ('a"b', 'x,y', 5), ('a"b', '{z}', 3), ('c\d', 'x,y', 4), ('c\d', 'NULL', 5), ('c\d', 'q "r" \s', 2),
+	('e', '{z}', 4), ('e', 'NULL', 1), ('e', ' sp ', 3), ('f', ' sp ', 5), ('f', 'q "r" \s', 4)`); err != nil {
+		t.Fatal(err)
+	}
+	scalar[int32](t, conn, "SELECT version FROM flywheel.train('tk', 'recommend', (TABLE tr))")
+	served := scalar[string](t, conn, `SELECT string_agg(format('%s|%s|%s|%s', u.u, r.item, r.rank, r.score), E'\n' ORDER BY u.u, r.rank)
+FROM (SELECT DISTINCT u FROM tr) u CROSS JOIN LATERAL recommend(u.u, 3, model => 'tk', log => true) r`)
+	logged := scalar[string](t, conn, `SELECT string_agg(format('%s|%s|%s|%s', user_key, item, rank, score), E'\n' ORDER BY user_key, rank)
+FROM flywheel.decisions WHERE model = 'tk'`)
+	if served == "" || logged != served {
+		t.Fatalf("logged:\n%s\nserved:\n%s", logged, served)
+	}
+}
