@@ -279,25 +279,6 @@ func (m *UserCF) Recommend(u, n, neighbors int) ([]Scored, error) {
 	return recs, nil
 }
 
-// Recommend ranks row u's predicted scores (W·H) over the columns not in
-// rated, highest first, ties in column order, and keeps n. Errors are
-// *InputError on "user" or "n".
-func (m *NMFModel) Recommend(u int, rated []int, n int) ([]Scored, error) {
-	if u < 0 || u >= m.Rows {
-		return nil, inputErr("user", "user %d out of range [0, %d)", u, m.Rows)
-	}
-	if n < 1 {
-		return nil, inputErr("n", "must be at least 1, got %d", n)
-	}
-	skip := make([]bool, m.Cols)
-	for _, j := range rated {
-		if j >= 0 && j < m.Cols {
-			skip[j] = true
-		}
-	}
-	return topNDense(m.PredictRow(u, nil), n, func(j int) bool { return skip[j] }), nil
-}
-
 // Ratings returns the indexed ratings as triples of dense indices, by
 // user and then item ascending: what NewUserCF would index again, for a
 // model that learns new ratings.
