@@ -41,6 +41,7 @@ type cfScratch struct {
 	end    []int
 	scores []float64
 	rated  []bool
+	sp     sparseScratch
 }
 
 func newCFScratch(users int) *sync.Pool {
@@ -151,11 +152,21 @@ func (m *UserCF) Neighbors(u, k int) []Scored {
 	return nb
 }
 
-// neighbors is Neighbors with sc's buffers. It goes through the users a
-// block at a time: each of u's item lists (users ascending) adds the
-// block's part of its list, so every user's similarity is still summed
-// over u's items in item order, and the block is ranked straight after.
+// neighbors is Neighbors with sc's buffers, on the sparse path
+// (cf_sparse.go) when u's items have few raters.
 func (m *UserCF) neighbors(u, k int, sc *cfScratch) []Scored {
+	if m.sparseNeighbors(u) {
+		sc.sp.size(m.Users, m.Items)
+		return m.neighborsSparse(u, k, &sc.sp)
+	}
+	return m.neighborsBlocked(u, k, sc)
+}
+
+// neighborsBlocked is neighbors over every user, a block at a time: each
+// of u's item lists (users ascending) adds the block's part of its list,
+// so every user's similarity is still summed over u's items in item
+// order, and the block is ranked straight after.
+func (m *UserCF) neighborsBlocked(u, k int, sc *cfScratch) []Scored {
 	h := scoredHeap{n: k}
 	if k <= 0 {
 		return h.sorted()
@@ -256,6 +267,16 @@ func (m *UserCF) Recommend(u, n, neighbors int) ([]Scored, error) {
 	if len(nb) == 0 {
 		return nil, nil
 	}
+	if m.sparseItems(nb) {
+		sc.sp.size(m.Users, m.Items)
+		return m.recommendSparse(u, n, nb, &sc.sp), nil
+	}
+	return m.recommendDense(u, n, nb, sc), nil
+}
+
+// recommendDense is Recommend's ranking of items for neighbours nb over
+// every item.
+func (m *UserCF) recommendDense(u, n int, nb []Scored, sc *cfScratch) []Scored {
 	if len(sc.scores) < m.Items {
 		sc.scores, sc.rated = make([]float64, m.Items), make([]bool, m.Items)
 	}
@@ -276,7 +297,7 @@ func (m *UserCF) Recommend(u, n, neighbors int) ([]Scored, error) {
 	recs := topNDense(scores, n, func(i int) bool { return rated[i] })
 	clear(scores)
 	clear(rated)
-	return recs, nil
+	return recs
 }
 
 // Ratings returns the indexed ratings as triples of dense indices, by
