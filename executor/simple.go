@@ -159,7 +159,7 @@ func (e *Executor) run(p planner.Part) (byte, bool, error) {
 	}
 	if p.Calls {
 		return e.call(p, func(ctx context.Context) (*planner.Statement, error) {
-			return e.planner.Prepare(ctx, &e.conn, p.SQL, nil)
+			return e.planner.PreparePart(ctx, &e.conn, p)
 		})
 	}
 	return e.s.Simple(p.SQL, false)

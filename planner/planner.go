@@ -191,6 +191,16 @@ type Part struct {
 	// statement name the statement ends or replaces ("*" for all of them:
 	// DEALLOCATE ALL, DISCARD ALL).
 	Execute, Forgets string
+
+	// tree is the first statement's parse, which PreparePart reuses (the
+	// later ones' locations count from the start of the whole string).
+	tree *parsedStmt
+}
+
+// parsedStmt is one statement as pg_query parsed it.
+type parsedStmt struct {
+	version int32
+	raw     *pg_query.RawStmt
 }
 
 // Split splits a simple-Query string into its statements. A string the
@@ -226,6 +236,9 @@ func (p *Planner) Split(sql string) ([]Part, error) {
 		}
 		if p.Mentions([]byte(part.SQL)) {
 			part.Calls = p.hasCalls(raw)
+			if start == 0 {
+				part.tree = &parsedStmt{version: tree.Version, raw: raw}
+			}
 		}
 		parts = append(parts, part)
 	}
@@ -268,7 +281,22 @@ func (p *Planner) Prepare(ctx context.Context, conn Conn, sql string, paramOIDs 
 		// one Parse are PostgreSQL's error to report too.
 		return nil, ErrNoCalls
 	}
-	a, err := p.analyze(sql, tree.Version, tree.Stmts[0])
+	return p.prepareParsed(ctx, conn, sql, &parsedStmt{version: tree.Version, raw: tree.Stmts[0]}, paramOIDs)
+}
+
+// PreparePart is Prepare for a statement of a simple Query, reusing
+// Split's parse of it where it has one.
+func (p *Planner) PreparePart(ctx context.Context, conn Conn, part Part) (st *Statement, err error) {
+	if part.tree == nil {
+		return p.Prepare(ctx, conn, part.SQL, nil)
+	}
+	defer recovered(p, &st, &err)
+	return p.prepareParsed(ctx, conn, part.SQL, part.tree, nil)
+}
+
+// prepareParsed is Prepare past the parse.
+func (p *Planner) prepareParsed(ctx context.Context, conn Conn, sql string, tree *parsedStmt, paramOIDs []uint32) (st *Statement, err error) {
+	a, err := p.analyze(sql, tree.version, tree.raw)
 	if err != nil {
 		return nil, err
 	}
@@ -278,7 +306,7 @@ func (p *Planner) Prepare(ctx context.Context, conn Conn, sql string, paramOIDs 
 	if a.prepare != nil {
 		// The body's parameters have the types PREPARE declares; it takes
 		// no protocol-level parameters itself.
-		if paramOIDs, err = declaredTypes(ctx, conn, tree.Version, a.prepare); err != nil {
+		if paramOIDs, err = declaredTypes(ctx, conn, tree.version, a.prepare); err != nil {
 			return nil, err
 		}
 	}
