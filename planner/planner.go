@@ -82,6 +82,8 @@ type Planner struct {
 	first [256]bool
 	pairs [256][4]uint64
 	short bool // a one-byte name: every byte in first is a match
+
+	parses parseCache
 }
 
 // New makes a planner.
@@ -275,7 +277,7 @@ func (p *Planner) Prepare(ctx context.Context, conn Conn, sql string, paramOIDs 
 	if !p.Mentions([]byte(sql)) {
 		return nil, ErrNoCalls
 	}
-	tree, err := pg_query.Parse(sql)
+	tree, err := p.parses.parse(sql)
 	if err != nil || len(tree.Stmts) != 1 {
 		// PostgreSQL reports its own syntax error; several statements in
 		// one Parse are PostgreSQL's error to report too.
