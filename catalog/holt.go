@@ -249,15 +249,8 @@ func holtOptions(fn string, call *Call) (functions.HoltOptions, error) {
 
 // readHolt reads and groups the input relation.
 func readHolt(fn string, call *Call, columns func([][]InputColumn) ([]OutputColumn, error)) (*holtData, error) {
-	rel, err := call.Relation("input")
+	rel, err := call.checkedRelation("input", columns)
 	if err != nil {
-		return nil, err
-	}
-	var cols []InputColumn
-	for _, c := range rel.Columns {
-		cols = append(cols, c.InputColumn)
-	}
-	if _, err := columns([][]InputColumn{cols}); err != nil {
 		return nil, err
 	}
 	n := rel.Rows()

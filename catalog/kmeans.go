@@ -120,15 +120,8 @@ func kmeansCentersColumns(inputs [][]InputColumn) ([]OutputColumn, error) {
 // The rows are clustered in key order (kmRowOrder); order[p] is the input
 // row behind the result's row p.
 func kmFit(ctx context.Context, fn string, columns func([][]InputColumn) ([]OutputColumn, error), call *Call) (rel *Relation, order []int, res *functions.KMeansResult, err error) {
-	rel, err = call.Relation("input")
+	rel, err = call.checkedRelation("input", columns)
 	if err != nil {
-		return nil, nil, nil, err
-	}
-	var cols []InputColumn
-	for _, c := range rel.Columns {
-		cols = append(cols, c.InputColumn)
-	}
-	if _, err := columns([][]InputColumn{cols}); err != nil {
 		return nil, nil, nil, err
 	}
 	opt := functions.KMeansOptions{}

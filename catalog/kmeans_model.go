@@ -102,11 +102,7 @@ func runKMeansModel(ctx context.Context, call *Call) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	var cols []InputColumn
-	for _, c := range rel.Columns {
-		cols = append(cols, c.InputColumn)
-	}
-	if _, err := kmeansModelColumns(call.Model, [][]InputColumn{cols}); err != nil {
+	if _, err := kmeansModelColumns(call.Model, [][]InputColumn{inputColumns(rel)}); err != nil {
 		return nil, err
 	}
 	n := rel.Rows()

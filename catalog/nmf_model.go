@@ -26,15 +26,7 @@ func nmfKind() *modelKind {
 
 func fitNMFModel(ctx context.Context, call *Call) (*fitted, error) {
 	const fn = "nmf"
-	rel, err := call.Relation("input")
-	if err != nil {
-		return nil, err
-	}
-	var cols []InputColumn
-	for _, c := range rel.Columns {
-		cols = append(cols, c.InputColumn)
-	}
-	if _, err := nmfColumns([][]InputColumn{cols}); err != nil {
+	if _, err := call.checkedRelation("input", nmfColumns); err != nil {
 		return nil, err
 	}
 	f, t, err := nmfFit(ctx, fn, call)

@@ -92,11 +92,7 @@ func fitRecommend(ctx context.Context, call *Call) (*fitted, error) {
 	if len(rel.Columns) != 3 {
 		return nil, &TypeError{Func: fn, Column: "ratings", Msg: fmt.Sprintf("want 3 columns (user, item, rating), got %d", len(rel.Columns))}
 	}
-	var cols []InputColumn
-	for _, c := range rel.Columns {
-		cols = append(cols, c.InputColumn)
-	}
-	if _, err := recommendColumns([][]InputColumn{cols}); err != nil {
+	if _, err := recommendColumns([][]InputColumn{inputColumns(rel)}); err != nil {
 		return nil, err
 	}
 	method, err := call.String("method")

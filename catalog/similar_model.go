@@ -24,15 +24,8 @@ func similarKind() *modelKind {
 
 func fitSimilar(ctx context.Context, call *Call) (*fitted, error) {
 	const fn = "similar_items"
-	rel, err := call.Relation("input")
+	rel, err := call.checkedRelation("input", similarColumns)
 	if err != nil {
-		return nil, err
-	}
-	var cols []InputColumn
-	for _, c := range rel.Columns {
-		cols = append(cols, c.InputColumn)
-	}
-	if _, err := similarColumns([][]InputColumn{cols}); err != nil {
 		return nil, err
 	}
 	x, docs, err := similarRead(fn, rel)

@@ -254,6 +254,20 @@ func (c *Call) Relation(name string) (*Relation, error) {
 	return r, nil
 }
 
+// checkedRelation is the relation argument name, its columns checked
+// with columns (the function's Columns), as the one-shot call would
+// check them before running.
+func (c *Call) checkedRelation(name string, columns func([][]InputColumn) ([]OutputColumn, error)) (*Relation, error) {
+	r, err := c.Relation(name)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := columns([][]InputColumn{inputColumns(r)}); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
 // Result is a function's output, column by column. Each column holds
 // exactly one of its value slices, all of the same length.
 type Result struct {
