@@ -223,7 +223,7 @@ func evaluateRecommend(ctx context.Context, m *Model, test *Relation) (map[strin
 		}
 		recs, err := st.recommend(u, evalTopK, 20)
 		if err != nil {
-			return nil, mfArgError("evaluate", "input", err)
+			return nil, inputArgError("evaluate", "input", err)
 		}
 		hits, dcg := 0, 0.0
 		for r, s := range recs {
@@ -356,7 +356,7 @@ func evaluateSGD(_ context.Context, m *Model, test *Relation) (map[string]float6
 	}
 	p, err := r.Predict(x)
 	if err != nil {
-		return nil, kmArgError("evaluate", "input", err)
+		return nil, inputArgError("evaluate", "input", err)
 	}
 	mean := 0.0
 	for _, v := range y {

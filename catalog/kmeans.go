@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"strconv"
 
 	"github.com/flywheeldb/flywheel/functions"
 )
@@ -180,7 +179,7 @@ func kmFit(ctx context.Context, fn string, columns func([][]InputColumn) ([]Outp
 		if ie, ok := functions.AsInputError(err); ok && ie.Row >= 0 {
 			ie.Row = order[ie.Row] // name the row as the input has it
 		}
-		return nil, nil, nil, kmArgError(fn, "input", err)
+		return nil, nil, nil, inputArgError(fn, "input", err)
 	}
 	return rel, order, res, nil
 }
@@ -254,24 +253,4 @@ func runKMeansCenters(ctx context.Context, call *Call) (*Result, error) {
 		out = append(out, ResultColumn{OutputColumn: OutputColumn{Name: col.Name, Type: Float8.OID}, Floats: v})
 	}
 	return &Result{Columns: out}, nil
-}
-
-// kmArgError turns a functions.InputError into an ArgError (SQLSTATE
-// 22023) naming the SQL argument; the algorithms' own names for their data
-// ("input", "train", "predict") are the SQL argument names already, except
-// that relArg replaces "input". Other errors (cancellation) pass through.
-func kmArgError(fn, relArg string, err error) error {
-	ie, ok := functions.AsInputError(err)
-	if !ok {
-		return err
-	}
-	arg := ie.Arg
-	if arg == "input" {
-		arg = relArg
-	}
-	msg := ie.Msg
-	if ie.Row >= 0 {
-		msg = "row " + strconv.Itoa(ie.Row+1) + ": " + msg
-	}
-	return &ArgError{Func: fn, Arg: arg, Msg: msg}
 }

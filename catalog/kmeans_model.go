@@ -112,7 +112,7 @@ func runKMeansModel(ctx context.Context, call *Call) (*Result, error) {
 	}
 	labels, dist, err := km.Assign(x, n)
 	if err != nil {
-		return nil, kmArgError(fn, "input", err)
+		return nil, inputArgError(fn, "input", err)
 	}
 	rows := make([]int, n)
 	clusters := make([]int64, n)

@@ -89,7 +89,7 @@ func learnSGD(ctx context.Context, m *Model, rel *Relation) (*fitted, error) {
 		return nil, &ArgError{Func: "learn", Arg: "input", Msg: err.Error()}
 	}
 	if err := r.PartialFit(ctx, x, y); err != nil {
-		return nil, kmArgError("learn", "input", err)
+		return nil, inputArgError("learn", "input", err)
 	}
 	b, err := r.MarshalBinary()
 	if err != nil {
@@ -113,7 +113,7 @@ func learnKMeans(ctx context.Context, m *Model, rel *Relation) (*fitted, error) 
 	}
 	labels, _, err := old.Assign(x, n)
 	if err != nil {
-		return nil, kmArgError("learn", "input", err)
+		return nil, inputArgError("learn", "input", err)
 	}
 	old.Scaler.Transform(x)
 	km := *old.KMeansModel
@@ -170,7 +170,7 @@ func learnRecommend(ctx context.Context, m *Model, rel *Relation) (*fitted, erro
 	}
 	next, err := st.learn(m, t.rows.Keys, t.r, t.cols.Keys, t.c, t.v)
 	if err != nil {
-		return nil, mfArgError(fn, "input", err)
+		return nil, inputArgError(fn, "input", err)
 	}
 	f := &fitted{rows: len(t.v), decoded: next, size: userCFSize(next.cf), metrics: map[string]float64{
 		"users": float64(len(next.users.Keys)), "items": float64(len(next.items.Keys)),

@@ -147,7 +147,7 @@ func nmfFit(ctx context.Context, fn string, call *Call) (*nmfFactors, *mfTriples
 	opt.Progress = nmfProgress(call)
 	model, err := functions.NMF(ctx, t.r, t.c, t.v, nr, nc, opt)
 	if err != nil {
-		return nil, nil, mfArgError(fn, "input", err)
+		return nil, nil, inputArgError(fn, "input", err)
 	}
 	f := &nmfFactors{model: model, rowCol: rel.Columns[0], colCol: rel.Columns[1], rowRows: t.rows.First, colRows: t.cols.First}
 	f.obsPtr, f.obs = ratedCSR(t)
@@ -291,11 +291,12 @@ func mfNumericType(oid uint32) bool {
 	return (&Column{InputColumn: InputColumn{Type: oid}}).Numeric()
 }
 
-// mfArgError turns a functions.InputError into an ArgError (SQLSTATE
+// inputArgError turns a functions.InputError into an ArgError (SQLSTATE
 // 22023) naming the SQL argument: the algorithms call their data "input"
-// or "ratings", which becomes relArg here. Other errors (cancellation)
-// pass through.
-func mfArgError(fn, relArg string, err error) error {
+// or "ratings", which becomes relArg here; their other names ("train",
+// "predict") are the SQL argument names already. Other errors
+// (cancellation) pass through.
+func inputArgError(fn, relArg string, err error) error {
 	ie, ok := functions.AsInputError(err)
 	if !ok {
 		return err

@@ -118,7 +118,7 @@ func runRecommend(ctx context.Context, call *Call) (*Result, error) {
 	switch method {
 	case "user_cf":
 		if recs, err = ix.cf.Recommend(u, n, neighbors); err != nil {
-			return nil, mfArgError(fn, "ratings", err)
+			return nil, inputArgError(fn, "ratings", err)
 		}
 	case "nmf":
 		var rated []int
@@ -128,7 +128,7 @@ func runRecommend(ctx context.Context, call *Call) (*Result, error) {
 			}
 		}
 		if recs, err = ix.model.Recommend(u, rated, n); err != nil {
-			return nil, mfArgError(fn, "ratings", err)
+			return nil, inputArgError(fn, "ratings", err)
 		}
 	}
 	for r, s := range recs {
@@ -181,11 +181,11 @@ func recommendIndex(ctx context.Context, call *Call, rel *Relation, method strin
 	switch method {
 	case "user_cf":
 		if ix.cf, err = functions.NewUserCF(t.r, t.c, t.v, t.rows.Len(), t.cols.Len()); err != nil {
-			return nil, mfArgError(fn, "ratings", err)
+			return nil, inputArgError(fn, "ratings", err)
 		}
 	case "nmf":
 		if ix.model, err = functions.NMF(ctx, t.r, t.c, t.v, t.rows.Len(), t.cols.Len(), functions.NMFOptions{K: k, Init: "nndsvda", Progress: nmfProgress(call)}); err != nil {
-			return nil, mfArgError(fn, "ratings", err)
+			return nil, inputArgError(fn, "ratings", err)
 		}
 	}
 	if call.Memo != nil {

@@ -279,7 +279,7 @@ func runRecommendModel(call *Call) (*Result, error) {
 	}
 	recs, err := st.recommend(u, n, neighbors)
 	if err != nil {
-		return nil, mfArgError(fn, "model", err)
+		return nil, inputArgError(fn, "model", err)
 	}
 	for r, s := range recs {
 		out.Columns[0].Rows = append(out.Columns[0].Rows, s.Index)

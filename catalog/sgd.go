@@ -156,7 +156,7 @@ func sgdFit(ctx context.Context, call *Call, train *Relation) (*functions.SGDReg
 	d := len(train.Columns) - 1
 	m, err := functions.NewSGDRegressor(d, opt)
 	if err != nil {
-		return nil, kmArgError(fn, "train", err)
+		return nil, inputArgError(fn, "train", err)
 	}
 	n := train.Rows()
 	if n == 0 {
@@ -171,7 +171,7 @@ func sgdFit(ctx context.Context, call *Call, train *Relation) (*functions.SGDReg
 		return nil, &ArgError{Func: fn, Arg: "train", Msg: err.Error()}
 	}
 	if err := m.Fit(ctx, x, y, int(epochs)); err != nil {
-		return nil, kmArgError(fn, "train", err)
+		return nil, inputArgError(fn, "train", err)
 	}
 	return m, nil
 }
@@ -186,7 +186,7 @@ func sgdPredict(m *functions.SGDRegressor, pred *Relation) (*Result, error) {
 	}
 	p, err := m.Predict(px)
 	if err != nil {
-		return nil, kmArgError(fn, "predict", err)
+		return nil, inputArgError(fn, "predict", err)
 	}
 	rows := make([]int, np)
 	for i := range rows {

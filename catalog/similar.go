@@ -164,7 +164,7 @@ func runSimilar(ctx context.Context, call *Call) (*Result, error) {
 		return x.neighbours(ctx, fn, nil, n)
 	}
 	if x.idx, err = functions.Tfidf(ctx, docs, functions.TfidfOptions{}); err != nil {
-		return nil, mfArgError(fn, "input", err)
+		return nil, inputArgError(fn, "input", err)
 	}
 	return x.neighbours(ctx, fn, q, n)
 }
@@ -177,12 +177,12 @@ func (x *similarItems) neighbours(ctx context.Context, fn string, queries []int,
 	case len(queries) == 1:
 		top, err := x.idx.TopN(queries[0], n)
 		if err != nil {
-			return nil, mfArgError(fn, "input", err)
+			return nil, inputArgError(fn, "input", err)
 		}
 		tops = [][]functions.Scored{top}
 	case len(queries) > 1:
 		if tops, err = x.idx.AllTopN(ctx, n); err != nil {
-			return nil, mfArgError(fn, "input", err)
+			return nil, inputArgError(fn, "input", err)
 		}
 	}
 	total := 0
