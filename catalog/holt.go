@@ -116,11 +116,7 @@ var holtTimeOIDs = map[uint32]string{pgtype.DateOID: "date", pgtype.TimestampOID
 
 // holtInput checks the input's shape: [series,] ts, value.
 func holtInput(fn string, inputs [][]InputColumn) (series *InputColumn, ts, value InputColumn, err error) {
-	if len(inputs) == 0 || len(inputs[0]) < 2 || len(inputs[0]) > 3 {
-		got := 0
-		if len(inputs) > 0 {
-			got = len(inputs[0])
-		}
+	if got := firstWidth(inputs); got < 2 || got > 3 {
 		return nil, ts, value, &TypeError{Func: fn, Column: "input", Msg: fmt.Sprintf("want columns ([series,] ts, value), got %d columns", got)}
 	}
 	in := inputs[0]

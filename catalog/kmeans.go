@@ -63,11 +63,7 @@ func KMeansCenters() *Func {
 // kmInputColumns checks the input's shape: a key and at least one numeric
 // feature.
 func kmInputColumns(fn string, inputs [][]InputColumn) ([]InputColumn, error) {
-	if len(inputs) == 0 || len(inputs[0]) < 2 {
-		got := 0
-		if len(inputs) > 0 {
-			got = len(inputs[0])
-		}
+	if got := firstWidth(inputs); got < 2 {
 		return nil, &TypeError{Func: fn, Column: "input", Msg: fmt.Sprintf("want a key column and at least one feature column, got %d columns", got)}
 	}
 	in := inputs[0]

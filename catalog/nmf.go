@@ -45,11 +45,7 @@ func NMF() *Func {
 }
 
 func nmfColumns(inputs [][]InputColumn) ([]OutputColumn, error) {
-	if len(inputs) == 0 || len(inputs[0]) != 3 {
-		got := 0
-		if len(inputs) > 0 {
-			got = len(inputs[0])
-		}
+	if got := firstWidth(inputs); got != 3 {
 		return nil, &TypeError{Func: "nmf", Column: "input", Msg: fmt.Sprintf("want 3 columns (row, col, value), got %d", got)}
 	}
 	in := inputs[0]

@@ -36,11 +36,7 @@ func SimilarItems() *Func {
 }
 
 func similarColumns(inputs [][]InputColumn) ([]OutputColumn, error) {
-	if len(inputs) == 0 || len(inputs[0]) != 2 {
-		got := 0
-		if len(inputs) > 0 {
-			got = len(inputs[0])
-		}
+	if got := firstWidth(inputs); got != 2 {
 		return nil, &TypeError{Func: "similar_items", Column: "input", Msg: fmt.Sprintf("want 2 columns (item, text), got %d", got)}
 	}
 	in := inputs[0]

@@ -268,6 +268,15 @@ func (c *Call) checkedRelation(name string, columns func([][]InputColumn) ([]Out
 	return r, nil
 }
 
+// firstWidth is the number of columns of a function's first relation
+// argument, as a Columns function sees them; 0 without one.
+func firstWidth(inputs [][]InputColumn) int {
+	if len(inputs) == 0 {
+		return 0
+	}
+	return len(inputs[0])
+}
+
 // Result is a function's output, column by column. Each column holds
 // exactly one of its value slices, all of the same length.
 type Result struct {
