@@ -112,7 +112,7 @@ func runOutcomes(ctx context.Context, call *Call) (*Result, error) {
 	if call.DB == nil {
 		return nil, &Error{Code: "55000", Message: "outcomes needs a session"}
 	}
-	name, err := modelName(call)
+	name, err := nonEmpty(call, "name")
 	if err != nil {
 		return nil, err
 	}

@@ -106,13 +106,7 @@ func lifecycleReturns() []ReturnColumn {
 		{"metrics", Jsonb}, {"deployed", Bool}, {"train_ms", Float8}}
 }
 
-func lifecycleColumns() []OutputColumn {
-	var out []OutputColumn
-	for _, c := range lifecycleReturns() {
-		out = append(out, OutputColumn{Name: c.Name, Type: c.Type.OID})
-	}
-	return out
-}
+func lifecycleColumns() []OutputColumn { return returnsColumns(lifecycleReturns()) }
 
 // fixedColumns is a Columns for a function whose result never depends on
 // its input's columns.
@@ -143,17 +137,8 @@ func storeAndName(call *Call) (ModelStore, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	name, err := modelName(call)
+	name, err := nonEmpty(call, "name")
 	return st, name, err
-}
-
-// modelName reads a non-empty name argument.
-func modelName(call *Call) (string, error) {
-	name, err := call.String("name")
-	if err == nil && strings.TrimSpace(name) == "" {
-		err = &ArgError{Func: call.Func.Name, Arg: "name", Msg: "must not be empty"}
-	}
-	return name, err
 }
 
 func runTrain(ctx context.Context, call *Call) (*Result, error) {
