@@ -84,15 +84,15 @@ func runRecommend(ctx context.Context, call *Call) (*Result, error) {
 	if method != "user_cf" && method != "nmf" {
 		return nil, &ArgError{Func: fn, Arg: "method", Msg: fmt.Sprintf("must be 'user_cf' or 'nmf', got %q", method)}
 	}
-	n, err := mfPositive(call, "n")
+	n, err := positiveInt(call, "n")
 	if err != nil {
 		return nil, err
 	}
-	neighbors, err := mfPositive(call, "neighbors")
+	neighbors, err := positiveInt(call, "neighbors")
 	if err != nil {
 		return nil, err
 	}
-	k, err := mfPositive(call, "k")
+	k, err := positiveInt(call, "k")
 	if err != nil {
 		return nil, err
 	}
@@ -139,8 +139,8 @@ func runRecommend(ctx context.Context, call *Call) (*Result, error) {
 	return out, nil
 }
 
-// mfPositive reads an integer argument that must be >= 1.
-func mfPositive(call *Call, name string) (int, error) {
+// positiveInt reads an integer argument that must be >= 1 (and fit an int32).
+func positiveInt(call *Call, name string) (int, error) {
 	v, err := call.Int(name)
 	if err != nil {
 		return 0, err

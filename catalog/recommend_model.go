@@ -99,7 +99,7 @@ func fitRecommend(ctx context.Context, call *Call) (*fitted, error) {
 	if err != nil {
 		return nil, err
 	}
-	k, err := mfPositive(call, "k")
+	k, err := positiveInt(call, "k")
 	if err != nil {
 		return nil, err
 	}
@@ -261,11 +261,11 @@ func runRecommendModel(call *Call) (*Result, error) {
 		}
 		u, known = st.findUser(call.Values["user"])
 	}
-	n, err := mfPositive(call, "n")
+	n, err := positiveInt(call, "n")
 	if err != nil {
 		return nil, err
 	}
-	neighbors, err := mfPositive(call, "neighbors")
+	neighbors, err := positiveInt(call, "neighbors")
 	if err != nil {
 		return nil, err
 	}

@@ -3,7 +3,6 @@ package catalog
 import (
 	"context"
 	"fmt"
-	"math"
 	"strconv"
 
 	"github.com/flywheeldb/flywheel/functions"
@@ -103,18 +102,6 @@ func similarRead(fn string, rel *Relation) (*similarItems, []string, error) {
 	return &similarItems{keys: keys, col: keyCol, rows: keys.First}, sorted, nil
 }
 
-// similarN reads n.
-func similarN(fn string, call *Call) (int, error) {
-	n64, err := call.Int("n")
-	if err != nil {
-		return 0, err
-	}
-	if n64 < 1 || n64 > math.MaxInt32 {
-		return 0, &ArgError{Func: fn, Arg: "n", Msg: fmt.Sprintf("must be at least 1, got %d", n64)}
-	}
-	return int(n64), nil
-}
-
 // queries are the items whose neighbours the call asks for: every item
 // for item NULL, none for an item not in the index.
 func (x *similarItems) queries(call *Call) []int {
@@ -133,7 +120,7 @@ func (x *similarItems) queries(call *Call) []int {
 
 func runSimilar(ctx context.Context, call *Call) (*Result, error) {
 	const fn = "similar_items"
-	n, err := similarN(fn, call)
+	n, err := positiveInt(call, "n")
 	if err != nil {
 		return nil, err
 	}
