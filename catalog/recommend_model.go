@@ -85,14 +85,9 @@ func recommendKind() *modelKind {
 
 func fitRecommend(ctx context.Context, call *Call) (*fitted, error) {
 	const fn = "recommend"
-	rel, err := call.Relation("ratings")
+	// recommendColumns checks there are 3 columns, the rating numeric.
+	rel, err := call.checkedRelation("ratings", recommendColumns)
 	if err != nil {
-		return nil, err
-	}
-	if len(rel.Columns) != 3 {
-		return nil, &TypeError{Func: fn, Column: "ratings", Msg: fmt.Sprintf("want 3 columns (user, item, rating), got %d", len(rel.Columns))}
-	}
-	if _, err := recommendColumns([][]InputColumn{inputColumns(rel)}); err != nil {
 		return nil, err
 	}
 	method, err := call.String("method")
