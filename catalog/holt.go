@@ -1,6 +1,7 @@
 package catalog
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -296,11 +297,7 @@ func readHolt(fn string, call *Call, columns func([][]InputColumn) ([]OutputColu
 	// Group rows by series key (exact text; NULL is a group of its own).
 	var groups [][]int
 	if d.series == nil {
-		all := make([]int, n)
-		for i := range all {
-			all[i] = i
-		}
-		groups = [][]int{all}
+		groups = [][]int{identity(n)}
 	} else {
 		index := map[string]int{}
 		nullGroup := -1
@@ -328,7 +325,7 @@ func readHolt(fn string, call *Call, columns func([][]InputColumn) ([]OutputColu
 	}
 	for _, g := range groups {
 		if isInt {
-			slices.SortStableFunc(g, func(a, b int) int { return cmpInt(ints[a], ints[b]) })
+			slices.SortStableFunc(g, func(a, b int) int { return cmp.Compare(ints[a], ints[b]) })
 			s := make([]int64, len(g))
 			for k, r := range g {
 				s[k] = ints[r]
@@ -350,16 +347,6 @@ func readHolt(fn string, call *Call, columns func([][]InputColumn) ([]OutputColu
 	}
 	d.rows = groups
 	return d, nil
-}
-
-func cmpInt(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // seriesLabel names series s in an error message.

@@ -1,6 +1,7 @@
 package catalog
 
 import (
+	"cmp"
 	"math"
 	"strconv"
 )
@@ -77,7 +78,7 @@ func compareBytes(a, b []byte) int {
 			return 1
 		}
 	}
-	return cmpInt(int64(len(a)), int64(len(b)))
+	return cmp.Compare(len(a), len(b))
 }
 
 // compareDecimal compares decimal numerals as PostgreSQL prints integers
@@ -91,7 +92,7 @@ func compareDecimal(a, b []byte) (r int, ok bool) {
 		return 0, false
 	}
 	if ca != cb {
-		return cmpInt(int64(ca), int64(cb)), true
+		return cmp.Compare(ca, cb), true
 	}
 	if ca != decFinite {
 		return 0, true
@@ -105,7 +106,7 @@ func compareDecimal(a, b []byte) (r int, ok bool) {
 	// Same sign: compare magnitudes. Integer parts have no leading zeros,
 	// so the longer one is larger; fraction parts have no trailing zeros,
 	// so plain byte order is numeric order.
-	m := cmpInt(int64(len(ia)), int64(len(ib)))
+	m := cmp.Compare(len(ia), len(ib))
 	if m == 0 {
 		m = compareBytes(ia, ib)
 	}
@@ -204,12 +205,12 @@ type keyTime struct {
 
 func (t keyTime) compare(u keyTime) int {
 	if t.class != u.class {
-		return cmpInt(int64(t.class), int64(u.class))
+		return cmp.Compare(t.class, u.class)
 	}
 	if t.sec != u.sec {
-		return cmpInt(t.sec, u.sec)
+		return cmp.Compare(t.sec, u.sec)
 	}
-	return cmpInt(t.usec, u.usec)
+	return cmp.Compare(t.usec, u.usec)
 }
 
 // parseKeyTime reads PostgreSQL's ISO output of a date, timestamp or

@@ -186,10 +186,7 @@ func kmFit(ctx context.Context, fn string, columns func([][]InputColumn) ([]Outp
 // and every feature are interchangeable, so their relative order does not
 // show in the result. order[p] is the input row at position p.
 func kmRowOrder(rel *Relation) []int {
-	order := make([]int, rel.Rows())
-	for i := range order {
-		order[i] = i
-	}
+	order := identity(rel.Rows())
 	cmp := func(a, b int) int {
 		for _, c := range rel.Columns {
 			if r := c.compare(a, b); r != 0 {

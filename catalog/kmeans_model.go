@@ -114,15 +114,13 @@ func runKMeansModel(ctx context.Context, call *Call) (*Result, error) {
 	if err != nil {
 		return nil, inputArgError(fn, "input", err)
 	}
-	rows := make([]int, n)
 	clusters := make([]int64, n)
 	for i, l := range labels {
-		rows[i] = i
 		clusters[i] = int64(l)
 	}
 	key := rel.Columns[0]
 	return &Result{Columns: []ResultColumn{
-		{OutputColumn: OutputColumn{Name: key.Name, Type: key.Type}, From: key, Rows: rows},
+		{OutputColumn: OutputColumn{Name: key.Name, Type: key.Type}, From: key, Rows: identity(n)},
 		{OutputColumn: OutputColumn{Name: "cluster", Type: Int4.OID}, Ints: clusters},
 		{OutputColumn: OutputColumn{Name: "distance", Type: Float8.OID}, Floats: dist},
 	}}, nil

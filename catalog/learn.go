@@ -204,10 +204,7 @@ const maxDeltas = 8
 // orders them otherwise) and returns the union in key order with where
 // each stored and each new key went.
 func mergeKeys(stored, fresh []string, oid uint32) (union []string, storedAt, freshAt []int) {
-	order := make([]int, len(fresh))
-	for i := range order {
-		order[i] = i
-	}
+	order := identity(len(fresh))
 	slices.SortFunc(order, func(a, b int) int { return compareKeyText(oid, []byte(fresh[a]), []byte(fresh[b])) })
 	union = make([]string, 0, len(stored)+len(fresh))
 	storedAt, freshAt = make([]int, len(stored)), make([]int, len(fresh))

@@ -79,15 +79,6 @@ func decodeNMF(m *Model, state []byte) error {
 	return nil
 }
 
-// identity is 0, 1, ..., n-1.
-func identity(n int) []int {
-	out := make([]int, n)
-	for i := range out {
-		out[i] = i
-	}
-	return out
-}
-
 func nmfModelColumns(m *Model, inputs [][]InputColumn) ([]OutputColumn, error) {
 	if err := modelOnly("nmf", "input", m, inputs, 3); err != nil {
 		return nil, err

@@ -188,10 +188,7 @@ func sgdPredict(m *functions.SGDRegressor, pred *Relation) (*Result, error) {
 	if err != nil {
 		return nil, inputArgError(fn, "predict", err)
 	}
-	rows := make([]int, np)
-	for i := range rows {
-		rows[i] = i
-	}
+	rows := identity(np)
 	key := pred.Columns[0]
 	return &Result{Columns: []ResultColumn{
 		{OutputColumn: OutputColumn{Name: key.Name, Type: key.Type}, From: key, Rows: rows},

@@ -106,11 +106,7 @@ func similarRead(fn string, rel *Relation) (*similarItems, []string, error) {
 // for item NULL, none for an item not in the index.
 func (x *similarItems) queries(call *Call) []int {
 	if call.IsNull("item") {
-		q := make([]int, x.keys.Len())
-		for i := range q {
-			q[i] = i
-		}
-		return q
+		return identity(x.keys.Len())
 	}
 	if d, ok := mfFindKey(x.keys, x.col, call.Values["item"]); ok {
 		return []int{d}

@@ -277,6 +277,15 @@ func firstWidth(inputs [][]InputColumn) int {
 	return len(inputs[0])
 }
 
+// identity is 0, 1, ..., n-1.
+func identity(n int) []int {
+	out := make([]int, n)
+	for i := range out {
+		out[i] = i
+	}
+	return out
+}
+
 // Result is a function's output, column by column. Each column holds
 // exactly one of its value slices, all of the same length.
 type Result struct {
