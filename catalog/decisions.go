@@ -2,7 +2,9 @@ package catalog
 
 import (
 	"context"
+	"maps"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 
@@ -135,11 +137,7 @@ func runOutcomes(ctx context.Context, call *Call) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	versions := make([]int, 0, len(tallies))
-	for v := range tallies {
-		versions = append(versions, v)
-	}
-	sort.Ints(versions)
+	versions := slices.Sorted(maps.Keys(tallies))
 	out := &Result{Columns: make([]ResultColumn, 0, 10)}
 	for _, c := range returnsColumns(outcomeReturns()) {
 		rc := ResultColumn{OutputColumn: c}

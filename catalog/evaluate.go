@@ -4,8 +4,9 @@ import (
 	"context"
 	"fmt"
 	"hash/fnv"
+	"maps"
 	"math"
-	"sort"
+	"slices"
 
 	"github.com/flywheeldb/flywheel/functions"
 )
@@ -24,6 +25,7 @@ const evalMaxUsers = 2000
 
 // Evaluate declares flywheel.evaluate(name, input [, version]).
 func Evaluate() *Func {
+	returns := []ReturnColumn{{"model", Text}, {"version", Int4}, {"metric", Text}, {"value", Float8}}
 	return &Func{
 		Name: "evaluate", Qualified: true,
 		Doc: "Measures a stored model on held-out rows shaped like its training input. " +
@@ -39,9 +41,8 @@ func Evaluate() *Func {
 			{Name: "input", Relation: true, Required: true, Doc: "held-out rows, with the training input's columns"},
 			{Name: "version", Type: Int4, Default: nil, Nullable: true, Doc: "the version to measure; NULL for the deployed one"},
 		},
-		Columns: fixedColumns([]OutputColumn{{Name: "model", Type: Text.OID}, {Name: "version", Type: Int4.OID},
-			{Name: "metric", Type: Text.OID}, {Name: "value", Type: Float8.OID}}),
-		Returns: []ReturnColumn{{"model", Text}, {"version", Int4}, {"metric", Text}, {"value", Float8}},
+		Columns: fixedColumns(returnsColumns(returns)),
+		Returns: returns,
 		Run:     runEvaluate,
 	}
 }
@@ -81,11 +82,7 @@ func runEvaluate(ctx context.Context, call *Call) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	names := make([]string, 0, len(metrics))
-	for n := range metrics {
-		names = append(names, n)
-	}
-	sort.Strings(names)
+	names := slices.Sorted(maps.Keys(metrics))
 	out := &Result{Columns: []ResultColumn{
 		{OutputColumn: OutputColumn{Name: "model", Type: Text.OID}, Texts: []string{}},
 		{OutputColumn: OutputColumn{Name: "version", Type: Int4.OID}, Ints: []int64{}},
@@ -207,11 +204,7 @@ func evaluateRecommend(ctx context.Context, m *Model, test *Relation) (map[strin
 			predicted++
 		}
 	}
-	users := make([]int, 0, len(relevant))
-	for u := range relevant {
-		users = append(users, u)
-	}
-	sort.Ints(users)
+	users := slices.Sorted(maps.Keys(relevant))
 	if len(users) > evalMaxUsers {
 		users = users[:evalMaxUsers]
 	}

@@ -3,9 +3,9 @@ package catalog
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 )
@@ -32,11 +32,7 @@ var Jsonb = Type{"jsonb", 3802}
 // promote): fit a model once and store it as the name's next version.
 func Train() *Func {
 	kinds := modelKinds()
-	names := make([]string, 0, len(kinds))
-	for n := range kinds {
-		names = append(names, n)
-	}
-	sort.Strings(names)
+	names := slices.Sorted(maps.Keys(kinds))
 	args := []Arg{
 		{Name: "name", Type: Text, Required: true, Doc: "the model's name; the same name again makes its next version"},
 		{Name: "kind", Type: Text, Required: true, Doc: "the function whose fit is stored: " + quoteList(names)},
@@ -154,11 +150,7 @@ func runTrain(ctx context.Context, call *Call) (*Result, error) {
 	kinds := modelKinds()
 	k, ok := kinds[kindName]
 	if !ok {
-		var names []string
-		for n := range kinds {
-			names = append(names, n)
-		}
-		sort.Strings(names)
+		names := slices.Sorted(maps.Keys(kinds))
 		return nil, &Error{Code: "22023", Message: fmt.Sprintf("train: %q is not a kind of model", kindName),
 			Hint: "kind is the function whose fit is stored: " + quoteList(names) + "."}
 	}
