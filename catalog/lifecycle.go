@@ -178,14 +178,10 @@ func runTrain(ctx context.Context, call *Call) (*Result, error) {
 	}
 
 	// The kind's own call: its defaults, the options given, the input.
-	kfn := k.fn()
-	kc := &Call{Func: kfn, Values: map[string]any{}, Progress: call.Progress}
+	kc := defaultCall(k)
+	kc.Progress = call.Progress
+	kfn := kc.Func
 	options := map[string]any{}
-	for _, a := range kfn.Args {
-		if !a.Relation {
-			kc.Values[a.Name] = a.Default
-		}
-	}
 	for _, a := range call.Func.Args {
 		v := call.Values[a.Name]
 		if trainOwn(a.Name) || v == nil {
