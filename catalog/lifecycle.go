@@ -330,13 +330,12 @@ func Rollback() *Func {
 
 // DropModel declares flywheel.drop_model(name).
 func DropModel() *Func {
+	returns := []ReturnColumn{{"model", Text}, {"kind", Text}, {"deployed_version", Int4}}
 	return &Func{
 		Name: "drop_model", Qualified: true,
-		Doc:  "Removes a model and every version of it. Returns the model's name, kind and the version that was deployed.",
-		Args: []Arg{{Name: "name", Type: Text, Required: true, Doc: "the model"}},
-		Columns: fixedColumns([]OutputColumn{
-			{Name: "model", Type: Text.OID}, {Name: "kind", Type: Text.OID}, {Name: "deployed_version", Type: Int4.OID},
-		}),
+		Doc:     "Removes a model and every version of it. Returns the model's name, kind and the version that was deployed.",
+		Args:    []Arg{{Name: "name", Type: Text, Required: true, Doc: "the model"}},
+		Columns: fixedColumns(returnsColumns(returns)),
 		Run: func(ctx context.Context, call *Call) (*Result, error) {
 			st, name, err := storeAndName(call)
 			if err != nil {
@@ -352,7 +351,7 @@ func DropModel() *Func {
 				{OutputColumn: OutputColumn{Name: "deployed_version", Type: Int4.OID}, Ints: []int64{int64(s.Version)}, Nulls: []bool{s.Version == 0}},
 			}}, nil
 		},
-		Returns: []ReturnColumn{{"model", Text}, {"kind", Text}, {"deployed_version", Int4}},
+		Returns: returns,
 	}
 }
 
