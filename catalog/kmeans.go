@@ -210,16 +210,21 @@ func runKMeans(ctx context.Context, call *Call) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	clusters := make([]int64, len(res.Labels))
-	for p, l := range res.Labels {
+	return kmeansResult(rel.Columns[0], order, res.Labels, res.Distances), nil
+}
+
+// kmeansResult is kmeans' rows: result row p is the key's row rows[p], its
+// cluster labels[p] and distance dist[p].
+func kmeansResult(key *Column, rows, labels []int, dist []float64) *Result {
+	clusters := make([]int64, len(labels))
+	for p, l := range labels {
 		clusters[p] = int64(l)
 	}
-	key := rel.Columns[0]
 	return &Result{Columns: []ResultColumn{
-		{OutputColumn: OutputColumn{Name: key.Name, Type: key.Type}, From: key, Rows: order},
+		{OutputColumn: OutputColumn{Name: key.Name, Type: key.Type}, From: key, Rows: rows},
 		{OutputColumn: OutputColumn{Name: "cluster", Type: Int4.OID}, Ints: clusters},
-		{OutputColumn: OutputColumn{Name: "distance", Type: Float8.OID}, Floats: res.Distances},
-	}}, nil
+		{OutputColumn: OutputColumn{Name: "distance", Type: Float8.OID}, Floats: dist},
+	}}
 }
 
 func runKMeansCenters(ctx context.Context, call *Call) (*Result, error) {

@@ -114,14 +114,5 @@ func runKMeansModel(ctx context.Context, call *Call) (*Result, error) {
 	if err != nil {
 		return nil, inputArgError(fn, "input", err)
 	}
-	clusters := make([]int64, n)
-	for i, l := range labels {
-		clusters[i] = int64(l)
-	}
-	key := rel.Columns[0]
-	return &Result{Columns: []ResultColumn{
-		{OutputColumn: OutputColumn{Name: key.Name, Type: key.Type}, From: key, Rows: identity(n)},
-		{OutputColumn: OutputColumn{Name: "cluster", Type: Int4.OID}, Ints: clusters},
-		{OutputColumn: OutputColumn{Name: "distance", Type: Float8.OID}, Floats: dist},
-	}}, nil
+	return kmeansResult(rel.Columns[0], identity(n), labels, dist), nil
 }
