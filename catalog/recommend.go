@@ -97,13 +97,8 @@ func runRecommend(ctx context.Context, call *Call) (*Result, error) {
 		return nil, err
 	}
 	itemCol := rel.Columns[1]
-	out := &Result{Columns: []ResultColumn{
-		{OutputColumn: OutputColumn{Name: "item", Type: itemCol.Type}, From: itemCol, Rows: []int{}},
-		{OutputColumn: OutputColumn{Name: "score", Type: Float8.OID}, Floats: []float64{}},
-		{OutputColumn: OutputColumn{Name: "rank", Type: Int4.OID}, Ints: []int64{}},
-	}}
 	if rel.Rows() == 0 {
-		return out, nil // nobody has ratings, so neither has this user
+		return recommendResult(itemCol, nil, nil), nil // nobody has ratings, so neither has this user
 	}
 	ix, err := recommendIndex(ctx, call, rel, method, k)
 	if err != nil {
@@ -112,7 +107,7 @@ func runRecommend(ctx context.Context, call *Call) (*Result, error) {
 	t := ix.t
 	u, ok := mfFindKey(t.rows, rel.Columns[0], call.Values["user"])
 	if !ok {
-		return out, nil
+		return recommendResult(itemCol, nil, nil), nil
 	}
 	var recs []functions.Scored
 	switch method {
@@ -131,12 +126,25 @@ func runRecommend(ctx context.Context, call *Call) (*Result, error) {
 			return nil, inputArgError(fn, "ratings", err)
 		}
 	}
+	return recommendResult(itemCol, recs, t.cols.First), nil
+}
+
+// recommendResult is recommend's rows: recs' items in rank order, item i
+// passed through as itemCol's value at row itemRows[i] (nil: at row i).
+func recommendResult(itemCol *Column, recs []functions.Scored, itemRows []int) *Result {
+	rows, scores, ranks := make([]int, len(recs)), make([]float64, len(recs)), make([]int64, len(recs))
 	for r, s := range recs {
-		out.Columns[0].Rows = append(out.Columns[0].Rows, t.cols.First[s.Index])
-		out.Columns[1].Floats = append(out.Columns[1].Floats, s.Score)
-		out.Columns[2].Ints = append(out.Columns[2].Ints, int64(r+1))
+		row := s.Index
+		if itemRows != nil {
+			row = itemRows[s.Index]
+		}
+		rows[r], scores[r], ranks[r] = row, s.Score, int64(r+1)
 	}
-	return out, nil
+	return &Result{Columns: []ResultColumn{
+		{OutputColumn: OutputColumn{Name: "item", Type: itemCol.Type}, From: itemCol, Rows: rows},
+		{OutputColumn: OutputColumn{Name: "score", Type: Float8.OID}, Floats: scores},
+		{OutputColumn: OutputColumn{Name: "rank", Type: Int4.OID}, Ints: ranks},
+	}}
 }
 
 // positiveInt reads an integer argument that must be >= 1 (and fit an int32).

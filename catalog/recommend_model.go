@@ -264,22 +264,12 @@ func runRecommendModel(call *Call) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := &Result{Columns: []ResultColumn{
-		{OutputColumn: OutputColumn{Name: "item", Type: st.itemCol.Type}, From: st.itemCol, Rows: []int{}},
-		{OutputColumn: OutputColumn{Name: "score", Type: Float8.OID}, Floats: []float64{}},
-		{OutputColumn: OutputColumn{Name: "rank", Type: Int4.OID}, Ints: []int64{}},
-	}}
 	if !known {
-		return out, nil
+		return recommendResult(st.itemCol, nil, nil), nil
 	}
 	recs, err := st.recommend(u, n, neighbors)
 	if err != nil {
 		return nil, inputArgError(fn, "model", err)
-	}
-	for r, s := range recs {
-		out.Columns[0].Rows = append(out.Columns[0].Rows, s.Index)
-		out.Columns[1].Floats = append(out.Columns[1].Floats, s.Score)
-		out.Columns[2].Ints = append(out.Columns[2].Ints, int64(r+1))
 	}
 	if log, err := call.Bool("log"); err != nil {
 		return nil, err
@@ -288,7 +278,7 @@ func runRecommendModel(call *Call) (*Result, error) {
 			return nil, err
 		}
 	}
-	return out, nil
+	return recommendResult(st.itemCol, recs, nil), nil
 }
 
 // recommend ranks user u's top n unrated items.
