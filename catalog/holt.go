@@ -261,7 +261,7 @@ func readHolt(fn string, call *Call, columns func([][]InputColumn) ([]OutputColu
 	}
 	d.ts = c[0]
 	val := c[1]
-	isInt := d.ts.Type == pgtype.Int8OID || d.ts.Type == pgtype.Int2OID || d.ts.Type == pgtype.Int4OID
+	isInt := holtIntTime(d.ts.Type)
 
 	// Parse every row's time and value.
 	var times []time.Time
