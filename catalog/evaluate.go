@@ -105,8 +105,7 @@ func sameInputs(m *Model, rel *Relation) error {
 		return &TypeError{Func: "evaluate", Column: "input", Msg: fmt.Sprintf("model %q was trained on %d columns, got %d", m.Name, len(m.Inputs), len(rel.Columns))}
 	}
 	for i, c := range rel.Columns {
-		want := &Column{InputColumn: m.Inputs[i]}
-		if want.Numeric() && !c.Numeric() {
+		if m.Inputs[i].Numeric() && !c.Numeric() {
 			return &TypeError{Func: "evaluate", Column: c.Name, Msg: fmt.Sprintf("must be numeric, as model %q's column %q", m.Name, m.Inputs[i].Name)}
 		}
 	}

@@ -129,7 +129,7 @@ func holtInput(fn string, inputs [][]InputColumn) (series *InputColumn, ts, valu
 	if _, ok := holtTimeOIDs[ts.Type]; !ok {
 		return nil, ts, value, &TypeError{Func: fn, Column: ts.Name, Msg: "the time column must be date, timestamp, timestamptz, smallint, integer or bigint"}
 	}
-	if !(&Column{InputColumn: value}).Numeric() {
+	if !value.Numeric() {
 		return nil, ts, value, &TypeError{Func: fn, Column: value.Name, Msg: "the value column must be numeric (integer, bigint, smallint, real, double precision or numeric)"}
 	}
 	return series, ts, value, nil

@@ -68,7 +68,7 @@ func kmInputColumns(fn string, inputs [][]InputColumn) ([]InputColumn, error) {
 	}
 	in := inputs[0]
 	for _, c := range in[1:] {
-		if !(&Column{InputColumn: c}).Numeric() {
+		if !c.Numeric() {
 			return nil, &TypeError{Func: fn, Column: c.Name, Msg: "feature columns must be numeric (integer, bigint, smallint, real, double precision or numeric)"}
 		}
 	}

@@ -49,7 +49,7 @@ func nmfColumns(inputs [][]InputColumn) ([]OutputColumn, error) {
 		return nil, &TypeError{Func: "nmf", Column: "input", Msg: fmt.Sprintf("want 3 columns (row, col, value), got %d", got)}
 	}
 	in := inputs[0]
-	if !mfNumericType(in[2].Type) {
+	if !in[2].Numeric() {
 		return nil, &TypeError{Func: "nmf", Column: in[2].Name, Msg: "the value column must be numeric"}
 	}
 	if err := nameClash("nmf", []string{in[0].Name, in[1].Name}, "predicted"); err != nil {
@@ -280,11 +280,6 @@ func mfCheckColumns(fn string, rel *Relation, want int, shape string) error {
 		return &TypeError{Func: fn, Column: "input", Msg: fmt.Sprintf("want %d columns %s, got %d", want, shape, len(rel.Columns))}
 	}
 	return nil
-}
-
-// mfNumericType reports whether a type OID is one Column.Float reads.
-func mfNumericType(oid uint32) bool {
-	return (&Column{InputColumn: InputColumn{Type: oid}}).Numeric()
 }
 
 // inputArgError turns a functions.InputError into an ArgError (SQLSTATE

@@ -44,7 +44,7 @@ func recommendColumns(inputs [][]InputColumn) ([]OutputColumn, error) {
 		if len(in) != 3 {
 			return nil, &TypeError{Func: "recommend", Column: "ratings", Msg: fmt.Sprintf("want 3 columns (user, item, rating), got %d", len(in))}
 		}
-		if !mfNumericType(in[2].Type) {
+		if !in[2].Numeric() {
 			return nil, &TypeError{Func: "recommend", Column: in[2].Name, Msg: "the rating column must be numeric"}
 		}
 		itemType = in[1].Type

@@ -44,7 +44,7 @@ func (st *recommendModel) findUser(v any) (int, bool) {
 	if d, ok := st.users.Lookup(KeyText(v)); ok {
 		return d, true
 	}
-	if !(&Column{InputColumn: st.userType}).Numeric() {
+	if !st.userType.Numeric() {
 		return 0, false
 	}
 	f, ok := numericValue(v)

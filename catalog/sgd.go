@@ -51,12 +51,12 @@ func sgdColumns(inputs [][]InputColumn) ([]OutputColumn, error) {
 		return nil, &TypeError{Func: fn, Column: "predict", Msg: fmt.Sprintf("want a key and the %d feature columns train has, got %d columns", len(train)-1, len(pred))}
 	}
 	for _, c := range train {
-		if !(&Column{InputColumn: c}).Numeric() {
+		if !c.Numeric() {
 			return nil, &TypeError{Func: fn, Column: c.Name, Msg: "train's columns must be numeric"}
 		}
 	}
 	for _, c := range pred[1:] {
-		if !(&Column{InputColumn: c}).Numeric() {
+		if !c.Numeric() {
 			return nil, &TypeError{Func: fn, Column: c.Name, Msg: "predict's feature columns must be numeric"}
 		}
 	}

@@ -51,8 +51,8 @@ func (c *Column) Bytes(i int) []byte {
 // Text returns value i's text form.
 func (c *Column) Text(i int) string { return string(c.Bytes(i)) }
 
-// Numeric reports whether the column's type is one Float can read.
-func (c *Column) Numeric() bool {
+// Numeric reports whether the column's type is one Column.Float reads.
+func (c InputColumn) Numeric() bool {
 	switch c.Type {
 	case pgtype.Int8OID, pgtype.Int2OID, pgtype.Int4OID, pgtype.Float4OID, pgtype.Float8OID, pgtype.NumericOID:
 		return true
