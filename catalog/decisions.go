@@ -197,10 +197,7 @@ func scoreDecisions(ctx context.Context, db DB, name string, ev *Relation, windo
 	for _, ts := range times {
 		sort.Float64s(ts)
 	}
-	popular := make([]string, 0, len(freq))
-	for i := range freq {
-		popular = append(popular, i)
-	}
+	popular := slices.Collect(maps.Keys(freq))
 	itemType := ev.Columns[1].Type
 	sort.Slice(popular, func(a, b int) bool {
 		if freq[popular[a]] != freq[popular[b]] {

@@ -211,23 +211,15 @@ func mergeKeys(stored, fresh []string, oid uint32) (union []string, storedAt, fr
 	i, j := 0, 0
 	for i < len(stored) || j < len(order) {
 		switch {
-		case j == len(order):
-			storedAt[i] = len(union)
-			union = append(union, stored[i])
-			i++
-		case i == len(stored):
-			freshAt[order[j]] = len(union)
-			union = append(union, fresh[order[j]])
-			j++
-		case stored[i] == fresh[order[j]]:
+		case i < len(stored) && j < len(order) && stored[i] == fresh[order[j]]:
 			storedAt[i], freshAt[order[j]] = len(union), len(union)
 			union = append(union, stored[i])
 			i, j = i+1, j+1
-		case compareKeyText(oid, []byte(stored[i]), []byte(fresh[order[j]])) < 0:
+		case j == len(order) || i < len(stored) && compareKeyText(oid, []byte(stored[i]), []byte(fresh[order[j]])) < 0:
 			storedAt[i] = len(union)
 			union = append(union, stored[i])
 			i++
-		default:
+		default: // the next fresh key comes first, or only fresh ones are left
 			freshAt[order[j]] = len(union)
 			union = append(union, fresh[order[j]])
 			j++
