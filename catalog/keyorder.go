@@ -1,6 +1,7 @@
 package catalog
 
 import (
+	"bytes"
 	"cmp"
 	"math"
 	"strconv"
@@ -64,21 +65,7 @@ func compareKeyText(oid uint32, a, b []byte) int {
 			}
 		}
 	}
-	return compareBytes(a, b)
-}
-
-// compareBytes is bytes.Compare, spelt out so that the file needs no
-// conversion between string and []byte.
-func compareBytes(a, b []byte) int {
-	for i := 0; i < len(a) && i < len(b); i++ {
-		if a[i] != b[i] {
-			if a[i] < b[i] {
-				return -1
-			}
-			return 1
-		}
-	}
-	return cmp.Compare(len(a), len(b))
+	return bytes.Compare(a, b)
 }
 
 // compareDecimal compares decimal numerals as PostgreSQL prints integers
@@ -106,13 +93,7 @@ func compareDecimal(a, b []byte) (r int, ok bool) {
 	// Same sign: compare magnitudes. Integer parts have no leading zeros,
 	// so the longer one is larger; fraction parts have no trailing zeros,
 	// so plain byte order is numeric order.
-	m := cmp.Compare(len(ia), len(ib))
-	if m == 0 {
-		m = compareBytes(ia, ib)
-	}
-	if m == 0 {
-		m = compareBytes(fa, fb)
-	}
+	m := cmp.Or(cmp.Compare(len(ia), len(ib)), bytes.Compare(ia, ib), bytes.Compare(fa, fb))
 	if na {
 		m = -m
 	}
@@ -204,13 +185,7 @@ type keyTime struct {
 }
 
 func (t keyTime) compare(u keyTime) int {
-	if t.class != u.class {
-		return cmp.Compare(t.class, u.class)
-	}
-	if t.sec != u.sec {
-		return cmp.Compare(t.sec, u.sec)
-	}
-	return cmp.Compare(t.usec, u.usec)
+	return cmp.Or(cmp.Compare(t.class, u.class), cmp.Compare(t.sec, u.sec), cmp.Compare(t.usec, u.usec))
 }
 
 // parseKeyTime reads PostgreSQL's ISO output of a date, timestamp or
