@@ -326,24 +326,12 @@ func readHolt(fn string, call *Call, columns func([][]InputColumn) ([]OutputColu
 	for _, g := range groups {
 		if isInt {
 			slices.SortStableFunc(g, func(a, b int) int { return cmp.Compare(ints[a], ints[b]) })
-			s := make([]int64, len(g))
-			for k, r := range g {
-				s[k] = ints[r]
-			}
-			d.ints = append(d.ints, s)
+			d.ints = append(d.ints, pick(ints, g))
 		} else {
 			slices.SortStableFunc(g, func(a, b int) int { return times[a].Compare(times[b]) })
-			s := make([]time.Time, len(g))
-			for k, r := range g {
-				s[k] = times[r]
-			}
-			d.times = append(d.times, s)
+			d.times = append(d.times, pick(times, g))
 		}
-		ys := make([]float64, len(g))
-		for k, r := range g {
-			ys[k] = y[r]
-		}
-		d.y = append(d.y, ys)
+		d.y = append(d.y, pick(y, g))
 	}
 	d.rows = groups
 	return d, nil
