@@ -155,16 +155,9 @@ func hashSplit(rel *Relation, keys []int, share float64) (train, test *Relation)
 // the ones that come after.
 func tailSplit(rel *Relation, share float64) (train, test *Relation) {
 	n := rel.Rows()
-	cut := n - int(math.Round(share*float64(n)))
-	var in, out []int
-	for i := 0; i < n; i++ {
-		if i < cut {
-			in = append(in, i)
-		} else {
-			out = append(out, i)
-		}
-	}
-	return subset(rel, in), subset(rel, out)
+	rows := identity(n)
+	cut := min(max(n-int(math.Round(share*float64(n))), 0), n)
+	return subset(rel, rows[:cut]), subset(rel, rows[cut:])
 }
 
 // evaluateRecommend ranks each known user's top evalTopK and scores it
