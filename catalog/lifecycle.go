@@ -275,56 +275,52 @@ func boolText(b bool) string {
 
 // Deploy declares flywheel.deploy(name, version).
 func Deploy() *Func {
-	return &Func{
-		Name: "deploy", Qualified: true,
-		Doc: "Makes a stored version the one calls with model => name use, in every session and every Flywheel on the database once the transaction commits.",
-		Args: []Arg{
-			{Name: "name", Type: Text, Required: true, Doc: "the model"},
-			{Name: "version", Type: Int4, Required: true, Doc: "the version to deploy (flywheel.model_versions lists them)"},
-		},
-		Columns: fixedColumns(lifecycleColumns()),
-		Run: func(ctx context.Context, call *Call) (*Result, error) {
-			st, name, err := storeAndName(call)
-			if err != nil {
-				return nil, err
-			}
-			v, err := call.Int("version")
-			if err != nil {
-				return nil, err
-			}
-			if v < 1 || v > math.MaxInt32 {
-				return nil, &Error{Code: "22023", Message: fmt.Sprintf("model %q has no version %d", name, v), Hint: "Versions are numbered from 1; flywheel.model_versions lists them."}
-			}
-			s, err := st.Deploy(ctx, call.DB, name, int(v))
-			if err != nil {
-				return nil, err
-			}
-			return savedResult(s, true), nil
-		},
-		Returns: lifecycleReturns(),
+	doc := "Makes a stored version the one calls with model => name use, in every session and every Flywheel on the database once the transaction commits."
+	args := []Arg{
+		{Name: "name", Type: Text, Required: true, Doc: "the model"},
+		{Name: "version", Type: Int4, Required: true, Doc: "the version to deploy (flywheel.model_versions lists them)"},
 	}
+	return deployingFunc("deploy", doc, args, func(ctx context.Context, call *Call, st ModelStore, name string) (*Saved, error) {
+		v, err := call.Int("version")
+		if err != nil {
+			return nil, err
+		}
+		if v < 1 || v > math.MaxInt32 {
+			return nil, &Error{Code: "22023", Message: fmt.Sprintf("model %q has no version %d", name, v), Hint: "Versions are numbered from 1; flywheel.model_versions lists them."}
+		}
+		return st.Deploy(ctx, call.DB, name, int(v))
+	})
 }
 
 // Rollback declares flywheel.rollback(name).
 func Rollback() *Func {
+	doc := "Deploys again the version that was deployed before the current one. Repeatable: each rollback goes one deployment further back. " +
+		"During an online trial (promote => 'if_better_online') it ends the trial instead: the challenger stops serving and the deployed version serves every user."
+	args := []Arg{{Name: "name", Type: Text, Required: true, Doc: "the model"}}
+	return deployingFunc("rollback", doc, args, func(ctx context.Context, call *Call, st ModelStore, name string) (*Saved, error) {
+		return st.Rollback(ctx, call.DB, name)
+	})
+}
+
+// deployingFunc declares a lifecycle function that changes which version
+// of the named model is deployed (run, given the store and the name) and
+// returns the row of the version it leaves deployed.
+func deployingFunc(fn, doc string, args []Arg, run func(ctx context.Context, call *Call, st ModelStore, name string) (*Saved, error)) *Func {
 	return &Func{
-		Name: "rollback", Qualified: true,
-		Doc: "Deploys again the version that was deployed before the current one. Repeatable: each rollback goes one deployment further back. " +
-			"During an online trial (promote => 'if_better_online') it ends the trial instead: the challenger stops serving and the deployed version serves every user.",
-		Args:    []Arg{{Name: "name", Type: Text, Required: true, Doc: "the model"}},
+		Name: fn, Qualified: true, Doc: doc, Args: args,
 		Columns: fixedColumns(lifecycleColumns()),
+		Returns: lifecycleReturns(),
 		Run: func(ctx context.Context, call *Call) (*Result, error) {
 			st, name, err := storeAndName(call)
 			if err != nil {
 				return nil, err
 			}
-			s, err := st.Rollback(ctx, call.DB, name)
+			s, err := run(ctx, call, st, name)
 			if err != nil {
 				return nil, err
 			}
 			return savedResult(s, true), nil
 		},
-		Returns: lifecycleReturns(),
 	}
 }
 
