@@ -60,13 +60,16 @@ func sgdColumns(inputs [][]InputColumn) ([]OutputColumn, error) {
 			return nil, &TypeError{Func: fn, Column: c.Name, Msg: "predict's feature columns must be numeric"}
 		}
 	}
+	return sgdOutput(pred)
+}
+
+// sgdOutput is the result's columns for predict's columns pred: its key
+// and the prediction.
+func sgdOutput(pred []InputColumn) ([]OutputColumn, error) {
 	if pred[0].Name == "prediction" {
-		return nil, &TypeError{Func: fn, Column: pred[0].Name, Msg: "the output would have two columns of this name; rename the key in the subquery (AS ...)"}
+		return nil, &TypeError{Func: "sgd_regress", Column: pred[0].Name, Msg: "the output would have two columns of this name; rename the key in the subquery (AS ...)"}
 	}
-	return []OutputColumn{
-		{Name: pred[0].Name, Type: pred[0].Type},
-		{Name: "prediction", Type: Float8.OID},
-	}, nil
+	return []OutputColumn{{Name: pred[0].Name, Type: pred[0].Type}, {Name: "prediction", Type: Float8.OID}}, nil
 }
 
 // sgdMatrix reads columns of rel as a flat row-major matrix.
@@ -112,11 +115,7 @@ func runSGDRegress(ctx context.Context, call *Call) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	var tc []InputColumn
-	for _, c := range train.Columns {
-		tc = append(tc, c.InputColumn)
-	}
-	if _, err := sgdColumns([][]InputColumn{tc, pc}); err != nil {
+	if _, err := sgdColumns([][]InputColumn{inputColumns(train), pc}); err != nil {
 		return nil, err
 	}
 	m, err := sgdFit(ctx, call, train)
@@ -211,10 +210,7 @@ func sgdModelColumns(m *Model, inputs [][]InputColumn) ([]OutputColumn, error) {
 	if err := predictFeatures(fn, "predict", m, pred, 0, len(m.Inputs)-1); err != nil {
 		return nil, err
 	}
-	if pred[0].Name == "prediction" {
-		return nil, &TypeError{Func: fn, Column: pred[0].Name, Msg: "the output would have two columns of this name; rename the key in the subquery (AS ...)"}
-	}
-	return []OutputColumn{{Name: pred[0].Name, Type: pred[0].Type}, {Name: "prediction", Type: Float8.OID}}, nil
+	return sgdOutput(pred)
 }
 
 // fitSGD trains a stored sgd_regress model: its state is the regressor,
