@@ -533,16 +533,20 @@ func runHoltForecast(ctx context.Context, call *Call) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	var f *holtFitted
-	if call.Model != nil {
-		f, err = holtModelFitted(fn, call)
-	} else {
-		f, err = fitHolt(ctx, fn, call, holtForecastColumns)
-	}
+	f, err := holtCallSeries(ctx, fn, call, holtForecastColumns)
 	if err != nil {
 		return nil, err
 	}
 	return f.forecast(ctx, fn, horizon, level)
+}
+
+// holtCallSeries is the fitted series a call reads: its stored model's, or
+// fitted on its input, whose columns columns checks.
+func holtCallSeries(ctx context.Context, fn string, call *Call, columns func([][]InputColumn) ([]OutputColumn, error)) (*holtFitted, error) {
+	if call.Model != nil {
+		return holtModelFitted(fn, call)
+	}
+	return fitHolt(ctx, fn, call, columns)
 }
 
 // forecast is holt_forecast's result: horizon rows per series.
@@ -590,14 +594,7 @@ func (f *holtFitted) forecast(ctx context.Context, fn string, horizon int, level
 }
 
 func runHoltFit(ctx context.Context, call *Call) (*Result, error) {
-	const fn = "holt_fit"
-	var f *holtFitted
-	var err error
-	if call.Model != nil {
-		f, err = holtModelFitted(fn, call)
-	} else {
-		f, err = fitHolt(ctx, fn, call, holtFitColumns)
-	}
+	f, err := holtCallSeries(ctx, "holt_fit", call, holtFitColumns)
 	if err != nil {
 		return nil, err
 	}
