@@ -771,16 +771,9 @@ func (a *analysis) sinks(calls []*call) string {
 // catalog's names for the rest, then any further user aliases (the
 // ordinality column's).
 func columnNames(s *site, c *call) []string {
-	names := make([]string, 0, len(c.out)+1)
-	for i, o := range c.out {
-		if i < len(s.colnames) {
-			names = append(names, s.colnames[i])
-		} else {
-			names = append(names, o.Name)
-		}
-	}
-	if len(s.colnames) > len(c.out) {
-		names = append(names, s.colnames[len(c.out):]...)
+	names := slices.Clone(s.colnames)
+	for _, o := range c.out[min(len(s.colnames), len(c.out)):] {
+		names = append(names, o.Name)
 	}
 	return names
 }
