@@ -779,16 +779,11 @@ func columnNames(s *site, c *call) []string {
 }
 
 func writeAlias(b *strings.Builder, alias string, names []string) {
-	b.WriteString(" AS ")
-	b.WriteString(pgident.Quote(alias))
-	b.WriteByte('(')
+	quoted := make([]string, len(names))
 	for i, n := range names {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString(pgident.Quote(n))
+		quoted[i] = pgident.Quote(n)
 	}
-	b.WriteByte(')')
+	b.WriteString(" AS " + pgident.Quote(alias) + "(" + strings.Join(quoted, ", ") + ")")
 }
 
 // writeNumbered writes format applied to from, from+1, ..., from+n-1,
