@@ -2,7 +2,9 @@ package catalog
 
 import (
 	"context"
+	"maps"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 
@@ -112,7 +114,7 @@ func runOutcomes(ctx context.Context, call *Call) (*Result, error) {
 	if call.DB == nil {
 		return nil, &Error{Code: "55000", Message: "outcomes needs a session"}
 	}
-	name, err := modelName(call)
+	name, err := nonEmpty(call, "name")
 	if err != nil {
 		return nil, err
 	}
@@ -135,11 +137,7 @@ func runOutcomes(ctx context.Context, call *Call) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	versions := make([]int, 0, len(tallies))
-	for v := range tallies {
-		versions = append(versions, v)
-	}
-	sort.Ints(versions)
+	versions := slices.Sorted(maps.Keys(tallies))
 	out := &Result{Columns: make([]ResultColumn, 0, 10)}
 	for _, c := range returnsColumns(outcomeReturns()) {
 		rc := ResultColumn{OutputColumn: c}
@@ -199,10 +197,7 @@ func scoreDecisions(ctx context.Context, db DB, name string, ev *Relation, windo
 	for _, ts := range times {
 		sort.Float64s(ts)
 	}
-	popular := make([]string, 0, len(freq))
-	for i := range freq {
-		popular = append(popular, i)
-	}
+	popular := slices.Collect(maps.Keys(freq))
 	itemType := ev.Columns[1].Type
 	sort.Slice(popular, func(a, b int) bool {
 		if freq[popular[a]] != freq[popular[b]] {

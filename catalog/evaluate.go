@@ -4,8 +4,9 @@ import (
 	"context"
 	"fmt"
 	"hash/fnv"
+	"maps"
 	"math"
-	"sort"
+	"slices"
 
 	"github.com/flywheeldb/flywheel/functions"
 )
@@ -24,6 +25,7 @@ const evalMaxUsers = 2000
 
 // Evaluate declares flywheel.evaluate(name, input [, version]).
 func Evaluate() *Func {
+	returns := []ReturnColumn{{"model", Text}, {"version", Int4}, {"metric", Text}, {"value", Float8}}
 	return &Func{
 		Name: "evaluate", Qualified: true,
 		Doc: "Measures a stored model on held-out rows shaped like its training input. " +
@@ -39,9 +41,8 @@ func Evaluate() *Func {
 			{Name: "input", Relation: true, Required: true, Doc: "held-out rows, with the training input's columns"},
 			{Name: "version", Type: Int4, Default: nil, Nullable: true, Doc: "the version to measure; NULL for the deployed one"},
 		},
-		Columns: fixedColumns([]OutputColumn{{Name: "model", Type: Text.OID}, {Name: "version", Type: Int4.OID},
-			{Name: "metric", Type: Text.OID}, {Name: "value", Type: Float8.OID}}),
-		Returns: []ReturnColumn{{"model", Text}, {"version", Int4}, {"metric", Text}, {"value", Float8}},
+		Columns: fixedColumns(returnsColumns(returns)),
+		Returns: returns,
 		Run:     runEvaluate,
 	}
 }
@@ -81,11 +82,7 @@ func runEvaluate(ctx context.Context, call *Call) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	names := make([]string, 0, len(metrics))
-	for n := range metrics {
-		names = append(names, n)
-	}
-	sort.Strings(names)
+	names := slices.Sorted(maps.Keys(metrics))
 	out := &Result{Columns: []ResultColumn{
 		{OutputColumn: OutputColumn{Name: "model", Type: Text.OID}, Texts: []string{}},
 		{OutputColumn: OutputColumn{Name: "version", Type: Int4.OID}, Ints: []int64{}},
@@ -108,8 +105,7 @@ func sameInputs(m *Model, rel *Relation) error {
 		return &TypeError{Func: "evaluate", Column: "input", Msg: fmt.Sprintf("model %q was trained on %d columns, got %d", m.Name, len(m.Inputs), len(rel.Columns))}
 	}
 	for i, c := range rel.Columns {
-		want := &Column{InputColumn: m.Inputs[i]}
-		if want.Numeric() && !c.Numeric() {
+		if m.Inputs[i].Numeric() && !c.Numeric() {
 			return &TypeError{Func: "evaluate", Column: c.Name, Msg: fmt.Sprintf("must be numeric, as model %q's column %q", m.Name, m.Inputs[i].Name)}
 		}
 	}
@@ -159,16 +155,9 @@ func hashSplit(rel *Relation, keys []int, share float64) (train, test *Relation)
 // the ones that come after.
 func tailSplit(rel *Relation, share float64) (train, test *Relation) {
 	n := rel.Rows()
-	cut := n - int(math.Round(share*float64(n)))
-	var in, out []int
-	for i := 0; i < n; i++ {
-		if i < cut {
-			in = append(in, i)
-		} else {
-			out = append(out, i)
-		}
-	}
-	return subset(rel, in), subset(rel, out)
+	rows := identity(n)
+	cut := min(max(n-int(math.Round(share*float64(n))), 0), n)
+	return subset(rel, rows[:cut]), subset(rel, rows[cut:])
 }
 
 // evaluateRecommend ranks each known user's top evalTopK and scores it
@@ -207,11 +196,7 @@ func evaluateRecommend(ctx context.Context, m *Model, test *Relation) (map[strin
 			predicted++
 		}
 	}
-	users := make([]int, 0, len(relevant))
-	for u := range relevant {
-		users = append(users, u)
-	}
-	sort.Ints(users)
+	users := slices.Sorted(maps.Keys(relevant))
 	if len(users) > evalMaxUsers {
 		users = users[:evalMaxUsers]
 	}
@@ -223,7 +208,7 @@ func evaluateRecommend(ctx context.Context, m *Model, test *Relation) (map[strin
 		}
 		recs, err := st.recommend(u, evalTopK, 20)
 		if err != nil {
-			return nil, mfArgError("evaluate", "input", err)
+			return nil, inputArgError("evaluate", "input", err)
 		}
 		hits, dcg := 0, 0.0
 		for r, s := range recs {
@@ -356,7 +341,7 @@ func evaluateSGD(_ context.Context, m *Model, test *Relation) (map[string]float6
 	}
 	p, err := r.Predict(x)
 	if err != nil {
-		return nil, kmArgError("evaluate", "input", err)
+		return nil, inputArgError("evaluate", "input", err)
 	}
 	mean := 0.0
 	for _, v := range y {

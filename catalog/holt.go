@@ -1,6 +1,7 @@
 package catalog
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -116,11 +117,7 @@ var holtTimeOIDs = map[uint32]string{pgtype.DateOID: "date", pgtype.TimestampOID
 
 // holtInput checks the input's shape: [series,] ts, value.
 func holtInput(fn string, inputs [][]InputColumn) (series *InputColumn, ts, value InputColumn, err error) {
-	if len(inputs) == 0 || len(inputs[0]) < 2 || len(inputs[0]) > 3 {
-		got := 0
-		if len(inputs) > 0 {
-			got = len(inputs[0])
-		}
+	if got := firstWidth(inputs); got < 2 || got > 3 {
 		return nil, ts, value, &TypeError{Func: fn, Column: "input", Msg: fmt.Sprintf("want columns ([series,] ts, value), got %d columns", got)}
 	}
 	in := inputs[0]
@@ -132,7 +129,7 @@ func holtInput(fn string, inputs [][]InputColumn) (series *InputColumn, ts, valu
 	if _, ok := holtTimeOIDs[ts.Type]; !ok {
 		return nil, ts, value, &TypeError{Func: fn, Column: ts.Name, Msg: "the time column must be date, timestamp, timestamptz, smallint, integer or bigint"}
 	}
-	if !(&Column{InputColumn: value}).Numeric() {
+	if !value.Numeric() {
 		return nil, ts, value, &TypeError{Func: fn, Column: value.Name, Msg: "the value column must be numeric (integer, bigint, smallint, real, double precision or numeric)"}
 	}
 	return series, ts, value, nil
@@ -249,15 +246,8 @@ func holtOptions(fn string, call *Call) (functions.HoltOptions, error) {
 
 // readHolt reads and groups the input relation.
 func readHolt(fn string, call *Call, columns func([][]InputColumn) ([]OutputColumn, error)) (*holtData, error) {
-	rel, err := call.Relation("input")
+	rel, err := call.checkedRelation("input", columns)
 	if err != nil {
-		return nil, err
-	}
-	var cols []InputColumn
-	for _, c := range rel.Columns {
-		cols = append(cols, c.InputColumn)
-	}
-	if _, err := columns([][]InputColumn{cols}); err != nil {
 		return nil, err
 	}
 	n := rel.Rows()
@@ -271,7 +261,7 @@ func readHolt(fn string, call *Call, columns func([][]InputColumn) ([]OutputColu
 	}
 	d.ts = c[0]
 	val := c[1]
-	isInt := d.ts.Type == pgtype.Int8OID || d.ts.Type == pgtype.Int2OID || d.ts.Type == pgtype.Int4OID
+	isInt := holtIntTime(d.ts.Type)
 
 	// Parse every row's time and value.
 	var times []time.Time
@@ -307,11 +297,7 @@ func readHolt(fn string, call *Call, columns func([][]InputColumn) ([]OutputColu
 	// Group rows by series key (exact text; NULL is a group of its own).
 	var groups [][]int
 	if d.series == nil {
-		all := make([]int, n)
-		for i := range all {
-			all[i] = i
-		}
-		groups = [][]int{all}
+		groups = [][]int{identity(n)}
 	} else {
 		index := map[string]int{}
 		nullGroup := -1
@@ -339,38 +325,16 @@ func readHolt(fn string, call *Call, columns func([][]InputColumn) ([]OutputColu
 	}
 	for _, g := range groups {
 		if isInt {
-			slices.SortStableFunc(g, func(a, b int) int { return cmpInt(ints[a], ints[b]) })
-			s := make([]int64, len(g))
-			for k, r := range g {
-				s[k] = ints[r]
-			}
-			d.ints = append(d.ints, s)
+			slices.SortStableFunc(g, func(a, b int) int { return cmp.Compare(ints[a], ints[b]) })
+			d.ints = append(d.ints, pick(ints, g))
 		} else {
 			slices.SortStableFunc(g, func(a, b int) int { return times[a].Compare(times[b]) })
-			s := make([]time.Time, len(g))
-			for k, r := range g {
-				s[k] = times[r]
-			}
-			d.times = append(d.times, s)
+			d.times = append(d.times, pick(times, g))
 		}
-		ys := make([]float64, len(g))
-		for k, r := range g {
-			ys[k] = y[r]
-		}
-		d.y = append(d.y, ys)
+		d.y = append(d.y, pick(y, g))
 	}
 	d.rows = groups
 	return d, nil
-}
-
-func cmpInt(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // seriesLabel names series s in an error message.
@@ -569,16 +533,20 @@ func runHoltForecast(ctx context.Context, call *Call) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	var f *holtFitted
-	if call.Model != nil {
-		f, err = holtModelFitted(fn, call)
-	} else {
-		f, err = fitHolt(ctx, fn, call, holtForecastColumns)
-	}
+	f, err := holtCallSeries(ctx, fn, call, holtForecastColumns)
 	if err != nil {
 		return nil, err
 	}
 	return f.forecast(ctx, fn, horizon, level)
+}
+
+// holtCallSeries is the fitted series a call reads: its stored model's, or
+// fitted on its input, whose columns columns checks.
+func holtCallSeries(ctx context.Context, fn string, call *Call, columns func([][]InputColumn) ([]OutputColumn, error)) (*holtFitted, error) {
+	if call.Model != nil {
+		return holtModelFitted(fn, call)
+	}
+	return fitHolt(ctx, fn, call, columns)
 }
 
 // forecast is holt_forecast's result: horizon rows per series.
@@ -626,14 +594,7 @@ func (f *holtFitted) forecast(ctx context.Context, fn string, horizon int, level
 }
 
 func runHoltFit(ctx context.Context, call *Call) (*Result, error) {
-	const fn = "holt_fit"
-	var f *holtFitted
-	var err error
-	if call.Model != nil {
-		f, err = holtModelFitted(fn, call)
-	} else {
-		f, err = fitHolt(ctx, fn, call, holtFitColumns)
-	}
+	f, err := holtCallSeries(ctx, "holt_fit", call, holtFitColumns)
 	if err != nil {
 		return nil, err
 	}

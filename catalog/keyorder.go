@@ -1,6 +1,8 @@
 package catalog
 
 import (
+	"bytes"
+	"cmp"
 	"math"
 	"strconv"
 )
@@ -63,21 +65,7 @@ func compareKeyText(oid uint32, a, b []byte) int {
 			}
 		}
 	}
-	return compareBytes(a, b)
-}
-
-// compareBytes is bytes.Compare, spelt out so that the file needs no
-// conversion between string and []byte.
-func compareBytes(a, b []byte) int {
-	for i := 0; i < len(a) && i < len(b); i++ {
-		if a[i] != b[i] {
-			if a[i] < b[i] {
-				return -1
-			}
-			return 1
-		}
-	}
-	return cmpInt(int64(len(a)), int64(len(b)))
+	return bytes.Compare(a, b)
 }
 
 // compareDecimal compares decimal numerals as PostgreSQL prints integers
@@ -91,7 +79,7 @@ func compareDecimal(a, b []byte) (r int, ok bool) {
 		return 0, false
 	}
 	if ca != cb {
-		return cmpInt(int64(ca), int64(cb)), true
+		return cmp.Compare(ca, cb), true
 	}
 	if ca != decFinite {
 		return 0, true
@@ -105,13 +93,7 @@ func compareDecimal(a, b []byte) (r int, ok bool) {
 	// Same sign: compare magnitudes. Integer parts have no leading zeros,
 	// so the longer one is larger; fraction parts have no trailing zeros,
 	// so plain byte order is numeric order.
-	m := cmpInt(int64(len(ia)), int64(len(ib)))
-	if m == 0 {
-		m = compareBytes(ia, ib)
-	}
-	if m == 0 {
-		m = compareBytes(fa, fb)
-	}
+	m := cmp.Or(cmp.Compare(len(ia), len(ib)), bytes.Compare(ia, ib), bytes.Compare(fa, fb))
 	if na {
 		m = -m
 	}
@@ -203,13 +185,7 @@ type keyTime struct {
 }
 
 func (t keyTime) compare(u keyTime) int {
-	if t.class != u.class {
-		return cmpInt(int64(t.class), int64(u.class))
-	}
-	if t.sec != u.sec {
-		return cmpInt(t.sec, u.sec)
-	}
-	return cmpInt(t.usec, u.usec)
+	return cmp.Or(cmp.Compare(t.class, u.class), cmp.Compare(t.sec, u.sec), cmp.Compare(t.usec, u.usec))
 }
 
 // parseKeyTime reads PostgreSQL's ISO output of a date, timestamp or

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"strconv"
 
 	"github.com/flywheeldb/flywheel/functions"
 )
@@ -64,16 +63,12 @@ func KMeansCenters() *Func {
 // kmInputColumns checks the input's shape: a key and at least one numeric
 // feature.
 func kmInputColumns(fn string, inputs [][]InputColumn) ([]InputColumn, error) {
-	if len(inputs) == 0 || len(inputs[0]) < 2 {
-		got := 0
-		if len(inputs) > 0 {
-			got = len(inputs[0])
-		}
+	if got := firstWidth(inputs); got < 2 {
 		return nil, &TypeError{Func: fn, Column: "input", Msg: fmt.Sprintf("want a key column and at least one feature column, got %d columns", got)}
 	}
 	in := inputs[0]
 	for _, c := range in[1:] {
-		if !(&Column{InputColumn: c}).Numeric() {
+		if !c.Numeric() {
 			return nil, &TypeError{Func: fn, Column: c.Name, Msg: "feature columns must be numeric (integer, bigint, smallint, real, double precision or numeric)"}
 		}
 	}
@@ -120,15 +115,8 @@ func kmeansCentersColumns(inputs [][]InputColumn) ([]OutputColumn, error) {
 // The rows are clustered in key order (kmRowOrder); order[p] is the input
 // row behind the result's row p.
 func kmFit(ctx context.Context, fn string, columns func([][]InputColumn) ([]OutputColumn, error), call *Call) (rel *Relation, order []int, res *functions.KMeansResult, err error) {
-	rel, err = call.Relation("input")
+	rel, err = call.checkedRelation("input", columns)
 	if err != nil {
-		return nil, nil, nil, err
-	}
-	var cols []InputColumn
-	for _, c := range rel.Columns {
-		cols = append(cols, c.InputColumn)
-	}
-	if _, err := columns([][]InputColumn{cols}); err != nil {
 		return nil, nil, nil, err
 	}
 	opt := functions.KMeansOptions{}
@@ -187,7 +175,7 @@ func kmFit(ctx context.Context, fn string, columns func([][]InputColumn) ([]Outp
 		if ie, ok := functions.AsInputError(err); ok && ie.Row >= 0 {
 			ie.Row = order[ie.Row] // name the row as the input has it
 		}
-		return nil, nil, nil, kmArgError(fn, "input", err)
+		return nil, nil, nil, inputArgError(fn, "input", err)
 	}
 	return rel, order, res, nil
 }
@@ -198,10 +186,7 @@ func kmFit(ctx context.Context, fn string, columns func([][]InputColumn) ([]Outp
 // and every feature are interchangeable, so their relative order does not
 // show in the result. order[p] is the input row at position p.
 func kmRowOrder(rel *Relation) []int {
-	order := make([]int, rel.Rows())
-	for i := range order {
-		order[i] = i
-	}
+	order := identity(rel.Rows())
 	cmp := func(a, b int) int {
 		for _, c := range rel.Columns {
 			if r := c.compare(a, b); r != 0 {
@@ -225,16 +210,21 @@ func runKMeans(ctx context.Context, call *Call) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	clusters := make([]int64, len(res.Labels))
-	for p, l := range res.Labels {
+	return kmeansResult(rel.Columns[0], order, res.Labels, res.Distances), nil
+}
+
+// kmeansResult is kmeans' rows: result row p is the key's row rows[p], its
+// cluster labels[p] and distance dist[p].
+func kmeansResult(key *Column, rows, labels []int, dist []float64) *Result {
+	clusters := make([]int64, len(labels))
+	for p, l := range labels {
 		clusters[p] = int64(l)
 	}
-	key := rel.Columns[0]
 	return &Result{Columns: []ResultColumn{
-		{OutputColumn: OutputColumn{Name: key.Name, Type: key.Type}, From: key, Rows: order},
+		{OutputColumn: OutputColumn{Name: key.Name, Type: key.Type}, From: key, Rows: rows},
 		{OutputColumn: OutputColumn{Name: "cluster", Type: Int4.OID}, Ints: clusters},
-		{OutputColumn: OutputColumn{Name: "distance", Type: Float8.OID}, Floats: res.Distances},
-	}}, nil
+		{OutputColumn: OutputColumn{Name: "distance", Type: Float8.OID}, Floats: dist},
+	}}
 }
 
 func runKMeansCenters(ctx context.Context, call *Call) (*Result, error) {
@@ -261,24 +251,4 @@ func runKMeansCenters(ctx context.Context, call *Call) (*Result, error) {
 		out = append(out, ResultColumn{OutputColumn: OutputColumn{Name: col.Name, Type: Float8.OID}, Floats: v})
 	}
 	return &Result{Columns: out}, nil
-}
-
-// kmArgError turns a functions.InputError into an ArgError (SQLSTATE
-// 22023) naming the SQL argument; the algorithms' own names for their data
-// ("input", "train", "predict") are the SQL argument names already, except
-// that relArg replaces "input". Other errors (cancellation) pass through.
-func kmArgError(fn, relArg string, err error) error {
-	ie, ok := functions.AsInputError(err)
-	if !ok {
-		return err
-	}
-	arg := ie.Arg
-	if arg == "input" {
-		arg = relArg
-	}
-	msg := ie.Msg
-	if ie.Row >= 0 {
-		msg = "row " + strconv.Itoa(ie.Row+1) + ": " + msg
-	}
-	return &ArgError{Func: fn, Arg: arg, Msg: msg}
 }

@@ -102,11 +102,7 @@ func runKMeansModel(ctx context.Context, call *Call) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	var cols []InputColumn
-	for _, c := range rel.Columns {
-		cols = append(cols, c.InputColumn)
-	}
-	if _, err := kmeansModelColumns(call.Model, [][]InputColumn{cols}); err != nil {
+	if _, err := kmeansModelColumns(call.Model, [][]InputColumn{inputColumns(rel)}); err != nil {
 		return nil, err
 	}
 	n := rel.Rows()
@@ -116,18 +112,7 @@ func runKMeansModel(ctx context.Context, call *Call) (*Result, error) {
 	}
 	labels, dist, err := km.Assign(x, n)
 	if err != nil {
-		return nil, kmArgError(fn, "input", err)
+		return nil, inputArgError(fn, "input", err)
 	}
-	rows := make([]int, n)
-	clusters := make([]int64, n)
-	for i, l := range labels {
-		rows[i] = i
-		clusters[i] = int64(l)
-	}
-	key := rel.Columns[0]
-	return &Result{Columns: []ResultColumn{
-		{OutputColumn: OutputColumn{Name: key.Name, Type: key.Type}, From: key, Rows: rows},
-		{OutputColumn: OutputColumn{Name: "cluster", Type: Int4.OID}, Ints: clusters},
-		{OutputColumn: OutputColumn{Name: "distance", Type: Float8.OID}, Floats: dist},
-	}}, nil
+	return kmeansResult(rel.Columns[0], identity(n), labels, dist), nil
 }

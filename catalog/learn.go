@@ -89,7 +89,7 @@ func learnSGD(ctx context.Context, m *Model, rel *Relation) (*fitted, error) {
 		return nil, &ArgError{Func: "learn", Arg: "input", Msg: err.Error()}
 	}
 	if err := r.PartialFit(ctx, x, y); err != nil {
-		return nil, kmArgError("learn", "input", err)
+		return nil, inputArgError("learn", "input", err)
 	}
 	b, err := r.MarshalBinary()
 	if err != nil {
@@ -113,7 +113,7 @@ func learnKMeans(ctx context.Context, m *Model, rel *Relation) (*fitted, error) 
 	}
 	labels, _, err := old.Assign(x, n)
 	if err != nil {
-		return nil, kmArgError("learn", "input", err)
+		return nil, inputArgError("learn", "input", err)
 	}
 	old.Scaler.Transform(x)
 	km := *old.KMeansModel
@@ -170,7 +170,7 @@ func learnRecommend(ctx context.Context, m *Model, rel *Relation) (*fitted, erro
 	}
 	next, err := st.learn(m, t.rows.Keys, t.r, t.cols.Keys, t.c, t.v)
 	if err != nil {
-		return nil, mfArgError(fn, "input", err)
+		return nil, inputArgError(fn, "input", err)
 	}
 	f := &fitted{rows: len(t.v), decoded: next, size: userCFSize(next.cf), metrics: map[string]float64{
 		"users": float64(len(next.users.Keys)), "items": float64(len(next.items.Keys)),
@@ -204,33 +204,22 @@ const maxDeltas = 8
 // orders them otherwise) and returns the union in key order with where
 // each stored and each new key went.
 func mergeKeys(stored, fresh []string, oid uint32) (union []string, storedAt, freshAt []int) {
-	order := make([]int, len(fresh))
-	for i := range order {
-		order[i] = i
-	}
+	order := identity(len(fresh))
 	slices.SortFunc(order, func(a, b int) int { return compareKeyText(oid, []byte(fresh[a]), []byte(fresh[b])) })
 	union = make([]string, 0, len(stored)+len(fresh))
 	storedAt, freshAt = make([]int, len(stored)), make([]int, len(fresh))
 	i, j := 0, 0
 	for i < len(stored) || j < len(order) {
 		switch {
-		case j == len(order):
-			storedAt[i] = len(union)
-			union = append(union, stored[i])
-			i++
-		case i == len(stored):
-			freshAt[order[j]] = len(union)
-			union = append(union, fresh[order[j]])
-			j++
-		case stored[i] == fresh[order[j]]:
+		case i < len(stored) && j < len(order) && stored[i] == fresh[order[j]]:
 			storedAt[i], freshAt[order[j]] = len(union), len(union)
 			union = append(union, stored[i])
 			i, j = i+1, j+1
-		case compareKeyText(oid, []byte(stored[i]), []byte(fresh[order[j]])) < 0:
+		case j == len(order) || i < len(stored) && compareKeyText(oid, []byte(stored[i]), []byte(fresh[order[j]])) < 0:
 			storedAt[i] = len(union)
 			union = append(union, stored[i])
 			i++
-		default:
+		default: // the next fresh key comes first, or only fresh ones are left
 			freshAt[order[j]] = len(union)
 			union = append(union, fresh[order[j]])
 			j++

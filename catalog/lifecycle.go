@@ -3,9 +3,9 @@ package catalog
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 )
@@ -32,11 +32,7 @@ var Jsonb = Type{"jsonb", 3802}
 // promote): fit a model once and store it as the name's next version.
 func Train() *Func {
 	kinds := modelKinds()
-	names := make([]string, 0, len(kinds))
-	for n := range kinds {
-		names = append(names, n)
-	}
-	sort.Strings(names)
+	names := slices.Sorted(maps.Keys(kinds))
 	args := []Arg{
 		{Name: "name", Type: Text, Required: true, Doc: "the model's name; the same name again makes its next version"},
 		{Name: "kind", Type: Text, Required: true, Doc: "the function whose fit is stored: " + quoteList(names)},
@@ -106,13 +102,7 @@ func lifecycleReturns() []ReturnColumn {
 		{"metrics", Jsonb}, {"deployed", Bool}, {"train_ms", Float8}}
 }
 
-func lifecycleColumns() []OutputColumn {
-	var out []OutputColumn
-	for _, c := range lifecycleReturns() {
-		out = append(out, OutputColumn{Name: c.Name, Type: c.Type.OID})
-	}
-	return out
-}
+func lifecycleColumns() []OutputColumn { return returnsColumns(lifecycleReturns()) }
 
 // fixedColumns is a Columns for a function whose result never depends on
 // its input's columns.
@@ -143,17 +133,8 @@ func storeAndName(call *Call) (ModelStore, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	name, err := modelName(call)
+	name, err := nonEmpty(call, "name")
 	return st, name, err
-}
-
-// modelName reads a non-empty name argument.
-func modelName(call *Call) (string, error) {
-	name, err := call.String("name")
-	if err == nil && strings.TrimSpace(name) == "" {
-		err = &ArgError{Func: call.Func.Name, Arg: "name", Msg: "must not be empty"}
-	}
-	return name, err
 }
 
 func runTrain(ctx context.Context, call *Call) (*Result, error) {
@@ -169,11 +150,7 @@ func runTrain(ctx context.Context, call *Call) (*Result, error) {
 	kinds := modelKinds()
 	k, ok := kinds[kindName]
 	if !ok {
-		var names []string
-		for n := range kinds {
-			names = append(names, n)
-		}
-		sort.Strings(names)
+		names := slices.Sorted(maps.Keys(kinds))
 		return nil, &Error{Code: "22023", Message: fmt.Sprintf("train: %q is not a kind of model", kindName),
 			Hint: "kind is the function whose fit is stored: " + quoteList(names) + "."}
 	}
@@ -201,14 +178,10 @@ func runTrain(ctx context.Context, call *Call) (*Result, error) {
 	}
 
 	// The kind's own call: its defaults, the options given, the input.
-	kfn := k.fn()
-	kc := &Call{Func: kfn, Values: map[string]any{}, Progress: call.Progress}
+	kc := defaultCall(k)
+	kc.Progress = call.Progress
+	kfn := kc.Func
 	options := map[string]any{}
-	for _, a := range kfn.Args {
-		if !a.Relation {
-			kc.Values[a.Name] = a.Default
-		}
-	}
 	for _, a := range call.Func.Args {
 		v := call.Values[a.Name]
 		if trainOwn(a.Name) || v == nil {
@@ -302,68 +275,63 @@ func boolText(b bool) string {
 
 // Deploy declares flywheel.deploy(name, version).
 func Deploy() *Func {
-	return &Func{
-		Name: "deploy", Qualified: true,
-		Doc: "Makes a stored version the one calls with model => name use, in every session and every Flywheel on the database once the transaction commits.",
-		Args: []Arg{
-			{Name: "name", Type: Text, Required: true, Doc: "the model"},
-			{Name: "version", Type: Int4, Required: true, Doc: "the version to deploy (flywheel.model_versions lists them)"},
-		},
-		Columns: fixedColumns(lifecycleColumns()),
-		Run: func(ctx context.Context, call *Call) (*Result, error) {
-			st, name, err := storeAndName(call)
-			if err != nil {
-				return nil, err
-			}
-			v, err := call.Int("version")
-			if err != nil {
-				return nil, err
-			}
-			if v < 1 || v > math.MaxInt32 {
-				return nil, &Error{Code: "22023", Message: fmt.Sprintf("model %q has no version %d", name, v), Hint: "Versions are numbered from 1; flywheel.model_versions lists them."}
-			}
-			s, err := st.Deploy(ctx, call.DB, name, int(v))
-			if err != nil {
-				return nil, err
-			}
-			return savedResult(s, true), nil
-		},
-		Returns: lifecycleReturns(),
+	doc := "Makes a stored version the one calls with model => name use, in every session and every Flywheel on the database once the transaction commits."
+	args := []Arg{
+		{Name: "name", Type: Text, Required: true, Doc: "the model"},
+		{Name: "version", Type: Int4, Required: true, Doc: "the version to deploy (flywheel.model_versions lists them)"},
 	}
+	return deployingFunc("deploy", doc, args, func(ctx context.Context, call *Call, st ModelStore, name string) (*Saved, error) {
+		v, err := call.Int("version")
+		if err != nil {
+			return nil, err
+		}
+		if v < 1 || v > math.MaxInt32 {
+			return nil, &Error{Code: "22023", Message: fmt.Sprintf("model %q has no version %d", name, v), Hint: "Versions are numbered from 1; flywheel.model_versions lists them."}
+		}
+		return st.Deploy(ctx, call.DB, name, int(v))
+	})
 }
 
 // Rollback declares flywheel.rollback(name).
 func Rollback() *Func {
+	doc := "Deploys again the version that was deployed before the current one. Repeatable: each rollback goes one deployment further back. " +
+		"During an online trial (promote => 'if_better_online') it ends the trial instead: the challenger stops serving and the deployed version serves every user."
+	args := []Arg{{Name: "name", Type: Text, Required: true, Doc: "the model"}}
+	return deployingFunc("rollback", doc, args, func(ctx context.Context, call *Call, st ModelStore, name string) (*Saved, error) {
+		return st.Rollback(ctx, call.DB, name)
+	})
+}
+
+// deployingFunc declares a lifecycle function that changes which version
+// of the named model is deployed (run, given the store and the name) and
+// returns the row of the version it leaves deployed.
+func deployingFunc(fn, doc string, args []Arg, run func(ctx context.Context, call *Call, st ModelStore, name string) (*Saved, error)) *Func {
 	return &Func{
-		Name: "rollback", Qualified: true,
-		Doc: "Deploys again the version that was deployed before the current one. Repeatable: each rollback goes one deployment further back. " +
-			"During an online trial (promote => 'if_better_online') it ends the trial instead: the challenger stops serving and the deployed version serves every user.",
-		Args:    []Arg{{Name: "name", Type: Text, Required: true, Doc: "the model"}},
+		Name: fn, Qualified: true, Doc: doc, Args: args,
 		Columns: fixedColumns(lifecycleColumns()),
+		Returns: lifecycleReturns(),
 		Run: func(ctx context.Context, call *Call) (*Result, error) {
 			st, name, err := storeAndName(call)
 			if err != nil {
 				return nil, err
 			}
-			s, err := st.Rollback(ctx, call.DB, name)
+			s, err := run(ctx, call, st, name)
 			if err != nil {
 				return nil, err
 			}
 			return savedResult(s, true), nil
 		},
-		Returns: lifecycleReturns(),
 	}
 }
 
 // DropModel declares flywheel.drop_model(name).
 func DropModel() *Func {
+	returns := []ReturnColumn{{"model", Text}, {"kind", Text}, {"deployed_version", Int4}}
 	return &Func{
 		Name: "drop_model", Qualified: true,
-		Doc:  "Removes a model and every version of it. Returns the model's name, kind and the version that was deployed.",
-		Args: []Arg{{Name: "name", Type: Text, Required: true, Doc: "the model"}},
-		Columns: fixedColumns([]OutputColumn{
-			{Name: "model", Type: Text.OID}, {Name: "kind", Type: Text.OID}, {Name: "deployed_version", Type: Int4.OID},
-		}),
+		Doc:     "Removes a model and every version of it. Returns the model's name, kind and the version that was deployed.",
+		Args:    []Arg{{Name: "name", Type: Text, Required: true, Doc: "the model"}},
+		Columns: fixedColumns(returnsColumns(returns)),
 		Run: func(ctx context.Context, call *Call) (*Result, error) {
 			st, name, err := storeAndName(call)
 			if err != nil {
@@ -379,7 +347,7 @@ func DropModel() *Func {
 				{OutputColumn: OutputColumn{Name: "deployed_version", Type: Int4.OID}, Ints: []int64{int64(s.Version)}, Nulls: []bool{s.Version == 0}},
 			}}, nil
 		},
-		Returns: []ReturnColumn{{"model", Text}, {"kind", Text}, {"deployed_version", Int4}},
+		Returns: returns,
 	}
 }
 

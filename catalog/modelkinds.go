@@ -115,7 +115,7 @@ func predictFeatures(fn, arg string, m *Model, pred []InputColumn, from, to int)
 			m.Name, want, want, len(pred))}
 	}
 	for i, c := range pred[1:] {
-		if !(&Column{InputColumn: c}).Numeric() {
+		if !c.Numeric() {
 			return &TypeError{Func: fn, Column: c.Name, Msg: fmt.Sprintf("must be numeric, as model %q's feature %q", m.Name, m.Inputs[from+i].Name)}
 		}
 	}

@@ -45,15 +45,11 @@ func NMF() *Func {
 }
 
 func nmfColumns(inputs [][]InputColumn) ([]OutputColumn, error) {
-	if len(inputs) == 0 || len(inputs[0]) != 3 {
-		got := 0
-		if len(inputs) > 0 {
-			got = len(inputs[0])
-		}
+	if got := firstWidth(inputs); got != 3 {
 		return nil, &TypeError{Func: "nmf", Column: "input", Msg: fmt.Sprintf("want 3 columns (row, col, value), got %d", got)}
 	}
 	in := inputs[0]
-	if !mfNumericType(in[2].Type) {
+	if !in[2].Numeric() {
 		return nil, &TypeError{Func: "nmf", Column: in[2].Name, Msg: "the value column must be numeric"}
 	}
 	if err := nameClash("nmf", []string{in[0].Name, in[1].Name}, "predicted"); err != nil {
@@ -147,7 +143,7 @@ func nmfFit(ctx context.Context, fn string, call *Call) (*nmfFactors, *mfTriples
 	opt.Progress = nmfProgress(call)
 	model, err := functions.NMF(ctx, t.r, t.c, t.v, nr, nc, opt)
 	if err != nil {
-		return nil, nil, mfArgError(fn, "input", err)
+		return nil, nil, inputArgError(fn, "input", err)
 	}
 	f := &nmfFactors{model: model, rowCol: rel.Columns[0], colCol: rel.Columns[1], rowRows: t.rows.First, colRows: t.cols.First}
 	f.obsPtr, f.obs = ratedCSR(t)
@@ -286,16 +282,12 @@ func mfCheckColumns(fn string, rel *Relation, want int, shape string) error {
 	return nil
 }
 
-// mfNumericType reports whether a type OID is one Column.Float reads.
-func mfNumericType(oid uint32) bool {
-	return (&Column{InputColumn: InputColumn{Type: oid}}).Numeric()
-}
-
-// mfArgError turns a functions.InputError into an ArgError (SQLSTATE
+// inputArgError turns a functions.InputError into an ArgError (SQLSTATE
 // 22023) naming the SQL argument: the algorithms call their data "input"
-// or "ratings", which becomes relArg here. Other errors (cancellation)
-// pass through.
-func mfArgError(fn, relArg string, err error) error {
+// or "ratings", which becomes relArg here; their other names ("train",
+// "predict") are the SQL argument names already. Other errors
+// (cancellation) pass through.
+func inputArgError(fn, relArg string, err error) error {
 	ie, ok := functions.AsInputError(err)
 	if !ok {
 		return err

@@ -26,15 +26,7 @@ func nmfKind() *modelKind {
 
 func fitNMFModel(ctx context.Context, call *Call) (*fitted, error) {
 	const fn = "nmf"
-	rel, err := call.Relation("input")
-	if err != nil {
-		return nil, err
-	}
-	var cols []InputColumn
-	for _, c := range rel.Columns {
-		cols = append(cols, c.InputColumn)
-	}
-	if _, err := nmfColumns([][]InputColumn{cols}); err != nil {
+	if _, err := call.checkedRelation("input", nmfColumns); err != nil {
 		return nil, err
 	}
 	f, t, err := nmfFit(ctx, fn, call)
@@ -85,15 +77,6 @@ func decodeNMF(m *Model, state []byte) error {
 	f.rowRows, f.colRows = identity(len(rows)), identity(len(cols))
 	m.State = f
 	return nil
-}
-
-// identity is 0, 1, ..., n-1.
-func identity(n int) []int {
-	out := make([]int, n)
-	for i := range out {
-		out[i] = i
-	}
-	return out
 }
 
 func nmfModelColumns(m *Model, inputs [][]InputColumn) ([]OutputColumn, error) {

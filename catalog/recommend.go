@@ -44,7 +44,7 @@ func recommendColumns(inputs [][]InputColumn) ([]OutputColumn, error) {
 		if len(in) != 3 {
 			return nil, &TypeError{Func: "recommend", Column: "ratings", Msg: fmt.Sprintf("want 3 columns (user, item, rating), got %d", len(in))}
 		}
-		if !mfNumericType(in[2].Type) {
+		if !in[2].Numeric() {
 			return nil, &TypeError{Func: "recommend", Column: in[2].Name, Msg: "the rating column must be numeric"}
 		}
 		itemType = in[1].Type
@@ -84,26 +84,21 @@ func runRecommend(ctx context.Context, call *Call) (*Result, error) {
 	if method != "user_cf" && method != "nmf" {
 		return nil, &ArgError{Func: fn, Arg: "method", Msg: fmt.Sprintf("must be 'user_cf' or 'nmf', got %q", method)}
 	}
-	n, err := mfPositive(call, "n")
+	n, err := positiveInt(call, "n")
 	if err != nil {
 		return nil, err
 	}
-	neighbors, err := mfPositive(call, "neighbors")
+	neighbors, err := positiveInt(call, "neighbors")
 	if err != nil {
 		return nil, err
 	}
-	k, err := mfPositive(call, "k")
+	k, err := positiveInt(call, "k")
 	if err != nil {
 		return nil, err
 	}
 	itemCol := rel.Columns[1]
-	out := &Result{Columns: []ResultColumn{
-		{OutputColumn: OutputColumn{Name: "item", Type: itemCol.Type}, From: itemCol, Rows: []int{}},
-		{OutputColumn: OutputColumn{Name: "score", Type: Float8.OID}, Floats: []float64{}},
-		{OutputColumn: OutputColumn{Name: "rank", Type: Int4.OID}, Ints: []int64{}},
-	}}
 	if rel.Rows() == 0 {
-		return out, nil // nobody has ratings, so neither has this user
+		return recommendResult(itemCol, nil, nil), nil // nobody has ratings, so neither has this user
 	}
 	ix, err := recommendIndex(ctx, call, rel, method, k)
 	if err != nil {
@@ -112,13 +107,13 @@ func runRecommend(ctx context.Context, call *Call) (*Result, error) {
 	t := ix.t
 	u, ok := mfFindKey(t.rows, rel.Columns[0], call.Values["user"])
 	if !ok {
-		return out, nil
+		return recommendResult(itemCol, nil, nil), nil
 	}
 	var recs []functions.Scored
 	switch method {
 	case "user_cf":
 		if recs, err = ix.cf.Recommend(u, n, neighbors); err != nil {
-			return nil, mfArgError(fn, "ratings", err)
+			return nil, inputArgError(fn, "ratings", err)
 		}
 	case "nmf":
 		var rated []int
@@ -128,19 +123,32 @@ func runRecommend(ctx context.Context, call *Call) (*Result, error) {
 			}
 		}
 		if recs, err = ix.model.Recommend(u, rated, n); err != nil {
-			return nil, mfArgError(fn, "ratings", err)
+			return nil, inputArgError(fn, "ratings", err)
 		}
 	}
-	for r, s := range recs {
-		out.Columns[0].Rows = append(out.Columns[0].Rows, t.cols.First[s.Index])
-		out.Columns[1].Floats = append(out.Columns[1].Floats, s.Score)
-		out.Columns[2].Ints = append(out.Columns[2].Ints, int64(r+1))
-	}
-	return out, nil
+	return recommendResult(itemCol, recs, t.cols.First), nil
 }
 
-// mfPositive reads an integer argument that must be >= 1.
-func mfPositive(call *Call, name string) (int, error) {
+// recommendResult is recommend's rows: recs' items in rank order, item i
+// passed through as itemCol's value at row itemRows[i] (nil: at row i).
+func recommendResult(itemCol *Column, recs []functions.Scored, itemRows []int) *Result {
+	rows, scores, ranks := make([]int, len(recs)), make([]float64, len(recs)), make([]int64, len(recs))
+	for r, s := range recs {
+		row := s.Index
+		if itemRows != nil {
+			row = itemRows[s.Index]
+		}
+		rows[r], scores[r], ranks[r] = row, s.Score, int64(r+1)
+	}
+	return &Result{Columns: []ResultColumn{
+		{OutputColumn: OutputColumn{Name: "item", Type: itemCol.Type}, From: itemCol, Rows: rows},
+		{OutputColumn: OutputColumn{Name: "score", Type: Float8.OID}, Floats: scores},
+		{OutputColumn: OutputColumn{Name: "rank", Type: Int4.OID}, Ints: ranks},
+	}}
+}
+
+// positiveInt reads an integer argument that must be >= 1 (and fit an int32).
+func positiveInt(call *Call, name string) (int, error) {
 	v, err := call.Int(name)
 	if err != nil {
 		return 0, err
@@ -181,11 +189,11 @@ func recommendIndex(ctx context.Context, call *Call, rel *Relation, method strin
 	switch method {
 	case "user_cf":
 		if ix.cf, err = functions.NewUserCF(t.r, t.c, t.v, t.rows.Len(), t.cols.Len()); err != nil {
-			return nil, mfArgError(fn, "ratings", err)
+			return nil, inputArgError(fn, "ratings", err)
 		}
 	case "nmf":
 		if ix.model, err = functions.NMF(ctx, t.r, t.c, t.v, t.rows.Len(), t.cols.Len(), functions.NMFOptions{K: k, Init: "nndsvda", Progress: nmfProgress(call)}); err != nil {
-			return nil, mfArgError(fn, "ratings", err)
+			return nil, inputArgError(fn, "ratings", err)
 		}
 	}
 	if call.Memo != nil {

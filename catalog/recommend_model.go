@@ -44,7 +44,7 @@ func (st *recommendModel) findUser(v any) (int, bool) {
 	if d, ok := st.users.Lookup(KeyText(v)); ok {
 		return d, true
 	}
-	if !(&Column{InputColumn: st.userType}).Numeric() {
+	if !st.userType.Numeric() {
 		return 0, false
 	}
 	f, ok := numericValue(v)
@@ -85,25 +85,16 @@ func recommendKind() *modelKind {
 
 func fitRecommend(ctx context.Context, call *Call) (*fitted, error) {
 	const fn = "recommend"
-	rel, err := call.Relation("ratings")
+	// recommendColumns checks there are 3 columns, the rating numeric.
+	rel, err := call.checkedRelation("ratings", recommendColumns)
 	if err != nil {
-		return nil, err
-	}
-	if len(rel.Columns) != 3 {
-		return nil, &TypeError{Func: fn, Column: "ratings", Msg: fmt.Sprintf("want 3 columns (user, item, rating), got %d", len(rel.Columns))}
-	}
-	var cols []InputColumn
-	for _, c := range rel.Columns {
-		cols = append(cols, c.InputColumn)
-	}
-	if _, err := recommendColumns([][]InputColumn{cols}); err != nil {
 		return nil, err
 	}
 	method, err := call.String("method")
 	if err != nil {
 		return nil, err
 	}
-	k, err := mfPositive(call, "k")
+	k, err := positiveInt(call, "k")
 	if err != nil {
 		return nil, err
 	}
@@ -265,30 +256,20 @@ func runRecommendModel(call *Call) (*Result, error) {
 		}
 		u, known = st.findUser(call.Values["user"])
 	}
-	n, err := mfPositive(call, "n")
+	n, err := positiveInt(call, "n")
 	if err != nil {
 		return nil, err
 	}
-	neighbors, err := mfPositive(call, "neighbors")
+	neighbors, err := positiveInt(call, "neighbors")
 	if err != nil {
 		return nil, err
 	}
-	out := &Result{Columns: []ResultColumn{
-		{OutputColumn: OutputColumn{Name: "item", Type: st.itemCol.Type}, From: st.itemCol, Rows: []int{}},
-		{OutputColumn: OutputColumn{Name: "score", Type: Float8.OID}, Floats: []float64{}},
-		{OutputColumn: OutputColumn{Name: "rank", Type: Int4.OID}, Ints: []int64{}},
-	}}
 	if !known {
-		return out, nil
+		return recommendResult(st.itemCol, nil, nil), nil
 	}
 	recs, err := st.recommend(u, n, neighbors)
 	if err != nil {
-		return nil, mfArgError(fn, "model", err)
-	}
-	for r, s := range recs {
-		out.Columns[0].Rows = append(out.Columns[0].Rows, s.Index)
-		out.Columns[1].Floats = append(out.Columns[1].Floats, s.Score)
-		out.Columns[2].Ints = append(out.Columns[2].Ints, int64(r+1))
+		return nil, inputArgError(fn, "model", err)
 	}
 	if log, err := call.Bool("log"); err != nil {
 		return nil, err
@@ -297,7 +278,7 @@ func runRecommendModel(call *Call) (*Result, error) {
 			return nil, err
 		}
 	}
-	return out, nil
+	return recommendResult(st.itemCol, recs, nil), nil
 }
 
 // recommend ranks user u's top n unrated items.

@@ -381,8 +381,8 @@ func Retrain(ctx context.Context, r *Refresh, rel *Relation) (*Trained, error) {
 	return t, fitVersion(ctx, k, kc, rel, r.Holdout, t)
 }
 
-// kindCall is a kind's own call with its defaults and stored options.
-func kindCall(k *modelKind, options map[string]any) (*Call, error) {
+// defaultCall is a kind's own call with its defaults.
+func defaultCall(k *modelKind) *Call {
 	kfn := k.fn()
 	kc := &Call{Func: kfn, Values: map[string]any{}}
 	for _, a := range kfn.Args {
@@ -390,6 +390,13 @@ func kindCall(k *modelKind, options map[string]any) (*Call, error) {
 			kc.Values[a.Name] = a.Default
 		}
 	}
+	return kc
+}
+
+// kindCall is a kind's own call with its defaults and stored options.
+func kindCall(k *modelKind, options map[string]any) (*Call, error) {
+	kc := defaultCall(k)
+	kfn := kc.Func
 	for name, v := range options {
 		i := slices.IndexFunc(kfn.Args, func(a Arg) bool { return a.Name == name })
 		if i < 0 || !kfn.Args[i].Fit {
@@ -406,14 +413,7 @@ func kindCall(k *modelKind, options map[string]any) (*Call, error) {
 // columns: a changed type must not change the model's keys or features
 // silently (prepared predictions depend on them); train again for that.
 func sameColumns(want, got []InputColumn) error {
-	if len(want) == 0 {
-		return nil
-	}
-	same := len(want) == len(got)
-	for i := 0; same && i < len(want); i++ {
-		same = want[i] == got[i]
-	}
-	if same {
+	if len(want) == 0 || slices.Equal(want, got) {
 		return nil
 	}
 	return &Error{Code: "42804", Message: fmt.Sprintf("refresh: the input's columns are now %s, not %s as when the policy was set", describeColumns(got), describeColumns(want)),

@@ -51,22 +51,25 @@ func sgdColumns(inputs [][]InputColumn) ([]OutputColumn, error) {
 		return nil, &TypeError{Func: fn, Column: "predict", Msg: fmt.Sprintf("want a key and the %d feature columns train has, got %d columns", len(train)-1, len(pred))}
 	}
 	for _, c := range train {
-		if !(&Column{InputColumn: c}).Numeric() {
+		if !c.Numeric() {
 			return nil, &TypeError{Func: fn, Column: c.Name, Msg: "train's columns must be numeric"}
 		}
 	}
 	for _, c := range pred[1:] {
-		if !(&Column{InputColumn: c}).Numeric() {
+		if !c.Numeric() {
 			return nil, &TypeError{Func: fn, Column: c.Name, Msg: "predict's feature columns must be numeric"}
 		}
 	}
+	return sgdOutput(pred)
+}
+
+// sgdOutput is the result's columns for predict's columns pred: its key
+// and the prediction.
+func sgdOutput(pred []InputColumn) ([]OutputColumn, error) {
 	if pred[0].Name == "prediction" {
-		return nil, &TypeError{Func: fn, Column: pred[0].Name, Msg: "the output would have two columns of this name; rename the key in the subquery (AS ...)"}
+		return nil, &TypeError{Func: "sgd_regress", Column: pred[0].Name, Msg: "the output would have two columns of this name; rename the key in the subquery (AS ...)"}
 	}
-	return []OutputColumn{
-		{Name: pred[0].Name, Type: pred[0].Type},
-		{Name: "prediction", Type: Float8.OID},
-	}, nil
+	return []OutputColumn{{Name: pred[0].Name, Type: pred[0].Type}, {Name: "prediction", Type: Float8.OID}}, nil
 }
 
 // sgdMatrix reads columns of rel as a flat row-major matrix.
@@ -112,11 +115,7 @@ func runSGDRegress(ctx context.Context, call *Call) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	var tc []InputColumn
-	for _, c := range train.Columns {
-		tc = append(tc, c.InputColumn)
-	}
-	if _, err := sgdColumns([][]InputColumn{tc, pc}); err != nil {
+	if _, err := sgdColumns([][]InputColumn{inputColumns(train), pc}); err != nil {
 		return nil, err
 	}
 	m, err := sgdFit(ctx, call, train)
@@ -156,7 +155,7 @@ func sgdFit(ctx context.Context, call *Call, train *Relation) (*functions.SGDReg
 	d := len(train.Columns) - 1
 	m, err := functions.NewSGDRegressor(d, opt)
 	if err != nil {
-		return nil, kmArgError(fn, "train", err)
+		return nil, inputArgError(fn, "train", err)
 	}
 	n := train.Rows()
 	if n == 0 {
@@ -171,7 +170,7 @@ func sgdFit(ctx context.Context, call *Call, train *Relation) (*functions.SGDReg
 		return nil, &ArgError{Func: fn, Arg: "train", Msg: err.Error()}
 	}
 	if err := m.Fit(ctx, x, y, int(epochs)); err != nil {
-		return nil, kmArgError(fn, "train", err)
+		return nil, inputArgError(fn, "train", err)
 	}
 	return m, nil
 }
@@ -186,12 +185,9 @@ func sgdPredict(m *functions.SGDRegressor, pred *Relation) (*Result, error) {
 	}
 	p, err := m.Predict(px)
 	if err != nil {
-		return nil, kmArgError(fn, "predict", err)
+		return nil, inputArgError(fn, "predict", err)
 	}
-	rows := make([]int, np)
-	for i := range rows {
-		rows[i] = i
-	}
+	rows := identity(np)
 	key := pred.Columns[0]
 	return &Result{Columns: []ResultColumn{
 		{OutputColumn: OutputColumn{Name: key.Name, Type: key.Type}, From: key, Rows: rows},
@@ -214,10 +210,7 @@ func sgdModelColumns(m *Model, inputs [][]InputColumn) ([]OutputColumn, error) {
 	if err := predictFeatures(fn, "predict", m, pred, 0, len(m.Inputs)-1); err != nil {
 		return nil, err
 	}
-	if pred[0].Name == "prediction" {
-		return nil, &TypeError{Func: fn, Column: pred[0].Name, Msg: "the output would have two columns of this name; rename the key in the subquery (AS ...)"}
-	}
-	return []OutputColumn{{Name: pred[0].Name, Type: pred[0].Type}, {Name: "prediction", Type: Float8.OID}}, nil
+	return sgdOutput(pred)
 }
 
 // fitSGD trains a stored sgd_regress model: its state is the regressor,

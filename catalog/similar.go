@@ -3,7 +3,6 @@ package catalog
 import (
 	"context"
 	"fmt"
-	"math"
 	"strconv"
 
 	"github.com/flywheeldb/flywheel/functions"
@@ -36,11 +35,7 @@ func SimilarItems() *Func {
 }
 
 func similarColumns(inputs [][]InputColumn) ([]OutputColumn, error) {
-	if len(inputs) == 0 || len(inputs[0]) != 2 {
-		got := 0
-		if len(inputs) > 0 {
-			got = len(inputs[0])
-		}
+	if got := firstWidth(inputs); got != 2 {
 		return nil, &TypeError{Func: "similar_items", Column: "input", Msg: fmt.Sprintf("want 2 columns (item, text), got %d", got)}
 	}
 	in := inputs[0]
@@ -107,27 +102,11 @@ func similarRead(fn string, rel *Relation) (*similarItems, []string, error) {
 	return &similarItems{keys: keys, col: keyCol, rows: keys.First}, sorted, nil
 }
 
-// similarN reads n.
-func similarN(fn string, call *Call) (int, error) {
-	n64, err := call.Int("n")
-	if err != nil {
-		return 0, err
-	}
-	if n64 < 1 || n64 > math.MaxInt32 {
-		return 0, &ArgError{Func: fn, Arg: "n", Msg: fmt.Sprintf("must be at least 1, got %d", n64)}
-	}
-	return int(n64), nil
-}
-
 // queries are the items whose neighbours the call asks for: every item
 // for item NULL, none for an item not in the index.
 func (x *similarItems) queries(call *Call) []int {
 	if call.IsNull("item") {
-		q := make([]int, x.keys.Len())
-		for i := range q {
-			q[i] = i
-		}
-		return q
+		return identity(x.keys.Len())
 	}
 	if d, ok := mfFindKey(x.keys, x.col, call.Values["item"]); ok {
 		return []int{d}
@@ -137,7 +116,7 @@ func (x *similarItems) queries(call *Call) []int {
 
 func runSimilar(ctx context.Context, call *Call) (*Result, error) {
 	const fn = "similar_items"
-	n, err := similarN(fn, call)
+	n, err := positiveInt(call, "n")
 	if err != nil {
 		return nil, err
 	}
@@ -164,7 +143,7 @@ func runSimilar(ctx context.Context, call *Call) (*Result, error) {
 		return x.neighbours(ctx, fn, nil, n)
 	}
 	if x.idx, err = functions.Tfidf(ctx, docs, functions.TfidfOptions{}); err != nil {
-		return nil, mfArgError(fn, "input", err)
+		return nil, inputArgError(fn, "input", err)
 	}
 	return x.neighbours(ctx, fn, q, n)
 }
@@ -177,12 +156,12 @@ func (x *similarItems) neighbours(ctx context.Context, fn string, queries []int,
 	case len(queries) == 1:
 		top, err := x.idx.TopN(queries[0], n)
 		if err != nil {
-			return nil, mfArgError(fn, "input", err)
+			return nil, inputArgError(fn, "input", err)
 		}
 		tops = [][]functions.Scored{top}
 	case len(queries) > 1:
 		if tops, err = x.idx.AllTopN(ctx, n); err != nil {
-			return nil, mfArgError(fn, "input", err)
+			return nil, inputArgError(fn, "input", err)
 		}
 	}
 	total := 0

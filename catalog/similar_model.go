@@ -24,15 +24,8 @@ func similarKind() *modelKind {
 
 func fitSimilar(ctx context.Context, call *Call) (*fitted, error) {
 	const fn = "similar_items"
-	rel, err := call.Relation("input")
+	rel, err := call.checkedRelation("input", similarColumns)
 	if err != nil {
-		return nil, err
-	}
-	var cols []InputColumn
-	for _, c := range rel.Columns {
-		cols = append(cols, c.InputColumn)
-	}
-	if _, err := similarColumns([][]InputColumn{cols}); err != nil {
 		return nil, err
 	}
 	x, docs, err := similarRead(fn, rel)
@@ -45,7 +38,7 @@ func fitSimilar(ctx context.Context, call *Call) (*fitted, error) {
 		return nil, &ArgError{Func: fn, Arg: "input", Msg: "is empty"}
 	}
 	if x.idx, err = functions.Tfidf(ctx, docs, functions.TfidfOptions{}); err != nil {
-		return nil, mfArgError(fn, "input", err)
+		return nil, inputArgError(fn, "input", err)
 	}
 	b, err := x.idx.MarshalBinary()
 	if err != nil {
@@ -129,7 +122,7 @@ func evaluateSimilar(ctx context.Context, m *Model, rel *Relation) (map[string]f
 		known++
 		top, err := x.idx.TopN(d, evalTopK)
 		if err != nil {
-			return nil, mfArgError("evaluate", "model", err)
+			return nil, inputArgError("evaluate", "model", err)
 		}
 		for _, s := range top {
 			if !seen[s.Index] {

@@ -107,26 +107,11 @@ func StreamFuncs(s Streams) []*Func {
 				return nil, err
 			}
 			var spec StreamSpec
-			var err error
-			if spec.Name, err = nonEmpty(call, "name"); err != nil {
+			if err := readStrings(call,
+				[]stringArg{{"name", &spec.Name}, {"topic", &spec.Topic}, {"target", &spec.Target}},
+				[]stringArg{{"brokers", &spec.Brokers}, {"format", &spec.Format}, {"mapping", &spec.Mapping}, {"time_zone", &spec.TimeZone}, {"start", &spec.Start}},
+			); err != nil {
 				return nil, err
-			}
-			if spec.Topic, err = nonEmpty(call, "topic"); err != nil {
-				return nil, err
-			}
-			if spec.Target, err = nonEmpty(call, "target"); err != nil {
-				return nil, err
-			}
-			for _, o := range []struct {
-				arg string
-				to  *string
-			}{{"brokers", &spec.Brokers}, {"format", &spec.Format}, {"mapping", &spec.Mapping}, {"time_zone", &spec.TimeZone}, {"start", &spec.Start}} {
-				if call.Values[o.arg] == nil {
-					continue
-				}
-				if *o.to, err = call.String(o.arg); err != nil {
-					return nil, err
-				}
 			}
 			si, err := s.CreateStream(ctx, call.DB, &spec)
 			if err != nil {
@@ -155,28 +140,11 @@ func StreamFuncs(s Streams) []*Func {
 				return nil, err
 			}
 			var spec AggregateSpec
-			var err error
-			if spec.Name, err = nonEmpty(call, "name"); err != nil {
+			if err := readStrings(call,
+				[]stringArg{{"name", &spec.Name}, {"stream", &spec.Stream}, {"group_by", &spec.GroupBy}, {"aggregates", &spec.Aggregates}},
+				[]stringArg{{"window", &spec.Window}, {"time_column", &spec.TimeColumn}},
+			); err != nil {
 				return nil, err
-			}
-			if spec.Stream, err = nonEmpty(call, "stream"); err != nil {
-				return nil, err
-			}
-			if spec.GroupBy, err = nonEmpty(call, "group_by"); err != nil {
-				return nil, err
-			}
-			if spec.Aggregates, err = nonEmpty(call, "aggregates"); err != nil {
-				return nil, err
-			}
-			if call.Values["window"] != nil {
-				if spec.Window, err = call.String("window"); err != nil {
-					return nil, err
-				}
-			}
-			if call.Values["time_column"] != nil {
-				if spec.TimeColumn, err = call.String("time_column"); err != nil {
-					return nil, err
-				}
 			}
 			ai, err := s.CreateAggregate(ctx, call.DB, &spec)
 			if err != nil {
@@ -213,6 +181,33 @@ func streamsAvailable(s Streams, call *Call) error {
 	return nil
 }
 
+// stringArg is a text argument and where its value goes.
+type stringArg struct {
+	name string
+	to   *string
+}
+
+// readStrings reads the required arguments, which must not be empty, then
+// those of the optional ones that are not NULL.
+func readStrings(call *Call, required, optional []stringArg) error {
+	var err error
+	for _, a := range required {
+		if *a.to, err = nonEmpty(call, a.name); err != nil {
+			return err
+		}
+	}
+	for _, a := range optional {
+		if call.Values[a.name] == nil {
+			continue
+		}
+		if *a.to, err = call.String(a.name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// nonEmpty reads a text argument that must not be empty.
 func nonEmpty(call *Call, arg string) (string, error) {
 	v, err := call.String(arg)
 	if err == nil && strings.TrimSpace(v) == "" {

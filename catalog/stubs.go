@@ -128,5 +128,5 @@ func sqlLiteral(v any) string {
 	case float64:
 		return strconv.FormatFloat(v, 'g', -1, 64)
 	}
-	return "'" + strings.ReplaceAll(fmt.Sprint(v), "'", "''") + "'"
+	return sqlLiteral(fmt.Sprint(v))
 }

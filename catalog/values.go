@@ -51,8 +51,8 @@ func (c *Column) Bytes(i int) []byte {
 // Text returns value i's text form.
 func (c *Column) Text(i int) string { return string(c.Bytes(i)) }
 
-// Numeric reports whether the column's type is one Float can read.
-func (c *Column) Numeric() bool {
+// Numeric reports whether the column's type is one Column.Float reads.
+func (c InputColumn) Numeric() bool {
 	switch c.Type {
 	case pgtype.Int8OID, pgtype.Int2OID, pgtype.Int4OID, pgtype.Float4OID, pgtype.Float8OID, pgtype.NumericOID:
 		return true
@@ -252,6 +252,38 @@ func (c *Call) Relation(name string) (*Relation, error) {
 		return nil, &ArgError{Func: c.Func.Name, Arg: name, Msg: "must be a relation written as (SELECT ...) or (TABLE name)"}
 	}
 	return r, nil
+}
+
+// checkedRelation is the relation argument name, its columns checked
+// with columns (the function's Columns), as the one-shot call would
+// check them before running.
+func (c *Call) checkedRelation(name string, columns func([][]InputColumn) ([]OutputColumn, error)) (*Relation, error) {
+	r, err := c.Relation(name)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := columns([][]InputColumn{inputColumns(r)}); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// firstWidth is the number of columns of a function's first relation
+// argument, as a Columns function sees them; 0 without one.
+func firstWidth(inputs [][]InputColumn) int {
+	if len(inputs) == 0 {
+		return 0
+	}
+	return len(inputs[0])
+}
+
+// identity is 0, 1, ..., n-1.
+func identity(n int) []int {
+	out := make([]int, n)
+	for i := range out {
+		out[i] = i
+	}
+	return out
 }
 
 // Result is a function's output, column by column. Each column holds

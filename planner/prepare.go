@@ -771,31 +771,19 @@ func (a *analysis) sinks(calls []*call) string {
 // catalog's names for the rest, then any further user aliases (the
 // ordinality column's).
 func columnNames(s *site, c *call) []string {
-	names := make([]string, 0, len(c.out)+1)
-	for i, o := range c.out {
-		if i < len(s.colnames) {
-			names = append(names, s.colnames[i])
-		} else {
-			names = append(names, o.Name)
-		}
-	}
-	if len(s.colnames) > len(c.out) {
-		names = append(names, s.colnames[len(c.out):]...)
+	names := slices.Clone(s.colnames)
+	for _, o := range c.out[min(len(s.colnames), len(c.out)):] {
+		names = append(names, o.Name)
 	}
 	return names
 }
 
 func writeAlias(b *strings.Builder, alias string, names []string) {
-	b.WriteString(" AS ")
-	b.WriteString(pgident.Quote(alias))
-	b.WriteByte('(')
+	quoted := make([]string, len(names))
 	for i, n := range names {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString(pgident.Quote(n))
+		quoted[i] = pgident.Quote(n)
 	}
-	b.WriteByte(')')
+	b.WriteString(" AS " + pgident.Quote(alias) + "(" + strings.Join(quoted, ", ") + ")")
 }
 
 // writeNumbered writes format applied to from, from+1, ..., from+n-1,

@@ -40,17 +40,12 @@ func (p *Planner) preparePrepare(ctx context.Context, conn Conn, a *analysis, st
 	if err != nil {
 		return nil, err
 	}
-	var b strings.Builder
-	b.WriteString("PREPARE ")
-	b.WriteString(pgident.Quote(a.prepare.Name))
+	sql := "PREPARE " + pgident.Quote(a.prepare.Name)
 	if len(names) > 0 {
-		b.WriteString(" (")
-		b.WriteString(strings.Join(names, ", "))
-		b.WriteByte(')')
+		sql += " (" + strings.Join(names, ", ") + ")"
 	}
-	b.WriteString(" AS")
-	b.WriteString(body)
-	return &Statement{SQL: b.String(), p: p, orig: a.sql, v: &Prepared{Name: a.prepare.Name, body: st, types: names, sql: b.String()}}, nil
+	sql += " AS" + body
+	return &Statement{SQL: sql, p: p, orig: a.sql, v: &Prepared{Name: a.prepare.Name, body: st, types: names, sql: sql}}, nil
 }
 
 // bodyStart is the byte offset just past PREPARE's AS keyword: the first AS
@@ -108,18 +103,13 @@ func typeNames(ctx context.Context, conn Conn, oids []uint32) ([]string, error) 
 	if len(oids) == 0 {
 		return nil, nil
 	}
-	var list strings.Builder
-	list.WriteByte('{')
+	list := make([]string, len(oids))
 	for i, o := range oids {
-		if i > 0 {
-			list.WriteByte(',')
-		}
-		list.WriteString(strconv.FormatUint(uint64(o), 10))
+		list[i] = strconv.FormatUint(uint64(o), 10)
 	}
-	list.WriteByte('}')
 	var names []string
 	err := conn.Query(ctx, "SELECT format_type(t, NULL) FROM unnest($1::oid[]) WITH ORDINALITY AS u(t, i) ORDER BY i",
-		nil, [][]byte{[]byte(list.String())}, nil, nil, func(row [][]byte) error {
+		nil, [][]byte{[]byte("{" + strings.Join(list, ",") + "}")}, nil, nil, func(row [][]byte) error {
 			names = append(names, string(row[0]))
 			return nil
 		})

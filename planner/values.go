@@ -289,49 +289,38 @@ func coerce(v any, oid uint32, fa catalog.Arg, fn string) (any, error) {
 	switch {
 	case to == 0 || to == catalog.AnyType.OID:
 		return v, nil
-	case isInt(to):
-		switch x := v.(type) {
-		case int64:
-			return x, nil
-		case float64:
-			if x == math.Trunc(x) && math.Abs(x) < 1<<63 {
-				return int64(x), nil
-			}
-			return nil, wrong()
-		case string:
-			if oid != pgtype.UnknownOID {
-				return nil, wrong()
-			}
-			return castValue(x, oid, to)
-		}
-	case isFloat(to):
-		switch x := v.(type) {
-		case int64:
-			return float64(x), nil
-		case float64:
-			return x, nil
-		case string:
-			if oid != pgtype.UnknownOID {
-				return nil, wrong()
-			}
-			return castValue(x, oid, to)
-		}
-	case to == pgtype.BoolOID:
-		switch x := v.(type) {
-		case bool:
-			return x, nil
-		case string:
-			if oid != pgtype.UnknownOID {
-				return nil, wrong()
-			}
-			return castValue(x, oid, to)
-		}
 	case isText(to):
 		if s, ok := v.(string); ok {
 			return s, nil
 		}
-	default:
+		return nil, wrong()
+	case !isInt(to) && !isFloat(to) && to != pgtype.BoolOID:
 		return v, nil
+	}
+	switch x := v.(type) {
+	case string:
+		if oid != pgtype.UnknownOID {
+			return nil, wrong()
+		}
+		return castValue(x, oid, to)
+	case int64:
+		if isInt(to) {
+			return x, nil
+		}
+		if isFloat(to) {
+			return float64(x), nil
+		}
+	case float64:
+		if isFloat(to) {
+			return x, nil
+		}
+		if isInt(to) && x == math.Trunc(x) && math.Abs(x) < 1<<63 {
+			return int64(x), nil
+		}
+	case bool:
+		if to == pgtype.BoolOID {
+			return x, nil
+		}
 	}
 	return nil, wrong()
 }
