@@ -167,30 +167,10 @@ func (a *mfCSR) mulDense(b []float64, c int, dst []float64) {
 		for i := lo; i < hi; i++ {
 			out := dst[i*c : (i+1)*c]
 			idx, val := a.idx[a.ptr[i]:a.ptr[i+1]], a.val[a.ptr[i]:a.ptr[i+1]]
-			// Up to ten output columns per pass, held in registers across
-			// the row's entries, so that each entry's row of b is read
-			// once for k = 10; each sum still runs in stored order.
+			// Five output columns per pass, held in registers across the
+			// row's entries (more would spill: the compiler computes all
+			// products before the sums); each sum runs in stored order.
 			t := 0
-			for ; t+10 <= c; t += 10 {
-				var s0, s1, s2, s3, s4, s5, s6, s7, s8, s9 float64
-				for p, j := range idx {
-					x := val[p]
-					r := b[int(j)*c+t:]
-					r = r[:10]
-					s0 += x * r[0]
-					s1 += x * r[1]
-					s2 += x * r[2]
-					s3 += x * r[3]
-					s4 += x * r[4]
-					s5 += x * r[5]
-					s6 += x * r[6]
-					s7 += x * r[7]
-					s8 += x * r[8]
-					s9 += x * r[9]
-				}
-				out[t], out[t+1], out[t+2], out[t+3], out[t+4] = s0, s1, s2, s3, s4
-				out[t+5], out[t+6], out[t+7], out[t+8], out[t+9] = s5, s6, s7, s8, s9
-			}
 			for ; t+5 <= c; t += 5 {
 				var s0, s1, s2, s3, s4 float64
 				for p, j := range idx {
