@@ -165,48 +165,56 @@ func (a *mfCSR) mulDense(b []float64, c int, dst []float64) {
 	}
 	mfParallel(a.n, block, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
-			out := dst[i*c : (i+1)*c]
-			idx, val := a.idx[a.ptr[i]:a.ptr[i+1]], a.val[a.ptr[i]:a.ptr[i+1]]
-			// Five output columns per pass, held in registers across the
-			// row's entries (more would spill: the compiler computes all
-			// products before the sums); each sum runs in stored order.
-			t := 0
-			for ; t+5 <= c; t += 5 {
-				var s0, s1, s2, s3, s4 float64
-				for p, j := range idx {
-					x := val[p]
-					r := b[int(j)*c+t:]
-					r = r[:5]
-					s0 += x * r[0]
-					s1 += x * r[1]
-					s2 += x * r[2]
-					s3 += x * r[3]
-					s4 += x * r[4]
-				}
-				out[t], out[t+1], out[t+2], out[t+3], out[t+4] = s0, s1, s2, s3, s4
-			}
-			for ; t+4 <= c; t += 4 {
-				var s0, s1, s2, s3 float64
-				for p, j := range idx {
-					x := val[p]
-					r := b[int(j)*c+t:]
-					r = r[:4]
-					s0 += x * r[0]
-					s1 += x * r[1]
-					s2 += x * r[2]
-					s3 += x * r[3]
-				}
-				out[t], out[t+1], out[t+2], out[t+3] = s0, s1, s2, s3
-			}
-			for ; t < c; t++ {
-				s := 0.0
-				for p, j := range idx {
-					s += val[p] * b[int(j)*c+t]
-				}
-				out[t] = s
-			}
+			mfGatherRow(dst[i*c:(i+1)*c], a.idx[a.ptr[i]:a.ptr[i+1]], a.val[a.ptr[i]:a.ptr[i+1]], b, c)
 		}
 	})
+}
+
+// mfGatherRow sets out (c wide) to the sum over the sparse row (idx, val)
+// of val[p] times row idx[p] of the row-major B, in stored order. It is a
+// function of its own so that the compiler keeps the loop's counters in
+// registers.
+func mfGatherRow(out []float64, idx []int32, val []float64, b []float64, c int) {
+	val = val[:len(idx)]
+	out = out[:c]
+	// Five output columns per pass, held in registers across the row's
+	// entries (more would spill: the compiler computes all products before
+	// the sums); each sum runs in stored order.
+	t := 0
+	for ; t+5 <= c; t += 5 {
+		var s0, s1, s2, s3, s4 float64
+		for p, j := range idx {
+			x := val[p]
+			r := b[int(j)*c+t:]
+			r = r[:5]
+			s0 += x * r[0]
+			s1 += x * r[1]
+			s2 += x * r[2]
+			s3 += x * r[3]
+			s4 += x * r[4]
+		}
+		out[t], out[t+1], out[t+2], out[t+3], out[t+4] = s0, s1, s2, s3, s4
+	}
+	for ; t+4 <= c; t += 4 {
+		var s0, s1, s2, s3 float64
+		for p, j := range idx {
+			x := val[p]
+			r := b[int(j)*c+t:]
+			r = r[:4]
+			s0 += x * r[0]
+			s1 += x * r[1]
+			s2 += x * r[2]
+			s3 += x * r[3]
+		}
+		out[t], out[t+1], out[t+2], out[t+3] = s0, s1, s2, s3
+	}
+	for ; t < c; t++ {
+		s := 0.0
+		for p, j := range idx {
+			s += val[p] * b[int(j)*c+t]
+		}
+		out[t] = s
+	}
 }
 
 // mulTransDense computes dst = Aᵀ·B for a dense row-major B of shape n×c
