@@ -743,10 +743,13 @@ func randomizedSVD(ctx context.Context, x, xt *mfCSR, k int, seed uint32) (u, s,
 			if err := ctx.Err(); err != nil {
 				return nil, nil, nil, fmt.Errorf("nmf: %w", err)
 			}
+			// Between power iterations the basis need only be well
+			// conditioned, not orthonormal to rounding level (scikit-learn
+			// takes an LU factor there): one Cholesky QR pass does.
 			a.mulDense(cur, size, y)
-			mfOrthonormalize(y, p, size)
+			mfNormalizeRange(y, p, size)
 			a.mulTransDense(y, size, z)
-			mfOrthonormalize(z, q, size)
+			mfNormalizeRange(z, q, size)
 			cur = z
 		}
 		a.mulDense(cur, size, y)
@@ -838,19 +841,29 @@ func mfOrthonormalize(a []float64, p, c int) {
 	// condition is far from 1/ε); pass two must find a nearly orthonormal
 	// matrix, as it does when pass one lost orthogonality only to the
 	// square of that condition times ε.
-	if mfCholQR(a, p, c, g, 1e-8) && mfCholQR(a, p, c, g, 0.5) {
+	if mfCholQR(a, p, c, g, 1e-8, false) && mfCholQR(a, p, c, g, 0.5, true) {
 		return
 	}
 	copy(a, orig)
 	mfOrthonormalizeGS(a, p, c)
 }
 
+// mfNormalizeRange replaces the columns of the row-major p×c matrix a by a
+// well-conditioned basis of their span: one Cholesky QR pass, or
+// mfOrthonormalizeGS when the columns are too close to dependent for it.
+func mfNormalizeRange(a []float64, p, c int) {
+	if !mfCholQR(a, p, c, make([]float64, c*c), 1e-8, false) {
+		mfOrthonormalizeGS(a, p, c)
+	}
+}
+
 // mfCholQR is one Cholesky QR pass over the row-major p×c matrix a: with
 // aᵀa = L·Lᵀ it replaces each row r of a by the solution z of L·z = r, i.e.
 // a by a·L⁻ᵀ. It reports false and leaves a unchanged when a pivot of the
 // Cholesky factorisation, relative to its column's squared norm, is at most
-// minPivot, or when a column's squared norm is zero.
-func mfCholQR(a []float64, p, c int, g []float64, minPivot float64) bool {
+// minPivot, when a column's squared norm is zero or, with nearIdentity, when
+// an entry of L is more than 0.5 away from the identity's.
+func mfCholQR(a []float64, p, c int, g []float64, minPivot float64, nearIdentity bool) bool {
 	mfGram(a, p, c, g)
 	// In place: g's lower triangle becomes L, row-major.
 	for j := 0; j < c; j++ {
@@ -875,8 +888,7 @@ func mfCholQR(a []float64, p, c int, g []float64, minPivot float64) bool {
 			gj[j] = math.Sqrt(s)
 		}
 	}
-	if minPivot >= 0.5 {
-		// The second pass: L must be close to the identity.
+	if nearIdentity {
 		for j := 0; j < c; j++ {
 			for l := 0; l <= j; l++ {
 				want := 0.0

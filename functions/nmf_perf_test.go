@@ -136,3 +136,39 @@ func TestNMFMulTransDense(t *testing.T) {
 		}
 	}
 }
+
+// Cholesky QR must give Gram-Schmidt's basis to rounding level on
+// well-conditioned columns, and fall back to Gram-Schmidt (zeroing the
+// dependent column) when a column repeats another.
+func TestNMFOrthonormalize(t *testing.T) {
+	rng := NewRandomState(4)
+	const p, c = 3000, 12
+	a := make([]float64, p*c)
+	for i := range a {
+		a[i] = rng.StandardNormal() + 2 // correlated columns
+	}
+	gs := append([]float64(nil), a...)
+	mfOrthonormalizeGS(gs, p, c)
+	got := append([]float64(nil), a...)
+	mfOrthonormalize(got, p, c)
+	for i := range gs {
+		if d := got[i] - gs[i]; d > 1e-12 || d < -1e-12 {
+			t.Fatalf("[%d] = %v, Gram-Schmidt %v", i, got[i], gs[i])
+		}
+	}
+	for i := 0; i < p; i++ {
+		a[i*c+5] = a[i*c+2]
+	}
+	gs = append(gs[:0], a...)
+	mfOrthonormalizeGS(gs, p, c)
+	got = append(got[:0], a...)
+	mfOrthonormalize(got, p, c)
+	for i := range gs {
+		if got[i] != gs[i] {
+			t.Fatalf("dependent columns: [%d] = %v, Gram-Schmidt %v", i, got[i], gs[i])
+		}
+	}
+	if got[5] != 0 {
+		t.Fatalf("dependent column not zeroed: %v", got[5])
+	}
+}
