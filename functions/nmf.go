@@ -233,19 +233,36 @@ func (a *mfCSR) mulTransDense(b []float64, c int, dst []float64) {
 			clear(dst[j*c+t0 : j*c+t1])
 		}
 		for i := 0; i < a.n; i++ {
-			br := b[i*c+t0 : i*c+t1]
-			idx, val := a.idx[a.ptr[i]:a.ptr[i+1]], a.val[a.ptr[i]:a.ptr[i+1]]
-			val = val[:len(idx)]
-			for p, j := range idx {
-				x := val[p]
-				o := dst[int(j)*c+t0:]
-				o = o[:len(br)]
-				for u, v := range br {
-					o[u] += x * v
-				}
-			}
+			mfScatterRow(dst, c, t0, b[i*c+t0:i*c+t1], a.idx[a.ptr[i]:a.ptr[i+1]], a.val[a.ptr[i]:a.ptr[i+1]])
 		}
 	})
+}
+
+// mfScatterRow adds val[p]·br to columns [t0, t0+len(br)) of row idx[p]
+// of the row-major dst (c wide), for each entry p of a sparse row in
+// stored order, five columns of br at a time held in registers.
+func mfScatterRow(dst []float64, c, t0 int, br []float64, idx []int32, val []float64) {
+	val = val[:len(idx)]
+	u := 0
+	for ; u+5 <= len(br); u += 5 {
+		b0, b1, b2, b3, b4 := br[u], br[u+1], br[u+2], br[u+3], br[u+4]
+		for p, j := range idx {
+			x := val[p]
+			off := int(j)*c + t0 + u
+			o := dst[off : off+5 : off+5]
+			o[0] += x * b0
+			o[1] += x * b1
+			o[2] += x * b2
+			o[3] += x * b3
+			o[4] += x * b4
+		}
+	}
+	for ; u < len(br); u++ {
+		v := br[u]
+		for p, j := range idx {
+			dst[int(j)*c+t0+u] += val[p] * v
+		}
+	}
 }
 
 // mfParallel runs fn over [0, n) cut into fixed blocks, on up to GOMAXPROCS
