@@ -165,68 +165,104 @@ func (a *mfCSR) mulDense(b []float64, c int, dst []float64) {
 	}
 	mfParallel(a.n, block, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
-			out := dst[i*c : (i+1)*c]
-			idx, val := a.idx[a.ptr[i]:a.ptr[i+1]], a.val[a.ptr[i]:a.ptr[i+1]]
-			// Up to ten output columns per pass, held in registers across
-			// the row's entries, so that each entry's row of b is read
-			// once for k = 10; each sum still runs in stored order.
-			t := 0
-			for ; t+10 <= c; t += 10 {
-				var s0, s1, s2, s3, s4, s5, s6, s7, s8, s9 float64
-				for p, j := range idx {
-					x := val[p]
-					r := b[int(j)*c+t:]
-					r = r[:10]
-					s0 += x * r[0]
-					s1 += x * r[1]
-					s2 += x * r[2]
-					s3 += x * r[3]
-					s4 += x * r[4]
-					s5 += x * r[5]
-					s6 += x * r[6]
-					s7 += x * r[7]
-					s8 += x * r[8]
-					s9 += x * r[9]
-				}
-				out[t], out[t+1], out[t+2], out[t+3], out[t+4] = s0, s1, s2, s3, s4
-				out[t+5], out[t+6], out[t+7], out[t+8], out[t+9] = s5, s6, s7, s8, s9
-			}
-			for ; t+5 <= c; t += 5 {
-				var s0, s1, s2, s3, s4 float64
-				for p, j := range idx {
-					x := val[p]
-					r := b[int(j)*c+t:]
-					r = r[:5]
-					s0 += x * r[0]
-					s1 += x * r[1]
-					s2 += x * r[2]
-					s3 += x * r[3]
-					s4 += x * r[4]
-				}
-				out[t], out[t+1], out[t+2], out[t+3], out[t+4] = s0, s1, s2, s3, s4
-			}
-			for ; t+4 <= c; t += 4 {
-				var s0, s1, s2, s3 float64
-				for p, j := range idx {
-					x := val[p]
-					r := b[int(j)*c+t:]
-					r = r[:4]
-					s0 += x * r[0]
-					s1 += x * r[1]
-					s2 += x * r[2]
-					s3 += x * r[3]
-				}
-				out[t], out[t+1], out[t+2], out[t+3] = s0, s1, s2, s3
-			}
-			for ; t < c; t++ {
-				s := 0.0
-				for p, j := range idx {
-					s += val[p] * b[int(j)*c+t]
-				}
-				out[t] = s
-			}
+			mfGatherRow(dst[i*c:(i+1)*c], a.idx[a.ptr[i]:a.ptr[i+1]], a.val[a.ptr[i]:a.ptr[i+1]], b, c)
 		}
 	})
+}
+
+// mfGatherRow sets out (c wide) to the sum over the sparse row (idx, val)
+// of val[p] times row idx[p] of the row-major B, in stored order. It is a
+// function of its own so that the compiler keeps the loop's counters in
+// registers.
+func mfGatherRow(out []float64, idx []int32, val []float64, b []float64, c int) {
+	val = val[:len(idx)]
+	out = out[:c]
+	// Five output columns per pass, held in registers across the row's
+	// entries (more would spill: the compiler computes all products before
+	// the sums); each sum runs in stored order.
+	t := 0
+	for ; t+5 <= c; t += 5 {
+		var s0, s1, s2, s3, s4 float64
+		for p, j := range idx {
+			x := val[p]
+			r := b[int(j)*c+t:]
+			r = r[:5]
+			s0 += x * r[0]
+			s1 += x * r[1]
+			s2 += x * r[2]
+			s3 += x * r[3]
+			s4 += x * r[4]
+		}
+		out[t], out[t+1], out[t+2], out[t+3], out[t+4] = s0, s1, s2, s3, s4
+	}
+	for ; t+4 <= c; t += 4 {
+		var s0, s1, s2, s3 float64
+		for p, j := range idx {
+			x := val[p]
+			r := b[int(j)*c+t:]
+			r = r[:4]
+			s0 += x * r[0]
+			s1 += x * r[1]
+			s2 += x * r[2]
+			s3 += x * r[3]
+		}
+		out[t], out[t+1], out[t+2], out[t+3] = s0, s1, s2, s3
+	}
+	for ; t < c; t++ {
+		s := 0.0
+		for p, j := range idx {
+			s += val[p] * b[int(j)*c+t]
+		}
+		out[t] = s
+	}
+}
+
+// mulTransDense computes dst = Aᵀ·B for a dense row-major B of shape n×c
+// (dst m×c) by scattering A's rows: A and B are read once, in order, and
+// the m×c output stays in cache, where the rows of Aᵀ would gather B's rows
+// from all over memory (and once per five columns). Each sum runs over A's
+// rows in ascending order, as a.transpose().mulDense(b, c, dst) sums them,
+// so the two agree bit for bit. Goroutines take disjoint column ranges, so
+// the result does not depend on the number of cores.
+func (a *mfCSR) mulTransDense(b []float64, c int, dst []float64) {
+	dst = dst[:a.m*c]
+	groups := max(1, min(c, runtime.GOMAXPROCS(0)))
+	width := (c + groups - 1) / groups
+	mfParallel(c, width, func(t0, t1 int) {
+		for j := 0; j < a.m; j++ {
+			clear(dst[j*c+t0 : j*c+t1])
+		}
+		for i := 0; i < a.n; i++ {
+			mfScatterRow(dst, c, t0, b[i*c+t0:i*c+t1], a.idx[a.ptr[i]:a.ptr[i+1]], a.val[a.ptr[i]:a.ptr[i+1]])
+		}
+	})
+}
+
+// mfScatterRow adds val[p]·br to columns [t0, t0+len(br)) of row idx[p]
+// of the row-major dst (c wide), for each entry p of a sparse row in
+// stored order, five columns of br at a time held in registers.
+func mfScatterRow(dst []float64, c, t0 int, br []float64, idx []int32, val []float64) {
+	val = val[:len(idx)]
+	u := 0
+	for ; u+5 <= len(br); u += 5 {
+		b0, b1, b2, b3, b4 := br[u], br[u+1], br[u+2], br[u+3], br[u+4]
+		for p, j := range idx {
+			x := val[p]
+			off := int(j)*c + t0 + u
+			o := dst[off : off+5 : off+5]
+			o[0] += x * b0
+			o[1] += x * b1
+			o[2] += x * b2
+			o[3] += x * b3
+			o[4] += x * b4
+		}
+	}
+	for ; u < len(br); u++ {
+		v := br[u]
+		for p, j := range idx {
+			dst[int(j)*c+t0+u] += val[p] * v
+		}
+	}
 }
 
 // mfParallel runs fn over [0, n) cut into fixed blocks, on up to GOMAXPROCS
@@ -482,18 +518,46 @@ func mfGram(a []float64, n, k int, g []float64) {
 	parts := make([]float64, nb*k*k)
 	mfParallel(n, block, func(lo, hi int) {
 		part := parts[(lo/block)*k*k : (lo/block+1)*k*k]
-		for i := lo; i < hi; i++ {
-			row := a[i*k : (i+1)*k]
-			for p, x := range row {
-				if x == 0 {
-					continue
+		// The upper triangle only (mirrored below), in 2×2 tiles whose
+		// four sums stay in registers across the block's rows; each sum
+		// still runs over the rows in order.
+		p := 0
+		for ; p+2 <= k; p += 2 {
+			q := p
+			for ; q+2 <= k; q += 2 {
+				var s00, s01, s10, s11 float64
+				for i := lo; i < hi; i++ {
+					row := a[i*k : i*k+k]
+					x0, x1, y0, y1 := row[p], row[p+1], row[q], row[q+1]
+					s00 += x0 * y0
+					s01 += x0 * y1
+					s10 += x1 * y0
+					s11 += x1 * y1
 				}
-				// The upper triangle only; mirrored below.
-				gp := part[p*k+p : (p+1)*k]
-				for q, y := range row[p:] {
-					gp[q] += x * y
-				}
+				part[p*k+q] += s00
+				part[p*k+q+1] += s01
+				part[(p+1)*k+q] += s10
+				part[(p+1)*k+q+1] += s11
 			}
+			if q < k {
+				var s0, s1 float64
+				for i := lo; i < hi; i++ {
+					row := a[i*k : i*k+k]
+					y := row[q]
+					s0 += row[p] * y
+					s1 += row[p+1] * y
+				}
+				part[p*k+q] += s0
+				part[(p+1)*k+q] += s1
+			}
+		}
+		if p < k {
+			s := 0.0
+			for i := lo; i < hi; i++ {
+				x := a[i*k+p]
+				s += x * x
+			}
+			part[p*k+p] += s
 		}
 	})
 	clear(g)
@@ -658,9 +722,9 @@ func nmfInit(ctx context.Context, x, xt *mfCSR, k int, init string, seed uint32)
 // numpy's, so the subspace matches scikit-learn's up to rounding.
 func randomizedSVD(ctx context.Context, x, xt *mfCSR, k int, seed uint32) (u, s, vt []float64, err error) {
 	transpose := x.n < x.m
-	a, at := x, xt
+	a := x
 	if transpose {
-		a, at = xt, x
+		a = xt
 	}
 	p, q := a.n, a.m // p >= q
 	size := k + 10
@@ -696,16 +760,19 @@ func randomizedSVD(ctx context.Context, x, xt *mfCSR, k int, seed uint32) (u, s,
 			if err := ctx.Err(); err != nil {
 				return nil, nil, nil, fmt.Errorf("nmf: %w", err)
 			}
+			// Between power iterations the basis need only be well
+			// conditioned, not orthonormal to rounding level (scikit-learn
+			// takes an LU factor there): one Cholesky QR pass does.
 			a.mulDense(cur, size, y)
-			mfOrthonormalize(y, p, size)
-			at.mulDense(y, size, z)
-			mfOrthonormalize(z, q, size)
+			mfNormalizeRange(y, p, size)
+			a.mulTransDense(y, size, z)
+			mfNormalizeRange(z, q, size)
 			cur = z
 		}
 		a.mulDense(cur, size, y)
 		mfOrthonormalize(y, p, size)
 		// Bᵀ = Aᵀ·Q is q×size; B = Qᵀ·A.
-		at.mulDense(y, size, z)
+		a.mulTransDense(y, size, z)
 		bt := mat.NewDense(q, size, z)
 		if !svd.Factorize(bt.T(), mat.SVDThin) {
 			return nil, nil, nil, fmt.Errorf("nmf: SVD did not converge")
@@ -774,13 +841,126 @@ func randomizedSVD(ctx context.Context, x, xt *mfCSR, k int, seed uint32) (u, s,
 }
 
 // mfOrthonormalize replaces the columns of the row-major p×c matrix a by an
-// orthonormal basis of their span (classical Gram-Schmidt, twice for
+// orthonormal basis of their span: the Q of a = Q·R with R upper triangular
+// and a positive diagonal, the basis Gram-Schmidt builds. It tries
+// Cholesky QR twice (CholQR2: R from the Cholesky factor of aᵀa, then
+// a·R⁻¹, repeated once to restore orthogonality to rounding level), two
+// passes over a by rows, and falls back to Gram-Schmidt
+// (mfOrthonormalizeGS) when the columns are too close to dependent for it.
+// Both run over fixed row blocks, so the result is the same on any number
+// of cores.
+func mfOrthonormalize(a []float64, p, c int) {
+	orig := make([]float64, len(a))
+	copy(orig, a)
+	g := make([]float64, c*c)
+	// Pass one must see every column well apart from the span of the
+	// previous ones (sin² of the angle above 1e-8, so that the Gram matrix's
+	// condition is far from 1/ε); pass two must find a nearly orthonormal
+	// matrix, as it does when pass one lost orthogonality only to the
+	// square of that condition times ε.
+	if mfCholQR(a, p, c, g, 1e-8, false) && mfCholQR(a, p, c, g, 0.5, true) {
+		return
+	}
+	copy(a, orig)
+	mfOrthonormalizeGS(a, p, c)
+}
+
+// mfNormalizeRange replaces the columns of the row-major p×c matrix a by a
+// well-conditioned basis of their span: one Cholesky QR pass, or
+// mfOrthonormalizeGS when the columns are too close to dependent for it.
+func mfNormalizeRange(a []float64, p, c int) {
+	if !mfCholQR(a, p, c, make([]float64, c*c), 1e-8, false) {
+		mfOrthonormalizeGS(a, p, c)
+	}
+}
+
+// mfCholQR is one Cholesky QR pass over the row-major p×c matrix a: with
+// aᵀa = L·Lᵀ it replaces each row r of a by the solution z of L·z = r, i.e.
+// a by a·L⁻ᵀ. It reports false and leaves a unchanged when a pivot of the
+// Cholesky factorisation, relative to its column's squared norm, is at most
+// minPivot, when a column's squared norm is zero or, with nearIdentity, when
+// an entry of L is more than 0.5 away from the identity's.
+func mfCholQR(a []float64, p, c int, g []float64, minPivot float64, nearIdentity bool) bool {
+	mfGram(a, p, c, g)
+	// In place: g's lower triangle becomes L, row-major.
+	for j := 0; j < c; j++ {
+		gj := g[j*c : j*c+c]
+		norm := gj[j]
+		if !(norm > 0) || math.IsInf(norm, 0) {
+			return false
+		}
+		for l := 0; l <= j; l++ {
+			gl := g[l*c : l*c+c]
+			s := gj[l]
+			for q := 0; q < l; q++ {
+				s -= gj[q] * gl[q]
+			}
+			if l < j {
+				gj[l] = s / gl[l]
+				continue
+			}
+			if !(s > minPivot*norm) {
+				return false
+			}
+			gj[j] = math.Sqrt(s)
+		}
+	}
+	if nearIdentity {
+		for j := 0; j < c; j++ {
+			for l := 0; l <= j; l++ {
+				want := 0.0
+				if l == j {
+					want = 1
+				}
+				if math.Abs(g[j*c+l]-want) > 0.5 {
+					return false
+				}
+			}
+		}
+	}
+	mfParallel(p, 2048, func(lo, hi int) {
+		i := lo
+		// Four rows at a time: forward substitution is a chain of
+		// dependent sums, and four independent chains overlap.
+		for ; i+4 <= hi; i += 4 {
+			r0, r1, r2, r3 := a[i*c:i*c+c], a[(i+1)*c:(i+2)*c], a[(i+2)*c:(i+3)*c], a[(i+3)*c:(i+4)*c]
+			for j := range r0 {
+				lj := g[j*c : j*c+j]
+				r0, r1, r2, r3 = r0[:c], r1[:c], r2[:c], r3[:c]
+				s0, s1, s2, s3 := r0[j], r1[j], r2[j], r3[j]
+				for q, v := range lj {
+					s0 -= v * r0[q]
+					s1 -= v * r1[q]
+					s2 -= v * r2[q]
+					s3 -= v * r3[q]
+				}
+				d := g[j*c+j]
+				r0[j], r1[j], r2[j], r3[j] = s0/d, s1/d, s2/d, s3/d
+			}
+		}
+		for ; i < hi; i++ {
+			row := a[i*c : i*c+c]
+			for j := range row {
+				lj := g[j*c : j*c+j]
+				s := row[j]
+				for q, v := range lj {
+					s -= v * row[q]
+				}
+				row[j] = s / g[j*c+j]
+			}
+		}
+	})
+	return true
+}
+
+// mfOrthonormalizeGS replaces the columns of the row-major p×c matrix a by
+// an orthonormal basis of their span (classical Gram-Schmidt, twice for
 // stability); a column that is numerically dependent on the previous ones
 // becomes 0. It works on a transposed copy so that every column is
 // contiguous, and runs the dot products and updates over fixed row blocks
 // in parallel, the blocks' partial sums added in block order, so the result
 // is the same on any number of cores.
-func mfOrthonormalize(a []float64, p, c int) {
+func mfOrthonormalizeGS(a []float64, p, c int) {
 	const block = 4096
 	t := make([]float64, c*p)
 	for i := 0; i < p; i++ {
