@@ -114,9 +114,10 @@ type Sink struct {
 	// Columns name the values each row holds, in SinkRows.Add's order, and
 	// their types.
 	Columns []ReturnColumn
-	// Insert is the INSERT statement that writes the rows, given the
-	// function call (unnest of one array per column, in Columns' order)
-	// that yields them.
+	// Insert is the INSERT statement that writes the rows, given the FROM
+	// item d that yields them, its columns named and typed as Columns: an
+	// unnest of one array per column, or a subquery of at most one row.
+	// A row's first value is never NULL.
 	Insert func(from string) string
 }
 

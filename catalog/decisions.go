@@ -24,8 +24,7 @@ func decisionSink() *Sink {
 			{"items", Text}, {"scores", Text}},
 		Insert: func(from string) string {
 			return "INSERT INTO flywheel.decision_lists (model, version, user_key, items, scores, application_name) " +
-				"SELECT d.model, d.version, d.user_key, d.items::text[], d.scores::float8[], current_setting('application_name') FROM " + from +
-				" AS d(model, version, user_key, items, scores)"
+				"SELECT d.model, d.version, d.user_key, d.items::text[], d.scores::float8[], current_setting('application_name') FROM " + from
 		},
 	}
 }

@@ -299,10 +299,11 @@ func (c *call) bindOne(ctx context.Context, conn Conn, s *Statement, params [][]
 		if err := b.resultsDone(ctx); err != nil {
 			return nil, st, err
 		}
-		if err := c.writeSink(ctx, conn, proto.Sink, arrays); err != nil {
+		out := finish(arrays)
+		if err := c.writeSink(ctx, conn, proto.Sink, out); err != nil {
 			return nil, st, c.wrap(ctx, err)
 		}
-		return finish(arrays), st, nil
+		return out, st, nil
 	}
 
 	tuples, err := c.tuples(ctx, conn, s, params, formats, b)
@@ -383,10 +384,11 @@ func (c *call) bindOne(ctx context.Context, conn Conn, s *Statement, params [][]
 	if err := b.resultsDone(ctx); err != nil {
 		return nil, st, err
 	}
-	if err := c.writeSink(ctx, conn, proto.Sink, arrays); err != nil {
+	out := finish(arrays)
+	if err := c.writeSink(ctx, conn, proto.Sink, out); err != nil {
 		return nil, st, c.wrap(ctx, err)
 	}
-	return finish(arrays), st, nil
+	return out, st, nil
 }
 
 // unrepeatable says why a relation argument's text cannot run on its own.
@@ -482,40 +484,61 @@ func (c *call) runLateral(ctx context.Context, p *Planner, proto catalog.Call, r
 const lateralPerWorker = 32
 
 // writeSink writes the rows the call's runs added to its sink: into the
-// last arrays when the statement inserts them itself, else with an INSERT
-// of their own, before the statement.
-func (c *call) writeSink(ctx context.Context, conn Conn, rows *catalog.SinkRows, arrays []arrayBuf) error {
+// statement's last parameters, out's tail, when the statement inserts them
+// itself, else with an INSERT of their own, before the statement.
+func (c *call) writeSink(ctx context.Context, conn Conn, rows *catalog.SinkRows, out [][]byte) error {
 	if c.sink == nil {
 		return nil
 	}
 	n := len(c.fn.Sink.Columns)
 	if c.sink.inline {
-		for i := range min(n, len(rows.Cols)) {
-			a := &arrays[len(arrays)-n+i]
-			for _, v := range rows.Cols[i] {
-				a.quotedString(v)
+		tail := out[len(out)-n:]
+		switch {
+		case !c.sink.single:
+			for i := range tail {
+				tail[i] = sinkArray(rows, i)
 			}
+			return nil
+		case rows.Len() <= 1:
+			for i := range tail {
+				tail[i] = nil
+				if rows.Len() == 1 {
+					tail[i] = []byte(rows.Cols[i][0])
+				}
+			}
+			return nil
 		}
-		return nil
+		// A run that added several rows: none inline, all below.
+		for i := range tail {
+			tail[i] = nil
+		}
 	}
 	if rows.Len() == 0 {
 		return nil
 	}
 	vals := make([][]byte, n)
 	for i := range vals {
-		var a arrayBuf
-		for _, v := range rows.Cols[i] {
-			a.quotedString(v)
-		}
-		vals[i] = finish([]arrayBuf{a})[0]
+		vals[i] = sinkArray(rows, i)
 	}
 	var from strings.Builder
 	writeUnnestCall(&from, 1, n, false)
-	err := conn.Query(ctx, c.fn.Sink.Insert(from.String()), c.sink.oids, vals, nil, nil, func([][]byte) error { return nil })
+	writeSinkAlias(&from, c.fn.Sink)
+	err := conn.Query(ctx, c.fn.Sink.Insert(from.String()), c.sink.arrays, vals, nil, nil, func([][]byte) error { return nil })
 	if err != nil {
 		return fmt.Errorf("%s: writing its %s rows: %w", c.fn.Name, c.fn.Sink.Arg, err)
 	}
 	return nil
+}
+
+// sinkArray is sink column i of rows as an array literal.
+func sinkArray(rows *catalog.SinkRows, i int) []byte {
+	var a arrayBuf
+	if i < len(rows.Cols) {
+		for _, v := range rows.Cols[i] {
+			a.quotedString(v)
+		}
+	}
+	return finish([]arrayBuf{a})[0]
 }
 
 // paramValue reads a client parameter used as a scalar argument.

