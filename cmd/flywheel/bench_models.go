@@ -311,6 +311,9 @@ type latencyCase struct {
 	sql    string
 	direct bool // to PostgreSQL, not through Flywheel
 	model  bool // a stored-model call, held to the targets
+	// versus, when set, labels the case this one's p50 is compared with
+	// (the logged call against the same call unlogged: at most +10%).
+	versus string
 }
 
 // latency runs each case under pgbench with random users and prints
@@ -322,6 +325,7 @@ func (b *modelBench) latency(ctx context.Context, modes []string, clients []int,
 		{label: "plain SELECT direct", sql: plain, direct: true},
 		{label: "plain SELECT flywheel", sql: plain},
 		{label: "model nmf", sql: "SELECT item, score, rank FROM recommend(:u, 10, model => 'bench_nmf')", model: true},
+		{label: "model nmf log", sql: "SELECT item, score, rank FROM recommend(:u, 10, model => 'bench_nmf', log => true)", model: true, versus: "model nmf"},
 		{label: "model user_cf", sql: "SELECT item, score, rank FROM recommend(:u, 10, model => 'bench_cf')", model: true},
 	}
 	if oneShot {
@@ -340,6 +344,7 @@ func (b *modelBench) latency(ctx context.Context, modes []string, clients []int,
 	for _, mode := range modes {
 		for _, n := range clients {
 			var floor50, floor99 float64
+			p50s := map[string]float64{}
 			for i, c := range cases {
 				t := benchTarget{name: "flywheel", port: b.fwPort, pid: b.fwPid}
 				if c.direct {
@@ -361,12 +366,16 @@ func (b *modelBench) latency(ctx context.Context, modes []string, clients []int,
 				if i == 0 {
 					floor50, floor99 = p50, p99
 				}
+				p50s[c.label] = p50
 				verdict := ""
 				if c.model {
 					verdict = "ok"
 					if p50 >= 1 || p99 >= 3 {
 						verdict = "MISSED"
 					}
+				}
+				if base, ok := p50s[c.versus]; ok {
+					verdict += fmt.Sprintf(" (p50 %.2f× %s)", p50/base, c.versus)
 				}
 				fmt.Fprintf(b.stdout, "%-22s %-8s %7d %9.3f %9.3f %9.0f %9.2f %9.2f %s\n", c.label, mode, n, p50, p99, r.tps, p50/floor50, p99/floor99, verdict)
 			}
