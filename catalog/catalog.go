@@ -23,12 +23,15 @@ type Type struct {
 
 // Types the declarations use. Values, not variables: nothing assigns them.
 var (
-	Bool    = Type{"boolean", pgtype.BoolOID}
-	Int8    = Type{"bigint", pgtype.Int8OID}
-	Int4    = Type{"integer", pgtype.Int4OID}
-	Text    = Type{"text", pgtype.TextOID}
-	Float8  = Type{"double precision", pgtype.Float8OID}
-	AnyType = Type{"anyelement", 2283} // "same type as an input column"; pgtype has no constant for it
+	Bool   = Type{"boolean", pgtype.BoolOID}
+	Int8   = Type{"bigint", pgtype.Int8OID}
+	Int4   = Type{"integer", pgtype.Int4OID}
+	Text   = Type{"text", pgtype.TextOID}
+	Float8 = Type{"double precision", pgtype.Float8OID}
+	// Arrays, for Sink columns.
+	TextArray   = Type{"text[]", pgtype.TextArrayOID}
+	Float8Array = Type{"double precision[]", pgtype.Float8ArrayOID}
+	AnyType     = Type{"anyelement", 2283} // "same type as an input column"; pgtype has no constant for it
 )
 
 // Arg is one argument of a model function.
@@ -117,7 +120,8 @@ type Sink struct {
 	// Insert is the INSERT statement that writes the rows, given the FROM
 	// item d that yields them, its columns named and typed as Columns: an
 	// unnest of one array per column, or a subquery of at most one row.
-	// A row's first value is never NULL.
+	// A row's first value is never NULL. An array column may come as its
+	// text literal: Insert casts it.
 	Insert func(from string) string
 }
 

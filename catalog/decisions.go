@@ -21,7 +21,7 @@ func decisionSink() *Sink {
 	return &Sink{
 		Arg: "log",
 		Columns: []ReturnColumn{{"model", Text}, {"version", Int4}, {"user_key", Text},
-			{"items", Text}, {"scores", Text}},
+			{"items", TextArray}, {"scores", Float8Array}},
 		Insert: func(from string) string {
 			return "INSERT INTO flywheel.decision_lists (model, version, user_key, items, scores, application_name) " +
 				"SELECT d.model, d.version, d.user_key, d.items::text[], d.scores::float8[], current_setting('application_name') FROM " + from

@@ -311,6 +311,11 @@ func (p *Planner) prepareCall(ctx context.Context, conn Conn, a *analysis, s *si
 		c.sink = &sinkWrite{inline: a.sinkAt >= 0, single: a.sinkAt >= 0 && c.lateral == nil}
 		for _, col := range s.fn.Sink.Columns {
 			t, ok := arrayOID(col.Type.OID)
+			if !ok && isArray(col.Type.OID) {
+				// Unnest takes no ragged arrays of arrays: each value
+				// travels as its literal, which Insert casts.
+				t, ok = pgtype.TextArrayOID, true
+			}
 			if !ok {
 				return nil, fmt.Errorf("planner: %s's sink column %s has no array type", s.fn.Name, col.Name)
 			}

@@ -63,6 +63,16 @@ func arrayOID(elem uint32) (uint32, bool) {
 	return 0, false
 }
 
+// isArray reports whether oid is an array type pgtype knows.
+func isArray(oid uint32) bool {
+	t, ok := pgtype.NewMap().TypeForOID(oid)
+	if !ok {
+		return false
+	}
+	_, ok = t.Codec.(*pgtype.ArrayCodec)
+	return ok
+}
+
 func isInt(oid uint32) bool {
 	return oid == pgtype.Int8OID || oid == pgtype.Int4OID || oid == pgtype.Int2OID || oid == pgtype.OIDOID
 }
