@@ -7,15 +7,24 @@ import (
 )
 
 // parseCache keeps the parse trees of recent statement texts that call
-// model functions, so that a client sending the same text for every call
-// (an unnamed Parse each time: pgbench -M extended, pgJDBC below its
-// prepare threshold) has it parsed once. pg_query's parse, a cgo call and
-// a protobuf decode, was most of the planner's time for such a call.
+// model functions, and their analyses, so that a client sending the same
+// text for every call (an unnamed Parse each time: pgbench -M extended,
+// pgJDBC below its prepare threshold) has it parsed and analysed once.
+// pg_query's parse (a cgo call and a protobuf decode), its scan and the
+// walk over the tree were most of the planner's time for such a call.
 // Nothing writes to a tree once parsed (the planner clones the nodes it
-// builds new trees from), so sessions share them.
+// builds new trees from), nor to an analysis once made except into its
+// relation arguments, so sessions share both, and analyses only of texts
+// without relation arguments.
 type parseCache struct {
-	mu    sync.Mutex
-	trees map[string]*pg_query.ParseResult
+	mu      sync.Mutex
+	entries map[string]*parsed
+}
+
+// parsed is one cached text.
+type parsed struct {
+	tree     *pg_query.ParseResult
+	analysis *analysis // nil until kept
 }
 
 const (
@@ -29,10 +38,10 @@ func (c *parseCache) parse(sql string) (*pg_query.ParseResult, error) {
 		return pg_query.Parse(sql)
 	}
 	c.mu.Lock()
-	tree, ok := c.trees[sql]
+	e, ok := c.entries[sql]
 	c.mu.Unlock()
 	if ok {
-		return tree, nil
+		return e.tree, nil
 	}
 	tree, err := pg_query.Parse(sql)
 	if err != nil {
@@ -40,15 +49,41 @@ func (c *parseCache) parse(sql string) (*pg_query.ParseResult, error) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.trees == nil {
-		c.trees = make(map[string]*pg_query.ParseResult, parseCacheEntries)
+	if c.entries == nil {
+		c.entries = make(map[string]*parsed, parseCacheEntries)
 	}
-	if len(c.trees) >= parseCacheEntries {
-		for k := range c.trees { // an arbitrary one goes
-			delete(c.trees, k)
+	if len(c.entries) >= parseCacheEntries {
+		for k := range c.entries { // an arbitrary one goes
+			delete(c.entries, k)
 			break
 		}
 	}
-	c.trees[sql] = tree
+	c.entries[sql] = &parsed{tree: tree}
 	return tree, nil
+}
+
+// analysis returns the analysis kept for sql, nil if none.
+func (c *parseCache) analysis(sql string) *analysis {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.entries[sql]; ok {
+		return e.analysis
+	}
+	return nil
+}
+
+// keep keeps a, the analysis of sql's cached tree, when it may be shared.
+func (c *parseCache) keep(sql string, a *analysis) {
+	for _, s := range a.sites {
+		for _, spec := range s.args {
+			if spec.kind == argRelation {
+				return // prepare writes its columns and sub-statement
+			}
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.entries[sql]; ok {
+		e.analysis = a
+	}
 }

@@ -283,7 +283,17 @@ func (p *Planner) Prepare(ctx context.Context, conn Conn, sql string, paramOIDs 
 		// one Parse are PostgreSQL's error to report too.
 		return nil, ErrNoCalls
 	}
-	return p.prepareParsed(ctx, conn, sql, &parsedStmt{version: tree.Version, raw: tree.Stmts[0]}, paramOIDs)
+	a := p.parses.analysis(sql)
+	if a == nil {
+		if a, err = p.analyze(sql, tree.Version, tree.Stmts[0]); err != nil {
+			return nil, err
+		}
+		if a == nil {
+			return nil, ErrNoCalls
+		}
+		p.parses.keep(sql, a)
+	}
+	return p.prepareAnalysed(ctx, conn, a, paramOIDs)
 }
 
 // PreparePart is Prepare for a statement of a simple Query, reusing
@@ -297,7 +307,7 @@ func (p *Planner) PreparePart(ctx context.Context, conn Conn, part Part) (st *St
 }
 
 // prepareParsed is Prepare past the parse.
-func (p *Planner) prepareParsed(ctx context.Context, conn Conn, sql string, tree *parsedStmt, paramOIDs []uint32) (st *Statement, err error) {
+func (p *Planner) prepareParsed(ctx context.Context, conn Conn, sql string, tree *parsedStmt, paramOIDs []uint32) (*Statement, error) {
 	a, err := p.analyze(sql, tree.version, tree.raw)
 	if err != nil {
 		return nil, err
@@ -305,10 +315,15 @@ func (p *Planner) prepareParsed(ctx context.Context, conn Conn, sql string, tree
 	if a == nil {
 		return nil, ErrNoCalls
 	}
+	return p.prepareAnalysed(ctx, conn, a, paramOIDs)
+}
+
+// prepareAnalysed is Prepare past the analysis.
+func (p *Planner) prepareAnalysed(ctx context.Context, conn Conn, a *analysis, paramOIDs []uint32) (st *Statement, err error) {
 	if a.prepare != nil {
 		// The body's parameters have the types PREPARE declares; it takes
 		// no protocol-level parameters itself.
-		if paramOIDs, err = declaredTypes(ctx, conn, tree.version, a.prepare); err != nil {
+		if paramOIDs, err = declaredTypes(ctx, conn, a.version, a.prepare); err != nil {
 			return nil, err
 		}
 	}
