@@ -926,8 +926,32 @@ func codes(got [][]byte) []string {
 // client sees must have the shape of the equivalent plain statement.
 func TestDifferentialModelCalls(t *testing.T) { bothRelays(t, testDifferentialModelCalls) }
 
+// countTo is a model function with no relation argument: its Parse needs
+// no side query, so the proxy sends it without asking the server anything.
+func countTo() *catalog.Func {
+	return &catalog.Func{
+		Name:    "count_to",
+		Args:    []catalog.Arg{{Name: "n", Type: catalog.Int8, Required: true}},
+		Returns: []catalog.ReturnColumn{{Name: "i", Type: catalog.Int8}},
+		Columns: func([][]catalog.InputColumn) ([]catalog.OutputColumn, error) {
+			return []catalog.OutputColumn{{Name: "i", Type: catalog.Int8.OID}}, nil
+		},
+		Run: func(_ context.Context, call *catalog.Call) (*catalog.Result, error) {
+			n, err := call.Int("n")
+			if err != nil {
+				return nil, err
+			}
+			col := catalog.ResultColumn{OutputColumn: catalog.OutputColumn{Name: "i", Type: catalog.Int8.OID}}
+			for i := int64(1); i <= n; i++ {
+				col.Ints = append(col.Ints, i)
+			}
+			return &catalog.Result{Columns: []catalog.ResultColumn{col}}, nil
+		},
+	}
+}
+
 func testDifferentialModelCalls(t *testing.T, r relay) {
-	cat := catalog.Builtin()
+	cat := catalog.New(append(catalog.Builtin().Funcs(), countTo())...)
 	env := newDiffEnv(t, wire.Config{Planner: planner.New(cat, planner.Options{})}, r)
 	for _, stmt := range catalog.StubDDL(cat) {
 		srv.Exec(t, env.db, stmt)
@@ -1007,6 +1031,72 @@ func testDifferentialModelCalls(t *testing.T, r relay) {
 			p.sync(1)
 			pipeline(s, p, kmeans, plain)
 			p.exchange(pick(s, kmeans, plain))
+		}, nil, ""},
+		{"unnamed call statement skipped or failed, bound past Sync in the same flight", func(s *script, p *peer) {
+			const grouped = "SELECT cluster, count(*) FROM kmeans((VALUES (1, 1.0), (2, 2.0), (3, 10.0)), 2) GROUP BY 1 ORDER BY 1"
+			plainGrouped := "SELECT cluster, count(*) FROM (" + plain + ") AS k GROUP BY 1 ORDER BY 1"
+			p.send(parse("", pick(s, kmeans, plain)), bind("", ""), execute("", 0), syncMsg)
+			p.sync(1)
+			// The Bind of z fails (1/0 folds when planning), so the server
+			// skips the Parse into the unnamed statement: the next Bind
+			// after Sync runs the earlier call again.
+			p.send(parse("z", "SELECT 1/0"), bind("", "z"), parse("", pick(s, grouped, plainGrouped)),
+				bind("", ""), execute("", 0), syncMsg,
+				bind("", ""), describeP(""), execute("", 0), syncMsg)
+			p.sync(2)
+			// A Parse in an aborted transaction fails and drops the unnamed
+			// statement: the Bind after Sync finds none.
+			p.exchange("BEGIN")
+			p.exchange("SELECT 1/0")
+			p.send(parse("", pick(s, grouped, plainGrouped)), bind("", ""), execute("", 0), syncMsg,
+				query("ROLLBACK"), bind("", ""), describeP(""), execute("", 0), syncMsg)
+			p.sync(3)
+			p.send(parse("", pick(s, grouped, plainGrouped)), syncMsg, bind("", ""), describeP(""), execute("", 0), syncMsg)
+			p.sync(2)
+		}, nil, ""},
+		{"unnamed call statement sent unawaited, skipped or failed", func(s *script, p *peer) {
+			// count_to's Parse asks the server nothing, so the proxy sends
+			// it without waiting and learns its outcome later.
+			two, three := pick(s, "SELECT * FROM count_to(2)", "SELECT generate_series(1, 2)::int8 AS i"),
+				pick(s, "SELECT * FROM count_to(3)", "SELECT generate_series(1, 3)::int8 AS i")
+			p.send(parse("", two), bind("", ""), execute("", 0), syncMsg)
+			p.sync(1)
+			// Skipped after the failed Bind of z: the unnamed statement is
+			// still count_to(2), bound past Sync in the same flight.
+			p.send(parse("z", "SELECT 1/0"), bind("", "z"), parse("", three), describeS(""),
+				bind("", ""), execute("", 0), syncMsg,
+				describeS(""), bind("", ""), describeP(""), execute("", 0), syncMsg)
+			p.sync(2)
+			// Failed in an aborted transaction, which drops the unnamed
+			// statement: the Bind after Sync finds none.
+			p.exchange("BEGIN")
+			p.exchange("SELECT 1/0")
+			p.send(parse("", three), bind("", ""), execute("", 0), syncMsg,
+				query("ROLLBACK"), bind("", ""), describeP(""), execute("", 0), syncMsg)
+			p.sync(3)
+			p.send(parse("", two), bind("", ""), execute("", 0), syncMsg)
+			p.sync(1)
+			p.exchange("BEGIN")
+			p.exchange("SELECT 1/0")
+			p.send(parse("", three), syncMsg, bind("", ""), describeP(""), execute("", 0), syncMsg)
+			p.sync(2)
+			p.exchange("ROLLBACK")
+			// Replaced by a plain statement whose Parse fails: none either.
+			p.send(parse("", two), bind("", ""), execute("", 0), syncMsg)
+			p.sync(1)
+			p.send(parse("", "SELECT nosuchcolumn"), syncMsg, bind("", ""), execute("", 0), syncMsg)
+			p.sync(2)
+			// Replaced by a plain statement under a skip: still count_to(2).
+			p.send(parse("", two), bind("", ""), execute("", 0), syncMsg)
+			p.sync(1)
+			p.send(parse("z2", "SELECT 1/0"), bind("", "z2"), parse("", "SELECT 'plain'"), syncMsg,
+				describeS(""), bind("", ""), execute("", 0), syncMsg)
+			p.sync(2)
+			// A simple Query and a Close right behind an unawaited Parse.
+			p.send(parse("", three), query("SELECT 1"), bind("", ""), execute("", 0), syncMsg)
+			p.sync(2)
+			p.send(parse("", three), closeS(""), bind("", ""), execute("", 0), syncMsg)
+			p.sync(1)
 		}, nil, ""},
 		{"call after a simple COPY with Syncs in the data", func(s *script, p *peer) {
 			p.exchange("CREATE TEMP TABLE c (id int)")

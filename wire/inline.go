@@ -28,7 +28,7 @@ type inlineReader struct {
 // statements of either kind. It reports whether it took them; if not, the
 // client goroutine gets them.
 func (s *session) inlineClient(b []byte) (bool, error) {
-	if !s.upFree || len(b) > inlineMax || len(s.stmts) > 0 || s.ex.Prepared.Len() > 0 || s.clientSkip || !plainMessages(b, s.ex.Mentions) {
+	if !s.upFree || len(b) > inlineMax || len(s.stmts) > 0 || s.unnamed.active || s.ex.Prepared.Len() > 0 || s.clientSkip || !plainMessages(b, s.ex.Mentions) {
 		return false, nil
 	}
 	s.q.mu.Lock()

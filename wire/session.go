@@ -61,6 +61,9 @@ type session struct {
 
 	side sideQuery
 	wait waiter
+	// unnamed is a Parse into the unnamed statement whose outcome stmts
+	// assumes before the server has answered.
+	unnamed pendingParse
 	// holdComplete (under q.mu) keeps CommandComplete, NotificationResponse
 	// and ParameterStatus in held instead of relaying them: the last
 	// statement of a Query run in the proxy's implicit block completes only
@@ -231,6 +234,7 @@ func (s *session) onClient(typ byte, n int) error {
 		return s.forwardBuffered(typ, n, typ)
 	case 'S':
 		s.clientSkip = false
+		s.unnamed.synced = true
 		if s.inlineOpen {
 			// Drop the proxy's inline statement (its portals live on), so
 			// the session's list of prepared statements is the client's

@@ -1,6 +1,8 @@
 package wire
 
 import (
+	"errors"
+
 	"github.com/flywheeldb/flywheel/catalog"
 	"github.com/flywheeldb/flywheel/executor"
 	"github.com/flywheeldb/flywheel/planner"
@@ -18,12 +20,15 @@ func (s *session) onQuery(n int) error {
 	if err != nil {
 		return err
 	}
+	if err := s.settleUnnamed(true); err != nil {
+		return err
+	}
 	if len(s.stmts) > 0 {
 		if _, ok := s.stmts[""]; ok {
 			// A simple Query drops the unnamed statement, unless the
 			// server skips it after an earlier error: a Close of the
 			// proxy's own ahead of it tells which.
-			done, _, err := s.sendAwaited(entry{kind: 'C', act: swallow},
+			done, err := s.sendAwaited(entry{kind: 'C', act: swallow},
 				func() error { return s.writeUp(&pgproto3.Close{ObjectType: 'S'}) })
 			if err != nil {
 				return err
@@ -100,6 +105,9 @@ func (s *session) onParse(n int) error {
 	if !ok {
 		return &ProtocolError{"malformed Parse message"}
 	}
+	if err := s.settleUnnamed(true); err != nil {
+		return err
+	}
 	known := false
 	if len(s.stmts) > 0 {
 		_, known = s.stmts[string(name)]
@@ -111,8 +119,10 @@ func (s *session) onParse(n int) error {
 			return &ProtocolError{"malformed Parse message: " + err.Error()}
 		}
 		if st, err = s.ex.Parse(target, msg.Query, msg.ParameterOIDs); err != nil {
-			if len(name) == 0 {
-				// PostgreSQL drops the unnamed statement before parsing.
+			if len(name) == 0 && !errors.Is(err, executor.ErrSkipped) {
+				// PostgreSQL drops the unnamed statement before parsing
+				// (unless it skipped the Parse, as it did the planner's
+				// side query).
 				delete(s.stmts, "")
 			}
 			return s.failExtended(err)
@@ -124,8 +134,12 @@ func (s *session) onParse(n int) error {
 	}
 	// The map of call statements follows what the server does with the
 	// Parse, which fails on a taken name or in an aborted transaction and
-	// is skipped after an earlier error: wait for the outcome.
+	// is skipped after an earlier error: wait for the outcome (the unnamed
+	// statement's is settled later).
 	nm := string(name)
+	if nm == "" {
+		return s.parseUnnamed(st, body)
+	}
 	e := entry{kind: 'P', act: forward, trim: -1, st: st}
 	write := func() error { return writeFrame(s.uw, 'P', body) }
 	if st != nil {
@@ -133,39 +147,110 @@ func (s *session) onParse(n int) error {
 			return s.writeUp(&pgproto3.Parse{Name: nm, Query: st.SQL, ParameterOIDs: st.ParamOIDs})
 		}
 	}
-	done, failed, err := s.sendAwaited(e, write)
+	done, err := s.sendAwaited(e, write)
 	switch {
 	case done && st != nil:
 		if s.stmts == nil {
 			s.stmts = make(map[string]*planner.Statement)
 		}
 		s.stmts[nm] = st
-	case done, failed && nm == "":
+	case done:
 		delete(s.stmts, nm)
 	}
 	return err
 }
 
+// pendingParse is a Parse into the unnamed statement sent without waiting
+// for the server's answer: the session's map of call statements assumes it
+// succeeds, and prev is what the map held before. Drivers parse into the
+// unnamed statement for each query (pgx's exec modes, pgbench -M extended,
+// pgJDBC before its prepare threshold), so waiting would cost a round trip
+// per query. Assuming is safe for what follows up to the client's next
+// Sync: if the Parse fails or is skipped, so is every request up to there.
+type pendingParse struct {
+	w      waiter
+	prev   *planner.Statement
+	active bool
+	synced bool // the client's Sync came since: assuming is safe no more
+}
+
+// parseUnnamed sends a Parse into the unnamed statement: st's rewritten
+// text, or when st is nil the client's body (a plain statement replacing
+// a call statement).
+func (s *session) parseUnnamed(st *planner.Statement, body []byte) error {
+	p := &s.unnamed
+	if p.w.done == nil {
+		p.w.done = make(chan struct{}, 1)
+	}
+	p.w.failed, p.w.skipped = false, false
+	p.prev, p.active, p.synced = s.stmts[""], true, false
+	s.push(entry{kind: 'P', act: forward, trim: -1, st: st, wait: &p.w})
+	if st == nil {
+		delete(s.stmts, "")
+		return writeFrame(s.uw, 'P', body)
+	}
+	if s.stmts == nil {
+		s.stmts = make(map[string]*planner.Statement)
+	}
+	s.stmts[""] = st
+	return s.writeUp(&pgproto3.Parse{Query: st.SQL, ParameterOIDs: st.ParamOIDs})
+}
+
+// settleUnnamed corrects the map of call statements by the pending
+// unnamed Parse's outcome, if it has come, or once it has with block or
+// past a Sync. Whatever reads or replaces the unnamed statement settles
+// it first.
+func (s *session) settleUnnamed(block bool) error {
+	p := &s.unnamed
+	if !p.active {
+		return nil
+	}
+	select {
+	case <-p.w.done:
+	default:
+		if !block && !p.synced {
+			return nil
+		}
+		// PostgreSQL holds its answers until Sync or Flush.
+		if err := s.writeUp(&pgproto3.Flush{}); err != nil {
+			return err
+		}
+		if err := s.uw.Flush(); err != nil {
+			return err
+		}
+		<-p.w.done
+	}
+	switch {
+	case p.w.skipped && p.prev != nil:
+		s.stmts[""] = p.prev
+	case p.w.skipped, p.w.failed:
+		// PostgreSQL drops the unnamed statement before parsing.
+		delete(s.stmts, "")
+	}
+	p.prev, p.active = nil, false
+	return s.q.closedErr()
+}
+
 // sendAwaited sends a request and waits for the server's answer to it:
-// done, failed, or neither when the server skipped it.
-func (s *session) sendAwaited(e entry, write func() error) (done, failed bool, err error) {
+// done, or not when it failed or the server skipped it.
+func (s *session) sendAwaited(e entry, write func() error) (done bool, err error) {
 	e.wait = s.newWait()
 	s.push(e)
 	if err := write(); err != nil {
-		return false, false, err
+		return false, err
 	}
 	// PostgreSQL holds its answers until Sync or Flush.
 	if err := s.writeUp(&pgproto3.Flush{}); err != nil {
-		return false, false, err
+		return false, err
 	}
 	if err := s.uw.Flush(); err != nil {
-		return false, false, err
+		return false, err
 	}
 	<-s.wait.done
 	if err := s.q.closedErr(); err != nil {
-		return false, false, err
+		return false, err
 	}
-	return !s.wait.failed && !s.wait.skipped, s.wait.failed, nil
+	return !s.wait.failed && !s.wait.skipped, nil
 }
 
 // onBind handles Bind: for a statement that calls model functions, the
@@ -173,6 +258,11 @@ func (s *session) sendAwaited(e entry, write func() error) (done, failed bool, e
 func (s *session) onBind(n int) error {
 	body, err := s.cr.body(n)
 	if err != nil {
+		return err
+	}
+	// A failed Parse ahead of it is known by now, as a rule: no call for
+	// a Bind the server will skip.
+	if err := s.settleUnnamed(false); err != nil {
 		return err
 	}
 	var st *planner.Statement
@@ -233,6 +323,9 @@ func (s *session) onDescribe(n int) error {
 	if err != nil {
 		return err
 	}
+	if err := s.settleUnnamed(false); err != nil {
+		return err
+	}
 	e := entry{kind: 'D', act: forward, trim: -1}
 	if len(s.stmts) > 0 && len(body) > 1 && body[0] == 'S' {
 		name, _, _ := cstring(body[1:])
@@ -250,13 +343,16 @@ func (s *session) onClose(n int) error {
 	if err != nil {
 		return err
 	}
+	if err := s.settleUnnamed(true); err != nil {
+		return err
+	}
 	if len(s.stmts) > 0 && len(body) > 1 && body[0] == 'S' {
 		name, _, _ := cstring(body[1:])
 		if _, ok := s.stmts[string(name)]; ok {
 			// Forget the statement once the server has closed it (it
 			// skips the Close after an earlier error).
 			nm := string(name)
-			done, _, err := s.sendAwaited(entry{kind: 'C', act: forward, trim: -1},
+			done, err := s.sendAwaited(entry{kind: 'C', act: forward, trim: -1},
 				func() error { return writeFrame(s.uw, 'C', body) })
 			if done {
 				delete(s.stmts, nm)
