@@ -300,23 +300,16 @@ func readHolt(fn string, call *Call, columns func([][]InputColumn) ([]OutputColu
 		groups = [][]int{identity(n)}
 	} else {
 		index := map[string]int{}
-		nullGroup := -1
 		for i := 0; i < n; i++ {
-			g := -1
-			if d.series.Null(i) {
-				if nullGroup < 0 {
-					nullGroup = len(groups)
-					groups = append(groups, nil)
-				}
-				g = nullGroup
-			} else {
-				k := string(d.series.Bytes(i))
-				var ok bool
-				if g, ok = index[k]; !ok {
-					g = len(groups)
-					index[k] = g
-					groups = append(groups, nil)
-				}
+			k := "" // NULL; a key is its text after a byte, so never ""
+			if !d.series.Null(i) {
+				k = "\x01" + string(d.series.Bytes(i))
+			}
+			g, ok := index[k]
+			if !ok {
+				g = len(groups)
+				index[k] = g
+				groups = append(groups, nil)
 			}
 			groups[g] = append(groups[g], i)
 		}

@@ -241,10 +241,7 @@ func fitVersion(ctx context.Context, k *modelKind, kc *Call, rel *Relation, hold
 // withRelation returns call with a relation argument set.
 func withRelation(call *Call, name string, rel *Relation) *Call {
 	c := *call
-	c.Values = make(map[string]any, len(call.Values)+1)
-	for k, v := range call.Values {
-		c.Values[k] = v
-	}
+	c.Values = maps.Clone(call.Values)
 	c.Values[name] = rel
 	return &c
 }

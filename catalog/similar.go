@@ -135,12 +135,9 @@ func runSimilar(ctx context.Context, call *Call) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(docs) == 0 {
-		return x.neighbours(ctx, fn, nil, n) // nothing to compare: no rows, as a WHERE matching nothing
-	}
 	q := x.queries(call)
 	if len(q) == 0 {
-		return x.neighbours(ctx, fn, nil, n)
+		return x.neighbours(ctx, fn, nil, n) // no input or no such item: no rows, as a WHERE matching nothing
 	}
 	if x.idx, err = functions.Tfidf(ctx, docs, functions.TfidfOptions{}); err != nil {
 		return nil, inputArgError(fn, "input", err)

@@ -70,24 +70,7 @@ func NewUserCF(users, items []int, vals []float64, nUsers, nItems int) (*UserCF,
 		return nil, err
 	}
 	m := &UserCF{Users: nUsers, Items: nItems, userPtr: byUser.ptr, userItems: byUser.idx, userVals: byUser.val, scratch: newCFScratch(nUsers)}
-	m.userUnit = make([]float64, len(m.userVals))
-	for u := 0; u < nUsers; u++ {
-		lo, hi := m.userPtr[u], m.userPtr[u+1]
-		ss := 0.0
-		for p := lo; p < hi; p++ {
-			ss += m.userVals[p] * m.userVals[p]
-		}
-		if ss == 0 {
-			continue // a zero row stays zero: similarity 0 to everyone
-		}
-		nrm := math.Sqrt(ss)
-		for p := lo; p < hi; p++ {
-			m.userUnit[p] = m.userVals[p] / nrm
-		}
-	}
-	unit := &mfCSR{n: nUsers, m: nItems, ptr: m.userPtr, idx: m.userItems, val: m.userUnit}
-	byItem := unit.transpose()
-	m.itemPtr, m.itemUsers, m.itemUnit = byItem.ptr, byItem.idx, byItem.val
+	m.index()
 	return m, nil
 }
 

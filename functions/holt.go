@@ -543,9 +543,7 @@ func heuristicSeasonal(y []float64, sp hwSpec, s0 []float64) (l0, b0 float64) {
 		trend = append(trend, ma[i])
 	}
 	cnt := make([]int, m)
-	for i := range s0 {
-		s0[i] = 0
-	}
+	clear(s0)
 	for i, t := range ma {
 		if math.IsNaN(t) {
 			continue

@@ -48,9 +48,7 @@ func newSeeds(nd, m int) *hwSeeds {
 
 func (s *hwSeeds) reset() {
 	for _, v := range [][]float64{s.da, s.db, s.dg, s.dphi, s.dl0, s.db0, s.ds0} {
-		for i := range v {
-			v[i] = 0
-		}
+		clear(v)
 	}
 	s.anySmoothing, s.anyPhi = false, false
 }
@@ -193,12 +191,8 @@ func (sp *hwSpec) normalEqGeneric(y []float64, p *hwParams, sd *hwSeeds, w *hwWo
 	copy(db, sd.db0)
 	copy(ds, sd.ds0)
 	copy(ring, p.s0)
-	for i := range h {
-		h[i] = 0
-	}
-	for i := range g {
-		g[i] = 0
-	}
+	clear(h)
+	clear(g)
 	da, dbe, dg, dphi := sd.da, sd.db, sd.dg, sd.dphi
 	alpha, beta, gamma, phi := p.alpha, p.beta, p.gamma, p.phi
 	l, b := p.l0, p.b0
@@ -344,20 +338,12 @@ func (sp *hwSpec) normalEqAdd(y []float64, p *hwParams, sd *hwSeeds, w *hwWork, 
 	dl, db, ds, row, ring := w.dl, w.db, w.ds, w.row, w.ring
 	copy(dl, sd.dl0)
 	copy(db, sd.db0)
-	for i := range ds {
-		ds[i] = 0
-	}
+	clear(ds)
 	copy(ds, sd.ds0)
-	for i := range ring {
-		ring[i] = 0
-	}
+	clear(ring)
 	copy(ring, p.s0)
-	for i := range h {
-		h[i] = 0
-	}
-	for i := range g {
-		g[i] = 0
-	}
+	clear(h)
+	clear(g)
 	da, dbe, dg, dphi := sd.da, sd.db, sd.dg, sd.dphi
 	alpha, beta, gamma, phi := p.alpha, p.beta, p.gamma, p.phi
 	l, b := p.l0, p.b0

@@ -204,7 +204,7 @@ func KMeans(ctx context.Context, x []float64, d int, opt KMeansOptions) (*KMeans
 	}
 
 	scaler := fitScaler(x, n, d, opt.Scale)
-	scaler.transform(x)
+	scaler.Transform(x)
 
 	km := newKMeans(x, n, d, opt)
 	km.tol = meanVariance(x, n, d) * opt.Tol

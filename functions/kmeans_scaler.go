@@ -57,11 +57,11 @@ func fitScaler(x []float64, n, d int, kind string) Scaler {
 	return s
 }
 
-// transform scales rows in place. Standard scaling subtracts and divides
-// as StandardScaler does; min-max multiplies by 1/range and adds -min/range
-// as MinMaxScaler does, so results match scikit-learn to the last bit
-// where the parameters do.
-func (s Scaler) transform(x []float64) {
+// Transform scales rows (flat, row-major) as the clustering did, in place.
+// Standard scaling subtracts and divides as StandardScaler does; min-max
+// multiplies by 1/range and adds -min/range as MinMaxScaler does, so
+// results match scikit-learn to the last bit where the parameters do.
+func (s Scaler) Transform(x []float64) {
 	d := len(s.Factor)
 	switch s.Kind {
 	case ScaleStandard:
@@ -81,9 +81,6 @@ func (s Scaler) transform(x []float64) {
 		}
 	}
 }
-
-// Transform scales rows (flat, row-major) as the clustering did, in place.
-func (s Scaler) Transform(x []float64) { s.transform(x) }
 
 func (s Scaler) minMaxCoefs() (scale, shift []float64) {
 	scale = make([]float64, len(s.Factor))

@@ -124,8 +124,7 @@ func (m *UserCF) UnmarshalBinary(b []byte) error {
 }
 
 // index derives the unit-normalised values and the by-item transpose
-// from the by-user ratings, exactly as NewUserCF does (the state tests
-// compare the two field by field, so they cannot drift apart unnoticed).
+// from the by-user ratings, for NewUserCF and for a decoded state alike.
 func (m *UserCF) index() {
 	m.userUnit = make([]float64, len(m.userVals))
 	for u := 0; u < m.Users; u++ {

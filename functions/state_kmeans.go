@@ -41,7 +41,7 @@ func (r *KMeansResult) Model() *KMeansModel {
 		m.Centers, m.Order = slices.Clone(r.scaled), slices.Clone(r.order)
 	} else {
 		m.Centers = slices.Clone(r.Centers)
-		r.Scaler.transform(m.Centers)
+		r.Scaler.Transform(m.Centers)
 	}
 	return m
 }
@@ -84,7 +84,7 @@ func (m *KMeansModel) Assign(x []float64, n int) (labels []int, dist []float64, 
 	parallelFor(blocks, workers, func(b int) {
 		lo, hi := b*kmAssignBlock, min((b+1)*kmAssignBlock, n)
 		xs := slices.Clone(x[lo*d : hi*d])
-		m.Scaler.transform(xs)
+		m.Scaler.Transform(xs)
 		for i := lo; i < hi; i++ {
 			row := xs[(i-lo)*d : (i-lo+1)*d]
 			// The fit's E-step rule: strictly nearer wins, so ties go to

@@ -3,6 +3,7 @@ package functions
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"sort"
@@ -111,19 +112,17 @@ func Tfidf(ctx context.Context, docs []string, opt TfidfOptions) (*TfidfIndex, e
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("tfidf: %w", err)
 	}
-	// Global vocabulary: the sorted union of the local ones.
-	seen := make(map[string]struct{})
-	var vocab []string
+	// Global vocabulary: the sorted union of the local ones (copied out of
+	// the documents they are cut from).
+	global := make(map[string]int32)
 	for i := range parts {
 		for _, t := range parts[i].terms {
-			if _, ok := seen[t]; !ok {
-				seen[t] = struct{}{}
-				vocab = append(vocab, strings.Clone(t))
+			if _, ok := global[t]; !ok {
+				global[strings.Clone(t)] = 0
 			}
 		}
 	}
-	sort.Strings(vocab)
-	global := make(map[string]int32, len(vocab))
+	vocab := slices.Sorted(maps.Keys(global))
 	for i, t := range vocab {
 		global[t] = int32(i)
 	}

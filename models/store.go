@@ -181,8 +181,12 @@ func (s *Store) Deployed(ctx context.Context, name string) (*catalog.Model, erro
 // relayed, a FATAL of the pool's connection (57P01 when PostgreSQL
 // restarts) would read as the end of the client's own session, which
 // carries on. The pool losing the database (or never reaching it) is
-// 58000; any other error of PostgreSQL's keeps its code.
-func poolError(name string, err error) error {
+// 58000; any other error of PostgreSQL's keeps its code. A read that
+// ended with ctx is err as it is.
+func poolError(ctx context.Context, name string, err error) error {
+	if ctx.Err() != nil {
+		return fmt.Errorf("models: load %q: %w", name, err)
+	}
 	var pe *pgconn.PgError
 	code := "58000"
 	if errors.As(err, &pe) && !strings.HasPrefix(pe.Code, "08") && !strings.HasPrefix(pe.Code, "57P") {
@@ -215,23 +219,20 @@ WHERE m.name = $1`, name).Scan(&kind, &version, &status, &inputs, &options, &bas
 		return nil, "", s.unknown(ctx, name)
 	}
 	if err != nil {
-		if ctx.Err() != nil {
-			return nil, "", fmt.Errorf("models: load %q: %w", name, err)
-		}
-		return nil, "", poolError(name, err)
+		return nil, "", poolError(ctx, name, err)
 	}
 	if version == nil {
 		return nil, "", &catalog.Error{Code: "42704", Message: fmt.Sprintf("model %q has no deployed version", name),
 			Hint: fmt.Sprintf("Deploy one: SELECT * FROM flywheel.deploy(%s, <version>); flywheel.model_versions lists them.", quote(name))}
 	}
 	read := s.poolReader(name)
-	m, err := s.build(ctx, name, kind, &storedVersion{version: int(*version), inputs: inputs, options: options, base: intOr0(base), tag: deref(tag)}, read)
+	m, err := s.build(ctx, name, kind, &storedVersion{version: int(*version), inputs: inputs, options: options, base: int(deref(base)), tag: deref(tag)}, read)
 	if err != nil || trial == nil || traffic == nil {
 		return m, deref(tag), err
 	}
 	// In an online trial the challenger serves a share of the users from
 	// the same calls, so it is loaded, cached and dropped with the champion.
-	c, err := s.build(ctx, name, kind, &storedVersion{version: int(*trial), inputs: tInputs, options: tOptions, base: intOr0(tBase), tag: deref(tTag)}, read)
+	c, err := s.build(ctx, name, kind, &storedVersion{version: int(*trial), inputs: tInputs, options: tOptions, base: int(deref(tBase)), tag: deref(tTag)}, read)
 	if err != nil {
 		return nil, "", err
 	}
@@ -240,18 +241,12 @@ WHERE m.name = $1`, name).Scan(&kind, &version, &status, &inputs, &options, &bas
 	return m, deref(tag), nil
 }
 
-func intOr0(p *int32) int {
-	if p == nil {
-		return 0
+// deref is *p, or the zero value for nil.
+func deref[T any](p *T) (v T) {
+	if p != nil {
+		v = *p
 	}
-	return int(*p)
-}
-
-func deref(p *string) string {
-	if p == nil {
-		return ""
-	}
-	return *p
+	return v
 }
 
 // storedVersion is a version's row as build needs it; state is nil until
@@ -280,12 +275,9 @@ FROM flywheel.model_version WHERE model = $1 AND version = $2`, name, version, w
 			return nil, fmt.Errorf("models: %q version %d is not stored", name, version)
 		}
 		if err != nil {
-			if ctx.Err() != nil {
-				return nil, fmt.Errorf("models: load %q: %w", name, err)
-			}
-			return nil, poolError(name, err)
+			return nil, poolError(ctx, name, err)
 		}
-		sv.base = intOr0(base)
+		sv.base = int(deref(base))
 		return sv, nil
 	}
 }

@@ -131,15 +131,13 @@ ON CONFLICT (name) DO UPDATE SET kind = m.kind RETURNING kind, coalesce(deployed
 			metrics[k] = v
 		}
 	}
-	primary := param{null: t.Primary == ""}
-	primary.text = t.Primary
 	due, by := s.refreshParams(t)
 	rows, err = run(ctx, db, `INSERT INTO flywheel.model_version
 	(model, version, status, rows, metrics, primary_metric, options, inputs, source_sql, train_ms, state, refresh_due, refreshed_by, base_version)
 SELECT $1, coalesce(max(version), 0) + 1, 'ready', $2, $3, $4, $5, $6, $7, $8, $9, $10::text::timestamptz, $11, $12::text::int
 FROM flywheel.model_version WHERE model = $1
 RETURNING version, metrics, xmin::text`,
-		text(t.Name), text(strconv.FormatInt(t.Rows, 10)), jsonParam(metrics), primary, jsonParam(t.Options),
+		text(t.Name), text(strconv.FormatInt(t.Rows, 10)), jsonParam(metrics), param{text: t.Primary, null: t.Primary == ""}, jsonParam(t.Options),
 		jsonParam(t.Inputs), text(t.Source), text(strconv.FormatFloat(t.TrainMS, 'f', 3, 64)), param{binary: t.State}, due, by,
 		param{text: strconv.Itoa(t.Base), null: t.Base == 0})
 	if err != nil {

@@ -113,28 +113,23 @@ func unknownStream(name string) error {
 
 // DropStream implements flywheel.drop_stream.
 func (m *Manager) DropStream(ctx context.Context, db catalog.DB, name string) (*catalog.StreamInfo, error) {
-	q := sessionDB{db}
-	rows, err := q.query(ctx, "DELETE FROM flywheel.stream WHERE name = $1 RETURNING topic, target::text, coalesce(mapping::text, ''), paused", name)
-	if err != nil {
-		return nil, err
-	}
-	if len(rows) == 0 {
-		return nil, unknownStream(name)
-	}
-	if err := notify(ctx, q, name); err != nil {
-		return nil, err
-	}
-	return &catalog.StreamInfo{Name: name, Topic: rows[0][0], Target: rows[0][1], Columns: rows[0][2], Paused: rows[0][3] == "t"}, nil
+	return changeStream(ctx, db, name, "DELETE FROM flywheel.stream WHERE name = $1 RETURNING topic, target::text, coalesce(mapping::text, ''), paused")
 }
 
 // PauseStream implements flywheel.pause_stream and resume_stream.
 func (m *Manager) PauseStream(ctx context.Context, db catalog.DB, name string, paused bool) (*catalog.StreamInfo, error) {
-	q := sessionDB{db}
 	p := "false"
 	if paused {
 		p = "true"
 	}
-	rows, err := q.query(ctx, "UPDATE flywheel.stream SET paused = $2::boolean WHERE name = $1 RETURNING topic, target::text, coalesce(mapping::text, ''), paused", name, p)
+	return changeStream(ctx, db, name, "UPDATE flywheel.stream SET paused = $2::boolean WHERE name = $1 RETURNING topic, target::text, coalesce(mapping::text, ''), paused", p)
+}
+
+// changeStream runs sql, a statement on stream name ($1) returning its
+// topic, target, mapping and paused, and tells the managers of the change.
+func changeStream(ctx context.Context, db catalog.DB, name, sql string, args ...any) (*catalog.StreamInfo, error) {
+	q := sessionDB{db}
+	rows, err := q.query(ctx, sql, append([]any{name}, args...)...)
 	if err != nil {
 		return nil, err
 	}
