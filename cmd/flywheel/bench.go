@@ -175,7 +175,7 @@ func startFlywheel(ctx context.Context, upstream string, stderr io.Writer, extra
 	if err != nil {
 		return nil, 0, err
 	}
-	port, err := freePort()
+	port, err := pgserver.FreePort()
 	if err != nil {
 		return nil, 0, err
 	}
@@ -359,7 +359,7 @@ func startPgbouncer(ctx context.Context, dir string, pg *pgserver.Server) (port,
 	if err != nil {
 		return 0, 0, nil, err
 	}
-	port, err = freePort()
+	port, err = pgserver.FreePort()
 	if err != nil {
 		return 0, 0, nil, err
 	}
@@ -439,15 +439,6 @@ func waitPort(ctx context.Context, port int) error {
 		}
 	}
 	return fmt.Errorf("nothing listens on port %d", port)
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 func median(v []float64) float64 {
