@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/flywheeldb/flywheel/catalog"
-	"github.com/flywheeldb/flywheel/internal/pgserver"
 	"github.com/flywheeldb/flywheel/models"
 	"github.com/jackc/pgx/v5"
 )
@@ -45,28 +44,11 @@ func benchModels(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err := parseFlags(fs, args, stderr); err != nil {
 		return err
 	}
-	pgbench, err := findTool("pgbench")
+	pgbench, dir, pg, stop, err := benchPostgres(ctx, "flywheel-bench-models-", *dataDir, map[string]string{"max_connections": "100", "shared_buffers": "256MB"})
 	if err != nil {
 		return err
 	}
-	dir, err := os.MkdirTemp("", "flywheel-bench-models-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(dir)
-	if err := os.Chmod(dir, 0o755); err != nil {
-		return err
-	}
-	data := *dataDir
-	if data == "" {
-		data = filepath.Join(dir, "data")
-	}
-	pg, err := pgserver.Start(ctx, pgserver.Config{DataDir: data, ListenTCP: true,
-		Settings: map[string]string{"max_connections": "100", "shared_buffers": "256MB"}})
-	if err != nil {
-		return err
-	}
-	defer pg.Stop()
+	defer stop()
 	direct := pg.URL("postgres")
 	start := time.Now()
 	if err := loadDemo(ctx, direct, *scale, false, false, stdout); err != nil {
