@@ -522,16 +522,12 @@ func firstCall(ctx context.Context, port int, model string) (first, next float64
 	defer c.Close(context.Background())
 	q := "SELECT count(*) FROM recommend(1, 10, model => '" + model + "')"
 	var n int64
-	for i := range 2 {
+	for _, d := range []*float64{&first, &next} {
 		t0 := time.Now()
 		if err := c.QueryRow(ctx, q).Scan(&n); err != nil {
 			return 0, 0, fmt.Errorf("first call %s: %w", model, err)
 		}
-		if i == 0 {
-			first = msSince(t0)
-		} else {
-			next = msSince(t0)
-		}
+		*d = msSince(t0)
 	}
 	return first, next, nil
 }
