@@ -2,6 +2,7 @@ package planner
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"unicode/utf8"
@@ -271,12 +272,9 @@ func (p *Planner) analyze(sql string, version int32, raw *pg_query.RawStmt) (*an
 		return nil, fmt.Errorf("planner: scan: %w", err)
 	}
 	// Comments are no tokens for the rewrite; text spans keep them.
-	a.toks = scan.Tokens[:0]
-	for _, t := range scan.Tokens {
-		if t.Token != pg_query.Token_SQL_COMMENT && t.Token != pg_query.Token_C_COMMENT {
-			a.toks = append(a.toks, t)
-		}
-	}
+	a.toks = slices.DeleteFunc(scan.Tokens, func(t *pg_query.ScanToken) bool {
+		return t.Token == pg_query.Token_SQL_COMMENT || t.Token == pg_query.Token_C_COMMENT
+	})
 	for _, s := range a.sites {
 		if err := a.locate(s); err != nil {
 			return nil, err
@@ -412,16 +410,7 @@ func (a *analysis) tok(i int) string {
 
 // tokenAt returns the index of the token starting at byte offset loc.
 func (a *analysis) tokenAt(loc int) int {
-	lo, hi := 0, len(a.toks)
-	for lo < hi {
-		m := (lo + hi) / 2
-		if int(a.toks[m].Start) < loc {
-			lo = m + 1
-		} else {
-			hi = m
-		}
-	}
-	return lo
+	return sort.Search(len(a.toks), func(m int) bool { return int(a.toks[m].Start) >= loc })
 }
 
 // closing returns the index of the token closing the bracket at token i.
@@ -575,18 +564,13 @@ func (a *analysis) classifyArgs(s *site, spans [][2]int) error {
 			idx = order[positional]
 			positional++
 		} else {
-			for j, fa := range fn.Args {
-				if strings.EqualFold(fa.Name, name) {
-					idx = j
-				}
-			}
+			idx = slices.IndexFunc(fn.Args, func(fa catalog.Arg) bool { return strings.EqualFold(fa.Name, name) })
 			if idx < 0 {
 				return a.signatureError(s, fmt.Sprintf("function %s has no argument named %q", fn.Name, name))
 			}
 		}
 		if given[idx] {
-			e := a.errorAt(int(arg.GetNamedArgExpr().GetLocation()), "42601", fmt.Sprintf("argument %q of %s given more than once", fn.Args[idx].Name, fn.Name))
-			return e
+			return a.errorAt(int(arg.GetNamedArgExpr().GetLocation()), "42601", fmt.Sprintf("argument %q of %s given more than once", fn.Args[idx].Name, fn.Name))
 		}
 		given[idx] = true
 		text := ""
@@ -746,12 +730,7 @@ func (a *analysis) relation(fromTok, toTok int) (*relArg, error) {
 		}
 		var n int
 		fmt.Sscanf(a.tok(j), "$%d", &n)
-		k := 0
-		for i, q := range rel.params {
-			if q == n {
-				k = i + 1
-			}
-		}
+		k := slices.Index(rel.params, n) + 1
 		if k == 0 {
 			rel.params = append(rel.params, n)
 			k = len(rel.params)

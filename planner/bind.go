@@ -7,6 +7,7 @@ import (
 	"maps"
 	"math"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -509,9 +510,7 @@ func (c *call) writeSink(ctx context.Context, conn Conn, rows *catalog.SinkRows,
 			return nil
 		}
 		// A run that added several rows: none inline, all below.
-		for i := range tail {
-			tail[i] = nil
-		}
+		clear(tail)
 	}
 	if rows.Len() == 0 {
 		return nil
@@ -911,11 +910,7 @@ func (c *call) deployed(ctx context.Context, p *Planner) (*catalog.Model, error)
 	if err != nil {
 		return nil, c.wrap(ctx, err)
 	}
-	same := len(out) == len(c.out)
-	for i := 0; same && i < len(out); i++ {
-		same = out[i] == c.out[i]
-	}
-	if !same {
+	if !slices.Equal(out, c.out) {
 		return nil, &Error{Code: "0A000", Message: "cached plan must not change result type", Position: c.pos,
 			Detail: fmt.Sprintf("model %q version %d has other columns than the version the statement was prepared with", m.Name, m.Version),
 			Hint:   "Prepare the statement again."}

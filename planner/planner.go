@@ -25,6 +25,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"slices"
 	"time"
 	"unicode/utf8"
 
@@ -99,13 +100,10 @@ func New(cat *catalog.Catalog, opts Options) *Planner {
 	}
 	p := &Planner{cat: cat, opts: opts}
 	names := cat.Names()
-	for _, f := range cat.Funcs() {
-		if f.Qualified {
-			// Called only as flywheel.name: the schema's name is the
-			// cheaper mark (train would match every CONSTRAINT).
-			names = append(names, catalog.StubSchema)
-			break
-		}
+	if slices.ContainsFunc(cat.Funcs(), func(f *catalog.Func) bool { return f.Qualified }) {
+		// Called only as flywheel.name: the schema's name is the cheaper
+		// mark (train would match every CONSTRAINT).
+		names = append(names, catalog.StubSchema)
 	}
 	for _, n := range names {
 		if f, ok := cat.Lookup(n); ok && f.Qualified {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -261,10 +260,8 @@ func (pt *paramTypes) infer(ctx context.Context, conn Conn, a *analysis, sql str
 	if err != nil {
 		return nil, sideErr(ctx, err, func(p int) int { return mapPosition(a.sql, sql, splices, p) })
 	}
-	for i := range pt.oids {
-		if i < len(ptypes) {
-			pt.set(i+1, ptypes[i])
-		}
+	for i, t := range ptypes {
+		pt.set(i+1, t) // set ignores types past the client's parameters
 	}
 	copy(all, pt.oids)
 	return all, nil
@@ -506,12 +503,7 @@ func (p *Planner) describeRelation(ctx context.Context, conn Conn, rel *relArg, 
 }
 
 func hasExprArgs(args []argSpec) bool {
-	for _, a := range args {
-		if a.kind == argExpr {
-			return true
-		}
-	}
-	return false
+	return slices.ContainsFunc(args, func(a argSpec) bool { return a.kind == argExpr })
 }
 
 // lookupArrayType asks the database for a type's array type.
@@ -607,12 +599,7 @@ func (a *analysis) lateral(ctx context.Context, conn Conn, p *Planner, s *site, 
 	q := &lateralQuery{}
 	walk(sel.ProtoReflect(), nil, func(m proto.Message, _ []proto.Message) bool {
 		if pr, ok := m.(*pg_query.ParamRef); ok {
-			k := 0
-			for i, c := range q.params {
-				if c == int(pr.Number) {
-					k = i + 1
-				}
-			}
+			k := slices.Index(q.params, int(pr.Number)) + 1
 			if k == 0 {
 				q.params = append(q.params, int(pr.Number))
 				k = len(q.params)
@@ -674,22 +661,12 @@ func leftItems(s *site) ([]*pg_query.Node, error) {
 // WITH, except the one holding the call and those after it.
 func (p *Planner) visibleCTEs(s *site) (ctes []*pg_query.Node, recursive bool, err error) {
 	for i, m := range s.stack {
-		var w *pg_query.WithClause
-		switch st := m.(type) {
-		case *pg_query.SelectStmt:
-			w = st.WithClause
-		case *pg_query.InsertStmt:
-			w = st.WithClause
-		case *pg_query.UpdateStmt:
-			w = st.WithClause
-		case *pg_query.DeleteStmt:
-			w = st.WithClause
-		case *pg_query.MergeStmt:
-			w = st.WithClause
-		}
-		if w == nil {
+		// SELECT, INSERT, UPDATE, DELETE and MERGE have a WITH clause.
+		st, ok := m.(interface{ GetWithClause() *pg_query.WithClause })
+		if !ok || st.GetWithClause() == nil {
 			continue
 		}
+		w := st.GetWithClause()
 		var inner proto.Message
 		if i+2 < len(s.stack) && s.stack[i+1] == proto.Message(w) {
 			inner = s.stack[i+2]
@@ -722,11 +699,6 @@ func (p *Planner) containsCall(n *pg_query.Node) bool {
 
 // rewrite splices each call's replacement into the statement's text.
 func (a *analysis) rewrite(calls []*call) (string, []splice) {
-	idx := make([]int, len(a.sites))
-	for i := range idx {
-		idx[i] = i
-	}
-	sort.Slice(idx, func(i, j int) bool { return a.sites[idx[i]].start < a.sites[idx[j]].start })
 	var b strings.Builder
 	var splices []splice
 	last := 0
@@ -738,8 +710,9 @@ func (a *analysis) rewrite(calls []*call) (string, []splice) {
 		b.WriteString(sinks)
 		last = a.sinkAt
 	}
-	for _, i := range idx {
-		s, c := a.sites[i], calls[i]
+	// The sites are in text order: analyze sorts them.
+	for i, s := range a.sites {
+		c := calls[i]
 		b.WriteString(a.sql[last:s.start])
 		sp := splice{origStart: s.start, origEnd: s.end, newStart: b.Len()}
 		if c.lateral != nil {

@@ -228,7 +228,7 @@ func (s *Server) models(ctx context.Context) ([]model, error) {
 		return nil, err
 	}
 	rows, err := s.cfg.DB.Query(ctx, `SELECT name, kind, deployed_version, versions, last_trained,
-	primary_metric, primary_value, refresh, next_refresh, last_error
+	coalesce(primary_metric, ''), primary_value, refresh, next_refresh, last_error
 FROM flywheel.models ORDER BY name`)
 	if err != nil {
 		return nil, fmt.Errorf("flywheel.models: %w", err)
@@ -237,14 +237,10 @@ FROM flywheel.models ORDER BY name`)
 	byName := map[string]int{}
 	for rows.Next() {
 		var m model
-		var metric *string
 		if err := rows.Scan(&m.Name, &m.Kind, &m.Deployed, &m.Versions, &m.LastTrained,
-			&metric, &m.Value, &m.Refresh, &m.NextRefresh, &m.LastError); err != nil {
+			&m.Metric, &m.Value, &m.Refresh, &m.NextRefresh, &m.LastError); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("flywheel.models: %w", err)
-		}
-		if metric != nil {
-			m.Metric = *metric
 		}
 		byName[m.Name] = len(out)
 		out = append(out, m)

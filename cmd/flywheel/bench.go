@@ -41,24 +41,11 @@ func benchProxy(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err := parseFlags(fs, args, stderr); err != nil {
 		return err
 	}
-	pgbench, err := findTool("pgbench")
+	pgbench, dir, pg, stop, err := benchPostgres(ctx, "flywheel-bench-", "", map[string]string{"max_connections": "700", "shared_buffers": "128MB"})
 	if err != nil {
 		return err
 	}
-	dir, err := os.MkdirTemp("", "flywheel-bench-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(dir)
-	if err := os.Chmod(dir, 0o755); err != nil {
-		return err
-	}
-	pg, err := pgserver.Start(ctx, pgserver.Config{DataDir: filepath.Join(dir, "data"), ListenTCP: true,
-		Settings: map[string]string{"max_connections": "700", "shared_buffers": "128MB"}})
-	if err != nil {
-		return err
-	}
-	defer pg.Stop()
+	defer stop()
 
 	fw, fwPort, err := startFlywheel(ctx, pg.URL("postgres"), stderr, "--max-connections", "1000", "--busy-poll", busyPoll.String())
 	if err != nil {
@@ -154,6 +141,29 @@ func benchProxy(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	return nil
 }
 
+// benchPostgres finds pgbench and starts a throwaway PostgreSQL listening on
+// TCP, in a new temporary directory dir (its data in dataDir when that is
+// set); stop stops it and removes dir.
+func benchPostgres(ctx context.Context, prefix, dataDir string, settings map[string]string) (pgbench, dir string, pg *pgserver.Server, stop func(), err error) {
+	if pgbench, err = findTool("pgbench"); err != nil {
+		return "", "", nil, nil, err
+	}
+	if dir, err = os.MkdirTemp("", prefix); err != nil {
+		return "", "", nil, nil, err
+	}
+	if dataDir == "" {
+		dataDir = filepath.Join(dir, "data")
+	}
+	if err = os.Chmod(dir, 0o755); err == nil {
+		pg, err = pgserver.Start(ctx, pgserver.Config{DataDir: dataDir, ListenTCP: true, Settings: settings})
+	}
+	if err != nil {
+		os.RemoveAll(dir)
+		return "", "", nil, nil, err
+	}
+	return pgbench, dir, pg, func() { pg.Stop(); os.RemoveAll(dir) }, nil
+}
+
 // flywheelProc is Flywheel (this binary) serving as its own process, so
 // its CPU and memory can be read from /proc.
 type flywheelProc struct {
@@ -175,7 +185,7 @@ func startFlywheel(ctx context.Context, upstream string, stderr io.Writer, extra
 	if err != nil {
 		return nil, 0, err
 	}
-	port, err := freePort()
+	port, err := pgserver.FreePort()
 	if err != nil {
 		return nil, 0, err
 	}
@@ -359,7 +369,7 @@ func startPgbouncer(ctx context.Context, dir string, pg *pgserver.Server) (port,
 	if err != nil {
 		return 0, 0, nil, err
 	}
-	port, err = freePort()
+	port, err = pgserver.FreePort()
 	if err != nil {
 		return 0, 0, nil, err
 	}
@@ -439,15 +449,6 @@ func waitPort(ctx context.Context, port int) error {
 		}
 	}
 	return fmt.Errorf("nothing listens on port %d", port)
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 func median(v []float64) float64 {

@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/flywheeldb/flywheel/catalog"
-	"github.com/flywheeldb/flywheel/internal/pgserver"
 	"github.com/flywheeldb/flywheel/models"
 	"github.com/jackc/pgx/v5"
 )
@@ -45,28 +44,11 @@ func benchModels(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err := parseFlags(fs, args, stderr); err != nil {
 		return err
 	}
-	pgbench, err := findTool("pgbench")
+	pgbench, dir, pg, stop, err := benchPostgres(ctx, "flywheel-bench-models-", *dataDir, map[string]string{"max_connections": "100", "shared_buffers": "256MB"})
 	if err != nil {
 		return err
 	}
-	dir, err := os.MkdirTemp("", "flywheel-bench-models-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(dir)
-	if err := os.Chmod(dir, 0o755); err != nil {
-		return err
-	}
-	data := *dataDir
-	if data == "" {
-		data = filepath.Join(dir, "data")
-	}
-	pg, err := pgserver.Start(ctx, pgserver.Config{DataDir: data, ListenTCP: true,
-		Settings: map[string]string{"max_connections": "100", "shared_buffers": "256MB"}})
-	if err != nil {
-		return err
-	}
-	defer pg.Stop()
+	defer stop()
 	direct := pg.URL("postgres")
 	start := time.Now()
 	if err := loadDemo(ctx, direct, *scale, false, false, stdout); err != nil {
@@ -540,16 +522,12 @@ func firstCall(ctx context.Context, port int, model string) (first, next float64
 	defer c.Close(context.Background())
 	q := "SELECT count(*) FROM recommend(1, 10, model => '" + model + "')"
 	var n int64
-	for i := range 2 {
+	for _, d := range []*float64{&first, &next} {
 		t0 := time.Now()
 		if err := c.QueryRow(ctx, q).Scan(&n); err != nil {
 			return 0, 0, fmt.Errorf("first call %s: %w", model, err)
 		}
-		if i == 0 {
-			first = msSince(t0)
-		} else {
-			next = msSince(t0)
-		}
+		*d = msSince(t0)
 	}
 	return first, next, nil
 }

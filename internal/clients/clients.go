@@ -26,12 +26,11 @@ func PSQL(t testing.TB, url string, stdin string, args ...string) (string, error
 
 // JDBCJar locates pgJDBC from Debian's libpostgresql-jdbc-java.
 func JDBCJar() (string, error) {
-	for _, p := range []string{"/usr/share/java/postgresql.jar"} {
-		if _, err := os.Stat(p); err == nil {
-			return p, nil
-		}
+	const jar = "/usr/share/java/postgresql.jar"
+	if _, err := os.Stat(jar); err != nil {
+		return "", fmt.Errorf("pgJDBC not found: apt-get install libpostgresql-jdbc-java default-jdk-headless")
 	}
-	return "", fmt.Errorf("pgJDBC not found: apt-get install libpostgresql-jdbc-java default-jdk-headless")
+	return jar, nil
 }
 
 // JDBC runs testdata/jdbc/JdbcRunner.java with the given script against a

@@ -5,6 +5,7 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -490,11 +491,7 @@ func existing(ctx context.Context, tx pgx.Tx) ([]relation, error) {
 // table of that name that does not read as ours gives nil, so it is
 // reported as a conflict like any other.
 func readMeta(ctx context.Context, tx pgx.Tx, present []relation) (*Meta, error) {
-	found := false
-	for _, r := range present {
-		found = found || r.name == "public."+metaTable && r.kind == 'r'
-	}
-	if !found {
+	if !slices.ContainsFunc(present, func(r relation) bool { return r.name == "public."+metaTable && r.kind == 'r' }) {
 		return nil, nil
 	}
 	// A savepoint, so a foreign table of that name does not abort the load's

@@ -40,8 +40,6 @@ func (r *rng) reset(seed int64, kind uint64, id int64) {
 	r.pcg.Seed(splitmix64(s^kind<<56), splitmix64(splitmix64(s)+kind<<48+uint64(id)))
 }
 
-func (r *rng) uint64() uint64 { return r.pcg.Uint64() }
-
 // float64 is uniform in [0, 1).
 func (r *rng) float64() float64 { return float64(r.pcg.Uint64()>>11) * 0x1p-53 }
 

@@ -36,9 +36,6 @@ func NewShop(scale int, seed, loopSeed int64) (*Shop, error) {
 // Customers is the number of customers (ids 1..Customers()).
 func (s *Shop) Customers() int { return s.m.customers }
 
-// Products is the number of products (ids 1..Products()).
-func (s *Shop) Products() int { return s.m.products }
-
 // rng returns the simulation's stream for id.
 func (s *Shop) rng(id int64) *rng {
 	r := new(rng)

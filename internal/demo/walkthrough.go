@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -283,17 +284,7 @@ func match(want string, got *string) bool {
 	return err == nil && math.Abs(v-num) <= tol
 }
 
-func matchRow(want []string, got []*string) bool {
-	if len(want) != len(got) {
-		return false
-	}
-	for i := range want {
-		if !match(want[i], got[i]) {
-			return false
-		}
-	}
-	return true
-}
+func matchRow(want []string, got []*string) bool { return slices.EqualFunc(want, got, match) }
 
 func show(row []*string) string {
 	parts := make([]string, len(row))
@@ -308,10 +299,8 @@ func show(row []*string) string {
 }
 
 func columnIndex(res Result, name string) (int, error) {
-	for i, c := range res.Columns {
-		if c == name {
-			return i, nil
-		}
+	if i := slices.Index(res.Columns, name); i >= 0 {
+		return i, nil
 	}
 	return 0, fmt.Errorf("no column %q in %v", name, res.Columns)
 }
@@ -345,12 +334,9 @@ func (x *expectation) check(res Result) error {
 			return fmt.Errorf("row %d is %s", x.index, show(got))
 		}
 	case "contains":
-		for _, r := range res.Rows {
-			if matchRow(x.values, r) {
-				return nil
-			}
+		if !slices.ContainsFunc(res.Rows, func(r []*string) bool { return matchRow(x.values, r) }) {
+			return fmt.Errorf("no such row among %d", len(res.Rows))
 		}
-		return fmt.Errorf("no such row among %d", len(res.Rows))
 	case "range":
 		i, err := columnIndex(res, x.column)
 		if err != nil {

@@ -92,17 +92,14 @@ func Slack(limit int64) int64 { return 64<<20 + limit/4 }
 // It returns the limit and where it came from, for the log.
 func Resolve(configured int64) (limit int64, source string) {
 	goLimit := debug.SetMemoryLimit(-1) // reads GOMEMLIMIT's effect without changing it
-	switch {
-	case configured > 0:
-		limit, source = configured, "--memory-limit"
-	default:
+	limit, source = configured, "--memory-limit"
+	if configured <= 0 {
 		limit, source = Machine()/DefaultShare, fmt.Sprintf("1/%d of the machine's memory", DefaultShare)
 	}
 	soft := limit + Slack(limit)/2
 	if goLimit > 0 && goLimit < math.MaxInt64 && (limit <= 0 || goLimit < soft) {
 		// L + (64 MiB + L/4)/2 = GOMEMLIMIT
-		limit, source = max((goLimit-32<<20)*8/9, goLimit/2), "GOMEMLIMIT"
-		return limit, source
+		return max((goLimit-32<<20)*8/9, goLimit/2), "GOMEMLIMIT"
 	}
 	if limit <= 0 {
 		return 0, "unlimited: the machine's memory could not be read"

@@ -20,6 +20,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sync"
 	"time"
 )
@@ -326,10 +328,7 @@ func (r *Reservation) Grow(ctx context.Context, n int64) error {
 		r.held += n
 		return nil
 	}
-	reclaimers := make([]Reclaimer, 0, len(b.reclaimers))
-	for _, f := range b.reclaimers {
-		reclaimers = append(reclaimers, f)
-	}
+	reclaimers := slices.Collect(maps.Values(b.reclaimers))
 	b.mu.Unlock()
 
 	// Ask for what is missing before waiting: cached models are the

@@ -9,11 +9,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"os"
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -109,7 +111,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s.Port = cfg.Port
 	if s.Port == 0 {
-		if s.Port, err = freePort(); err != nil {
+		if s.Port, err = FreePort(); err != nil {
 			return nil, err
 		}
 	}
@@ -196,12 +198,7 @@ func (s *Server) start(ctx context.Context) error {
 	args := []string{"-D", s.cfg.DataDir, "-k", s.SocketDir, "-p", strconv.Itoa(s.Port),
 		"-c", "listen_addresses=" + listen, "-c", "fsync=off", "-c", "max_connections=400",
 		"-c", "logging_collector=off"}
-	keys := make([]string, 0, len(s.cfg.Settings))
-	for k := range s.cfg.Settings {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(s.cfg.Settings)) {
 		args = append(args, "-c", k+"="+s.cfg.Settings[k])
 	}
 	// The child outlives ctx: Stop ends it.
@@ -291,7 +288,8 @@ func tail(b []byte, n int) []byte {
 	return b
 }
 
-func freePort() (int, error) {
+// FreePort is a TCP port on 127.0.0.1 that nothing listens on now.
+func FreePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, err
