@@ -211,11 +211,7 @@ func (s *session) settleUnnamed(block bool) error {
 		if !block && !p.synced {
 			return nil
 		}
-		// PostgreSQL holds its answers until Sync or Flush.
-		if err := s.writeUp(&pgproto3.Flush{}); err != nil {
-			return err
-		}
-		if err := s.uw.Flush(); err != nil {
+		if err := s.flushUp(); err != nil {
 			return err
 		}
 		<-p.w.done
@@ -239,11 +235,7 @@ func (s *session) sendAwaited(e entry, write func() error) (done bool, err error
 	if err := write(); err != nil {
 		return false, err
 	}
-	// PostgreSQL holds its answers until Sync or Flush.
-	if err := s.writeUp(&pgproto3.Flush{}); err != nil {
-		return false, err
-	}
-	if err := s.uw.Flush(); err != nil {
+	if err := s.flushUp(); err != nil {
 		return false, err
 	}
 	<-s.wait.done
@@ -251,6 +243,15 @@ func (s *session) sendAwaited(e entry, write func() error) (done bool, err error
 		return false, err
 	}
 	return !s.wait.failed && !s.wait.skipped, nil
+}
+
+// flushUp sends what is buffered upstream with a Flush after it:
+// PostgreSQL holds its answers until Sync or Flush.
+func (s *session) flushUp() error {
+	if err := s.writeUp(&pgproto3.Flush{}); err != nil {
+		return err
+	}
+	return s.uw.Flush()
 }
 
 // onBind handles Bind: for a statement that calls model functions, the
