@@ -17,3 +17,11 @@ func BusyPollInlined(s *Server) int64 {
 	}
 	return s.spin.inlined.Load()
 }
+
+// BusyPollSpins reports how many spins s's sessions have begun.
+func BusyPollSpins(s *Server) int64 {
+	if s.spin == nil {
+		return 0
+	}
+	return s.spin.spins.Load()
+}

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/flywheeldb/flywheel/catalog"
+	"github.com/flywheeldb/flywheel/planner"
 	"github.com/flywheeldb/flywheel/wire"
 	"github.com/jackc/pgx/v5"
 )
@@ -69,5 +71,42 @@ func TestBusyPolling(t *testing.T) {
 	}
 	if err := res.Close(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestBusyPollingSkipsModelWork: a session whose statements call model
+// functions does not spin (its round trips are the proxy's own computing,
+// which a spinner slows), and spins again once it runs plain statements.
+func TestBusyPollingSkipsModelWork(t *testing.T) {
+	if runtime.GOMAXPROCS(0) < 2 {
+		t.Skip("busy polling needs two Ps")
+	}
+	db := srv.NewDatabase(t)
+	s, addr := proxyServer(t, wire.Config{Upstream: srv.URL(db), Planner: planner.New(catalog.Builtin(), planner.Options{})})
+	ctx := context.Background()
+	c := connect(t, clientURL(addr, "postgres", db))
+	modes := [2]pgx.QueryExecMode{pgx.QueryExecModeSimpleProtocol, pgx.QueryExecModeCacheStatement}
+
+	before := wire.BusyPollSpins(s)
+	for i := 0; i < 40; i++ {
+		var n int
+		if err := c.QueryRow(ctx, "SELECT count(*) FROM kmeans((VALUES (1, 1.0), (2, 2.0), (3, 10.0)), 2)", modes[i%2]).Scan(&n); err != nil || n != 3 {
+			t.Fatalf("model call %d: %d rows, %v", i, n, err)
+		}
+	}
+	// The session's first read, before any statement, may spin.
+	if d := wire.BusyPollSpins(s) - before; d > 2 {
+		t.Errorf("40 model calls began %d spins, want none after the first", d)
+	}
+
+	before = wire.BusyPollSpins(s)
+	for i := 0; i < 40; i++ {
+		var got int
+		if err := c.QueryRow(ctx, "SELECT $1::int + 1", modes[i%2], i).Scan(&got); err != nil || got != i+1 {
+			t.Fatalf("query %d: got %d, %v", i, got, err)
+		}
+	}
+	if d := wire.BusyPollSpins(s) - before; d < 20 {
+		t.Errorf("40 plain queries began %d spins, want one or more each", d)
 	}
 }

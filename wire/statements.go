@@ -14,6 +14,14 @@ import (
 // Close): what is for the planner goes to the executor, everything else
 // is relayed as frames. exec.go is the executor's way back.
 
+// noteModelWork tells the upstream spinner whether the client's current
+// statement runs model work in the proxy (upstreamSource.modelWork).
+func (s *session) noteModelWork(calls bool) {
+	if s.spinUp != nil {
+		s.spinUp.modelWork.Store(calls)
+	}
+}
+
 // onQuery handles a simple Query.
 func (s *session) onQuery(n int) error {
 	body, err := s.cr.body(n)
@@ -38,7 +46,9 @@ func (s *session) onQuery(n int) error {
 			}
 		}
 	}
-	if len(body) > 0 && s.ex.Mentions(body[:len(body)-1]) {
+	calls := len(body) > 0 && s.ex.Mentions(body[:len(body)-1])
+	s.noteModelWork(calls)
+	if calls {
 		if ran, err := s.ex.Query(string(body[:len(body)-1])); ran || err != nil {
 			return err
 		}
@@ -278,6 +288,7 @@ func (s *session) onBind(n int) error {
 		}
 		st = s.stmts[string(name)]
 	}
+	s.noteModelWork(st != nil)
 	if st == nil {
 		s.push(entry{kind: 'B', act: forward, trim: -1})
 		return writeFrame(s.uw, 'B', body)
