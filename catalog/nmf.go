@@ -234,24 +234,59 @@ func mfReadTriples(fn, arg string, rel *Relation) (*mfTriples, error) {
 		rows: functions.NewKeyIndex[string](), cols: functions.NewKeyIndex[string](),
 		r: make([]int, n), c: make([]int, n), v: make([]float64, n),
 	}
+	// The two key columns index independently, so they run side by side;
+	// the error reported is the first row's, as one pass would find it.
+	var rowBad int
+	var rowErr error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		rowBad, rowErr = mfIndexKeys(fn, arg, t.rows, rk, t.r)
+	}()
+	bad, err := n, error(nil)
 	for i := 0; i < n; i++ {
-		if rk.Null(i) {
-			return nil, &ArgError{Func: fn, Arg: arg, Msg: fmt.Sprintf("row %d: NULL in column %q", i+1, rk.Name)}
-		}
 		if ck.Null(i) {
-			return nil, &ArgError{Func: fn, Arg: arg, Msg: fmt.Sprintf("row %d: NULL in column %q", i+1, ck.Name)}
+			bad, err = i, &ArgError{Func: fn, Arg: arg, Msg: fmt.Sprintf("row %d: NULL in column %q", i+1, ck.Name)}
+			break
 		}
-		v, err := vc.Float(i)
-		if err != nil {
-			return nil, &ArgError{Func: fn, Arg: arg, Msg: err.Error()}
+		v, verr := vc.Float(i)
+		if verr != nil {
+			bad, err = i, &ArgError{Func: fn, Arg: arg, Msg: verr.Error()}
+			break
 		}
-		t.r[i] = mfAddKey(t.rows, rk.Bytes(i), i)
 		t.c[i] = mfAddKey(t.cols, ck.Bytes(i), i)
 		t.v[i] = v
+	}
+	<-done
+	if rowErr != nil && rowBad <= bad {
+		return nil, rowErr
+	}
+	if err != nil {
+		return nil, err
 	}
 	mfSortKeys(t.rows, rk, t.r)
 	mfSortKeys(t.cols, ck, t.c)
 	return t, nil
+}
+
+// mfIndexKeys sets idx[i] to the index of col's key i in keys, adding
+// keys as they come. Ratings usually arrive grouped by user, so a key
+// equal to the row before's reuses its index without a lookup. A NULL
+// key is an error, returned with its row.
+func mfIndexKeys(fn, arg string, keys *functions.KeyIndex[string], col *Column, idx []int) (int, error) {
+	var prev []byte
+	d := -1
+	for i := range idx {
+		if col.Null(i) {
+			return i, &ArgError{Func: fn, Arg: arg, Msg: fmt.Sprintf("row %d: NULL in column %q", i+1, col.Name)}
+		}
+		b := col.Bytes(i)
+		if d < 0 || string(b) != string(prev) {
+			d, prev = mfAddKey(keys, b, i), b
+		}
+		idx[i] = d
+	}
+	return len(idx), nil
 }
 
 // mfSortKeys renumbers keys, the index of col's values, in key order (see
