@@ -235,7 +235,8 @@ func mfReadTriples(fn, arg string, rel *Relation) (*mfTriples, error) {
 		r: make([]int, n), c: make([]int, n), v: make([]float64, n),
 	}
 	// The two key columns index independently, so they run side by side;
-	// the error reported is the first row's, as one pass would find it.
+	// the error reported is the first bad row's, as one pass would find
+	// it, and on that row the user's before the item's before the value's.
 	var rowBad int
 	var rowErr error
 	done := make(chan struct{})
@@ -243,18 +244,13 @@ func mfReadTriples(fn, arg string, rel *Relation) (*mfTriples, error) {
 		defer close(done)
 		rowBad, rowErr = mfIndexKeys(fn, arg, t.rows, rk, t.r)
 	}()
-	bad, err := n, error(nil)
-	for i := 0; i < n; i++ {
-		if ck.Null(i) {
-			bad, err = i, &ArgError{Func: fn, Arg: arg, Msg: fmt.Sprintf("row %d: NULL in column %q", i+1, ck.Name)}
-			break
-		}
+	bad, err := mfIndexKeys(fn, arg, t.cols, ck, t.c)
+	for i := range bad {
 		v, verr := vc.Float(i)
 		if verr != nil {
 			bad, err = i, &ArgError{Func: fn, Arg: arg, Msg: verr.Error()}
 			break
 		}
-		t.c[i] = mfAddKey(t.cols, ck.Bytes(i), i)
 		t.v[i] = v
 	}
 	<-done
@@ -272,7 +268,7 @@ func mfReadTriples(fn, arg string, rel *Relation) (*mfTriples, error) {
 // mfIndexKeys sets idx[i] to the index of col's key i in keys, adding
 // keys as they come. Ratings usually arrive grouped by user, so a key
 // equal to the row before's reuses its index without a lookup. A NULL
-// key is an error, returned with its row.
+// key is an error, returned with its row; else the row is len(idx).
 func mfIndexKeys(fn, arg string, keys *functions.KeyIndex[string], col *Column, idx []int) (int, error) {
 	var prev []byte
 	d := -1

@@ -17,7 +17,8 @@ import (
 // noteModelWork tells the upstream spinner whether the client's current
 // statement runs model work in the proxy (upstreamSource.modelWork).
 func (s *session) noteModelWork(calls bool) {
-	if s.spinUp != nil {
+	// Stored only on a change: the spinner reads it on another core.
+	if s.spinUp != nil && s.spinUp.modelWork.Load() != calls {
 		s.spinUp.modelWork.Store(calls)
 	}
 }
